@@ -1,0 +1,447 @@
+//! Scalar f64 log-Bessel kernels: the specification every other backend is
+//! tested against.
+//!
+//! Branches (chosen from `v` and `x` only, so each has a bounded amount of
+//! work):
+//!
+//! | region                         | log I_v(x)                     | log K_v(x)                     |
+//! |--------------------------------|--------------------------------|--------------------------------|
+//! | `v >= 20`                      | Debye expansion, <= 14 terms   | Debye expansion, <= 14 terms   |
+//! | `v < 20`, `x >= max(25, v²/2)` | Hankel expansion (adaptive)    | Hankel expansion (adaptive)    |
+//! | otherwise                      | power series, `log1p` of tail  | trapezoid rule on the integral |
+//!
+//! The number of Debye terms comes from a bound: `sup |u_k| / v^k` (tabulated
+//! by `tests/ref/debye_coeffs.py`) must be below 2^-60 for the first omitted
+//! term. The trapezoid rule for `K_v(x) = ∫_0^∞ exp(-x cosh t) cosh(v t) dt`
+//! converges geometrically because the integrand is even and analytic in the
+//! strip `|Im t| < π/2`; its step is chosen from the width of that strip and
+//! the growth of the integrand inside it, so that the discretisation error is
+//! below e^-45 relative.
+
+use super::debye_table::{N as DEBYE_N, SUP as DEBYE_SUP, U as DEBYE_U};
+use core::f64::consts::{LN_2, PI};
+
+/// Orders at or above this use the Debye (uniform large-order) expansion.
+pub(crate) const DEBYE_MIN_ORDER: f64 = 20.0;
+/// Smallest argument for the Hankel (large-argument) expansion.
+const HANKEL_MIN_X: f64 = 25.0;
+/// Relative size of the first omitted term in every expansion.
+const TAIL: f64 = 8.673617379884035e-19; // 2^-60
+const LN_2PI: f64 = 1.8378770664093453;
+const LN_PI_OVER_2: f64 = 0.4515827052894549;
+
+/// Which formula [`log_i`] and [`log_k`] use for `(v, x)`; exposed for tests
+/// and error reports per branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Branch {
+    /// NaN, infinity, zero or negative input: a closed-form limit.
+    Special,
+    /// Uniform large-order (Debye) expansion, DLMF 10.41.3/10.41.4.
+    Debye,
+    /// Large-argument (Hankel) expansion, DLMF 10.40.1/10.40.2.
+    Hankel,
+    /// Power series for I, trapezoid rule on DLMF 10.32.9 for K.
+    Small,
+}
+
+/// The branch used for finite `v >= 0`, `x > 0`, else [`Branch::Special`].
+pub fn branch(v: f64, x: f64) -> Branch {
+    if !(v >= 0.0 && x > 0.0 && v < f64::INFINITY && x < f64::INFINITY) {
+        Branch::Special
+    } else if v >= DEBYE_MIN_ORDER {
+        Branch::Debye
+    } else if x >= hankel_min_x(v) {
+        Branch::Hankel
+    } else {
+        Branch::Small
+    }
+}
+
+#[inline]
+fn hankel_min_x(v: f64) -> f64 {
+    let q = 0.5 * v * v;
+    if q > HANKEL_MIN_X {
+        q
+    } else {
+        HANKEL_MIN_X
+    }
+}
+
+/// `log I_v(x)` in f64. See [`crate::bessel::log_bessel_i`].
+pub fn log_i(v: f64, x: f64) -> f64 {
+    match branch(v, x) {
+        Branch::Debye => debye_i(v, x),
+        Branch::Hankel => hankel(v, x, -1.0),
+        Branch::Small => series_i(v, x),
+        Branch::Special => special_i(v, x),
+    }
+}
+
+/// `log K_v(x)` in f64. See [`crate::bessel::log_bessel_k`].
+pub fn log_k(v: f64, x: f64) -> f64 {
+    // K is even in the order.
+    let v = libm::fabs(v);
+    match branch(v, x) {
+        Branch::Debye => debye_k(v, x),
+        Branch::Hankel => hankel(v, x, 1.0),
+        Branch::Small => integral_k(v, x),
+        Branch::Special => special_k(v, x),
+    }
+}
+
+fn special_i(v: f64, x: f64) -> f64 {
+    if v.is_nan() || x.is_nan() || v < 0.0 || x < 0.0 {
+        f64::NAN
+    } else if x == 0.0 {
+        if v == 0.0 {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        }
+    } else if x == f64::INFINITY {
+        if v == f64::INFINITY {
+            f64::NAN
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        // v = +inf, x finite and positive: I_v(x) -> 0.
+        f64::NEG_INFINITY
+    }
+}
+
+fn special_k(v: f64, x: f64) -> f64 {
+    if v.is_nan() || x.is_nan() || x < 0.0 {
+        f64::NAN
+    } else if x == 0.0 {
+        f64::INFINITY
+    } else if x == f64::INFINITY {
+        if v == f64::INFINITY {
+            f64::NAN
+        } else {
+            f64::NEG_INFINITY
+        }
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Quantities of the Debye expansion shared by I, K and the ratio.
+struct Debye {
+    /// `sqrt(v² + x²)`.
+    s: f64,
+    /// `v·η = s + v·ln(x / (v + s))`.
+    v_eta: f64,
+    /// `log1p(z²)` with `z = x / v`.
+    l: f64,
+    /// `Σ_k u_k(t) / v^k` and `Σ_k (-1)^k u_k(t) / v^k`.
+    sum_i: f64,
+    sum_k: f64,
+}
+
+fn debye_terms(v: f64) -> usize {
+    // Smallest n such that the first omitted term, sup|u_{n+1}| / v^(n+1), is
+    // below TAIL (SUP[n] holds sup|u_{n+1}|).
+    let inv = 1.0 / v;
+    let mut p = 1.0;
+    for (n, sup) in DEBYE_SUP.iter().enumerate() {
+        p *= inv;
+        if sup * p < TAIL {
+            return n;
+        }
+    }
+    DEBYE_N
+}
+
+fn debye(v: f64, x: f64) -> Debye {
+    let s = libm::hypot(v, x);
+    let ln_q = if x > 1e-290 {
+        libm::log(x / (v + s))
+    } else {
+        libm::log(x) - libm::log(v + s)
+    };
+    let v_eta = s + v * ln_q;
+    let z = x / v;
+    let l = if z < 1.0 {
+        libm::log1p(z * z)
+    } else {
+        2.0 * libm::log(s / v)
+    };
+    let t = v / s;
+    let t2 = t * t;
+    let n = debye_terms(v);
+    let step = t / v;
+    let mut pw = 1.0;
+    let mut sum_i = 0.0;
+    let mut sum_k = 0.0;
+    let mut sign = 1.0;
+    for (k, row) in DEBYE_U.iter().take(n).enumerate() {
+        pw *= step;
+        sign = -sign;
+        // P_{k+1}(t²) by Horner; it has degree k+1, so k+2 coefficients.
+        let mut acc = 0.0;
+        for c in row.iter().take(k + 2).rev() {
+            acc = acc * t2 + c;
+        }
+        let term = pw * acc;
+        sum_i += term;
+        sum_k += sign * term;
+    }
+    Debye {
+        s,
+        v_eta,
+        l,
+        sum_i,
+        sum_k,
+    }
+}
+
+fn debye_i(v: f64, x: f64) -> f64 {
+    let d = debye(v, x);
+    -0.5 * (LN_2PI + libm::log(v)) + d.v_eta - 0.25 * d.l + libm::log1p(d.sum_i)
+}
+
+fn debye_k(v: f64, x: f64) -> f64 {
+    let d = debye(v, x);
+    0.5 * (LN_PI_OVER_2 - libm::log(v)) - d.v_eta - 0.25 * d.l + libm::log1p(d.sum_k)
+}
+
+/// `Σ_{k>=1} c_k` of the Hankel expansion with `c_k = c_{k-1}·sign·(μ - (2k-1)²)/(8 k x)`.
+fn hankel_tail(v: f64, x: f64, sign: f64) -> f64 {
+    let mu = 4.0 * v * v;
+    let mut c = 1.0;
+    let mut sum = 0.0;
+    let mut prev = f64::INFINITY;
+    let mut k = 1.0;
+    while k < 200.0 {
+        let odd = 2.0 * k - 1.0;
+        c *= sign * (mu - odd * odd) / (8.0 * k * x);
+        let a = libm::fabs(c);
+        if a > prev {
+            // The asymptotic series started to diverge: stop at its smallest term.
+            break;
+        }
+        sum += c;
+        if a <= TAIL * libm::fabs(1.0 + sum) {
+            break;
+        }
+        prev = a;
+        k += 1.0;
+    }
+    sum
+}
+
+/// Hankel expansion: `sign = -1` gives log I, `+1` gives log K.
+fn hankel(v: f64, x: f64, sign: f64) -> f64 {
+    let tail = libm::log1p(hankel_tail(v, x, sign));
+    if sign < 0.0 {
+        x - 0.5 * (LN_2PI + libm::log(x)) + tail
+    } else {
+        0.5 * (LN_PI_OVER_2 - libm::log(x)) - x + tail
+    }
+}
+
+/// `ln(x / 2)` that stays finite for subnormal `x`.
+#[inline]
+fn ln_half(x: f64) -> f64 {
+    libm::log(x) - LN_2
+}
+
+/// `Σ_{k>=1} (x²/4)^k / (k! (v+1)_k)`: all terms positive.
+fn series_tail(v: f64, x: f64) -> f64 {
+    let q = 0.25 * x * x;
+    let mut term = 1.0;
+    let mut tail = 0.0;
+    let mut k = 1.0;
+    while k < 1000.0 {
+        term *= q / (k * (v + k));
+        tail += term;
+        if term <= TAIL * (1.0 + tail) {
+            break;
+        }
+        k += 1.0;
+    }
+    tail
+}
+
+fn series_i(v: f64, x: f64) -> f64 {
+    // I_v(x) = (x/2)^v / Γ(v+1) · (1 + series_tail).
+    let prefix = if v == 0.0 {
+        0.0
+    } else {
+        v * ln_half(x) - libm::lgamma(v + 1.0)
+    };
+    prefix + libm::log1p(series_tail(v, x))
+}
+
+/// `x·cosh(t)` without overflow for large `t` (tiny `x`).
+#[inline]
+fn x_cosh(x: f64, t: f64) -> f64 {
+    if t < 30.0 {
+        x * libm::cosh(t)
+    } else {
+        libm::exp(t + ln_half(x))
+    }
+}
+
+/// `ln cosh(a)` for `a >= 0`.
+#[inline]
+fn ln_cosh(a: f64) -> f64 {
+    a + libm::log1p(libm::exp(-2.0 * a)) - LN_2
+}
+
+/// Step of the trapezoid rule for the K integral. On the line `Im t = d` the
+/// integrand is bounded by `exp(-x cosh t cos d) cosh(v t)`, whose integral
+/// exceeds the real one by at most about `exp(w (1 - cos d) - v ln cos d)`
+/// (`w = hypot(x, v)`); the discretisation error is that times
+/// `exp(-2π d / h)`. Choose the `d < π/2` that allows the largest `h` with a
+/// total below e^-45.
+fn trapezoid_step(v: f64, x: f64) -> f64 {
+    let w = libm::hypot(x, v);
+    let mut best = 0.0;
+    let mut d = 0.1;
+    while d < 1.55 {
+        let c = libm::cos(d);
+        let growth = w * (1.0 - c) - v * libm::log(c);
+        let h = 2.0 * PI * d / (45.0 + growth);
+        if h > best {
+            best = h;
+        }
+        d += 0.1;
+    }
+    best
+}
+
+fn integral_k(v: f64, x: f64) -> f64 {
+    // K_v(x) = ∫_0^∞ exp(g(t)) dt, g(t) = -x cosh t + ln cosh(v t); even in t, so
+    // the trapezoid rule h·(f(0)/2 + Σ_{j>=1} f(jh)) converges geometrically.
+    let h = trapezoid_step(v, x);
+    // Peak near asinh(v/x) when v² > x (where x sinh t = v tanh vt), else at 0.
+    let t_peak = if v * v <= x {
+        0.0
+    } else if v < 1e8 * x {
+        libm::asinh(v / x)
+    } else {
+        libm::log(2.0 * v) - libm::log(x)
+    };
+    let g = |t: f64| -x_cosh(x, t) + ln_cosh(v * t);
+    // Bounded: t_peak <= ~750 for any finite x > 0, h >= ~0.03.
+    let j0 = libm::round(t_peak / h);
+    let g_ref = g(j0 * h);
+    let weight = |j: f64| if j == 0.0 { 0.5 } else { 1.0 };
+    let mut sum = weight(j0);
+    // The integrand is unimodal in t >= 0: walk out from the peak both ways.
+    let mut j = j0 + 1.0;
+    while j < j0 + 8192.0 {
+        let f = libm::exp(g(j * h) - g_ref);
+        sum += f;
+        if f <= TAIL * sum {
+            break;
+        }
+        j += 1.0;
+    }
+    let mut j = j0 - 1.0;
+    while j >= 0.0 {
+        let f = libm::exp(g(j * h) - g_ref) * weight(j);
+        sum += f;
+        if f <= TAIL * sum || j < j0 - 8192.0 {
+            break;
+        }
+        j -= 1.0;
+    }
+    g_ref + libm::log(h * sum)
+}
+
+/// `ln(I_v(x) / x^v)` for `v >= 0`, `x >= 0` (finite at `x = 0`), with the
+/// large `v·ln x` parts cancelled analytically in each branch. The von
+/// Mises-Fisher log normaliser is `-(p/2)·ln 2π` minus this at `v = p/2 - 1`.
+pub fn log_i_over_pow(v: f64, x: f64) -> f64 {
+    if x == 0.0 && v >= 0.0 && v < f64::INFINITY {
+        return -v * LN_2 - libm::lgamma(v + 1.0);
+    }
+    match branch(v, x) {
+        Branch::Debye => {
+            let d = debye(v, x);
+            // v·η - v·ln x = s - v·ln(v + s).
+            -0.5 * (LN_2PI + libm::log(v)) + d.s - v * libm::log(v + d.s) - 0.25 * d.l
+                + libm::log1p(d.sum_i)
+        }
+        Branch::Small => {
+            let prefix = if v == 0.0 {
+                0.0
+            } else {
+                -v * LN_2 - libm::lgamma(v + 1.0)
+            };
+            prefix + libm::log1p(series_tail(v, x))
+        }
+        Branch::Hankel => hankel(v, x, -1.0) - v * libm::log(x),
+        Branch::Special => f64::NAN,
+    }
+}
+
+/// `I_{v+1}(x) / I_v(x)`. See [`crate::bessel::bessel_i_ratio`].
+pub fn i_ratio(v: f64, x: f64) -> f64 {
+    if v.is_nan() || x.is_nan() || v < 0.0 || x < 0.0 {
+        return f64::NAN;
+    }
+    if x == 0.0 || v == f64::INFINITY {
+        return if x == f64::INFINITY { f64::NAN } else { 0.0 };
+    }
+    if x == f64::INFINITY {
+        return 1.0;
+    }
+    if x < 1e-150 {
+        // The continued fraction's next term is below x²/(4(v+1)(v+2)) relative.
+        return 0.5 * x / (v + 1.0);
+    }
+    if x <= v || (v < DEBYE_MIN_ORDER && x < hankel_min_x(v + 1.0)) {
+        ratio_cf(v, x)
+    } else if v >= DEBYE_MIN_ORDER {
+        ratio_debye(v, x)
+    } else {
+        (1.0 + hankel_tail(v + 1.0, x, -1.0)) / (1.0 + hankel_tail(v, x, -1.0))
+    }
+}
+
+/// Continued fraction `I_{v+1}/I_v = 1/(b_1 + 1/(b_2 + …))`, `b_k = 2(v+k)/x`,
+/// by the modified Lentz method. Converges within about `x/2 + 40` steps.
+fn ratio_cf(v: f64, x: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let b1 = 2.0 * (v + 1.0) / x;
+    let mut f = b1;
+    let mut c = b1;
+    let mut d = 0.0;
+    let mut k = 2.0;
+    while k < 100_000.0 {
+        let b = 2.0 * (v + k) / x;
+        d = b + d;
+        if d == 0.0 {
+            d = TINY;
+        }
+        c = b + 1.0 / c;
+        if c == 0.0 {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        let delta = c * d;
+        f *= delta;
+        if libm::fabs(delta - 1.0) <= 1.1e-16 {
+            break;
+        }
+        k += 1.0;
+    }
+    1.0 / f
+}
+
+/// Ratio from the Debye expansions of orders `v` and `v+1`, with every
+/// difference of large quantities rewritten so that it is formed exactly.
+fn ratio_debye(v: f64, x: f64) -> f64 {
+    let d0 = debye(v, x);
+    let d1 = debye(v + 1.0, x);
+    let ds = (2.0 * v + 1.0) / (d1.s + d0.s); // s1 - s0
+    let ln_q1 = libm::log(x / (v + 1.0 + d1.s));
+    let d_eta = ds + ln_q1 - v * libm::log1p((1.0 + ds) / (v + d0.s));
+    let d_sum = libm::log1p((d1.sum_i - d0.sum_i) / (1.0 + d0.sum_i));
+    libm::exp(d_eta - 0.5 * libm::log1p(ds / d0.s) + d_sum)
+}

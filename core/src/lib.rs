@@ -1,0 +1,28 @@
+//! # shoal-core
+//!
+//! The `no_std` numerical core of Shoal: log-Bessel functions and the von
+//! Mises-Fisher distribution, with scalar reference kernels that every SIMD
+//! and GPU backend is tested against.
+//!
+//! * [`bessel`]: `ln I_v(x)`, `ln K_v(x)` and `I_{v+1}/I_v` for real order,
+//!   without overflow, in f64 and f32.
+//! * [`vmf`]: log normaliser, mean resultant length, maximum-likelihood fit
+//!   and Wood's exact sampler for the von Mises-Fisher distribution on
+//!   `S^{p-1}`, for `p` in the tens of thousands, without allocation.
+//!
+//! Features: `alloc` (heap-backed conveniences), `std` (implies `alloc`;
+//! default). With `default-features = false` the crate builds for
+//! `thumbv7em-none-eabihf`, `riscv32imac-unknown-none-elf` and
+//! `wasm32-unknown-unknown`. No function here panics on input values.
+#![no_std]
+#![deny(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod bessel;
+pub mod rng;
+pub mod vmf;

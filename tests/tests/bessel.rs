@@ -1,0 +1,225 @@
+//! Accuracy of the log-Bessel kernels against mpmath tables (the project's own
+//! `tests/ref/bessel_ref.csv` and the independent shared grid), per branch.
+
+use shoal_core::bessel::{
+    self, bessel_i_ratio, log_bessel_i, log_bessel_i_f32, log_bessel_k, log_bessel_k_f32,
+    scalar::branch, Branch,
+};
+use shoal_tests::{log_err_units, read_bessel_csv, shared_dir, workspace_root, BesselRef};
+
+#[derive(Default)]
+struct Stats {
+    errs: Vec<f64>,
+    worst: Option<(f64, f64, f64, f64)>, // err, v, x, got
+}
+
+impl Stats {
+    fn push(&mut self, e: f64, v: f64, x: f64, got: f64) {
+        if self.worst.is_none_or(|w| e > w.0) {
+            self.worst = Some((e, v, x, got));
+        }
+        self.errs.push(e);
+    }
+    fn max(&self) -> f64 {
+        self.worst.map_or(0.0, |w| w.0)
+    }
+    fn median(&self) -> f64 {
+        let mut e = self.errs.clone();
+        e.sort_by(f64::total_cmp);
+        e.get(e.len() / 2).copied().unwrap_or(0.0)
+    }
+}
+
+const BRANCHES: [Branch; 3] = [Branch::Debye, Branch::Hankel, Branch::Small];
+
+/// Measures one function over a table; returns the max error over all branches.
+fn measure(
+    name: &str,
+    rows: &[BesselRef],
+    eps: f64,
+    f: impl Fn(f64, f64) -> f64,
+    pick: impl Fn(&BesselRef) -> f64,
+) -> (f64, usize) {
+    let mut per: Vec<Stats> = BRANCHES.iter().map(|_| Stats::default()).collect();
+    let mut non_finite = 0;
+    for r in rows {
+        let got = f(r.v, r.x);
+        let reference = pick(r);
+        if !got.is_finite() {
+            non_finite += 1;
+            eprintln!("{name}: non-finite {got} at v={:e} x={:e}", r.v, r.x);
+            continue;
+        }
+        let b = branch(r.v, r.x);
+        let idx = BRANCHES.iter().position(|&c| c == b).unwrap_or(0);
+        per[idx].push(log_err_units(got, reference, r.v, r.x, eps), r.v, r.x, got);
+    }
+    let mut overall: f64 = 0.0;
+    for (b, s) in BRANCHES.iter().zip(&per) {
+        if let Some((e, v, x, got)) = s.worst {
+            println!(
+                "{name:>28} {b:>7?}: n={:5} median={:.3} max={:.3} at v={v:e} x={x:e} (got {got:e} = {:#018x})",
+                s.errs.len(),
+                s.median(),
+                s.max(),
+                got.to_bits()
+            );
+            overall = overall.max(e);
+        }
+    }
+    (overall, non_finite)
+}
+
+fn tables() -> Vec<(String, Vec<BesselRef>)> {
+    let mut t = Vec::new();
+    let own = workspace_root().join("tests/ref/bessel_ref.csv");
+    t.push((
+        "own mpmath".to_string(),
+        read_bessel_csv(&own).expect("tests/ref/bessel_ref.csv is committed"),
+    ));
+    if let Some(shared) = shared_dir() {
+        let p = shared.join("reference/bessel/ref_grid.csv");
+        if p.is_file() {
+            t.push((
+                "shared grid".to_string(),
+                read_bessel_csv(&p).expect("shared grid parses"),
+            ));
+        }
+    } else {
+        println!("shared reference grid not found: checking the committed table only");
+    }
+    t
+}
+
+#[test]
+fn log_bessel_f64_within_two_units() {
+    for (name, rows) in tables() {
+        let (ei, ni) = measure(
+            &format!("{name} log I f64"),
+            &rows,
+            f64::EPSILON,
+            log_bessel_i,
+            |r| r.log_i,
+        );
+        let (ek, nk) = measure(
+            &format!("{name} log K f64"),
+            &rows,
+            f64::EPSILON,
+            log_bessel_k,
+            |r| r.log_k,
+        );
+        assert_eq!(ni + nk, 0, "{name}: non-finite results");
+        assert!(ei <= 2.0, "{name}: log I max error {ei} units");
+        assert!(ek <= 2.0, "{name}: log K max error {ek} units");
+    }
+}
+
+#[test]
+fn log_bessel_f32_within_two_units() {
+    for (name, rows) in tables() {
+        // Only inputs exactly representable in f32 are compared.
+        let rows: Vec<BesselRef> = rows
+            .into_iter()
+            .filter(|r| (r.v as f32) as f64 == r.v && (r.x as f32) as f64 == r.x)
+            .filter(|r| r.log_i.abs() < 3e38 && r.log_k.abs() < 3e38)
+            .collect();
+        let eps = f64::from(f32::EPSILON);
+        let fi = |v: f64, x: f64| f64::from(log_bessel_i_f32(v as f32, x as f32));
+        let fk = |v: f64, x: f64| f64::from(log_bessel_k_f32(v as f32, x as f32));
+        let (ei, ni) = measure(&format!("{name} log I f32"), &rows, eps, fi, |r| r.log_i);
+        let (ek, nk) = measure(&format!("{name} log K f32"), &rows, eps, fk, |r| r.log_k);
+        assert_eq!(ni + nk, 0);
+        assert!(ei <= 2.0 && ek <= 2.0, "{name}: f32 errors {ei} {ek}");
+    }
+}
+
+#[test]
+fn ratio_matches_log_difference_where_that_is_well_conditioned() {
+    // Where ln I is small, exp(ln I_{v+1} - ln I_v) from the reference table
+    // is itself accurate, so it checks the direct ratio.
+    for (_, rows) in tables() {
+        let mut worst: f64 = 0.0;
+        let mut count = 0;
+        for a in &rows {
+            let Some(b) = rows.iter().find(|b| b.x == a.x && b.v == a.v + 1.0) else {
+                continue;
+            };
+            if a.log_i.abs() > 50.0 || b.log_i.abs() > 50.0 {
+                continue;
+            }
+            let want = (b.log_i - a.log_i).exp();
+            let got = bessel_i_ratio(a.v, a.x);
+            let cond = 1.0 + a.log_i.abs() + b.log_i.abs();
+            let e = ((got - want) / want).abs() / (f64::EPSILON * cond);
+            worst = worst.max(e);
+            count += 1;
+        }
+        println!("ratio vs table difference: {count} pairs, max {worst:.3} units");
+        assert!(worst <= 4.0, "ratio error {worst}");
+    }
+}
+
+#[test]
+fn special_values() {
+    assert_eq!(log_bessel_i(0.0, 0.0), 0.0);
+    assert_eq!(log_bessel_i(0.5, 0.0), f64::NEG_INFINITY);
+    assert_eq!(log_bessel_k(0.5, 0.0), f64::INFINITY);
+    assert!(log_bessel_i(-1.0, 1.0).is_nan());
+    assert!(log_bessel_i(1.0, -1.0).is_nan());
+    assert!(log_bessel_k(1.0, -1.0).is_nan());
+    assert!(log_bessel_i(f64::NAN, 1.0).is_nan());
+    assert!(log_bessel_k(1.0, f64::NAN).is_nan());
+    assert_eq!(log_bessel_k(-2.5, 3.0), log_bessel_k(2.5, 3.0));
+    assert_eq!(log_bessel_i(3.0, f64::INFINITY), f64::INFINITY);
+    assert_eq!(log_bessel_k(3.0, f64::INFINITY), f64::NEG_INFINITY);
+    assert_eq!(bessel_i_ratio(3.0, 0.0), 0.0);
+    assert_eq!(bessel_i_ratio(3.0, f64::INFINITY), 1.0);
+    // Extreme but finite inputs stay finite.
+    for &(v, x) in &[
+        (0.0, 5e-324),
+        (1e5, 5e-324),
+        (19.9, 1e-300),
+        (1e300, 1.0),
+        (0.0, 1e300),
+        (1e6, 1e6),
+    ] {
+        assert!(log_bessel_i(v, x).is_finite(), "I({v},{x})");
+        assert!(log_bessel_k(v, x).is_finite(), "K({v},{x})");
+        let r = bessel_i_ratio(v, x);
+        assert!((0.0..=1.0).contains(&r), "ratio({v},{x}) = {r}");
+    }
+}
+
+#[test]
+fn wronskian_and_recurrence_identities() {
+    // I_v K_{v+1} + I_{v+1} K_v = 1/x  <=>  ln K_{v+1} + ln I_v + ln(1 + r K_v/K_{v+1}) = -ln x.
+    let mut worst: f64 = 0.0;
+    for &v in &[
+        0.0, 0.3, 1.0, 2.5, 7.0, 18.5, 19.5, 20.0, 45.0, 300.0, 5000.0,
+    ] {
+        for &x in &[1e-6, 0.01, 0.7, 3.0, 24.0, 26.0, 90.0, 400.0, 2e4] {
+            let r = bessel_i_ratio(v, x);
+            let lk0 = log_bessel_k(v, x);
+            let lk1 = log_bessel_k(v + 1.0, x);
+            let lhs = lk1 + log_bessel_i(v, x) + (r * (lk0 - lk1).exp()).ln_1p();
+            let e =
+                (lhs + x.ln()).abs() / (f64::EPSILON * (1.0 + v + x + lk1.abs() + x.ln().abs()));
+            worst = worst.max(e);
+        }
+    }
+    println!("Wronskian max {worst:.3} units");
+    assert!(worst < 8.0, "Wronskian {worst}");
+}
+
+#[test]
+fn slices_check_lengths_and_fill() {
+    let v = [0.0, 1.0, 2.0];
+    let x = [1.0, 2.0, 3.0];
+    let mut out = [0.0; 3];
+    bessel::log_bessel_i_slice(&v, &x, &mut out).unwrap();
+    assert_eq!(out[1], log_bessel_i(1.0, 2.0));
+    let mut short = [7.0; 2];
+    let e = bessel::log_bessel_k_slice(&v, &x, &mut short).unwrap_err();
+    assert_eq!(short, [7.0; 2]);
+    assert!(e.to_string().contains("3 orders"));
+}
