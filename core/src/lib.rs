@@ -24,5 +24,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod bessel;
+#[cfg(feature = "alloc")]
+pub mod npy;
 pub mod rng;
 pub mod vmf;
