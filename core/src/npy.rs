@@ -57,7 +57,10 @@ impl core::fmt::Display for NpyError {
             NpyError::BadMagic => write!(f, "npy: not a .npy file (bad magic)"),
             NpyError::UnsupportedVersion(v) => write!(f, "npy: unsupported format version {v}"),
             NpyError::HeaderTooLarge(n) => {
-                write!(f, "npy: header of {n} bytes exceeds the {MAX_HEADER}-byte cap")
+                write!(
+                    f,
+                    "npy: header of {n} bytes exceeds the {MAX_HEADER}-byte cap"
+                )
             }
             NpyError::BadHeader(why) => write!(f, "npy: malformed header ({why})"),
             NpyError::UnsupportedDtype(d) => {
@@ -230,7 +233,9 @@ pub fn read(bytes: &[u8]) -> Result<Array<'_>, NpyError> {
         if shape.len() == MAX_DIMS {
             return Err(NpyError::BadShape);
         }
-        let n: usize = part.parse().map_err(|_| NpyError::BadHeader("shape entry"))?;
+        let n: usize = part
+            .parse()
+            .map_err(|_| NpyError::BadHeader("shape entry"))?;
         shape.push(n);
     }
     let count = shape
@@ -254,7 +259,10 @@ fn write_with(shape: &[usize], descr: &str, data_len: usize) -> Result<Vec<u8>, 
         return Err(NpyError::BadShape);
     }
     let mut dict = String::new();
-    let _ = write!(dict, "{{'descr': '{descr}', 'fortran_order': False, 'shape': (");
+    let _ = write!(
+        dict,
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ("
+    );
     for (i, n) in shape.iter().enumerate() {
         let _ = write!(dict, "{n}");
         if i + 1 < shape.len() || shape.len() == 1 {
@@ -298,7 +306,8 @@ fn check_count(shape: &[usize], len: usize) -> Result<(), NpyError> {
 pub fn write_f64(shape: &[usize], data: &[f64]) -> Result<Vec<u8>, NpyError> {
     check_count(shape, data.len())?;
     let mut out = write_with(shape, "<f8", data.len() * 8)?;
-    data.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    data.iter()
+        .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
     Ok(out)
 }
 
@@ -309,6 +318,7 @@ pub fn write_f64(shape: &[usize], data: &[f64]) -> Result<Vec<u8>, NpyError> {
 pub fn write_f32(shape: &[usize], data: &[f32]) -> Result<Vec<u8>, NpyError> {
     check_count(shape, data.len())?;
     let mut out = write_with(shape, "<f4", data.len() * 4)?;
-    data.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    data.iter()
+        .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
     Ok(out)
 }

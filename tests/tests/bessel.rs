@@ -223,3 +223,26 @@ fn slices_check_lengths_and_fill() {
     assert_eq!(short, [7.0; 2]);
     assert!(e.to_string().contains("3 orders"));
 }
+
+#[test]
+fn pure_f32_twin_of_the_wgsl_kernel_within_two_units() {
+    use shoal_core::bessel::scalar_f32;
+    for (name, rows) in tables() {
+        let rows: Vec<BesselRef> = rows
+            .into_iter()
+            .filter(|r| (r.v as f32) as f64 == r.v && (r.x as f32) as f64 == r.x)
+            .filter(|r| r.log_i.abs() < 3e38 && r.log_k.abs() < 3e38)
+            .collect();
+        let eps = f64::from(f32::EPSILON);
+        let fi = |v: f64, x: f64| f64::from(scalar_f32::log_i(v as f32, x as f32));
+        let fk = |v: f64, x: f64| f64::from(scalar_f32::log_k(v as f32, x as f32));
+        let (ei, ni) = measure(&format!("{name} log I f32 twin"), &rows, eps, fi, |r| {
+            r.log_i
+        });
+        let (ek, nk) = measure(&format!("{name} log K f32 twin"), &rows, eps, fk, |r| {
+            r.log_k
+        });
+        assert_eq!(ni + nk, 0);
+        assert!(ei <= 2.0 && ek <= 2.0, "{name}: f32 twin errors {ei} {ek}");
+    }
+}

@@ -28,7 +28,10 @@ fn kappa_recovered_from_exact_mean_resultant_length() {
     for (p, kappa, a, _) in reference() {
         let fit = vmf::kappa_from_mean_resultant(p, a).unwrap();
         let rel = (fit.kappa - kappa).abs() / kappa;
-        println!("p={p:6} kappa={kappa:e}: rel err {rel:.2e} in {} steps", fit.iterations);
+        println!(
+            "p={p:6} kappa={kappa:e}: rel err {rel:.2e} in {} steps",
+            fit.iterations
+        );
         worst = worst.max(rel);
     }
     assert!(worst <= 1e-12, "worst relative kappa error {worst:e}");
@@ -51,8 +54,14 @@ fn uniform_limit_and_errors() {
     // κ = 0: 1 / area of S^{p-1} = Γ(p/2) / (2 π^{p/2}); p = 3: 1/(4π).
     let c = vmf::log_normalizer(3, 0.0).unwrap();
     assert!((c - (1.0 / (4.0 * std::f64::consts::PI)).ln()).abs() < 1e-15);
-    assert_eq!(vmf::log_normalizer(1, 1.0), Err(VmfError::DimensionTooSmall(1)));
-    assert!(matches!(vmf::log_normalizer(3, -1.0), Err(VmfError::InvalidKappa(_))));
+    assert_eq!(
+        vmf::log_normalizer(1, 1.0),
+        Err(VmfError::DimensionTooSmall(1))
+    );
+    assert!(matches!(
+        vmf::log_normalizer(3, -1.0),
+        Err(VmfError::InvalidKappa(_))
+    ));
     assert!(matches!(
         vmf::kappa_from_mean_resultant(3, 1.0),
         Err(VmfError::MeanResultantOutOfRange(_))
@@ -63,10 +72,19 @@ fn uniform_limit_and_errors() {
         vmf::fit(&[1.0, 0.0], 3, &mut mean),
         Err(VmfError::LengthMismatch { .. })
     ));
-    assert_eq!(vmf::fit(&[1.0, 0.0, 0.0, 0.0, 0.0, 0.0], 3, &mut mean), Err(VmfError::ZeroVector));
+    assert_eq!(
+        vmf::fit(&[1.0, 0.0, 0.0, 0.0, 0.0, 0.0], 3, &mut mean),
+        Err(VmfError::ZeroVector)
+    );
     let same = [0.0, 1.0, 0.0, 0.0, 2.0, 0.0];
-    assert!(matches!(vmf::fit(&same, 3, &mut mean), Err(VmfError::MeanResultantOutOfRange(_))));
-    assert_eq!(vmf::fit(&[f64::NAN, 1.0, 0.0], 3, &mut mean), Err(VmfError::NonFinite));
+    assert!(matches!(
+        vmf::fit(&same, 3, &mut mean),
+        Err(VmfError::MeanResultantOutOfRange(_))
+    ));
+    assert_eq!(
+        vmf::fit(&[f64::NAN, 1.0, 0.0], 3, &mut mean),
+        Err(VmfError::NonFinite)
+    );
 }
 
 #[test]
@@ -97,7 +115,10 @@ fn sampler_at_p_32768_has_the_right_mean_resultant_and_direction() {
         .map(|r| r.iter().zip(&mu).map(|(x, m)| x * m * inv).sum::<f64>())
         .sum::<f64>()
         / n as f64;
-    println!("A_p = {a}, sample mean of mu.x = {mean_w}, fitted kappa = {}, cos = {cos}", fit.kappa);
+    println!(
+        "A_p = {a}, sample mean of mu.x = {mean_w}, fitted kappa = {}, cos = {cos}",
+        fit.kappa
+    );
     assert!((mean_w - a).abs() < 2e-3, "{mean_w} vs {a}");
     assert!(cos > 0.99);
 }

@@ -42,6 +42,7 @@
 
 mod debye_table;
 pub mod scalar;
+pub mod scalar_f32;
 
 pub use scalar::Branch;
 

@@ -1,0 +1,367 @@
+//! Pure-f32 log-Bessel kernels: the scalar twin (specification) of the WGSL
+//! kernel in `wgsl/log_bessel.wgsl`, operation for operation.
+//!
+//! WGSL has no f64, no `lgamma`, no `log1p`, and its `log`/`exp` builtins may
+//! be off by 2^-21 absolute, so this file brings its own `ln`, `log1p`, `exp`
+//! and `lgamma(1 + v)` built from `+ - * /`, `sqrt`, `floor` and bit casts.
+//! Branches mirror the f64 kernel with f32 thresholds:
+//!
+//! | region                        | log I                   | log K                   |
+//! |-------------------------------|-------------------------|-------------------------|
+//! | `v >= 8`                      | Debye, <= 10 terms      | Debye, <= 10 terms      |
+//! | `v < 8`, `x >= max(12, v²/2)` | Hankel                  | Hankel                  |
+//! | otherwise                     | power series            | trapezoid integral      |
+//!
+//! Subnormal inputs are flushed to zero first, as GPUs may do.
+
+use super::debye_table::{SUP as DEBYE_SUP, U as DEBYE_U};
+use super::scalar::STRIP;
+
+const DEBYE_MIN: f32 = 8.0;
+const HANKEL_MIN: f32 = 12.0;
+/// Relative size of the first omitted term (2^-26).
+const TAIL: f32 = 1.490_116_1e-8;
+/// Number of Debye polynomials the f32 kernels may use (table rows in WGSL).
+pub const DEBYE_TERMS_F32: usize = 10;
+const LN2_HI: f32 = 0.693_145_75; // 0x3f317200: low bits zero, k·LN2_HI exact
+const LN2_LO: f32 = 1.428_606_8e-6;
+const LN_2PI: f32 = 1.837_877_1;
+const LN_PI_2: f32 = 0.451_582_7;
+const SQRT2: f32 = core::f32::consts::SQRT_2;
+const PI: f32 = core::f32::consts::PI;
+
+/// Taylor coefficients of `ln Γ(2 + f)` (tests/ref/lgamma_coeffs.py).
+const LGAMMA2: [f32; 24] = [
+    0.422_784_35,
+    0.322_467_03,
+    -0.067_352_3,
+    0.020_580_808,
+    -0.007_385_551,
+    0.002_890_510_3,
+    -0.001_192_753_9,
+    0.000_509_669_5,
+    -0.000_223_154_76,
+    9.945_751e-5,
+    -4.492_623_7e-5,
+    2.050_721_3e-5,
+    -9.439_488e-6,
+    4.374_866_6e-6,
+    -2.039_215_8e-6,
+    9.551_412e-7,
+    -4.492_469_3e-7,
+    2.120_718_5e-7,
+    -1.004_322_5e-7,
+    4.769_81e-8,
+    -2.271_109_4e-8,
+    1.083_865_9e-8,
+    -5.183_475e-9,
+    2.483_674_5e-9,
+];
+
+#[inline]
+fn flush(x: f32) -> f32 {
+    if libm::fabsf(x) < f32::MIN_POSITIVE {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// `2·atanh(s)` for `|s| <= 0.172`: `2s + s·z·(2/3 + 2z/5 + 2z²/7 + 2z³/9)`.
+#[inline]
+fn two_atanh(s: f32) -> f32 {
+    let z = s * s;
+    let p = 0.666_666_7 + z * (0.4 + z * (0.285_714_3 + z * 0.222_222_22));
+    2.0 * s + s * (z * p)
+}
+
+/// Natural log of a positive normal f32 (NaN for negative, -inf at 0).
+pub fn ln(x: f32) -> f32 {
+    if x.is_nan() || x < 0.0 {
+        return f32::NAN;
+    }
+    if x < f32::MIN_POSITIVE {
+        return f32::NEG_INFINITY;
+    }
+    if x == f32::INFINITY {
+        return f32::INFINITY;
+    }
+    let bits = x.to_bits();
+    let mut e = ((bits >> 23) & 0xff) as i32 - 127;
+    let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    if m > SQRT2 {
+        m *= 0.5;
+        e += 1;
+    }
+    let ef = e as f32;
+    let r = two_atanh((m - 1.0) / (m + 1.0));
+    ef * LN2_HI + (r + ef * LN2_LO)
+}
+
+/// `ln(1 + x)` for `x > -1`, accurate near 0.
+pub fn log1p(x: f32) -> f32 {
+    if libm::fabsf(x) < 0.25 {
+        two_atanh(x / (2.0 + x))
+    } else {
+        ln(1.0 + x)
+    }
+}
+
+/// `e^x`; 0 below -103.97, +inf above 88.72.
+pub fn exp(x: f32) -> f32 {
+    if x.is_nan() {
+        return x;
+    }
+    if x > 88.72 {
+        return f32::INFINITY;
+    }
+    if x < -103.97 {
+        return 0.0;
+    }
+    let k = libm::floorf(x * core::f32::consts::LOG2_E + 0.5);
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (0.166_666_67
+                    + r * (0.041_666_668
+                        + r * (0.008_333_334 + r * (0.001_388_888_9 + r * 0.000_198_412_7))))));
+    let ki = k as i32;
+    if ki > 127 {
+        p * 2.0 * f32::from_bits(((ki - 1 + 127) as u32) << 23)
+    } else if ki < -126 {
+        p * f32::from_bits(((ki + 64 + 127) as u32) << 23) * 5.421_011e-20 // 2^-64
+    } else {
+        p * f32::from_bits(((ki + 127) as u32) << 23)
+    }
+}
+
+/// `ln Γ(1 + v)` for `0 <= v < 8`: `ln Γ(2+f) - log1p(f) + ln Π_{j=1..m} (f + j)`.
+pub fn lgamma1p(v: f32) -> f32 {
+    let m = libm::floorf(v);
+    let f = v - m;
+    let mut acc = 0.0;
+    for c in LGAMMA2.iter().rev() {
+        acc = acc * f + c;
+    }
+    let mut prod = 1.0;
+    let mut j = 1.0;
+    while j <= m {
+        prod *= f + j;
+        j += 1.0;
+    }
+    acc * f - log1p(f) + ln(prod)
+}
+
+#[inline]
+fn hypot(a: f32, b: f32) -> f32 {
+    let m = a.max(b);
+    let n = a.min(b);
+    if m == 0.0 {
+        return 0.0;
+    }
+    let r = n / m;
+    m * libm::sqrtf(1.0 + r * r)
+}
+
+/// `log I_v(x)` in f32 arithmetic only. Same special values as the f64 kernel.
+pub fn log_i(v: f32, x: f32) -> f32 {
+    let x = flush(x);
+    let v = flush(v);
+    if v.is_nan() || x.is_nan() || v < 0.0 || x < 0.0 {
+        return f32::NAN;
+    }
+    if x == 0.0 {
+        return if v == 0.0 { 0.0 } else { f32::NEG_INFINITY };
+    }
+    if x == f32::INFINITY {
+        return if v == f32::INFINITY {
+            f32::NAN
+        } else {
+            f32::INFINITY
+        };
+    }
+    if v == f32::INFINITY {
+        return f32::NEG_INFINITY;
+    }
+    if v >= DEBYE_MIN {
+        debye(v, x, false)
+    } else if x >= HANKEL_MIN.max(0.5 * v * v) {
+        hankel(v, x, -1.0)
+    } else {
+        series_i(v, x)
+    }
+}
+
+/// `log K_v(x)` in f32 arithmetic only. Even in `v`.
+pub fn log_k(v: f32, x: f32) -> f32 {
+    let x = flush(x);
+    let v = libm::fabsf(flush(v));
+    if v.is_nan() || x.is_nan() || x < 0.0 {
+        return f32::NAN;
+    }
+    if x == 0.0 {
+        return f32::INFINITY;
+    }
+    if x == f32::INFINITY {
+        return if v == f32::INFINITY {
+            f32::NAN
+        } else {
+            f32::NEG_INFINITY
+        };
+    }
+    if v == f32::INFINITY {
+        return f32::INFINITY;
+    }
+    if v >= DEBYE_MIN {
+        debye(v, x, true)
+    } else if x >= HANKEL_MIN.max(0.5 * v * v) {
+        hankel(v, x, 1.0)
+    } else {
+        integral_k(v, x)
+    }
+}
+
+fn debye(v: f32, x: f32, is_k: bool) -> f32 {
+    let s = hypot(v, x);
+    let v_eta = s + v * ln(x / (v + s));
+    let z = x / v;
+    let l = if z < 1.0 {
+        log1p(z * z)
+    } else {
+        2.0 * ln(s / v)
+    };
+    let t = v / s;
+    let t2 = t * t;
+    // Terms while the first omitted one is not yet below TAIL.
+    let inv = 1.0 / v;
+    let mut bound = 1.0;
+    let mut n = DEBYE_TERMS_F32;
+    for (k, sup) in DEBYE_SUP.iter().take(DEBYE_TERMS_F32).enumerate() {
+        bound *= inv;
+        if (*sup as f32) * bound < TAIL {
+            n = k;
+            break;
+        }
+    }
+    let step = t / v;
+    let mut pw = 1.0;
+    let mut sum = 0.0;
+    let mut sign = 1.0;
+    for (k, row) in DEBYE_U.iter().take(n).enumerate() {
+        pw *= step;
+        sign = -sign;
+        let mut acc = 0.0;
+        for c in row.iter().take(k + 2).rev() {
+            acc = acc * t2 + (*c as f32);
+        }
+        let term = pw * acc;
+        sum += if is_k { sign * term } else { term };
+    }
+    if is_k {
+        0.5 * (LN_PI_2 - ln(v)) - v_eta - 0.25 * l + log1p(sum)
+    } else {
+        -0.5 * (LN_2PI + ln(v)) + v_eta - 0.25 * l + log1p(sum)
+    }
+}
+
+fn hankel(v: f32, x: f32, sign: f32) -> f32 {
+    let mu = 4.0 * v * v;
+    let mut c = 1.0;
+    let mut sum = 0.0;
+    let mut prev = f32::INFINITY;
+    let mut k = 1.0;
+    while k < 64.0 {
+        let odd = 2.0 * k - 1.0;
+        c *= sign * (mu - odd * odd) / (8.0 * k * x);
+        let a = libm::fabsf(c);
+        if a > prev {
+            break;
+        }
+        sum += c;
+        if a <= TAIL * libm::fabsf(1.0 + sum) {
+            break;
+        }
+        prev = a;
+        k += 1.0;
+    }
+    let tail = log1p(sum);
+    if sign < 0.0 {
+        x - 0.5 * (LN_2PI + ln(x)) + tail
+    } else {
+        0.5 * (LN_PI_2 - ln(x)) - x + tail
+    }
+}
+
+fn series_i(v: f32, x: f32) -> f32 {
+    let q = 0.25 * x * x;
+    let mut term = 1.0;
+    let mut tail = 0.0;
+    let mut k = 1.0;
+    while k < 128.0 {
+        term *= q / (k * (v + k));
+        tail += term;
+        if term <= TAIL * (1.0 + tail) {
+            break;
+        }
+        k += 1.0;
+    }
+    let prefix = if v == 0.0 {
+        0.0
+    } else {
+        v * (ln(x) - LN2_HI - LN2_LO) - lgamma1p(v)
+    };
+    prefix + log1p(tail)
+}
+
+fn integral_k(v: f32, x: f32) -> f32 {
+    // Step: see the f64 kernel; discretisation error below e^-18 relative.
+    let w = hypot(x, v);
+    let mut h = 0.0f32;
+    for &(d, one_minus_cos, minus_ln_cos) in STRIP.iter() {
+        let growth = w * one_minus_cos as f32 + v * minus_ln_cos as f32;
+        h = h.max(2.0 * PI * d as f32 / (18.0 + growth));
+    }
+    let t_peak = if v * v <= x {
+        0.0
+    } else if v < 1e4 * x {
+        let q = v / x;
+        ln(q + libm::sqrtf(q * q + 1.0))
+    } else {
+        ln(2.0 * v) - ln(x)
+    };
+    let ln_half_x = ln(x) - LN2_HI - LN2_LO;
+    let g = |t: f32| {
+        let xc = if t < 30.0 {
+            let e = exp(t);
+            0.5 * x * (e + 1.0 / e)
+        } else {
+            exp(t + ln_half_x)
+        };
+        let a = v * t;
+        -xc + (a + log1p(exp(-2.0 * a)) - LN2_HI - LN2_LO)
+    };
+    let j0 = libm::floorf(t_peak / h + 0.5);
+    let g_ref = g(j0 * h);
+    let mut sum = if j0 == 0.0 { 0.5 } else { 1.0 };
+    let mut j = j0 + 1.0;
+    while j < j0 + 4096.0 {
+        let f = exp(g(j * h) - g_ref);
+        sum += f;
+        if f <= TAIL * sum {
+            break;
+        }
+        j += 1.0;
+    }
+    let mut j = j0 - 1.0;
+    while j >= 0.0 && j > j0 - 4096.0 {
+        let wgt = if j == 0.0 { 0.5 } else { 1.0 };
+        let f = exp(g(j * h) - g_ref) * wgt;
+        sum += f;
+        if f <= TAIL * sum {
+            break;
+        }
+        j -= 1.0;
+    }
+    g_ref + ln(h * sum)
+}

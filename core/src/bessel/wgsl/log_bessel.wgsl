@@ -1,0 +1,357 @@
+// log I_v(x) and log K_v(x) in f32: one thread per (v, x) pair.
+//
+// Operation-for-operation port of core/src/bessel/scalar_f32.rs (the scalar
+// twin that tests compare this kernel with). Prepend debye_table.wgsl.
+//
+// WGSL may assume that no NaN or infinity occurs during execution, so special
+// inputs are recognised from their bit patterns, and special outputs are
+// written as bit patterns; no intermediate value is ever infinite.
+// f32 subnormal inputs are flushed to zero (GPUs may do so anyway).
+
+@group(0) @binding(0) var<storage, read> orders: array<f32>;
+@group(0) @binding(1) var<storage, read> args: array<f32>;
+@group(0) @binding(2) var<storage, read_write> results: array<f32>;
+
+const NAN_BITS: u32 = 0x7fc00000u;
+const POS_INF_BITS: u32 = 0x7f800000u;
+const NEG_INF_BITS: u32 = 0xff800000u;
+const TAIL: f32 = 1.4901161e-8;
+const DEBYE_MIN: f32 = 8.0;
+const HANKEL_MIN: f32 = 12.0;
+const LN2_HI: f32 = 0.69314575;
+const LN2_LO: f32 = 1.4286068e-6;
+const LN_2PI: f32 = 1.8378771;
+const LN_PI_2: f32 = 0.4515827;
+const SQRT2: f32 = 1.4142135;
+const PI: f32 = 3.1415927;
+const LOG2_E: f32 = 1.442695;
+const BIG: f32 = 3.0e38;
+
+var<private> LGAMMA2: array<f32, 24> = array<f32, 24>(
+    0.42278433509846713, 0.3224670334241132, -0.0673523010531981, 0.020580808427784546,
+    -0.007385551028673986, 0.0028905103307415234, -0.001192753911703261, 0.0005096695247430425,
+    -0.00022315475845357939, 9.945751278180853e-05, -4.492623673813314e-05, 2.050721277567069e-05,
+    -9.439488275268397e-06, 4.374866789907488e-06, -2.039215753801366e-06, 9.55141213040742e-07,
+    -4.492469198764566e-07, 2.1207184805554665e-07, -1.0043224823968099e-07, 4.7698101693639804e-08,
+    -2.2711094608943164e-08, 1.0838659214896955e-08, -5.183475041970047e-09, 2.4836745438024785e-09
+);
+
+// (1 - cos d, -ln cos d) for d = 0.1, 0.2, ..., 1.5 (see scalar.rs STRIP).
+var<private> STRIP_C: array<f32, 15> = array<f32, 15>(
+    0.0049958347219741794, 0.019933422158758374, 0.04466351087439402, 0.0789390059971149,
+    0.12241743810962724, 0.17466438509032167, 0.2351578127155115, 0.3032932906528346,
+    0.3783900317293356, 0.45969769413186023, 0.5464038785744227, 0.6376422455233264,
+    0.7325011713754126, 0.8300328570997589, 0.9292627983322971
+);
+var<private> STRIP_L: array<f32, 15> = array<f32, 15>(
+    0.005008355623235254, 0.020134773052408354, 0.04569165592605806, 0.0822290190750554,
+    0.13058424044372266, 0.19196516941943767, 0.268085757567931, 0.36139074681134375,
+    0.4754424435858144, 0.6156264703860141, 0.7905480772542317, 1.0151232831406596,
+    1.3186400916291687, 1.7721501376696984, 2.648783653978435
+);
+
+fn is_nan_bits(b: u32) -> bool {
+    return (b & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn two_atanh(s: f32) -> f32 {
+    let z = s * s;
+    let p = 0.6666667 + z * (0.4 + z * (0.2857143 + z * 0.22222222));
+    return 2.0 * s + s * (z * p);
+}
+
+// Natural log of a positive normal finite f32.
+fn ln_pos(x: f32) -> f32 {
+    let bits = bitcast<u32>(x);
+    var e = i32((bits >> 23u) & 0xffu) - 127;
+    var m = bitcast<f32>((bits & 0x007fffffu) | 0x3f800000u);
+    if (m > SQRT2) {
+        m = m * 0.5;
+        e = e + 1;
+    }
+    let ef = f32(e);
+    let r = two_atanh((m - 1.0) / (m + 1.0));
+    return ef * LN2_HI + (r + ef * LN2_LO);
+}
+
+fn log1p_(x: f32) -> f32 {
+    if (abs(x) < 0.25) {
+        return two_atanh(x / (2.0 + x));
+    }
+    return ln_pos(1.0 + x);
+}
+
+// e^x for x in [-103.97, 88.72]; clamps outside (never returns infinity).
+fn exp_(x_in: f32) -> f32 {
+    if (x_in < -103.97) {
+        return 0.0;
+    }
+    let x = min(x_in, 88.72);
+    let k = floor(x * LOG2_E + 0.5);
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (0.16666667 + r * (0.041666668
+        + r * (0.008333334 + r * (0.0013888889 + r * 0.0001984127))))));
+    let ki = i32(k);
+    if (ki > 127) {
+        return p * 2.0 * bitcast<f32>(u32(ki - 1 + 127) << 23u);
+    } else if (ki < -126) {
+        return p * bitcast<f32>(u32(ki + 64 + 127) << 23u) * 5.421011e-20;
+    }
+    return p * bitcast<f32>(u32(ki + 127) << 23u);
+}
+
+fn lgamma1p(v: f32) -> f32 {
+    let m = floor(v);
+    let f = v - m;
+    var acc = 0.0;
+    for (var i = 23; i >= 0; i = i - 1) {
+        acc = acc * f + LGAMMA2[i];
+    }
+    var prod = 1.0;
+    for (var j = 1.0; j <= m; j = j + 1.0) {
+        prod = prod * (f + j);
+    }
+    return acc * f - log1p_(f) + ln_pos(prod);
+}
+
+fn hypot_(a: f32, b: f32) -> f32 {
+    let m = max(a, b);
+    let n = min(a, b);
+    if (m == 0.0) {
+        return 0.0;
+    }
+    let r = n / m;
+    return m * sqrt(1.0 + r * r);
+}
+
+fn debye(v: f32, x: f32, is_k: bool) -> f32 {
+    let s = hypot_(v, x);
+    let v_eta = s + v * ln_pos(x / (v + s));
+    let z = x / v;
+    var l: f32;
+    if (z < 1.0) {
+        l = log1p_(z * z);
+    } else {
+        l = 2.0 * ln_pos(s / v);
+    }
+    let t = v / s;
+    let t2 = t * t;
+    let inv = 1.0 / v;
+    var bound = 1.0;
+    var n = DEBYE_TERMS;
+    for (var k = 0u; k < DEBYE_TERMS; k = k + 1u) {
+        bound = bound * inv;
+        if (DEBYE_SUP[k] * bound < TAIL) {
+            n = k;
+            break;
+        }
+    }
+    let step = t / v;
+    var pw = 1.0;
+    var sum = 0.0;
+    var sign = 1.0;
+    for (var k = 0u; k < n; k = k + 1u) {
+        pw = pw * step;
+        sign = -sign;
+        // Row k + 1 (1-based) starts at (k+1)(k+2)/2 - 1 and has k + 2 entries.
+        let start = (k + 1u) * (k + 2u) / 2u - 1u;
+        var acc = 0.0;
+        for (var j = i32(k) + 1; j >= 0; j = j - 1) {
+            acc = acc * t2 + DEBYE_P[start + u32(j)];
+        }
+        let term = pw * acc;
+        if (is_k) {
+            sum = sum + sign * term;
+        } else {
+            sum = sum + term;
+        }
+    }
+    if (is_k) {
+        return 0.5 * (LN_PI_2 - ln_pos(v)) - v_eta - 0.25 * l + log1p_(sum);
+    }
+    return -0.5 * (LN_2PI + ln_pos(v)) + v_eta - 0.25 * l + log1p_(sum);
+}
+
+fn hankel(v: f32, x: f32, sign: f32) -> f32 {
+    let mu = 4.0 * v * v;
+    var c = 1.0;
+    var sum = 0.0;
+    var prev = BIG;
+    for (var k = 1.0; k < 64.0; k = k + 1.0) {
+        let odd = 2.0 * k - 1.0;
+        c = c * (sign * (mu - odd * odd) / (8.0 * k * x));
+        let a = abs(c);
+        if (a > prev) {
+            break;
+        }
+        sum = sum + c;
+        if (a <= TAIL * abs(1.0 + sum)) {
+            break;
+        }
+        prev = a;
+    }
+    let tail = log1p_(sum);
+    if (sign < 0.0) {
+        return x - 0.5 * (LN_2PI + ln_pos(x)) + tail;
+    }
+    return 0.5 * (LN_PI_2 - ln_pos(x)) - x + tail;
+}
+
+fn series_i(v: f32, x: f32) -> f32 {
+    let q = 0.25 * x * x;
+    var term = 1.0;
+    var tail = 0.0;
+    for (var k = 1.0; k < 128.0; k = k + 1.0) {
+        term = term * (q / (k * (v + k)));
+        tail = tail + term;
+        if (term <= TAIL * (1.0 + tail)) {
+            break;
+        }
+    }
+    var prefix = 0.0;
+    if (v != 0.0) {
+        prefix = v * (ln_pos(x) - LN2_HI - LN2_LO) - lgamma1p(v);
+    }
+    return prefix + log1p_(tail);
+}
+
+fn integrand(v: f32, x: f32, ln_half_x: f32, t: f32) -> f32 {
+    var xc: f32;
+    if (t < 30.0) {
+        let e = exp_(t);
+        xc = 0.5 * x * (e + 1.0 / e);
+    } else {
+        xc = exp_(t + ln_half_x);
+    }
+    let a = v * t;
+    return -xc + (a + log1p_(exp_(-2.0 * a)) - LN2_HI - LN2_LO);
+}
+
+fn integral_k(v: f32, x: f32) -> f32 {
+    let w = hypot_(x, v);
+    var h = 0.0;
+    for (var i = 0; i < 15; i = i + 1) {
+        let growth = w * STRIP_C[i] + v * STRIP_L[i];
+        h = max(h, 2.0 * PI * (0.1 * f32(i + 1)) / (18.0 + growth));
+    }
+    var t_peak = 0.0;
+    if (v * v > x) {
+        if (v < 1.0e4 * x) {
+            let q = v / x;
+            t_peak = ln_pos(q + sqrt(q * q + 1.0));
+        } else {
+            t_peak = ln_pos(2.0 * v) - ln_pos(x);
+        }
+    }
+    let ln_half_x = ln_pos(x) - LN2_HI - LN2_LO;
+    let j0 = floor(t_peak / h + 0.5);
+    let g_ref = integrand(v, x, ln_half_x, j0 * h);
+    var sum = 1.0;
+    if (j0 == 0.0) {
+        sum = 0.5;
+    }
+    for (var j = j0 + 1.0; j < j0 + 4096.0; j = j + 1.0) {
+        let f = exp_(integrand(v, x, ln_half_x, j * h) - g_ref);
+        sum = sum + f;
+        if (f <= TAIL * sum) {
+            break;
+        }
+    }
+    for (var j = j0 - 1.0; j >= 0.0 && j > j0 - 4096.0; j = j - 1.0) {
+        var wgt = 1.0;
+        if (j == 0.0) {
+            wgt = 0.5;
+        }
+        let f = exp_(integrand(v, x, ln_half_x, j * h) - g_ref) * wgt;
+        sum = sum + f;
+        if (f <= TAIL * sum) {
+            break;
+        }
+    }
+    return g_ref + ln_pos(h * sum);
+}
+
+// Flushes subnormals (and -0) to +0 by bits.
+fn flush_bits(b: u32) -> u32 {
+    if ((b & 0x7f800000u) == 0u) {
+        return 0u;
+    }
+    return b;
+}
+
+fn log_i_one(vb_in: u32, xb_in: u32) -> u32 {
+    let vb = flush_bits(vb_in);
+    let xb = flush_bits(xb_in);
+    if (is_nan_bits(vb) || is_nan_bits(xb) || (vb >> 31u) == 1u || (xb >> 31u) == 1u) {
+        return NAN_BITS;
+    }
+    if (xb == 0u) {
+        if (vb == 0u) {
+            return 0u;
+        }
+        return NEG_INF_BITS;
+    }
+    if (xb == POS_INF_BITS) {
+        if (vb == POS_INF_BITS) {
+            return NAN_BITS;
+        }
+        return POS_INF_BITS;
+    }
+    if (vb == POS_INF_BITS) {
+        return NEG_INF_BITS;
+    }
+    let v = bitcast<f32>(vb);
+    let x = bitcast<f32>(xb);
+    if (v >= DEBYE_MIN) {
+        return bitcast<u32>(debye(v, x, false));
+    } else if (x >= max(HANKEL_MIN, 0.5 * v * v)) {
+        return bitcast<u32>(hankel(v, x, -1.0));
+    }
+    return bitcast<u32>(series_i(v, x));
+}
+
+fn log_k_one(vb_in: u32, xb_in: u32) -> u32 {
+    let vb = flush_bits(vb_in) & 0x7fffffffu;
+    let xb = flush_bits(xb_in);
+    if (is_nan_bits(vb) || is_nan_bits(xb) || (xb >> 31u) == 1u) {
+        return NAN_BITS;
+    }
+    if (xb == 0u) {
+        return POS_INF_BITS;
+    }
+    if (xb == POS_INF_BITS) {
+        if (vb == POS_INF_BITS) {
+            return NAN_BITS;
+        }
+        return NEG_INF_BITS;
+    }
+    if (vb == POS_INF_BITS) {
+        return POS_INF_BITS;
+    }
+    let v = bitcast<f32>(vb);
+    let x = bitcast<f32>(xb);
+    if (v >= DEBYE_MIN) {
+        return bitcast<u32>(debye(v, x, true));
+    } else if (x >= max(HANKEL_MIN, 0.5 * v * v)) {
+        return bitcast<u32>(hankel(v, x, 1.0));
+    }
+    return bitcast<u32>(integral_k(v, x));
+}
+
+@compute @workgroup_size(64)
+fn log_bessel_i(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= arrayLength(&results)) {
+        return;
+    }
+    results[i] = bitcast<f32>(log_i_one(bitcast<u32>(orders[i]), bitcast<u32>(args[i])));
+}
+
+@compute @workgroup_size(64)
+fn log_bessel_k(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= arrayLength(&results)) {
+        return;
+    }
+    results[i] = bitcast<f32>(log_k_one(bitcast<u32>(orders[i]), bitcast<u32>(args[i])));
+}

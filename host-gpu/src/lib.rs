@@ -1,0 +1,86 @@
+//! # shoal-host-gpu
+//!
+//! Shoal on desktops and edge boxes: the WGSL kernels run through `wgpu`
+//! (Vulkan, Metal, DX12), with the `no_std` core as the CPU fallback and the
+//! oracle every GPU result is tested against. The `shoal` binary is the
+//! command-line front end.
+//!
+//! ```no_run
+//! use shoal_host_gpu::{Backend, gpu::BesselKind};
+//! let backend = Backend::auto();
+//! let y = backend.log_bessel(BesselKind::I, &[0.5, 30.0], &[2.0, 1e-3]).unwrap();
+//! assert_eq!(y.len(), 2);
+//! ```
+#![deny(missing_docs)]
+
+pub mod gpu;
+
+use gpu::{BesselKind, Gpu, GpuError};
+
+/// Where kernels run.
+#[derive(Debug)]
+pub enum Backend {
+    /// The CPU core.
+    Cpu,
+    /// A wgpu device.
+    Gpu(Box<Gpu>),
+}
+
+impl Backend {
+    /// A GPU when one exists, else the CPU with the reason on stderr.
+    pub fn auto() -> Backend {
+        match Gpu::new() {
+            Ok(g) => Backend::Gpu(Box::new(g)),
+            Err(e) => {
+                eprintln!("shoal: using the CPU backend ({e})");
+                Backend::Cpu
+            }
+        }
+    }
+
+    /// Opens the backend named `cpu`, `gpu` or `auto`.
+    ///
+    /// # Errors
+    /// `gpu` without an adapter is an error; an unknown name too.
+    pub fn from_name(name: &str) -> Result<Backend, String> {
+        match name {
+            "cpu" => Ok(Backend::Cpu),
+            "gpu" => Gpu::new()
+                .map(|g| Backend::Gpu(Box::new(g)))
+                .map_err(|e| format!("--backend gpu: {e}")),
+            "auto" => Ok(Backend::auto()),
+            other => Err(format!("unknown backend '{other}' (cpu, gpu or auto)")),
+        }
+    }
+
+    /// Short description for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Cpu => "cpu".to_string(),
+            Backend::Gpu(g) => format!("gpu: {}", g.adapter_name()),
+        }
+    }
+
+    /// `ln I` or `ln K` in f32 on this backend.
+    ///
+    /// # Errors
+    /// Length mismatch, GPU failures.
+    pub fn log_bessel(&self, kind: BesselKind, v: &[f32], x: &[f32]) -> Result<Vec<f32>, GpuError> {
+        match self {
+            Backend::Gpu(g) => g.log_bessel(kind, v, x),
+            Backend::Cpu => {
+                if v.len() != x.len() {
+                    return Err(GpuError::LengthMismatch {
+                        orders: v.len(),
+                        args: x.len(),
+                    });
+                }
+                let f = match kind {
+                    BesselKind::I => shoal_core::bessel::log_bessel_i_f32,
+                    BesselKind::K => shoal_core::bessel::log_bessel_k_f32,
+                };
+                Ok(v.iter().zip(x).map(|(&a, &b)| f(a, b)).collect())
+            }
+        }
+    }
+}

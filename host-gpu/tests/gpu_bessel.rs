@@ -1,0 +1,147 @@
+//! The WGSL log-Bessel kernel against its scalar twin and the mpmath tables,
+//! on whatever adapter wgpu finds (llvmpipe in CI). Skips without an adapter
+//! unless `SHOAL_REQUIRE_GPU=1`.
+
+use shoal_core::bessel::scalar_f32;
+use shoal_host_gpu::gpu::{BesselKind, Gpu, GpuError};
+use shoal_tests::{log_err_units, read_bessel_csv, shared_dir, workspace_root, BesselRef};
+
+fn gpu() -> Option<Gpu> {
+    match Gpu::new() {
+        Ok(g) => {
+            println!("adapter: {}", g.adapter_name());
+            Some(g)
+        }
+        Err(e @ GpuError::NoAdapter(_))
+            if std::env::var("SHOAL_REQUIRE_GPU").as_deref() != Ok("1") =>
+        {
+            println!("SKIPPED: {e} (set SHOAL_REQUIRE_GPU=1 to fail instead)");
+            None
+        }
+        Err(e) => panic!("GPU required but unavailable: {e}"),
+    }
+}
+
+fn f32_rows() -> Vec<BesselRef> {
+    let mut paths = vec![
+        workspace_root().join("tests/ref/bessel_ref_f32.csv"),
+        workspace_root().join("tests/ref/bessel_ref.csv"),
+    ];
+    if let Some(s) = shared_dir() {
+        paths.push(s.join("reference/bessel/ref_grid.csv"));
+    }
+    paths
+        .iter()
+        .filter(|p| p.is_file())
+        .flat_map(|p| read_bessel_csv(p).expect("reference table parses"))
+        .filter(|r| (r.v as f32) as f64 == r.v && (r.x as f32) as f64 == r.x)
+        .filter(|r| r.log_i.abs() < 3e38 && r.log_k.abs() < 3e38)
+        .collect()
+}
+
+#[test]
+fn wgsl_matches_twin_and_reference() {
+    let Some(g) = gpu() else { return };
+    let rows = f32_rows();
+    assert!(rows.len() > 300, "too few reference rows: {}", rows.len());
+    let v: Vec<f32> = rows.iter().map(|r| r.v as f32).collect();
+    let x: Vec<f32> = rows.iter().map(|r| r.x as f32).collect();
+    let eps = f64::from(f32::EPSILON);
+    for (kind, twin, pick) in [
+        (
+            BesselKind::I,
+            scalar_f32::log_i as fn(f32, f32) -> f32,
+            (|r: &BesselRef| r.log_i) as fn(&BesselRef) -> f64,
+        ),
+        (BesselKind::K, scalar_f32::log_k, |r: &BesselRef| r.log_k),
+    ] {
+        let got = g.log_bessel(kind, &v, &x).expect("kernel runs");
+        let (mut vs_twin, mut vs_ref) = (0.0f64, 0.0f64);
+        let mut worst = (0.0, 0.0);
+        for ((r, &gv), (&vi, &xi)) in rows.iter().zip(&got).zip(v.iter().zip(&x)) {
+            let tv = twin(vi, xi);
+            assert!(gv.is_finite(), "{kind:?}({vi}, {xi}) = {gv} on the GPU");
+            let et = log_err_units(f64::from(gv), f64::from(tv), r.v, r.x, eps);
+            let er = log_err_units(f64::from(gv), pick(r), r.v, r.x, eps);
+            vs_twin = vs_twin.max(et);
+            if er > vs_ref {
+                vs_ref = er;
+                worst = (r.v, r.x);
+            }
+        }
+        println!(
+            "{kind:?}: {} points, max |gpu - twin| {vs_twin:.3} units, max |gpu - mpmath| {vs_ref:.3} units (at v={}, x={})",
+            rows.len(),
+            worst.0,
+            worst.1
+        );
+        assert!(
+            vs_twin <= 2.0,
+            "{kind:?}: GPU differs from the scalar twin by {vs_twin} units"
+        );
+        assert!(
+            vs_ref <= 2.0,
+            "{kind:?}: GPU error {vs_ref} units against mpmath"
+        );
+    }
+}
+
+#[test]
+fn wgsl_special_values_and_chunking() {
+    let Some(g) = gpu() else { return };
+    let v = [
+        0.0,
+        0.5,
+        1.0,
+        -1.0,
+        f32::NAN,
+        2.0,
+        3.0,
+        f32::INFINITY,
+        1e-40,
+    ];
+    let x = [0.0, 0.0, f32::INFINITY, 1.0, 1.0, -1.0, 1e-40, 1.0, 1.0];
+    let gi = g.log_bessel(BesselKind::I, &v, &x).unwrap();
+    let gk = g.log_bessel(BesselKind::K, &v, &x).unwrap();
+    for i in 0..v.len() {
+        let (ti, tk) = (scalar_f32::log_i(v[i], x[i]), scalar_f32::log_k(v[i], x[i]));
+        let same = |a: f32, b: f32| {
+            (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-6 * (1.0 + b.abs())
+        };
+        assert!(
+            same(gi[i], ti),
+            "I({}, {}): gpu {} twin {}",
+            v[i],
+            x[i],
+            gi[i],
+            ti
+        );
+        assert!(
+            same(gk[i], tk),
+            "K({}, {}): gpu {} twin {}",
+            v[i],
+            x[i],
+            gk[i],
+            tk
+        );
+    }
+    assert!(matches!(
+        g.log_bessel(BesselKind::I, &[1.0], &[]),
+        Err(GpuError::LengthMismatch { .. })
+    ));
+    // A batch larger than one workgroup row, not a multiple of 64.
+    let n = 100_003;
+    let v: Vec<f32> = (0..n).map(|i| (i % 97) as f32 * 0.37).collect();
+    let x: Vec<f32> = (0..n).map(|i| 1e-3 + (i % 89) as f32 * 1.3).collect();
+    let got = g.log_bessel(BesselKind::K, &v, &x).unwrap();
+    assert_eq!(got.len(), n);
+    for i in (0..n).step_by(997) {
+        let t = scalar_f32::log_k(v[i], x[i]);
+        assert!(
+            (got[i] - t).abs() <= 4.0 * f32::EPSILON * (1.0 + t.abs() + v[i] + x[i]),
+            "K({}, {})",
+            v[i],
+            x[i]
+        );
+    }
+}
