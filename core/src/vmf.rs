@@ -96,7 +96,7 @@ fn check_p(p: usize) -> Result<f64, VmfError> {
 }
 
 fn check_kappa(kappa: f64) -> Result<(), VmfError> {
-    if kappa >= 0.0 && kappa < f64::INFINITY {
+    if (0.0..f64::INFINITY).contains(&kappa) {
         Ok(())
     } else {
         Err(VmfError::InvalidKappa(kappa))
@@ -187,7 +187,7 @@ pub fn fit(samples: &[f64], p: usize, mean_out: &mut [f64]) -> Result<VmfFit, Vm
             found: mean_out.len(),
         });
     }
-    if samples.len() % p != 0 {
+    if !samples.len().is_multiple_of(p) {
         return Err(VmfError::LengthMismatch {
             expected: p * (samples.len() / p + 1),
             found: samples.len(),

@@ -373,7 +373,7 @@ fn integral_k(v: f64, x: f64) -> f64 {
 /// large `v·ln x` parts cancelled analytically in each branch. The von
 /// Mises-Fisher log normaliser is `-(p/2)·ln 2π` minus this at `v = p/2 - 1`.
 pub fn log_i_over_pow(v: f64, x: f64) -> f64 {
-    if x == 0.0 && v >= 0.0 && v < f64::INFINITY {
+    if x == 0.0 && (0.0..f64::INFINITY).contains(&v) {
         return -v * LN_2 - libm::lgamma(v + 1.0);
     }
     match branch(v, x) {
@@ -431,7 +431,7 @@ fn ratio_cf(v: f64, x: f64) -> f64 {
     let mut k = 2.0;
     while k < 100_000.0 {
         let b = 2.0 * (v + k) / x;
-        d = b + d;
+        d += b;
         if d == 0.0 {
             d = TINY;
         }

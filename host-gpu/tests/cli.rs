@@ -1,0 +1,103 @@
+//! The `shoal` binary end to end.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn shoal(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(args)
+        .env("SHOAL_REQUIRE_GPU", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("shoal runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("shoal exits");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bessel_prints_shortest_round_trip_values() {
+    let (code, out, _) = shoal(&["bessel", "log-i"], "0,1\n5000,1000\n\n1,0\n-1,2\n");
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4);
+    let v: f64 = lines[0].parse().unwrap();
+    assert_eq!(v, shoal_core::bessel::log_bessel_i(0.0, 1.0));
+    assert_eq!(
+        lines[1].parse::<f64>().unwrap(),
+        shoal_core::bessel::log_bessel_i(5000.0, 1000.0)
+    );
+    assert_eq!(lines[2], "-inf");
+    assert_eq!(lines[3], "NaN");
+    let (code, out, _) = shoal(&["bessel", "log-k", "--f32"], "2.5,3\n");
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim().parse::<f32>().unwrap(),
+        shoal_core::bessel::log_bessel_k_f32(2.5, 3.0)
+    );
+}
+
+#[test]
+fn bessel_rejects_bad_lines_with_the_line_number() {
+    let (code, _, err) = shoal(&["bessel", "log-k"], "1,2\n1;2\n");
+    assert_eq!(code, 2);
+    assert!(err.contains("line 2"), "{err}");
+    let (code, _, err) = shoal(&["bessel", "log-j"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("log-j"));
+}
+
+#[test]
+fn vmf_fit_reads_npy_and_prints_json() {
+    let dir = std::env::temp_dir().join(format!("shoal-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = 64;
+    let n = 500;
+    let mut mu = vec![0.0; p];
+    mu[5] = 1.0;
+    let mut rng = shoal_core::rng::Rng::new(1);
+    let mut data = vec![0.0f32; n * p];
+    let mut row = vec![0.0; p];
+    for r in data.chunks_exact_mut(p) {
+        shoal_core::vmf::sample(&mut rng, &mu, 50.0, &mut row).unwrap();
+        for (d, s) in r.iter_mut().zip(&row) {
+            *d = *s as f32;
+        }
+    }
+    let file = dir.join("s.npy");
+    std::fs::write(&file, shoal_core::npy::write_f32(&[n, p], &data).unwrap()).unwrap();
+    let (code, out, err) = shoal(&["vmf", "fit", file.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{err}");
+    for key in [
+        "\"kappa\"",
+        "\"mean_resultant_length\"",
+        "\"log_normalizer\"",
+        "\"iterations\"",
+    ] {
+        assert!(out.contains(key), "{out}");
+    }
+    let kappa: f64 = out
+        .split("\"kappa\": ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!((kappa / 50.0 - 1.0).abs() < 0.1, "kappa {kappa}");
+    // Malformed file: clear error, exit 2.
+    std::fs::write(&file, b"\x93NUMPY\x01\x00\xff\xff{").unwrap();
+    let (code, _, err) = shoal(&["vmf", "fit", file.to_str().unwrap()], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("npy"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,62 @@
+//! wasm-bindgen tests of the JS API: run in Node, and in headless Chromium
+//! with `WASM_BINDGEN_USE_BROWSER=1`.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Float64Array, Reflect};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+fn arr(v: &[f64]) -> Float64Array {
+    Float64Array::from(v)
+}
+
+#[wasm_bindgen_test]
+fn log_bessel_matches_the_core() {
+    let v = [0.0, 0.5, 100.0, 5000.0];
+    let x = [1.0, 2.0, 1e-3, 1000.0];
+    let i = shoal_wasm::log_bessel_i(&arr(&v), &arr(&x))
+        .unwrap()
+        .to_vec();
+    let k = shoal_wasm::log_bessel_k(&arr(&v), &arr(&x))
+        .unwrap()
+        .to_vec();
+    for j in 0..v.len() {
+        assert_eq!(i[j], shoal_core::bessel::log_bessel_i(v[j], x[j]));
+        assert_eq!(k[j], shoal_core::bessel::log_bessel_k(v[j], x[j]));
+    }
+    // I_0(1) from the series, to 1 ulp.
+    assert!((i[0] - 1.2660658777520084f64.ln()).abs() < 4e-16);
+}
+
+#[wasm_bindgen_test]
+fn errors_are_exceptions_and_the_instance_keeps_working() {
+    assert!(shoal_wasm::log_bessel_i(&arr(&[1.0]), &arr(&[])).is_err());
+    assert!(shoal_wasm::vmf_fit(&arr(&[1.0, 2.0]), 3).is_err());
+    assert!(shoal_wasm::vmf_fit(&arr(&[f64::NAN, 0.0, 0.0]), 3).is_err());
+    let ok = shoal_wasm::log_bessel_k(&arr(&[2.0]), &arr(&[3.0]))
+        .unwrap()
+        .to_vec();
+    assert!(ok[0].is_finite());
+}
+
+#[wasm_bindgen_test]
+fn vmf_fit_returns_an_object() {
+    let s = [1.0, 0.1, 0.0, 0.9, -0.1, 0.1, 1.0, 0.0, -0.1];
+    let o = shoal_wasm::vmf_fit(&arr(&s), 3).unwrap();
+    let kappa = Reflect::get(&o, &JsValue::from_str("kappa"))
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(kappa > 10.0);
+}
+
+#[wasm_bindgen_test]
+fn twin_and_wgsl_source_are_exported() {
+    let t = shoal_wasm::log_bessel_i_f32_twin(&arr(&[3.0]), &arr(&[2.0]))
+        .unwrap()
+        .to_vec();
+    let f = f64::from(shoal_core::bessel::log_bessel_i_f32(3.0, 2.0));
+    assert!((t[0] - f).abs() < 1e-5);
+    assert!(shoal_wasm::log_bessel_wgsl().contains("fn log_bessel_i"));
+    assert_eq!(shoal_wasm::simd_enabled(), cfg!(target_feature = "simd128"));
+}

@@ -1,0 +1,150 @@
+// Shoal web page: log-Bessel plot computed by the wasm core (f64) and, where
+// WebGPU exists, by the same WGSL kernel the native host runs (f32).
+import init, { logBesselI, logBesselIF32Twin, logBesselWgsl, simdEnabled } from './pkg/shoal_wasm.js';
+
+const LN_F64_MAX = Math.log(Number.MAX_VALUE); // 709.78
+const N = 512;
+
+async function openGpu() {
+  if (!('gpu' in navigator)) return { why: 'navigator.gpu is missing' };
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) return { why: 'no WebGPU adapter' };
+    const device = await adapter.requestDevice();
+    const module = device.createShaderModule({ code: logBesselWgsl() });
+    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'log_bessel_i' } });
+    const info = adapter.info || {};
+    return { device, pipeline, name: [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'adapter' };
+  } catch (e) {
+    return { why: String(e) };
+  }
+}
+
+async function gpuLogBesselI(gpu, v, x) {
+  const { device, pipeline } = gpu;
+  const n = v.length;
+  const mk = (data, usage) => {
+    const b = device.createBuffer({ size: n * 4, usage, mappedAtCreation: true });
+    new Float32Array(b.getMappedRange()).set(data);
+    b.unmap();
+    return b;
+  };
+  const vb = mk(Float32Array.from(v), GPUBufferUsage.STORAGE);
+  const xb = mk(Float32Array.from(x), GPUBufferUsage.STORAGE);
+  const ob = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+  const rb = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const bind = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [vb, xb, ob].map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bind);
+  pass.dispatchWorkgroups(Math.ceil(n / 64));
+  pass.end();
+  enc.copyBufferToBuffer(ob, 0, rb, 0, n * 4);
+  device.queue.submit([enc.finish()]);
+  await rb.mapAsync(GPUMapMode.READ);
+  const out = Float64Array.from(new Float32Array(rb.getMappedRange()));
+  rb.unmap();
+  return out;
+}
+
+function draw(canvas, xs, series, order) {
+  const ctx = canvas.getContext('2d');
+  const W = canvas.width, H = canvas.height, L = 60, B = 30;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, W, H);
+  const all = series.flatMap((s) => Array.from(s.y)).filter(Number.isFinite).concat([LN_F64_MAX]);
+  const ymin = Math.min(...all), ymax = Math.max(...all);
+  const lx0 = Math.log10(xs[0]), lx1 = Math.log10(xs[xs.length - 1]);
+  const px = (x) => L + ((Math.log10(x) - lx0) / (lx1 - lx0 || 1)) * (W - L - 10);
+  const py = (y) => H - B - ((y - ymin) / (ymax - ymin || 1)) * (H - B - 10);
+  ctx.strokeStyle = '#888';
+  ctx.beginPath(); ctx.moveTo(L, 5); ctx.lineTo(L, H - B); ctx.lineTo(W - 5, H - B); ctx.stroke();
+  ctx.fillStyle = '#333';
+  ctx.font = '12px sans-serif';
+  ctx.fillText(ymax.toPrecision(4), 4, 15);
+  ctx.fillText(ymin.toPrecision(4), 4, H - B);
+  ctx.fillText(`x = ${xs[0]}`, L, H - 8);
+  ctx.fillText(`${xs[xs.length - 1]}`, W - 60, H - 8);
+  ctx.fillText(`v = ${order}`, W / 2, H - 8);
+  ctx.strokeStyle = '#c80000';
+  ctx.lineWidth = 3;
+  ctx.setLineDash([12, 6]);
+  ctx.beginPath(); ctx.moveTo(L, py(LN_F64_MAX)); ctx.lineTo(W - 5, py(LN_F64_MAX)); ctx.stroke();
+  ctx.setLineDash([]);
+  for (const s of series) {
+    if (s.markers) {
+      // Square markers every 16th point, so both series stay visible where they agree.
+      ctx.fillStyle = s.color;
+      s.y.forEach((y, i) => { if (i % 16 === 8) ctx.fillRect(Math.round(px(xs[i])) - 3, Math.round(py(y)) - 3, 7, 7); });
+      continue;
+    }
+    ctx.strokeStyle = s.color;
+    ctx.lineWidth = s.width;
+    ctx.beginPath();
+    s.y.forEach((y, i) => (i ? ctx.lineTo(px(xs[i]), py(y)) : ctx.moveTo(px(xs[i]), py(y))));
+    ctx.stroke();
+  }
+  ctx.lineWidth = 1;
+}
+
+async function main() {
+  await init();
+  const backendEl = document.getElementById('backend');
+  const status = document.getElementById('bessel-status');
+  const gpu = await openGpu();
+  const cpuName = simdEnabled() ? 'wasm-simd' : 'wasm';
+  const backend = gpu.device ? 'WebGPU' : cpuName;
+  backendEl.textContent = gpu.device
+    ? `Backend: WebGPU (${gpu.name}); f64 reference on ${cpuName}`
+    : `Backend: ${cpuName} (WebGPU unavailable: ${gpu.why})`;
+  backendEl.dataset.backend = backend;
+
+  async function plot() {
+    const order = Number(document.getElementById('order').value);
+    const xmin = Math.max(Number(document.getElementById('xmin').value), 1e-300);
+    const xmax = Math.max(Number(document.getElementById('xmax').value), xmin * 1.0001);
+    const xs = Array.from({ length: N }, (_, i) => xmin * Math.pow(xmax / xmin, i / (N - 1)));
+    const v = new Float64Array(N).fill(order);
+    const x = Float64Array.from(xs);
+    const t0 = performance.now();
+    const f64 = logBesselI(v, x);
+    const tWasm = performance.now() - t0;
+    const series = [{ y: f64, color: '#0050c8', width: 3 }];
+    const result = { backend, order, n: N, wasmMs: tWasm, overflowAt: null };
+    const i = Array.from(f64).findIndex((y) => y > LN_F64_MAX);
+    result.overflowAt = i >= 0 ? xs[i] : null;
+    if (gpu.device) {
+      const t1 = performance.now();
+      const g = await gpuLogBesselI(gpu, v, x);
+      result.gpuMs = performance.now() - t1;
+      const twin = logBesselIF32Twin(v, x);
+      let worst = 0;
+      g.forEach((y, j) => {
+        const u = Math.abs(y - twin[j]) / (2 ** -23 * (1 + Math.abs(twin[j]) + order + xs[j]));
+        worst = Math.max(worst, u);
+      });
+      result.gpuVsTwinUnits = worst;
+      series.push({ y: g, color: '#e07000', markers: true });
+    }
+    draw(document.getElementById('plot'), xs, series, order);
+    status.textContent =
+      `${N} points: wasm f64 ${tWasm.toFixed(2)} ms` +
+      (result.gpuMs !== undefined ? `, WebGPU f32 ${result.gpuMs.toFixed(2)} ms (max ${result.gpuVsTwinUnits.toFixed(2)} f32 units from the CPU twin)` : '') +
+      (result.overflowAt !== null ? `; I_v(x) exceeds float64 from x ≈ ${result.overflowAt.toPrecision(4)}` : '; I_v(x) fits in float64 on this range');
+    window.shoalResult = result;
+    status.dataset.done = '1';
+  }
+  document.getElementById('bessel-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    plot().catch((err) => { status.textContent = `error: ${err}`; });
+  });
+  await plot();
+}
+
+main().catch((e) => {
+  document.getElementById('backend').textContent = `failed to start: ${e}`;
+});

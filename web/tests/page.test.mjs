@@ -1,0 +1,65 @@
+// Page tests: load the page in Debian's headless Chromium through
+// playwright-core, once with WebGPU (SwiftShader adapter) and once without,
+// check the backend each run reports, that WebGPU agrees with the CPU twin of
+// the WGSL kernel, and inspect a screenshot of the rendered plot.
+import { chromium } from 'playwright-core';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from './serve.mjs';
+import { decodePng, countColour } from './png.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = join(root, 'test-results');
+mkdirSync(outDir, { recursive: true });
+const BASE_ARGS = ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-gpu'];
+let passed = 0, failed = 0;
+
+function check(cond, msg) {
+  if (cond) { passed++; console.log(`ok   ${msg}`); } else { failed++; console.log(`FAIL ${msg}`); }
+}
+
+async function run(name, args, expectGpu, url) {
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(url);
+    await page.waitForSelector('#bessel-status[data-done="1"]', { timeout: 60000 });
+    const result = await page.evaluate(() => window.shoalResult);
+    console.log(`${name}: ${JSON.stringify(result)}`);
+    check(errors.length === 0, `${name}: no page errors ${errors.join('; ')}`);
+    check(expectGpu ? result.backend === 'WebGPU' : result.backend.startsWith('wasm'), `${name}: backend ${result.backend}`);
+    check(result.overflowAt !== null && result.overflowAt > 500 && result.overflowAt < 2000,
+      `${name}: I_50(x) leaves float64 inside the plotted range (x ≈ ${result.overflowAt})`);
+    if (expectGpu) check(result.gpuVsTwinUnits <= 2, `${name}: WebGPU within 2 f32 units of the CPU twin (${result.gpuVsTwinUnits})`);
+    const shot = join(outDir, `page-${name}.png`);
+    const png = await page.locator('#plot').screenshot({ path: shot });
+    const img = decodePng(png);
+    const blue = countColour(img, [0, 80, 200]);
+    const red = countColour(img, [200, 0, 0]);
+    const orange = countColour(img, [224, 112, 0]);
+    console.log(`${name}: screenshot ${shot}: ${img.width}x${img.height}, curve ${blue} px, limit ${red} px, gpu ${orange} px`);
+    check(blue > 500, `${name}: the f64 curve is drawn`);
+    check(red > 200, `${name}: the float64 overflow line is drawn`);
+    check(expectGpu ? orange > 100 : orange === 0, `${name}: the WebGPU curve is ${expectGpu ? '' : 'not '}drawn`);
+  } finally {
+    await browser.close();
+  }
+}
+
+const server = await serve(root);
+const url = `http://127.0.0.1:${server.address().port}/index.html`;
+try {
+  await run('webgpu', [...BASE_ARGS, '--enable-unsafe-webgpu'], true, url);
+  await run('no-webgpu', BASE_ARGS, false, url);
+} catch (e) {
+  failed++;
+  console.log(`FAIL page tests crashed: ${e.stack || e}`);
+} finally {
+  server.close();
+}
+writeFileSync(join(outDir, 'summary.json'), JSON.stringify({ passed, failed }));
+console.log(`page tests: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
