@@ -142,18 +142,39 @@ pub fn log_density(x: &[f64], mean: &[f64], kappa: f64) -> Result<f64, VmfError>
     Ok(log_normalizer(p, kappa)? + kappa * dot * inv)
 }
 
+/// `Σ a²` with eight independent partial sums (no serial dependency chain,
+/// so the compiler can keep the FPU busy and vectorise).
+fn sum_sq(v: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        for (s, a) in acc.iter_mut().zip(c) {
+            *s += a * a;
+        }
+    }
+    let tail: f64 = chunks.remainder().iter().map(|a| a * a).sum();
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
 fn inv_norm(v: &[f64]) -> Result<f64, VmfError> {
-    let mut ss = 0.0;
+    let ss = sum_sq(v);
+    if ss.is_finite() && ss >= f64::MIN_POSITIVE {
+        return Ok(1.0 / libm::sqrt(ss));
+    }
+    // Rare paths: non-finite input, zero vector, or squares that overflow or
+    // underflow: rescale by the largest magnitude.
+    let mut big: f64 = 0.0;
     for &a in v {
         if !a.is_finite() {
             return Err(VmfError::NonFinite);
         }
-        ss += a * a;
+        big = big.max(libm::fabs(a));
     }
-    if ss == 0.0 {
+    if big == 0.0 {
         return Err(VmfError::ZeroVector);
     }
-    Ok(1.0 / libm::sqrt(ss))
+    let scaled: f64 = v.iter().map(|a| (a / big) * (a / big)).sum();
+    Ok(1.0 / (big * libm::sqrt(scaled)))
 }
 
 /// Result of [`fit`] and [`kappa_from_mean_resultant`].

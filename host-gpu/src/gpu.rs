@@ -126,7 +126,7 @@ impl Gpu {
         };
         let bessel_i = pipeline("log_bessel_i");
         let bessel_k = pipeline("log_bessel_k");
-        let max_binding = u64::from(limits.max_storage_buffer_binding_size)
+        let max_binding = limits.max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
             .min(u64::from(limits.max_compute_workgroups_per_dimension) * u64::from(WORKGROUP) * 4);
         Ok(Gpu {

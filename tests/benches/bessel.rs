@@ -1,1 +1,97 @@
-fn main() {}
+//! log-Bessel throughput on one core against SciPy (`log(ive(v,x))+x`,
+//! `log(kve(v,x))-x`) measured in the same run on the same inputs: the
+//! reference grid's distribution (shared grid when present, else the
+//! project's own table). `cargo bench -p shoal-tests --bench bessel`.
+
+use std::hint::black_box;
+use std::process::Command;
+use std::time::Instant;
+
+use shoal_core::bessel::{self, scalar::branch, scalar_f32, Branch};
+use shoal_tests::{read_bessel_csv, shared_dir, workspace_root};
+
+fn rate(n: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let mut reps = 0;
+        while t0.elapsed().as_secs_f64() < 0.3 {
+            f();
+            reps += 1;
+        }
+        best = best.min(t0.elapsed().as_secs_f64() / f64::from(reps));
+    }
+    n as f64 / best
+}
+
+fn scipy(path: &std::path::Path) -> Option<(f64, f64, String)> {
+    let script = workspace_root().join("tests/benches/scipy_bessel.py");
+    let out = Command::new("python3").arg(script).arg(path).output().ok()?;
+    if !out.status.success() {
+        eprintln!("SciPy peer unavailable: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    let s = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |k: &str| -> Option<f64> {
+        s.split(&format!("\"{k}\": ")).nth(1)?.split([',', '}']).next()?.trim().parse().ok()
+    };
+    Some((field("log_i")?, field("log_k")?, s.trim().to_string()))
+}
+
+fn main() {
+    let path = shared_dir()
+        .map(|s| s.join("reference/bessel/ref_grid.csv"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| workspace_root().join("tests/ref/bessel_ref.csv"));
+    let rows = read_bessel_csv(&path).expect("reference table");
+    let v: Vec<f64> = rows.iter().map(|r| r.v).collect();
+    let x: Vec<f64> = rows.iter().map(|r| r.x).collect();
+    let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
+    let x32: Vec<f32> = x.iter().map(|&a| a as f32).collect();
+    let n = v.len();
+    println!("inputs: {} ({n} points)", path.display());
+    let mut out = vec![0.0; n];
+    let mut out32 = vec![0.0f32; n];
+    let fi = rate(n, || bessel::log_bessel_i_slice(black_box(&v), black_box(&x), &mut out).unwrap());
+    let fk = rate(n, || bessel::log_bessel_k_slice(black_box(&v), black_box(&x), &mut out).unwrap());
+    let gi = rate(n, || bessel::log_bessel_i_slice_f32(black_box(&v32), black_box(&x32), &mut out32).unwrap());
+    let gk = rate(n, || bessel::log_bessel_k_slice_f32(black_box(&v32), black_box(&x32), &mut out32).unwrap());
+    let ti = rate(n, || {
+        for ((o, &a), &b) in out32.iter_mut().zip(&v32).zip(&x32) {
+            *o = scalar_f32::log_i(black_box(a), black_box(b));
+        }
+    });
+    let tk = rate(n, || {
+        for ((o, &a), &b) in out32.iter_mut().zip(&v32).zip(&x32) {
+            *o = scalar_f32::log_k(black_box(a), black_box(b));
+        }
+    });
+    // Per branch, f64.
+    for b in [Branch::Debye, Branch::Hankel, Branch::Small] {
+        let idx: Vec<usize> = (0..n).filter(|&i| branch(v[i], x[i]) == b).collect();
+        let (bv, bx): (Vec<f64>, Vec<f64>) = idx.iter().map(|&i| (v[i], x[i])).unzip();
+        let mut o = vec![0.0; bv.len()];
+        let ri = rate(bv.len(), || bessel::log_bessel_i_slice(black_box(&bv), black_box(&bx), &mut o).unwrap());
+        let rk = rate(bv.len(), || bessel::log_bessel_k_slice(black_box(&bv), black_box(&bx), &mut o).unwrap());
+        println!("  branch {b:?}: {} points, log I {:.2} M/s, log K {:.2} M/s", bv.len(), ri / 1e6, rk / 1e6);
+    }
+    let peer = scipy(&path);
+    let show = |name: &str, r: f64, p: Option<f64>| match p {
+        Some(p) => println!("{name:<34} {:8.2} M evals/s   {:6.2}x SciPy", r / 1e6, r / p),
+        None => println!("{name:<34} {:8.2} M evals/s", r / 1e6),
+    };
+    let (pi, pk) = match &peer {
+        Some((a, b, raw)) => {
+            println!("SciPy (same run): {raw}");
+            (Some(*a), Some(*b))
+        }
+        None => (None, None),
+    };
+    show("log I f64 scalar", fi, pi);
+    show("log K f64 scalar", fk, pk);
+    show("log I f32 (f64 rounded)", gi, pi);
+    show("log K f32 (f64 rounded)", gk, pk);
+    show("log I f32 twin (pure f32)", ti, pi);
+    show("log K f32 twin (pure f32)", tk, pk);
+}

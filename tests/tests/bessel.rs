@@ -77,6 +77,11 @@ fn tables() -> Vec<(String, Vec<BesselRef>)> {
         "own mpmath".to_string(),
         read_bessel_csv(&own).expect("tests/ref/bessel_ref.csv is committed"),
     ));
+    let own32 = workspace_root().join("tests/ref/bessel_ref_f32.csv");
+    t.push((
+        "own f32-exact".to_string(),
+        read_bessel_csv(&own32).expect("tests/ref/bessel_ref_f32.csv is committed"),
+    ));
     if let Some(shared) = shared_dir() {
         let p = shared.join("reference/bessel/ref_grid.csv");
         if p.is_file() {
@@ -244,5 +249,66 @@ fn pure_f32_twin_of_the_wgsl_kernel_within_two_units() {
         });
         assert_eq!(ni + nk, 0);
         assert!(ei <= 2.0 && ek <= 2.0, "{name}: f32 twin errors {ei} {ek}");
+    }
+}
+
+#[test]
+fn simd_slices_are_bit_identical_to_the_scalar_kernel() {
+    // Mixed inputs: every branch, special values, orders needing 2..14 Debye
+    // terms side by side in one SIMD group, and lengths that leave partial groups.
+    let mut rng = shoal_core::rng::Rng::new(99);
+    let mut v = Vec::new();
+    let mut x = Vec::new();
+    for i in 0..20_011 {
+        let a = match i % 7 {
+            0 => 20.0 + 30.0 * rng.next_f64(),
+            1 => 10f64.powf(1.3 + 4.0 * rng.next_f64()),
+            2 => 25.0 * rng.next_f64(),
+            3 => 1e5 * rng.next_f64(),
+            4 => [0.0, -3.0, f64::NAN, f64::INFINITY, 1e301][i % 5],
+            _ => 10f64.powf(-3.0 + 8.0 * rng.next_f64()),
+        };
+        let b = match i % 5 {
+            0 => 10f64.powf(-300.0 + 600.0 * rng.next_f64()),
+            1 => a * (0.5 + rng.next_f64()),
+            4 => [0.0, -1.0, f64::INFINITY, 1e-295, 5e-324][i % 5],
+            _ => 10f64.powf(-8.0 + 13.0 * rng.next_f64()),
+        };
+        v.push(a);
+        x.push(b);
+    }
+    println!("SIMD backend: {}", bessel::simd_backend());
+    for len in [v.len(), 1, 2, 3, 5, 7] {
+        let mut oi = vec![0.0; len];
+        let mut ok = vec![0.0; len];
+        bessel::log_bessel_i_slice(&v[..len], &x[..len], &mut oi).unwrap();
+        bessel::log_bessel_k_slice(&v[..len], &x[..len], &mut ok).unwrap();
+        for i in 0..len {
+            let (si, sk) = (log_bessel_i(v[i], x[i]), log_bessel_k(v[i], x[i]));
+            assert!(
+                si.to_bits() == oi[i].to_bits() || (si.is_nan() && oi[i].is_nan()),
+                "I({:e}, {:e}): slice {:#x} single {:#x}",
+                v[i],
+                x[i],
+                oi[i].to_bits(),
+                si.to_bits()
+            );
+            assert!(
+                sk.to_bits() == ok[i].to_bits() || (sk.is_nan() && ok[i].is_nan()),
+                "K({:e}, {:e}): slice {:#x} single {:#x}",
+                v[i],
+                x[i],
+                ok[i].to_bits(),
+                sk.to_bits()
+            );
+        }
+    }
+    let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
+    let x32: Vec<f32> = x.iter().map(|&a| a as f32).collect();
+    let mut o32 = vec![0.0f32; v.len()];
+    bessel::log_bessel_i_slice_f32(&v32, &x32, &mut o32).unwrap();
+    for i in 0..v.len() {
+        let s = log_bessel_i_f32(v32[i], x32[i]);
+        assert!(s.to_bits() == o32[i].to_bits() || (s.is_nan() && o32[i].is_nan()));
     }
 }

@@ -41,8 +41,13 @@
 //! result once, so they are within half an f32 ulp of the f64 value.
 
 mod debye_table;
+pub(crate) mod lanes;
 pub mod scalar;
 pub mod scalar_f32;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm32;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod x86;
 
 pub use scalar::Branch;
 
@@ -116,9 +121,143 @@ fn check_lengths(orders: usize, args: usize, out: usize) -> Result<(), BesselErr
     }
 }
 
+/// Which function a batch computes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    I,
+    K,
+}
+
+/// Lanes waiting for the SIMD Debye kernel.
+struct Pending<const W: usize> {
+    idx: [usize; W],
+    v: [f64; W],
+    x: [f64; W],
+    n: [f64; W],
+    len: usize,
+    nmax: usize,
+}
+
+impl<const W: usize> Pending<W> {
+    fn new() -> Self {
+        Pending {
+            idx: [0; W],
+            v: [20.0; W],
+            x: [1.0; W],
+            n: [0.0; W],
+            len: 0,
+            nmax: 0,
+        }
+    }
+}
+
+/// Fills `out` with `ln I` or `ln K`: Debye lanes go through the widest SIMD
+/// kernel available (bit-identical to the scalar result), the rest through
+/// the scalar kernel.
+fn fill<T: Copy>(
+    v: &[T],
+    x: &[T],
+    out: &mut [T],
+    which: Which,
+    to_f64: fn(T) -> f64,
+    from_f64: fn(f64) -> T,
+) {
+    let scalar = |a: f64, b: f64| match which {
+        Which::I => scalar::log_i(a, b),
+        Which::K => scalar::log_k(a, b),
+    };
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if x86::avx2_available() {
+        let run = |p: &Pending<4>| {
+            // SAFETY: AVX2 support was just checked.
+            let (i, k) = unsafe { x86::debye4(&p.v, &p.x, &p.n, p.nmax) };
+            if which == Which::I {
+                i
+            } else {
+                k
+            }
+        };
+        return fill_lanes::<T, 4>(v, x, out, which, to_f64, from_f64, run);
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        let run = |p: &Pending<2>| {
+            let (i, k) = wasm32::debye2(&p.v, &p.x, &p.n, p.nmax);
+            if which == Which::I {
+                i
+            } else {
+                k
+            }
+        };
+        return fill_lanes::<T, 2>(v, x, out, which, to_f64, from_f64, run);
+    }
+    #[allow(unreachable_code)]
+    for ((o, &a), &b) in out.iter_mut().zip(v).zip(x) {
+        *o = from_f64(scalar(to_f64(a), to_f64(b)));
+    }
+}
+
+#[allow(dead_code)]
+fn fill_lanes<T: Copy, const W: usize>(
+    v: &[T],
+    x: &[T],
+    out: &mut [T],
+    which: Which,
+    to_f64: fn(T) -> f64,
+    from_f64: fn(f64) -> T,
+    run: impl Fn(&Pending<W>) -> [f64; W],
+) {
+    let mut p = Pending::<W>::new();
+    let flush = |p: &mut Pending<W>, out: &mut [T]| {
+        let r = run(p);
+        for (&i, &y) in p.idx.iter().zip(&r).take(p.len) {
+            if let Some(o) = out.get_mut(i) {
+                *o = from_f64(y);
+            }
+        }
+        p.len = 0;
+        p.nmax = 0;
+    };
+    for (i, (&a, &b)) in v.iter().zip(x).enumerate() {
+        let (a, b) = (to_f64(a), to_f64(b));
+        let k = if which == Which::K { libm::fabs(a) } else { a };
+        if scalar::branch(k, b) == Branch::Debye && scalar::lanes_ok(k, b) {
+            let n = lanes::debye_terms(k);
+            let j = p.len;
+            p.idx[j] = i;
+            p.v[j] = k;
+            p.x[j] = b;
+            p.n[j] = n as f64;
+            p.nmax = p.nmax.max(n);
+            p.len += 1;
+            if p.len == W {
+                flush(&mut p, out);
+            }
+        } else if let Some(o) = out.get_mut(i) {
+            *o = from_f64(match which {
+                Which::I => scalar::log_i(a, b),
+                Which::K => scalar::log_k(a, b),
+            });
+        }
+    }
+    if p.len > 0 {
+        // Pad the unused lanes with a copy of lane 0 (results discarded).
+        for j in p.len..W {
+            p.v[j] = p.v[0];
+            p.x[j] = p.x[0];
+            p.n[j] = p.n[0];
+        }
+        flush(&mut p, out);
+    }
+}
+
 macro_rules! slice_fn {
-    ($(#[$doc:meta])* $name:ident, $t:ty, $f:path) => {
+    ($(#[$doc:meta])* $name:ident, $t:ty, $which:expr, $to:expr, $from:expr) => {
         $(#[$doc])*
+        ///
+        /// Uses SIMD (AVX2 detected at run time with `std`, or wasm
+        /// `simd128` at compile time) for the Debye region; results are
+        /// bit-identical to the single-value functions.
         ///
         /// # Errors
         ///
@@ -126,9 +265,7 @@ macro_rules! slice_fn {
         /// length; `out` is left untouched then.
         pub fn $name(v: &[$t], x: &[$t], out: &mut [$t]) -> Result<(), BesselError> {
             check_lengths(v.len(), x.len(), out.len())?;
-            for ((o, &vi), &xi) in out.iter_mut().zip(v).zip(x) {
-                *o = $f(vi, xi);
-            }
+            fill(v, x, out, $which, $to, $from);
             Ok(())
         }
     };
@@ -136,17 +273,31 @@ macro_rules! slice_fn {
 
 slice_fn!(
     /// Fills `out[i] = ln I_{v[i]}(x[i])`.
-    log_bessel_i_slice, f64, log_bessel_i
+    log_bessel_i_slice, f64, Which::I, |a| a, |y| y
 );
 slice_fn!(
     /// Fills `out[i] = ln K_{v[i]}(x[i])`.
-    log_bessel_k_slice, f64, log_bessel_k
+    log_bessel_k_slice, f64, Which::K, |a| a, |y| y
 );
 slice_fn!(
     /// Fills `out[i] = ln I_{v[i]}(x[i])` in f32.
-    log_bessel_i_slice_f32, f32, log_bessel_i_f32
+    log_bessel_i_slice_f32, f32, Which::I, f64::from, |y| y as f32
 );
 slice_fn!(
     /// Fills `out[i] = ln K_{v[i]}(x[i])` in f32.
-    log_bessel_k_slice_f32, f32, log_bessel_k_f32
+    log_bessel_k_slice_f32, f32, Which::K, f64::from, |y| y as f32
 );
+
+/// Whether the slice functions use SIMD on this machine and build:
+/// `"avx2"`, `"simd128"` or `"scalar"`.
+pub fn simd_backend() -> &'static str {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if x86::avx2_available() {
+        return "avx2";
+    }
+    if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        "simd128"
+    } else {
+        "scalar"
+    }
+}

@@ -18,7 +18,7 @@
 //! the growth of the integrand inside it, so that the discretisation error is
 //! below e^-45 relative.
 
-use super::debye_table::{N as DEBYE_N, SUP as DEBYE_SUP, U as DEBYE_U};
+use super::lanes;
 use core::f64::consts::{LN_2, PI};
 
 /// Orders at or above this use the Debye (uniform large-order) expansion.
@@ -26,9 +26,9 @@ pub(crate) const DEBYE_MIN_ORDER: f64 = 20.0;
 /// Smallest argument for the Hankel (large-argument) expansion.
 const HANKEL_MIN_X: f64 = 25.0;
 /// Relative size of the first omitted term in every expansion.
-const TAIL: f64 = 8.673617379884035e-19; // 2^-60
-const LN_2PI: f64 = 1.8378770664093453;
-const LN_PI_OVER_2: f64 = 0.4515827052894549;
+pub(crate) const TAIL: f64 = 8.673617379884035e-19; // 2^-60
+pub(crate) const LN_2PI: f64 = 1.8378770664093453;
+pub(crate) const LN_PI_OVER_2: f64 = 0.4515827052894549;
 
 /// Which formula [`log_i`] and [`log_k`] use for `(v, x)`; exposed for tests
 /// and error reports per branch.
@@ -85,6 +85,7 @@ pub fn log_k(v: f64, x: f64) -> f64 {
     match branch(v, x) {
         Branch::Debye => debye_k(v, x),
         Branch::Hankel => hankel(v, x, 1.0),
+        Branch::Small if x <= TEMME_MAX_X => temme_k(v, x),
         Branch::Small => integral_k(v, x),
         Branch::Special => special_k(v, x),
     }
@@ -140,20 +141,6 @@ struct Debye {
     sum_k: f64,
 }
 
-fn debye_terms(v: f64) -> usize {
-    // Smallest n such that the first omitted term, sup|u_{n+1}| / v^(n+1), is
-    // below TAIL (SUP[n] holds sup|u_{n+1}|).
-    let inv = 1.0 / v;
-    let mut p = 1.0;
-    for (n, sup) in DEBYE_SUP.iter().enumerate() {
-        p *= inv;
-        if sup * p < TAIL {
-            return n;
-        }
-    }
-    DEBYE_N
-}
-
 fn debye(v: f64, x: f64) -> Debye {
     let s = libm::hypot(v, x);
     let ln_q = if x > 1e-290 {
@@ -168,26 +155,8 @@ fn debye(v: f64, x: f64) -> Debye {
     } else {
         2.0 * libm::log(s / v)
     };
-    let t = v / s;
-    let t2 = t * t;
-    let n = debye_terms(v);
-    let step = t / v;
-    let mut pw = 1.0;
-    let mut sum_i = 0.0;
-    let mut sum_k = 0.0;
-    let mut sign = 1.0;
-    for (k, row) in DEBYE_U.iter().take(n).enumerate() {
-        pw *= step;
-        sign = -sign;
-        // P_{k+1}(t²) by Horner; it has degree k+1, so k+2 coefficients.
-        let mut acc = 0.0;
-        for c in row.iter().take(k + 2).rev() {
-            acc = acc * t2 + c;
-        }
-        let term = pw * acc;
-        sum_i += term;
-        sum_k += sign * term;
-    }
+    let n = lanes::debye_terms(v);
+    let (sum_i, sum_k) = lanes::debye_sums(v / s, v, n, n as f64);
     Debye {
         s,
         v_eta,
@@ -197,12 +166,26 @@ fn debye(v: f64, x: f64) -> Debye {
     }
 }
 
+/// Inputs the lane-generic Debye kernel takes (others use [`debye`]).
+#[inline]
+pub(crate) fn lanes_ok(v: f64, x: f64) -> bool {
+    v <= 1e300 && (1e-290..=1e300).contains(&x)
+}
+
 fn debye_i(v: f64, x: f64) -> f64 {
+    if lanes_ok(v, x) {
+        let n = lanes::debye_terms(v);
+        return lanes::debye(v, x, n, n as f64).0;
+    }
     let d = debye(v, x);
     -0.5 * (LN_2PI + libm::log(v)) + d.v_eta - 0.25 * d.l + libm::log1p(d.sum_i)
 }
 
 fn debye_k(v: f64, x: f64) -> f64 {
+    if lanes_ok(v, x) {
+        let n = lanes::debye_terms(v);
+        return lanes::debye(v, x, n, n as f64).1;
+    }
     let d = debye(v, x);
     0.5 * (LN_PI_OVER_2 - libm::log(v)) - d.v_eta - 0.25 * d.l + libm::log1p(d.sum_k)
 }
@@ -307,6 +290,110 @@ fn trapezoid_step(v: f64, x: f64) -> f64 {
         }
     }
     best
+}
+
+/// Largest argument for Temme's series of K (with upward recurrence).
+const TEMME_MAX_X: f64 = 1.0;
+
+/// Taylor coefficients of `1/Γ(1 + z)` (tests/ref/rgamma_coeffs.py).
+const RGAMMA: [f64; 22] = [
+    1.0,
+    0.5772156649015329,
+    -0.6558780715202539,
+    -0.04200263503409524,
+    0.16653861138229148,
+    -0.04219773455554433,
+    -0.009621971527876973,
+    0.0072189432466631,
+    -0.0011651675918590652,
+    -0.00021524167411495098,
+    0.0001280502823881162,
+    -2.013485478078824e-05,
+    -1.2504934821426706e-06,
+    1.133027231981696e-06,
+    -2.056338416977607e-07,
+    6.116095104481416e-09,
+    5.002007644469223e-09,
+    -1.18127457048702e-09,
+    1.0434267116911005e-10,
+    7.782263439905071e-12,
+    -3.696805618642206e-12,
+    5.100370287454476e-13,
+];
+
+/// `ln K_v(x)` for `v < 20`, `0 < x <= 2`: Temme's (1975) series for `K_μ`
+/// and `K_{μ+1}` with `μ = v - round(v)` in `[-1/2, 1/2]`, then the upward
+/// recurrence `K_{ν+1} = (2ν/x) K_ν + K_{ν-1}` (all terms positive, so
+/// stable), carried as ratios with the binary exponent split off so that
+/// nothing overflows however small `x` is.
+fn temme_k(v: f64, x: f64) -> f64 {
+    let n = libm::round(v);
+    let mu = v - n;
+    // Γ1(μ) = (1/Γ(1-μ) - 1/Γ(1+μ)) / (2μ), Γ2(μ) = (1/Γ(1-μ) + 1/Γ(1+μ)) / 2.
+    let m2 = mu * mu;
+    let (mut g1, mut g2) = (0.0, 0.0);
+    for pair in RGAMMA.chunks_exact(2).rev() {
+        g2 = g2 * m2 + pair[0];
+        g1 = g1 * m2 - pair[1];
+    }
+    let rg_plus = g2 - mu * g1; // 1/Γ(1+μ)
+    let rg_minus = g2 + mu * g1; // 1/Γ(1-μ)
+    let ln_2_over_x = LN_2 - libm::log(x);
+    let sigma = mu * ln_2_over_x;
+    let sinhc = if libm::fabs(sigma) < 1e-4 {
+        1.0 + sigma * sigma / 6.0
+    } else {
+        libm::sinh(sigma) / sigma
+    };
+    let pimu = PI * mu;
+    let fact = if mu == 0.0 { 1.0 } else { pimu / libm::sin(pimu) };
+    // (x/2)^{∓μ} = e^{±σ}.
+    let e_sigma = libm::exp(sigma);
+    let mut f = fact * (libm::cosh(sigma) * g1 + sinhc * ln_2_over_x * g2);
+    let mut p = 0.5 * e_sigma / rg_plus;
+    let mut q = 0.5 / (e_sigma * rg_minus);
+    let q2 = 0.25 * x * x;
+    let mut c = 1.0;
+    let mut sum_f = f;
+    let mut sum_h = p;
+    let mut k = 1.0;
+    while k < 60.0 {
+        f = (k * f + p + q) / (k * k - m2);
+        p /= k - mu;
+        q /= k + mu;
+        c *= q2 / k;
+        let df = c * f;
+        sum_f += df;
+        sum_h += c * (p - k * f);
+        if libm::fabs(df) <= TAIL * sum_f {
+            break;
+        }
+        k += 1.0;
+    }
+    // K_μ = sum_f, K_{μ+1} = (2/x) sum_h.
+    if n == 0.0 {
+        return libm::log(sum_f);
+    }
+    // ln K_{μ+1} + Σ ln r_k with r_k = K_{μ+k+1}/K_{μ+k}, r_1 = K_{μ+1}/K_μ.
+    let mut r = (2.0 / x) * (sum_h / sum_f);
+    if !r.is_finite() {
+        // x so small that 2/x overflows: fall back to the integral.
+        return integral_k(v, x);
+    }
+    let mut mant = 1.0;
+    let mut exp2 = 0i32;
+    let mut order = mu + 1.0;
+    while order < v - 0.25 {
+        r = 2.0 * order / x + 1.0 / r;
+        mant *= r;
+        // Split off the binary exponent to keep `mant` in [1, 2).
+        let bits = mant.to_bits();
+        let e = ((bits >> 52) & 0x7ff) as i32 - 1023;
+        exp2 += e;
+        mant = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+        order += 1.0;
+    }
+    ln_2_over_x + libm::log(sum_h) + libm::log(mant) + f64::from(exp2) * LN_2
 }
 
 /// `(d, 1 - cos d, -ln cos d)` for the strip half-widths tried by

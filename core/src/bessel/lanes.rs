@@ -1,0 +1,227 @@
+//! Lane-generic f64 kernels: one body, instantiated for plain `f64` (the
+//! scalar specification) and for SIMD vectors (`x86.rs`: AVX2 `__m256d`,
+//! `wasm32.rs`: simd128 `f64x2`).
+//!
+//! Only correctly rounded IEEE operations are used (`+ - * /`, `sqrt`,
+//! compare/select, bit extraction), never fused multiply-add, so every
+//! instantiation returns bit-identical results; the tests check exactly that.
+//! The logarithm is this module's own (`ln`, `log1p`), accurate to about one
+//! ulp: `ln(1+f) = 2 atanh(f/(2+f))` on `[1/√2, √2)`, arranged so that the
+//! largest part of the result is formed exactly.
+
+use super::debye_table::{N as DEBYE_N, SUP as DEBYE_SUP, U as DEBYE_U};
+
+/// Operations a lane type offers. All are IEEE correctly rounded per lane.
+pub(crate) trait Lanes: Copy {
+    /// Lane mask from comparisons.
+    type Mask: Copy;
+    fn splat(x: f64) -> Self;
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    fn div(self, o: Self) -> Self;
+    fn sqrt(self) -> Self;
+    fn max(self, o: Self) -> Self;
+    fn min(self, o: Self) -> Self;
+    fn lt(self, o: Self) -> Self::Mask;
+    /// `m ? a : b` per lane.
+    fn select(m: Self::Mask, a: Self, b: Self) -> Self;
+    /// For positive normal finite lanes: `(e, m)` with `x = 2^e · m`,
+    /// `m` in `[1, 2)`, `e` as an f64.
+    fn frexp1(self) -> (Self, Self);
+}
+
+impl Lanes for f64 {
+    type Mask = bool;
+    #[inline(always)]
+    fn splat(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        self - o
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        self * o
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        self / o
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        libm::sqrt(self)
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        if self < o {
+            o
+        } else {
+            self
+        }
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        if o < self {
+            o
+        } else {
+            self
+        }
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> bool {
+        self < o
+    }
+    #[inline(always)]
+    fn select(m: bool, a: Self, b: Self) -> Self {
+        if m {
+            a
+        } else {
+            b
+        }
+    }
+    #[inline(always)]
+    fn frexp1(self) -> (Self, Self) {
+        let bits = self.to_bits();
+        // Exponent field as a float via the 2^52 trick (same as the SIMD impls).
+        let e_field = f64::from_bits(((bits >> 52) & 0x7ff) | 0x4330_0000_0000_0000) - 4_503_599_627_370_496.0;
+        let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+        (e_field - 1023.0, m)
+    }
+}
+
+const LN2_HI: f64 = 6.931_471_803_691_238_2e-1; // 0x3fe62e42fee00000: 32 significant bits
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10; // ln 2 - LN2_HI
+const SQRT2: f64 = core::f64::consts::SQRT_2;
+
+/// `R(z) = Σ_{j=1..10} 2 z^j / (2j+1)`, so that `2 atanh(s) = 2s + s·R(s²)`;
+/// truncation below 2^-58 relative for `|s| <= 0.1716`.
+#[inline(always)]
+fn atanh_tail<L: Lanes>(z: L) -> L {
+    const C: [f64; 10] = [
+        2.0 / 3.0,
+        2.0 / 5.0,
+        2.0 / 7.0,
+        2.0 / 9.0,
+        2.0 / 11.0,
+        2.0 / 13.0,
+        2.0 / 15.0,
+        2.0 / 17.0,
+        2.0 / 19.0,
+        2.0 / 21.0,
+    ];
+    let mut acc = L::splat(C[9]);
+    for c in C.iter().rev().skip(1) {
+        acc = acc.mul(z).add(L::splat(*c));
+    }
+    acc.mul(z)
+}
+
+/// `ln(1 + f)` for `f` with `1 + f` in `[1/√2, √2)`, plus `e·ln 2`:
+/// `e·LN2_HI - ((h - (s·(h + R) + e·LN2_LO)) - f)`, `h = f²/2`, `s = f/(2+f)`.
+#[inline(always)]
+fn ln1p_reduced<L: Lanes>(f: L, e: L) -> L {
+    let s = f.div(L::splat(2.0).add(f));
+    let r = atanh_tail(s.mul(s));
+    let h = L::splat(0.5).mul(f).mul(f);
+    let inner = s.mul(h.add(r)).add(e.mul(L::splat(LN2_LO)));
+    e.mul(L::splat(LN2_HI)).sub(h.sub(inner).sub(f))
+}
+
+/// Natural log of positive normal finite lanes (no special-value handling).
+#[inline(always)]
+pub(crate) fn ln<L: Lanes>(x: L) -> L {
+    let (e, m) = x.frexp1();
+    let big = L::splat(SQRT2).lt(m);
+    let m = L::select(big, m.mul(L::splat(0.5)), m);
+    let e = L::select(big, e.add(L::splat(1.0)), e);
+    ln1p_reduced(m.sub(L::splat(1.0)), e)
+}
+
+/// `ln(1 + y)` for `y > -1` (finite), accurate for small `y`.
+#[inline(always)]
+pub(crate) fn log1p<L: Lanes>(y: L) -> L {
+    // Direct reduction when 1 + y is already in [1/√2, √2): no rounding of 1 + y.
+    let direct = ln1p_reduced(y, L::splat(0.0));
+    let general = ln(L::splat(1.0).add(y));
+    let lo = L::splat(-0.29).lt(y);
+    let hi = y.lt(L::splat(0.41));
+    L::select(lo, L::select(hi, direct, general), general)
+}
+
+/// Number of Debye terms for order `v` (as in the scalar kernel).
+#[inline]
+pub(crate) fn debye_terms(v: f64) -> usize {
+    let inv = 1.0 / v;
+    let mut p = 1.0;
+    for (n, sup) in DEBYE_SUP.iter().enumerate() {
+        p *= inv;
+        if sup * p < super::scalar::TAIL {
+            return n;
+        }
+    }
+    DEBYE_N
+}
+
+/// `(Σ_k u_k(t)/v^k, Σ_k (-1)^k u_k(t)/v^k)` over `k = 1..=n` per lane
+/// (`n` as a float lane, at most `nmax`).
+#[inline(always)]
+pub(crate) fn debye_sums<L: Lanes>(t: L, v: L, nmax: usize, n: L) -> (L, L) {
+    let t2 = t.mul(t);
+    let step = t.div(v);
+    let mut pw = L::splat(1.0);
+    let mut sum_i = L::splat(0.0);
+    let mut sum_k = L::splat(0.0);
+    for (k, row) in DEBYE_U.iter().take(nmax).enumerate() {
+        pw = pw.mul(step);
+        // Lanes that need fewer terms add exact zeros from here on.
+        let live = L::splat(k as f64).lt(n);
+        // P_{k+1}(t²) by Horner: degree k+1, so k+2 coefficients.
+        let mut acc = L::splat(0.0);
+        for c in row.iter().take(k + 2).rev() {
+            acc = acc.mul(t2).add(L::splat(*c));
+        }
+        let term = L::select(live, pw.mul(acc), L::splat(0.0));
+        sum_i = sum_i.add(term);
+        sum_k = if k % 2 == 0 { sum_k.sub(term) } else { sum_k.add(term) };
+    }
+    (sum_i, sum_k)
+}
+
+/// Debye expansion for lanes with `v >= 20`, `1e-290 <= x <= 1e300`,
+/// `v <= 1e300`; lane `j` sums `n[j]` terms (`nmax` the largest).
+/// Returns `(log I, log K)`.
+#[inline(always)]
+pub(crate) fn debye<L: Lanes>(v: L, x: L, nmax: usize, n: L) -> (L, L) {
+    let one = L::splat(1.0);
+    let mx = v.max(x);
+    let mn = v.min(x);
+    let q = mn.div(mx);
+    let s = mx.mul(one.add(q.mul(q)).sqrt()); // hypot(v, x)
+    let ln_v = ln(v);
+    // v·η = s + v·ln(x / (v + s)).
+    let v_eta = s.add(v.mul(ln(x.div(v.add(s)))));
+    // log1p(z²), z = x / v: directly for z < 1, else 2 ln(s / v).
+    let z = x.div(v);
+    let small = z.lt(one);
+    let l = L::select(small, log1p(z.mul(z)), L::splat(2.0).mul(ln(s.div(v))));
+    let t = v.div(s);
+    let (sum_i, sum_k) = debye_sums(t, v, nmax, n);
+    let half = L::splat(0.5);
+    let quarter_l = L::splat(0.25).mul(l);
+    let log_i = v_eta
+        .sub(half.mul(L::splat(super::scalar::LN_2PI).add(ln_v)))
+        .sub(quarter_l)
+        .add(log1p(sum_i));
+    let log_k = half
+        .mul(L::splat(super::scalar::LN_PI_OVER_2).sub(ln_v))
+        .sub(v_eta)
+        .sub(quarter_l)
+        .add(log1p(sum_k));
+    (log_i, log_k)
+}

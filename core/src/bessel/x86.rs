@@ -1,0 +1,143 @@
+//! AVX2 instantiation of the lane-generic Debye kernel (4 × f64). Chosen at
+//! run time with `std` (cached), or at compile time when the target has
+//! `avx2`; the results are bit-identical to the scalar instantiation.
+
+#[cfg(target_arch = "x86")]
+use core::arch::x86::*;
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::*;
+
+use super::lanes::{self, Lanes};
+
+#[derive(Clone, Copy)]
+pub(crate) struct F64x4(__m256d);
+
+// SAFETY (for every method): these are only reached from `debye4`, which is
+// `#[target_feature(enable = "avx2")]` and only called after AVX2 was
+// detected; `#[inline(always)]` places the intrinsics inside it.
+impl Lanes for F64x4 {
+    type Mask = __m256d;
+    #[inline(always)]
+    fn splat(x: f64) -> Self {
+        // SAFETY: see the impl comment.
+        F64x4(unsafe { _mm256_set1_pd(x) })
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F64x4(unsafe { _mm256_add_pd(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F64x4(unsafe { _mm256_sub_pd(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F64x4(unsafe { _mm256_mul_pd(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F64x4(unsafe { _mm256_div_pd(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        // SAFETY: see the impl comment.
+        F64x4(unsafe { _mm256_sqrt_pd(self.0) })
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        // Same as the scalar `if self < o { o } else { self }` for non-NaN lanes.
+        Self::select(self.lt(o), o, self)
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        Self::select(o.lt(self), o, self)
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> __m256d {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_cmp_pd::<_CMP_LT_OQ>(self.0, o.0) }
+    }
+    #[inline(always)]
+    fn select(m: __m256d, a: Self, b: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F64x4(unsafe { _mm256_blendv_pd(b.0, a.0, m) })
+    }
+    #[inline(always)]
+    fn frexp1(self) -> (Self, Self) {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let bits = _mm256_castpd_si256(self.0);
+            let field = _mm256_and_si256(_mm256_srli_epi64::<52>(bits), _mm256_set1_epi64x(0x7ff));
+            let magic = _mm256_set1_epi64x(0x4330_0000_0000_0000);
+            let e = _mm256_sub_pd(
+                _mm256_castsi256_pd(_mm256_or_si256(field, magic)),
+                _mm256_set1_pd(4_503_599_627_370_496.0),
+            );
+            let mant = _mm256_or_si256(
+                _mm256_and_si256(bits, _mm256_set1_epi64x(0x000f_ffff_ffff_ffff)),
+                _mm256_set1_epi64x(0x3ff0_0000_0000_0000),
+            );
+            (
+                F64x4(_mm256_sub_pd(e, _mm256_set1_pd(1023.0))),
+                F64x4(_mm256_castsi256_pd(mant)),
+            )
+        }
+    }
+}
+
+/// Debye `(log I, log K)` for four lanes; lane `j` uses `n[j]` terms.
+///
+/// # Safety
+/// The CPU must support AVX2 (checked by the caller).
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn debye4(v: &[f64; 4], x: &[f64; 4], n: &[f64; 4], nmax: usize) -> ([f64; 4], [f64; 4]) {
+    debug_assert!(avx2_available());
+    // SAFETY: the arrays hold four f64 each; unaligned loads.
+    let (vv, xx, nn) = unsafe {
+        (
+            F64x4(_mm256_loadu_pd(v.as_ptr())),
+            F64x4(_mm256_loadu_pd(x.as_ptr())),
+            F64x4(_mm256_loadu_pd(n.as_ptr())),
+        )
+    };
+    let (i, k) = lanes::debye(vv, xx, nmax, nn);
+    let mut oi = [0.0; 4];
+    let mut ok = [0.0; 4];
+    // SAFETY: the arrays hold four f64 each.
+    unsafe {
+        _mm256_storeu_pd(oi.as_mut_ptr(), i.0);
+        _mm256_storeu_pd(ok.as_mut_ptr(), k.0);
+    }
+    (oi, ok)
+}
+
+/// Whether AVX2 can be used: compile-time feature, else (with `std`) a
+/// cached run-time check, else no.
+#[inline]
+pub(crate) fn avx2_available() -> bool {
+    #[cfg(target_feature = "avx2")]
+    {
+        true
+    }
+    #[cfg(all(not(target_feature = "avx2"), feature = "std"))]
+    {
+        use core::sync::atomic::{AtomicU8, Ordering};
+        static STATE: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
+        match STATE.load(Ordering::Relaxed) {
+            0 => {
+                let yes = std::is_x86_feature_detected!("avx2");
+                STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+                yes
+            }
+            s => s == 2,
+        }
+    }
+    #[cfg(all(not(target_feature = "avx2"), not(feature = "std")))]
+    {
+        false
+    }
+}
