@@ -59,6 +59,26 @@ pub enum BesselKind {
     K,
 }
 
+/// Buffers and bindings of one log-Bessel dispatch.
+struct Job<'a> {
+    pipeline: &'a wgpu::ComputePipeline,
+    bind: wgpu::BindGroup,
+    out: wgpu::Buffer,
+    groups: u32,
+}
+
+impl Job<'_> {
+    fn encode(&self, enc: &mut wgpu::CommandEncoder) {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: None,
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(self.pipeline);
+        pass.set_bind_group(0, &self.bind, &[]);
+        pass.dispatch_workgroups(self.groups, 1, 1);
+    }
+}
+
 /// An open GPU device with the compiled pipelines.
 pub struct Gpu {
     device: wgpu::Device,
@@ -169,37 +189,78 @@ impl Gpu {
         Ok(out)
     }
 
-    fn log_bessel_chunk(
-        &self,
-        kind: BesselKind,
-        v: &[f32],
-        x: &[f32],
-    ) -> Result<Vec<f32>, GpuError> {
+    fn log_bessel_chunk(&self, kind: BesselKind, v: &[f32], x: &[f32]) -> Result<Vec<f32>, GpuError> {
         let n = v.len();
         if n == 0 {
             return Ok(Vec::new());
         }
+        let job = self.prepare(kind, v, x);
         let bytes = (n * 4) as u64;
-        let storage = |data: &[f32], label: &str| {
-            self.device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents: bytemuck::cast_slice(data),
-                    usage: wgpu::BufferUsages::STORAGE,
-                })
-        };
-        let vb = storage(v, "v");
-        let xb = storage(x, "x");
-        let ob = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("out"),
-            size: bytes,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
         let rb = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size: bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        job.encode(&mut enc);
+        enc.copy_buffer_to_buffer(&job.out, 0, &rb, 0, bytes);
+        self.queue.submit([enc.finish()]);
+        self.read_back(&rb, n)
+    }
+
+    /// Throughput of the log-Bessel kernel with inputs resident on the GPU:
+    /// `reps` dispatches over `v.len()` pairs (at most one binding's worth),
+    /// timed from the first submit to completion. Returns evaluations/s.
+    ///
+    /// # Errors
+    /// [`GpuError::LengthMismatch`], [`GpuError::Readback`].
+    pub fn bench_log_bessel(&self, kind: BesselKind, v: &[f32], x: &[f32], reps: u32) -> Result<f64, GpuError> {
+        if v.len() != x.len() {
+            return Err(GpuError::LengthMismatch {
+                orders: v.len(),
+                args: x.len(),
+            });
+        }
+        let chunk = usize::try_from(self.max_binding / 4).unwrap_or(usize::MAX).max(1);
+        let n = v.len().min(chunk);
+        let job = self.prepare(kind, &v[..n], &x[..n]);
+        let run = |reps: u32| -> Result<f64, GpuError> {
+            let t0 = std::time::Instant::now();
+            let mut enc = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+            for _ in 0..reps {
+                job.encode(&mut enc);
+            }
+            self.queue.submit([enc.finish()]);
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
+            Ok(t0.elapsed().as_secs_f64())
+        };
+        run(1)?;
+        let secs = run(reps.max(1))?;
+        Ok(n as f64 * f64::from(reps.max(1)) / secs)
+    }
+
+    fn prepare(&self, kind: BesselKind, v: &[f32], x: &[f32]) -> Job<'_> {
+        let n = v.len();
+        let storage = |data: &[f32], label: &str| {
+            self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(data),
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+        };
+        let vb = storage(v, "v");
+        let xb = storage(x, "x");
+        let out = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("out"),
+            size: (n * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
         let pipeline = match kind {
@@ -221,26 +282,16 @@ impl Gpu {
                 },
                 wgpu::BindGroupEntry {
                     binding: 2,
-                    resource: ob.as_entire_binding(),
+                    resource: out.as_entire_binding(),
                 },
             ],
         });
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: None,
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            let groups = u32::try_from(n.div_ceil(WORKGROUP as usize)).unwrap_or(u32::MAX);
-            pass.dispatch_workgroups(groups, 1, 1);
+        Job {
+            pipeline,
+            bind,
+            out,
+            groups: u32::try_from(n.div_ceil(WORKGROUP as usize)).unwrap_or(u32::MAX),
         }
-        enc.copy_buffer_to_buffer(&ob, 0, &rb, 0, bytes);
-        self.queue.submit([enc.finish()]);
-        self.read_back(&rb, n)
     }
 
     fn read_back(&self, rb: &wgpu::Buffer, n: usize) -> Result<Vec<f32>, GpuError> {

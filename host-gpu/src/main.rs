@@ -13,6 +13,7 @@ USAGE:
   shoal bessel log-i [--f32] [--backend cpu|gpu|auto]   read lines `v,x` on stdin,
   shoal bessel log-k [--f32] [--backend cpu|gpu|auto]   print ln I_v(x) / ln K_v(x)
   shoal vmf fit FILE.npy        fit a von Mises-Fisher distribution to n x p samples
+  shoal bench [--n N]           CPU and GPU throughput side by side, with the adapter name
   shoal help | --help           this text
   shoal --version
 
@@ -63,6 +64,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
             bessel_cmd(kind, rest)
         }
         ["vmf", "fit", file] => vmf_fit(file),
+        ["bench", rest @ ..] => bench(rest),
         _ => Err(usage(format!(
             "unrecognised arguments: {}\n\n{USAGE}",
             words.join(" ")
@@ -177,4 +179,79 @@ fn json_num(x: f64) -> String {
     } else {
         format!("\"{x}\"")
     }
+}
+
+/// Inputs spread like the reference grid: orders log-uniform in [1e-3, 1e5]
+/// (a tenth exactly 0), arguments log-uniform in [1e-8, 1e5].
+fn bench_inputs(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut rng = shoal_core::rng::Rng::new(7);
+    (0..n)
+        .map(|i| {
+            let v = if i % 10 == 0 { 0.0 } else { 10f64.powf(-3.0 + 8.0 * rng.next_f64()) };
+            (v, 10f64.powf(-8.0 + 13.0 * rng.next_f64()))
+        })
+        .unzip()
+}
+
+fn rate(n: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let t0 = std::time::Instant::now();
+    let mut reps = 0u32;
+    while t0.elapsed().as_secs_f64() < 0.5 {
+        f();
+        reps += 1;
+    }
+    n as f64 * f64::from(reps) / t0.elapsed().as_secs_f64()
+}
+
+fn bench(flags: &[&str]) -> Result<(), Fail> {
+    let mut n = 1 << 16;
+    let mut gpu_n = 1 << 22;
+    let mut it = flags.iter();
+    while let Some(&f) = it.next() {
+        let mut val = || -> Result<usize, Fail> {
+            it.next()
+                .and_then(|s| s.parse().ok())
+                .filter(|&k: &usize| k > 0)
+                .ok_or_else(|| usage(format!("{f} needs a positive integer")))
+        };
+        match f {
+            "--n" => n = val()?,
+            "--gpu-n" => gpu_n = val()?,
+            other => return Err(usage(format!("unknown flag '{other}'"))),
+        }
+    }
+    let (v, x) = bench_inputs(n);
+    let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
+    let x32: Vec<f32> = x.iter().map(|&a| a as f32).collect();
+    let mut out = vec![0.0; n];
+    let mut out32 = vec![0.0f32; n];
+    println!("log-Bessel, {n} inputs (orders 1e-3..1e5, arguments 1e-8..1e5), one CPU core:");
+    println!("  SIMD backend of the slice functions: {}", bessel::simd_backend());
+    let ok = |r: Result<(), bessel::BesselError>| r.map_err(|e| Fail(1, e.to_string()));
+    let mut res = Ok(());
+    let ci = rate(n, || res = ok(bessel::log_bessel_i_slice(&v, &x, &mut out)));
+    let ck = rate(n, || res = ok(bessel::log_bessel_k_slice(&v, &x, &mut out)));
+    let fi = rate(n, || res = ok(bessel::log_bessel_i_slice_f32(&v32, &x32, &mut out32)));
+    res?;
+    println!("  cpu  log I f64 {:10.2} M evals/s", ci / 1e6);
+    println!("  cpu  log K f64 {:10.2} M evals/s", ck / 1e6);
+    println!("  cpu  log I f32 {:10.2} M evals/s", fi / 1e6);
+    match shoal_host_gpu::gpu::Gpu::new() {
+        Ok(g) => {
+            let (v, x) = bench_inputs(gpu_n);
+            let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
+            let x32: Vec<f32> = x.iter().map(|&a| a as f32).collect();
+            println!("GPU: {} ({gpu_n} inputs resident on the device)", g.adapter_name());
+            for (name, kind) in [("log I", BesselKind::I), ("log K", BesselKind::K)] {
+                let r = g
+                    .bench_log_bessel(kind, &v32, &x32, 10)
+                    .map_err(|e| Fail(1, e.to_string()))?;
+                let cpu = if kind == BesselKind::I { fi } else { ck };
+                println!("  gpu  {name} f32 {:10.2} M evals/s  ({:.1}x one CPU core)", r / 1e6, r / cpu);
+            }
+        }
+        Err(e) => println!("GPU: none ({e})"),
+    }
+    Ok(())
 }

@@ -37,16 +37,26 @@ fn map2(
     Ok(Float64Array::from(out.as_slice()))
 }
 
-/// `ln I_v(x)` element-wise (f64). NaN for negative or NaN inputs.
-#[wasm_bindgen(js_name = logBesselI)]
-pub fn log_bessel_i(v: &Float64Array, x: &Float64Array) -> Result<Float64Array, JsError> {
-    map2(v, x, bessel::log_bessel_i)
+type SliceFn = fn(&[f64], &[f64], &mut [f64]) -> Result<(), bessel::BesselError>;
+
+fn slice2(v: &Float64Array, x: &Float64Array, f: SliceFn) -> Result<Float64Array, JsError> {
+    let (v, x) = lengths(v, x)?;
+    let mut out = vec![0.0; v.len()];
+    f(&v, &x, &mut out).map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(Float64Array::from(out.as_slice()))
 }
 
-/// `ln K_v(x)` element-wise (f64).
+/// `ln I_v(x)` element-wise (f64; simd128 in the SIMD build). NaN for
+/// negative or NaN inputs.
+#[wasm_bindgen(js_name = logBesselI)]
+pub fn log_bessel_i(v: &Float64Array, x: &Float64Array) -> Result<Float64Array, JsError> {
+    slice2(v, x, bessel::log_bessel_i_slice)
+}
+
+/// `ln K_v(x)` element-wise (f64; simd128 in the SIMD build).
 #[wasm_bindgen(js_name = logBesselK)]
 pub fn log_bessel_k(v: &Float64Array, x: &Float64Array) -> Result<Float64Array, JsError> {
-    map2(v, x, bessel::log_bessel_k)
+    slice2(v, x, bessel::log_bessel_k_slice)
 }
 
 /// `ln I_v(x)` element-wise through the pure-f32 kernel that mirrors the WGSL

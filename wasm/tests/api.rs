@@ -29,6 +29,21 @@ fn log_bessel_matches_the_core() {
 }
 
 #[wasm_bindgen_test]
+fn simd_build_matches_the_scalar_kernel_bit_for_bit() {
+    // Debye-region inputs go through f64x2 lanes in the simd128 build.
+    let v: Vec<f64> = (0..203).map(|i| 20.0 + (i as f64) * 37.5).collect();
+    let x: Vec<f64> = (0..203).map(|i| 1e-6 * 1.3f64.powi(i)).collect();
+    let i = shoal_wasm::log_bessel_i(&arr(&v), &arr(&x)).unwrap().to_vec();
+    let k = shoal_wasm::log_bessel_k(&arr(&v), &arr(&x)).unwrap().to_vec();
+    for j in 0..v.len() {
+        assert_eq!(i[j].to_bits(), shoal_core::bessel::log_bessel_i(v[j], x[j]).to_bits());
+        assert_eq!(k[j].to_bits(), shoal_core::bessel::log_bessel_k(v[j], x[j]).to_bits());
+    }
+    let expect = if cfg!(target_feature = "simd128") { "simd128" } else { "scalar" };
+    assert_eq!(shoal_core::bessel::simd_backend(), expect);
+}
+
+#[wasm_bindgen_test]
 fn errors_are_exceptions_and_the_instance_keeps_working() {
     assert!(shoal_wasm::log_bessel_i(&arr(&[1.0]), &arr(&[])).is_err());
     assert!(shoal_wasm::vmf_fit(&arr(&[1.0, 2.0]), 3).is_err());

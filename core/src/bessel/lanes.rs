@@ -95,8 +95,10 @@ impl Lanes for f64 {
     }
 }
 
-const LN2_HI: f64 = 6.931_471_803_691_238_2e-1; // 0x3fe62e42fee00000: 32 significant bits
-const LN2_LO: f64 = 1.908_214_929_270_587_7e-10; // ln 2 - LN2_HI
+/// ln 2 rounded to 32 significant bits, so that `e·LN2_HI` is exact.
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+/// ln 2 - LN2_HI, rounded.
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 const SQRT2: f64 = core::f64::consts::SQRT_2;
 
 /// `R(z) = Σ_{j=1..10} 2 z^j / (2j+1)`, so that `2 atanh(s) = 2s + s·R(s²)`;

@@ -151,6 +151,14 @@ impl<const W: usize> Pending<W> {
     }
 }
 
+#[inline]
+fn one(which: Which, v: f64, x: f64) -> f64 {
+    match which {
+        Which::I => scalar::log_i(v, x),
+        Which::K => scalar::log_k(v, x),
+    }
+}
+
 /// Fills `out` with `ln I` or `ln K`: Debye lanes go through the widest SIMD
 /// kernel available (bit-identical to the scalar result), the rest through
 /// the scalar kernel.
@@ -162,10 +170,6 @@ fn fill<T: Copy>(
     to_f64: fn(T) -> f64,
     from_f64: fn(f64) -> T,
 ) {
-    let scalar = |a: f64, b: f64| match which {
-        Which::I => scalar::log_i(a, b),
-        Which::K => scalar::log_k(a, b),
-    };
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if x86::avx2_available() {
         let run = |p: &Pending<4>| {
@@ -193,7 +197,7 @@ fn fill<T: Copy>(
     }
     #[allow(unreachable_code)]
     for ((o, &a), &b) in out.iter_mut().zip(v).zip(x) {
-        *o = from_f64(scalar(to_f64(a), to_f64(b)));
+        *o = from_f64(one(which, to_f64(a), to_f64(b)));
     }
 }
 
@@ -234,10 +238,7 @@ fn fill_lanes<T: Copy, const W: usize>(
                 flush(&mut p, out);
             }
         } else if let Some(o) = out.get_mut(i) {
-            *o = from_f64(match which {
-                Which::I => scalar::log_i(a, b),
-                Which::K => scalar::log_k(a, b),
-            });
+            *o = from_f64(one(which, a, b));
         }
     }
     if p.len > 0 {
