@@ -146,7 +146,8 @@ impl Gpu {
         };
         let bessel_i = pipeline("log_bessel_i");
         let bessel_k = pipeline("log_bessel_k");
-        let max_binding = limits.max_storage_buffer_binding_size
+        let max_binding = limits
+            .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
             .min(u64::from(limits.max_compute_workgroups_per_dimension) * u64::from(WORKGROUP) * 4);
         Ok(Gpu {
@@ -189,7 +190,12 @@ impl Gpu {
         Ok(out)
     }
 
-    fn log_bessel_chunk(&self, kind: BesselKind, v: &[f32], x: &[f32]) -> Result<Vec<f32>, GpuError> {
+    fn log_bessel_chunk(
+        &self,
+        kind: BesselKind,
+        v: &[f32],
+        x: &[f32],
+    ) -> Result<Vec<f32>, GpuError> {
         let n = v.len();
         if n == 0 {
             return Ok(Vec::new());
@@ -217,14 +223,22 @@ impl Gpu {
     ///
     /// # Errors
     /// [`GpuError::LengthMismatch`], [`GpuError::Readback`].
-    pub fn bench_log_bessel(&self, kind: BesselKind, v: &[f32], x: &[f32], reps: u32) -> Result<f64, GpuError> {
+    pub fn bench_log_bessel(
+        &self,
+        kind: BesselKind,
+        v: &[f32],
+        x: &[f32],
+        reps: u32,
+    ) -> Result<f64, GpuError> {
         if v.len() != x.len() {
             return Err(GpuError::LengthMismatch {
                 orders: v.len(),
                 args: x.len(),
             });
         }
-        let chunk = usize::try_from(self.max_binding / 4).unwrap_or(usize::MAX).max(1);
+        let chunk = usize::try_from(self.max_binding / 4)
+            .unwrap_or(usize::MAX)
+            .max(1);
         let n = v.len().min(chunk);
         let job = self.prepare(kind, &v[..n], &x[..n]);
         let run = |reps: u32| -> Result<f64, GpuError> {
@@ -249,11 +263,12 @@ impl Gpu {
     fn prepare(&self, kind: BesselKind, v: &[f32], x: &[f32]) -> Job<'_> {
         let n = v.len();
         let storage = |data: &[f32], label: &str| {
-            self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::cast_slice(data),
-                usage: wgpu::BufferUsages::STORAGE,
-            })
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: bytemuck::cast_slice(data),
+                    usage: wgpu::BufferUsages::STORAGE,
+                })
         };
         let vb = storage(v, "v");
         let xb = storage(x, "x");

@@ -187,7 +187,11 @@ fn bench_inputs(n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut rng = shoal_core::rng::Rng::new(7);
     (0..n)
         .map(|i| {
-            let v = if i % 10 == 0 { 0.0 } else { 10f64.powf(-3.0 + 8.0 * rng.next_f64()) };
+            let v = if i % 10 == 0 {
+                0.0
+            } else {
+                10f64.powf(-3.0 + 8.0 * rng.next_f64())
+            };
             (v, 10f64.powf(-8.0 + 13.0 * rng.next_f64()))
         })
         .unzip()
@@ -227,12 +231,17 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
     let mut out = vec![0.0; n];
     let mut out32 = vec![0.0f32; n];
     println!("log-Bessel, {n} inputs (orders 1e-3..1e5, arguments 1e-8..1e5), one CPU core:");
-    println!("  SIMD backend of the slice functions: {}", bessel::simd_backend());
+    println!(
+        "  SIMD backend of the slice functions: {}",
+        bessel::simd_backend()
+    );
     let ok = |r: Result<(), bessel::BesselError>| r.map_err(|e| Fail(1, e.to_string()));
     let mut res = Ok(());
     let ci = rate(n, || res = ok(bessel::log_bessel_i_slice(&v, &x, &mut out)));
     let ck = rate(n, || res = ok(bessel::log_bessel_k_slice(&v, &x, &mut out)));
-    let fi = rate(n, || res = ok(bessel::log_bessel_i_slice_f32(&v32, &x32, &mut out32)));
+    let fi = rate(n, || {
+        res = ok(bessel::log_bessel_i_slice_f32(&v32, &x32, &mut out32))
+    });
     res?;
     println!("  cpu  log I f64 {:10.2} M evals/s", ci / 1e6);
     println!("  cpu  log K f64 {:10.2} M evals/s", ck / 1e6);
@@ -242,13 +251,20 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
             let (v, x) = bench_inputs(gpu_n);
             let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
             let x32: Vec<f32> = x.iter().map(|&a| a as f32).collect();
-            println!("GPU: {} ({gpu_n} inputs resident on the device)", g.adapter_name());
+            println!(
+                "GPU: {} ({gpu_n} inputs resident on the device)",
+                g.adapter_name()
+            );
             for (name, kind) in [("log I", BesselKind::I), ("log K", BesselKind::K)] {
                 let r = g
                     .bench_log_bessel(kind, &v32, &x32, 10)
                     .map_err(|e| Fail(1, e.to_string()))?;
                 let cpu = if kind == BesselKind::I { fi } else { ck };
-                println!("  gpu  {name} f32 {:10.2} M evals/s  ({:.1}x one CPU core)", r / 1e6, r / cpu);
+                println!(
+                    "  gpu  {name} f32 {:10.2} M evals/s  ({:.1}x one CPU core)",
+                    r / 1e6,
+                    r / cpu
+                );
             }
         }
         Err(e) => println!("GPU: none ({e})"),

@@ -27,14 +27,27 @@ fn rate(n: usize, mut f: impl FnMut()) -> f64 {
 
 fn scipy(path: &std::path::Path) -> Option<(f64, f64, String)> {
     let script = workspace_root().join("tests/benches/scipy_bessel.py");
-    let out = Command::new("python3").arg(script).arg(path).output().ok()?;
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(path)
+        .output()
+        .ok()?;
     if !out.status.success() {
-        eprintln!("SciPy peer unavailable: {}", String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "SciPy peer unavailable: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         return None;
     }
     let s = String::from_utf8_lossy(&out.stdout).to_string();
     let field = |k: &str| -> Option<f64> {
-        s.split(&format!("\"{k}\": ")).nth(1)?.split([',', '}']).next()?.trim().parse().ok()
+        s.split(&format!("\"{k}\": "))
+            .nth(1)?
+            .split([',', '}'])
+            .next()?
+            .trim()
+            .parse()
+            .ok()
     };
     Some((field("log_i")?, field("log_k")?, s.trim().to_string()))
 }
@@ -53,10 +66,18 @@ fn main() {
     println!("inputs: {} ({n} points)", path.display());
     let mut out = vec![0.0; n];
     let mut out32 = vec![0.0f32; n];
-    let fi = rate(n, || bessel::log_bessel_i_slice(black_box(&v), black_box(&x), &mut out).unwrap());
-    let fk = rate(n, || bessel::log_bessel_k_slice(black_box(&v), black_box(&x), &mut out).unwrap());
-    let gi = rate(n, || bessel::log_bessel_i_slice_f32(black_box(&v32), black_box(&x32), &mut out32).unwrap());
-    let gk = rate(n, || bessel::log_bessel_k_slice_f32(black_box(&v32), black_box(&x32), &mut out32).unwrap());
+    let fi = rate(n, || {
+        bessel::log_bessel_i_slice(black_box(&v), black_box(&x), &mut out).unwrap()
+    });
+    let fk = rate(n, || {
+        bessel::log_bessel_k_slice(black_box(&v), black_box(&x), &mut out).unwrap()
+    });
+    let gi = rate(n, || {
+        bessel::log_bessel_i_slice_f32(black_box(&v32), black_box(&x32), &mut out32).unwrap()
+    });
+    let gk = rate(n, || {
+        bessel::log_bessel_k_slice_f32(black_box(&v32), black_box(&x32), &mut out32).unwrap()
+    });
     let ti = rate(n, || {
         for ((o, &a), &b) in out32.iter_mut().zip(&v32).zip(&x32) {
             *o = scalar_f32::log_i(black_box(a), black_box(b));
@@ -72,13 +93,26 @@ fn main() {
         let idx: Vec<usize> = (0..n).filter(|&i| branch(v[i], x[i]) == b).collect();
         let (bv, bx): (Vec<f64>, Vec<f64>) = idx.iter().map(|&i| (v[i], x[i])).unzip();
         let mut o = vec![0.0; bv.len()];
-        let ri = rate(bv.len(), || bessel::log_bessel_i_slice(black_box(&bv), black_box(&bx), &mut o).unwrap());
-        let rk = rate(bv.len(), || bessel::log_bessel_k_slice(black_box(&bv), black_box(&bx), &mut o).unwrap());
-        println!("  branch {b:?}: {} points, log I {:.2} M/s, log K {:.2} M/s", bv.len(), ri / 1e6, rk / 1e6);
+        let ri = rate(bv.len(), || {
+            bessel::log_bessel_i_slice(black_box(&bv), black_box(&bx), &mut o).unwrap()
+        });
+        let rk = rate(bv.len(), || {
+            bessel::log_bessel_k_slice(black_box(&bv), black_box(&bx), &mut o).unwrap()
+        });
+        println!(
+            "  branch {b:?}: {} points, log I {:.2} M/s, log K {:.2} M/s",
+            bv.len(),
+            ri / 1e6,
+            rk / 1e6
+        );
     }
     let peer = scipy(&path);
     let show = |name: &str, r: f64, p: Option<f64>| match p {
-        Some(p) => println!("{name:<34} {:8.2} M evals/s   {:6.2}x SciPy", r / 1e6, r / p),
+        Some(p) => println!(
+            "{name:<34} {:8.2} M evals/s   {:6.2}x SciPy",
+            r / 1e6,
+            r / p
+        ),
         None => println!("{name:<34} {:8.2} M evals/s", r / 1e6),
     };
     let (pi, pk) = match &peer {

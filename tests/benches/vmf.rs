@@ -22,8 +22,17 @@ fn best_of(mut f: impl FnMut()) -> f64 {
 
 fn main() {
     let n = 1000;
-    println!("{:>6} {:>10} {:>14} {:>14} {:>16}", "p", "kappa", "fit 1000 (ms)", "kappa fit", "sample (us/draw)");
-    for &(p, kappa) in &[(3usize, 10.0), (64, 100.0), (512, 1000.0), (2048, 4000.0), (32768, 40000.0)] {
+    println!(
+        "{:>6} {:>10} {:>14} {:>14} {:>16}",
+        "p", "kappa", "fit 1000 (ms)", "kappa fit", "sample (us/draw)"
+    );
+    for &(p, kappa) in &[
+        (3usize, 10.0),
+        (64, 100.0),
+        (512, 1000.0),
+        (2048, 4000.0),
+        (32768, 40000.0),
+    ] {
         let mut mu = vec![0.0; p];
         mu[p / 2] = 1.0;
         let mut rng = Rng::new(5);
@@ -38,13 +47,21 @@ fn main() {
         let t = best_of(|| {
             fitted = vmf::fit(black_box(&samples), p, &mut mean).unwrap().kappa;
         });
-        println!("{p:>6} {kappa:>10} {:>14.4} {fitted:>14.2} {:>16.2}", t * 1e3, per_draw * 1e6);
+        println!(
+            "{p:>6} {kappa:>10} {:>14.4} {fitted:>14.2} {:>16.2}",
+            t * 1e3,
+            per_draw * 1e6
+        );
         if p == 64 {
             let path = std::env::temp_dir().join("shoal-vmf-bench.npy");
             let bytes = shoal_core::npy::write_f64(&[n, p], &samples).unwrap();
             if std::fs::write(&path, bytes).is_ok() {
                 let script = "import sys,time,numpy as np\nfrom scipy.stats import vonmises_fisher\nx=np.load(sys.argv[1])\nvonmises_fisher.fit(x)\nt=time.perf_counter();r=[vonmises_fisher.fit(x) for _ in range(5)];dt=(time.perf_counter()-t)/5\nprint(f'{dt*1e3:.4f} {r[0][1]:.2f}')";
-                match Command::new("python3").args(["-c", script]).arg(&path).output() {
+                match Command::new("python3")
+                    .args(["-c", script])
+                    .arg(&path)
+                    .output()
+                {
                     Ok(o) if o.status.success() => {
                         let s = String::from_utf8_lossy(&o.stdout);
                         let mut it = s.split_whitespace();

@@ -312,3 +312,22 @@ fn simd_slices_are_bit_identical_to_the_scalar_kernel() {
         assert!(s.to_bits() == o32[i].to_bits() || (s.is_nan() && o32[i].is_nan()));
     }
 }
+
+#[test]
+fn simd_integrand_nodes_are_bit_identical_to_scalar_lanes() {
+    use shoal_core::bessel::scalar::{k_nodes4_dispatched, k_nodes4_scalar};
+    let mut rng = shoal_core::rng::Rng::new(3);
+    for _ in 0..20_000 {
+        let v = 20.0 * rng.next_f64();
+        let x = 10f64.powf(-6.0 + 8.0 * rng.next_f64());
+        let t0 = 8.0 * rng.next_f64();
+        let h = 0.03 + 0.3 * rng.next_f64();
+        let t = [t0, t0 + h, t0 + 2.0 * h, t0 + 3.0 * h];
+        let g_ref = -x * t0.cosh() + (v * t0).cosh().ln();
+        let a = k_nodes4_dispatched(&t, x, v, g_ref);
+        let b = k_nodes4_scalar(&t, x, v, g_ref);
+        for j in 0..4 {
+            assert_eq!(a[j].to_bits(), b[j].to_bits(), "v={v} x={x} t={}", t[j]);
+        }
+    }
+}

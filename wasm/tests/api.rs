@@ -33,14 +33,43 @@ fn simd_build_matches_the_scalar_kernel_bit_for_bit() {
     // Debye-region inputs go through f64x2 lanes in the simd128 build.
     let v: Vec<f64> = (0..203).map(|i| 20.0 + (i as f64) * 37.5).collect();
     let x: Vec<f64> = (0..203).map(|i| 1e-6 * 1.3f64.powi(i)).collect();
-    let i = shoal_wasm::log_bessel_i(&arr(&v), &arr(&x)).unwrap().to_vec();
-    let k = shoal_wasm::log_bessel_k(&arr(&v), &arr(&x)).unwrap().to_vec();
+    let i = shoal_wasm::log_bessel_i(&arr(&v), &arr(&x))
+        .unwrap()
+        .to_vec();
+    let k = shoal_wasm::log_bessel_k(&arr(&v), &arr(&x))
+        .unwrap()
+        .to_vec();
     for j in 0..v.len() {
-        assert_eq!(i[j].to_bits(), shoal_core::bessel::log_bessel_i(v[j], x[j]).to_bits());
-        assert_eq!(k[j].to_bits(), shoal_core::bessel::log_bessel_k(v[j], x[j]).to_bits());
+        assert_eq!(
+            i[j].to_bits(),
+            shoal_core::bessel::log_bessel_i(v[j], x[j]).to_bits()
+        );
+        assert_eq!(
+            k[j].to_bits(),
+            shoal_core::bessel::log_bessel_k(v[j], x[j]).to_bits()
+        );
     }
-    let expect = if cfg!(target_feature = "simd128") { "simd128" } else { "scalar" };
+    let expect = if cfg!(target_feature = "simd128") {
+        "simd128"
+    } else {
+        "scalar"
+    };
     assert_eq!(shoal_core::bessel::simd_backend(), expect);
+}
+
+#[wasm_bindgen_test]
+fn simd_integrand_matches_scalar_lanes_bit_for_bit() {
+    use shoal_core::bessel::scalar::{k_nodes4_dispatched, k_nodes4_scalar};
+    for i in 0..500 {
+        let v = (i % 20) as f64 + 0.37;
+        let x = 1e-6 * 1.05f64.powi(i);
+        let t = [0.1 * i as f64 % 5.0, 0.7, 1.9, 3.3];
+        let a = k_nodes4_dispatched(&t, x, v, -1.5);
+        let b = k_nodes4_scalar(&t, x, v, -1.5);
+        for j in 0..4 {
+            assert_eq!(a[j].to_bits(), b[j].to_bits());
+        }
+    }
 }
 
 #[wasm_bindgen_test]

@@ -26,6 +26,11 @@ pub(crate) trait Lanes: Copy {
     fn lt(self, o: Self) -> Self::Mask;
     /// `m ? a : b` per lane.
     fn select(m: Self::Mask, a: Self, b: Self) -> Self;
+    /// Round to the nearest integer (ties to even), for `|x| < 2^51`:
+    /// `(x + 1.5·2^52) - 1.5·2^52`.
+    fn round(self) -> Self;
+    /// `2^k` for integral `k` in `[-1022, 1023]` (built from the bits).
+    fn pow2(self) -> Self;
     /// For positive normal finite lanes: `(e, m)` with `x = 2^e · m`,
     /// `m` in `[1, 2)`, `e` as an f64.
     fn frexp1(self) -> (Self, Self);
@@ -86,16 +91,31 @@ impl Lanes for f64 {
         }
     }
     #[inline(always)]
+    fn round(self) -> Self {
+        (self + ROUND_MAGIC) - ROUND_MAGIC
+    }
+    #[inline(always)]
+    fn pow2(self) -> Self {
+        let k = (self + ROUND_MAGIC)
+            .to_bits()
+            .wrapping_sub(ROUND_MAGIC.to_bits());
+        f64::from_bits(k.wrapping_add(1023) << 52)
+    }
+    #[inline(always)]
     fn frexp1(self) -> (Self, Self) {
         let bits = self.to_bits();
         // Exponent field as a float via the 2^52 trick (same as the SIMD impls).
-        let e_field = f64::from_bits(((bits >> 52) & 0x7ff) | 0x4330_0000_0000_0000) - 4_503_599_627_370_496.0;
+        let e_field = f64::from_bits(((bits >> 52) & 0x7ff) | 0x4330_0000_0000_0000)
+            - 4_503_599_627_370_496.0;
         let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
         (e_field - 1023.0, m)
     }
 }
 
 /// ln 2 rounded to 32 significant bits, so that `e·LN2_HI` is exact.
+/// 1.5·2^52: adding and subtracting it rounds to an integer.
+pub(crate) const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
+
 const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 /// ln 2 - LN2_HI, rounded.
 const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
@@ -156,6 +176,51 @@ pub(crate) fn log1p<L: Lanes>(y: L) -> L {
     L::select(lo, L::select(hi, direct, general), general)
 }
 
+/// `e^x` for `x` in `[-708, 709]` (clamped there): `x = k ln 2 + r`,
+/// `|r| <= ln2/2`, `e^r = 1 + (r + r²·P(r))` with the Taylor polynomial to
+/// `r^13/13!`, scaled by `2^k` from the bits.
+#[inline(always)]
+pub(crate) fn exp<L: Lanes>(x: L) -> L {
+    const C: [f64; 12] = [
+        1.0 / 2.0,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5040.0,
+        1.0 / 40320.0,
+        1.0 / 362880.0,
+        1.0 / 3628800.0,
+        1.0 / 39916800.0,
+        1.0 / 479001600.0,
+        1.0 / 6227020800.0,
+    ];
+    let x = x.max(L::splat(-708.0)).min(L::splat(709.0));
+    let k = x.mul(L::splat(core::f64::consts::LOG2_E)).round();
+    let r = x.sub(k.mul(L::splat(LN2_HI))).sub(k.mul(L::splat(LN2_LO)));
+    let mut p = L::splat(C[11]);
+    for c in C.iter().rev().skip(1) {
+        p = p.mul(r).add(L::splat(*c));
+    }
+    let e = L::splat(1.0).add(r.add(r.mul(r).mul(p)));
+    e.mul(k.pow2())
+}
+
+/// Integrand of `K_v(x) = ∫_0^∞ exp(-x cosh t) cosh(vt) dt` at nodes `t`,
+/// divided by its value at the reference node: `exp(g(t) - g_ref)`,
+/// `g(t) = ln cosh(vt) - x cosh t`. For `x >= 1e-6`, so that `cosh t` stays
+/// far from overflow at every node the trapezoid rule visits.
+#[inline(always)]
+pub(crate) fn k_integrand<L: Lanes>(t: L, x: f64, v: f64, g_ref: f64) -> L {
+    let e = exp(t);
+    let xc = L::splat(0.5 * x).mul(e.add(L::splat(1.0).div(e)));
+    let a = L::splat(v).mul(t);
+    let lc = a
+        .add(log1p(exp(L::splat(-2.0).mul(a))))
+        .sub(L::splat(core::f64::consts::LN_2));
+    exp(lc.sub(xc).sub(L::splat(g_ref)))
+}
+
 /// Number of Debye terms for order `v` (as in the scalar kernel).
 #[inline]
 pub(crate) fn debye_terms(v: f64) -> usize {
@@ -190,7 +255,11 @@ pub(crate) fn debye_sums<L: Lanes>(t: L, v: L, nmax: usize, n: L) -> (L, L) {
         }
         let term = L::select(live, pw.mul(acc), L::splat(0.0));
         sum_i = sum_i.add(term);
-        sum_k = if k % 2 == 0 { sum_k.sub(term) } else { sum_k.add(term) };
+        sum_k = if k % 2 == 0 {
+            sum_k.sub(term)
+        } else {
+            sum_k.add(term)
+        };
     }
     (sum_i, sum_k)
 }

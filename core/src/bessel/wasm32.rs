@@ -52,6 +52,17 @@ impl Lanes for F64x2 {
         F64x2(v128_bitselect(a.0, b.0, m))
     }
     #[inline(always)]
+    fn round(self) -> Self {
+        let m = Self::splat(lanes::ROUND_MAGIC);
+        self.add(m).sub(m)
+    }
+    #[inline(always)]
+    fn pow2(self) -> Self {
+        let b = f64x2_add(self.0, f64x2_splat(lanes::ROUND_MAGIC));
+        let k = i64x2_sub(b, f64x2_splat(lanes::ROUND_MAGIC));
+        F64x2(i64x2_shl(i64x2_add(k, i64x2_splat(1023)), 52))
+    }
+    #[inline(always)]
     fn frexp1(self) -> (Self, Self) {
         let field = v128_and(u64x2_shr(self.0, 52), u64x2_splat(0x7ff));
         let e = f64x2_sub(
@@ -68,7 +79,12 @@ impl Lanes for F64x2 {
 
 /// Debye `(log I, log K)` for two lanes; lane `j` uses `n[j]` terms.
 #[inline]
-pub(crate) fn debye2(v: &[f64; 2], x: &[f64; 2], n: &[f64; 2], nmax: usize) -> ([f64; 2], [f64; 2]) {
+pub(crate) fn debye2(
+    v: &[f64; 2],
+    x: &[f64; 2],
+    n: &[f64; 2],
+    nmax: usize,
+) -> ([f64; 2], [f64; 2]) {
     let vv = F64x2(f64x2(v[0], v[1]));
     let xx = F64x2(f64x2(x[0], x[1]));
     let nn = F64x2(f64x2(n[0], n[1]));
@@ -77,4 +93,17 @@ pub(crate) fn debye2(v: &[f64; 2], x: &[f64; 2], n: &[f64; 2], nmax: usize) -> (
         [f64x2_extract_lane::<0>(i.0), f64x2_extract_lane::<1>(i.0)],
         [f64x2_extract_lane::<0>(k.0), f64x2_extract_lane::<1>(k.0)],
     )
+}
+
+/// Four trapezoid nodes of the K integral as two `f64x2` groups.
+#[inline]
+pub(crate) fn k_nodes4(t: &[f64; 4], x: f64, v: f64, g_ref: f64) -> [f64; 4] {
+    let a = lanes::k_integrand(F64x2(f64x2(t[0], t[1])), x, v, g_ref).0;
+    let b = lanes::k_integrand(F64x2(f64x2(t[2], t[3])), x, v, g_ref).0;
+    [
+        f64x2_extract_lane::<0>(a),
+        f64x2_extract_lane::<1>(a),
+        f64x2_extract_lane::<0>(b),
+        f64x2_extract_lane::<1>(b),
+    ]
 }

@@ -67,6 +67,22 @@ impl Lanes for F64x4 {
         F64x4(unsafe { _mm256_blendv_pd(b.0, a.0, m) })
     }
     #[inline(always)]
+    fn round(self) -> Self {
+        let m = Self::splat(lanes::ROUND_MAGIC);
+        self.add(m).sub(m)
+    }
+    #[inline(always)]
+    fn pow2(self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let b = _mm256_castpd_si256(_mm256_add_pd(self.0, _mm256_set1_pd(lanes::ROUND_MAGIC)));
+            let k = _mm256_sub_epi64(b, _mm256_castpd_si256(_mm256_set1_pd(lanes::ROUND_MAGIC)));
+            F64x4(_mm256_castsi256_pd(_mm256_slli_epi64::<52>(
+                _mm256_add_epi64(k, _mm256_set1_epi64x(1023)),
+            )))
+        }
+    }
+    #[inline(always)]
     fn frexp1(self) -> (Self, Self) {
         // SAFETY: see the impl comment.
         unsafe {
@@ -94,7 +110,12 @@ impl Lanes for F64x4 {
 /// # Safety
 /// The CPU must support AVX2 (checked by the caller).
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn debye4(v: &[f64; 4], x: &[f64; 4], n: &[f64; 4], nmax: usize) -> ([f64; 4], [f64; 4]) {
+pub(crate) unsafe fn debye4(
+    v: &[f64; 4],
+    x: &[f64; 4],
+    n: &[f64; 4],
+    nmax: usize,
+) -> ([f64; 4], [f64; 4]) {
     debug_assert!(avx2_available());
     // SAFETY: the arrays hold four f64 each; unaligned loads.
     let (vv, xx, nn) = unsafe {
@@ -113,6 +134,22 @@ pub(crate) unsafe fn debye4(v: &[f64; 4], x: &[f64; 4], n: &[f64; 4], nmax: usiz
         _mm256_storeu_pd(ok.as_mut_ptr(), k.0);
     }
     (oi, ok)
+}
+
+/// Four trapezoid nodes of the K integral (see [`lanes::k_integrand`]).
+///
+/// # Safety
+/// The CPU must support AVX2 (checked by the caller).
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn k_nodes4(t: &[f64; 4], x: f64, v: f64, g_ref: f64) -> [f64; 4] {
+    debug_assert!(avx2_available());
+    // SAFETY: the array holds four f64; unaligned load and store.
+    unsafe {
+        let f = lanes::k_integrand(F64x4(_mm256_loadu_pd(t.as_ptr())), x, v, g_ref);
+        let mut out = [0.0; 4];
+        _mm256_storeu_pd(out.as_mut_ptr(), f.0);
+        out
+    }
 }
 
 /// Whether AVX2 can be used: compile-time feature, else (with `std`) a
