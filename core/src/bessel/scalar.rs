@@ -338,16 +338,29 @@ fn temme_k(v: f64, x: f64) -> f64 {
     }
     let rg_plus = g2 - mu * g1; // 1/Γ(1+μ)
     let rg_minus = g2 + mu * g1; // 1/Γ(1-μ)
-    let ln_2_over_x = LN_2 - libm::log(x);
+                                 // ln(2/x) = -ln(x/2), with x/2 exact for normal x.
+    let ln_2_over_x = if x >= 4.0 * f64::MIN_POSITIVE {
+        -libm::log(0.5 * x)
+    } else {
+        LN_2 - libm::log(x)
+    };
     let sigma = mu * ln_2_over_x;
-    let sinhc = if libm::fabs(sigma) < 1e-4 {
-        1.0 + sigma * sigma / 6.0
+    // sinh(σ)/σ and πμ/sin(πμ) by their Taylor series near 0 (|σ| < 0.1,
+    // |πμ| < 0.1), where the quotients would lose about an ulp each.
+    let s2 = sigma * sigma;
+    let sinhc = if libm::fabs(sigma) < 0.1 {
+        1.0 + s2 * (1.0 / 6.0 + s2 * (1.0 / 120.0 + s2 * (1.0 / 5040.0 + s2 * (1.0 / 362_880.0))))
     } else {
         libm::sinh(sigma) / sigma
     };
     let pimu = PI * mu;
-    let fact = if mu == 0.0 {
-        1.0
+    let p2 = pimu * pimu;
+    let fact = if libm::fabs(pimu) < 0.1 {
+        1.0 + p2
+            * (1.0 / 6.0
+                + p2 * (7.0 / 360.0
+                    + p2 * (31.0 / 15_120.0
+                        + p2 * (127.0 / 604_800.0 + p2 * (73.0 / 3_421_440.0)))))
     } else {
         pimu / libm::sin(pimu)
     };
