@@ -6,6 +6,8 @@
 //!
 //! * [`bessel`]: `ln I_v(x)`, `ln K_v(x)` and `I_{v+1}/I_v` for real order,
 //!   without overflow, in f64 and f32.
+//! * [`quant`] (`alloc`): group-wise Q8/Q4/Q2 matrices with f16/bf16 scales
+//!   and products computed on the packed form.
 //! * [`vmf`]: log normaliser, mean resultant length, maximum-likelihood fit
 //!   and Wood's exact sampler for the von Mises-Fisher distribution on
 //!   `S^{p-1}`, for `p` in the tens of thousands, without allocation.
@@ -23,8 +25,11 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod arch;
 pub mod bessel;
 #[cfg(feature = "alloc")]
 pub mod npy;
+#[cfg(feature = "alloc")]
+pub mod quant;
 pub mod rng;
 pub mod vmf;

@@ -152,29 +152,4 @@ pub(crate) unsafe fn k_nodes4(t: &[f64; 4], x: f64, v: f64, g_ref: f64) -> [f64;
     }
 }
 
-/// Whether AVX2 can be used: compile-time feature, else (with `std`) a
-/// cached run-time check, else no.
-#[inline]
-pub(crate) fn avx2_available() -> bool {
-    #[cfg(target_feature = "avx2")]
-    {
-        true
-    }
-    #[cfg(all(not(target_feature = "avx2"), feature = "std"))]
-    {
-        use core::sync::atomic::{AtomicU8, Ordering};
-        static STATE: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
-        match STATE.load(Ordering::Relaxed) {
-            0 => {
-                let yes = std::is_x86_feature_detected!("avx2");
-                STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-                yes
-            }
-            s => s == 2,
-        }
-    }
-    #[cfg(all(not(target_feature = "avx2"), not(feature = "std")))]
-    {
-        false
-    }
-}
+pub(crate) use crate::arch::avx2_available;

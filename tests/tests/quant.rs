@@ -1,0 +1,241 @@
+//! Group-wise quantized matrices: error bounds of every format, the GEMV
+//! kernels against the scalar specification and against dense products,
+//! shapes that are not multiples of the group size, and typed errors.
+
+use shoal_core::quant::{
+    scalar::gemv_abs, Bits, Format, QuantError, QuantMatrix, ScaleType, Scheme,
+};
+use shoal_core::rng::Rng;
+
+fn formats() -> Vec<Format> {
+    let mut v = Vec::new();
+    for bits in [Bits::Q8, Bits::Q4, Bits::Q2] {
+        for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+            for group in [32, 64, 128] {
+                for scale in [ScaleType::F16, ScaleType::Bf16] {
+                    v.push(Format::new(bits, scheme, group, scale).unwrap());
+                }
+            }
+        }
+    }
+    v
+}
+
+fn gaussian(rng: &mut Rng, n: usize, sigma: f64) -> Vec<f32> {
+    (0..n).map(|_| (rng.normal() * sigma) as f32).collect()
+}
+
+fn unit(s: ScaleType) -> f64 {
+    match s {
+        ScaleType::F16 => 2f64.powi(-11),
+        _ => 2f64.powi(-8),
+    }
+}
+
+#[test]
+fn every_element_within_half_a_step_plus_scale_rounding() {
+    let mut rng = Rng::new(11);
+    for f in formats() {
+        for &(rows, cols) in &[(3, 1), (2, 31), (4, 33), (5, 100), (2, 129), (1, 256)] {
+            let w = gaussian(&mut rng, rows * cols, 0.7);
+            let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
+            let mut row = vec![0.0f32; cols];
+            for r in 0..rows {
+                q.dequantize_row(r, &mut row).unwrap();
+                for (g, (wg, dg)) in w[r * cols..(r + 1) * cols]
+                    .chunks(f.group)
+                    .zip(row.chunks(f.group))
+                    .enumerate()
+                {
+                    let lo = wg.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
+                    let hi = wg.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+                    let levels = f64::from(f.max_code())
+                        - if f.scheme == Scheme::Symmetric {
+                            1.0
+                        } else {
+                            0.0
+                        };
+                    let range = match f.scheme {
+                        Scheme::Symmetric => 2.0 * lo.abs().max(hi.abs()),
+                        _ => hi - lo,
+                    };
+                    let step = range / levels;
+                    let bound = 0.5 * step * (1.0 + 2.0 * unit(f.scale))
+                        + 2.0 * unit(f.scale) * (lo.abs() + hi.abs())
+                        + 1e-6;
+                    for (a, b) in wg.iter().zip(dg) {
+                        let e = (f64::from(*a) - f64::from(*b)).abs();
+                        assert!(
+                            e <= bound,
+                            "{f:?} {rows}x{cols} row {r} group {g}: error {e} > {bound}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gaussian_error_matches_the_uniform_noise_model() {
+    // Relative Frobenius error on a Gaussian 256 x 512 matrix, against the
+    // prediction sqrt(Σ step²/12) of the uniform rounding-noise model.
+    let mut rng = Rng::new(5);
+    let (rows, cols) = (256, 512);
+    let w = gaussian(&mut rng, rows * cols, 1.0);
+    let norm: f64 = w.iter().map(|&a| f64::from(a).powi(2)).sum::<f64>().sqrt();
+    for f in formats().into_iter().filter(|f| f.scale == ScaleType::F16) {
+        let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
+        let mut row = vec![0.0f32; cols];
+        let (mut err2, mut pred2) = (0.0, 0.0);
+        for r in 0..rows {
+            q.dequantize_row(r, &mut row).unwrap();
+            for (wg, dg) in w[r * cols..(r + 1) * cols]
+                .chunks(f.group)
+                .zip(row.chunks(f.group))
+            {
+                let lo = wg.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
+                let hi = wg.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+                let levels = f64::from(f.max_code())
+                    - if f.scheme == Scheme::Symmetric {
+                        1.0
+                    } else {
+                        0.0
+                    };
+                let range = if f.scheme == Scheme::Symmetric {
+                    2.0 * lo.abs().max(hi.abs())
+                } else {
+                    hi - lo
+                };
+                let step = range / levels;
+                pred2 += wg.len() as f64 * step * step / 12.0;
+                err2 += wg
+                    .iter()
+                    .zip(dg)
+                    .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+                    .sum::<f64>();
+            }
+        }
+        let (rel, pred) = (err2.sqrt() / norm, pred2.sqrt() / norm);
+        println!(
+            "{:?} {:?} g{:3}: {:.3} bits/weight, relative Frobenius error {rel:.5} (uniform-noise model {pred:.5})",
+            f.bits,
+            f.scheme,
+            f.group,
+            q.bits_per_weight()
+        );
+        // The model holds when steps are small against the spread of the
+        // values; Q2 groups are too coarse for it (ternary / 4 levels).
+        if f.bits != Bits::Q2 {
+            assert!(
+                rel > 0.8 * pred && rel < 1.2 * pred,
+                "{f:?}: {rel} vs model {pred}"
+            );
+        } else {
+            assert!(rel < 0.9 && rel < 1.2 * pred, "{f:?}: {rel}");
+        }
+    }
+}
+
+#[test]
+fn gemv_kernels_match_the_specification_and_the_dense_product() {
+    let mut rng = Rng::new(8);
+    for f in formats() {
+        for &(rows, cols) in &[(1, 1), (7, 31), (5, 32), (9, 100), (3, 129), (17, 300)] {
+            let w = gaussian(&mut rng, rows * cols, 0.3);
+            let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
+            let x = gaussian(&mut rng, cols, 1.0);
+            let (mut ys, mut yv) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+            q.gemv_scalar(&x, &mut ys).unwrap();
+            q.gemv(&x, &mut yv).unwrap();
+            let mut row = vec![0.0f32; cols];
+            for r in 0..rows {
+                let scale = gemv_abs(&q, r, &x);
+                let dv = (f64::from(yv[r]) - f64::from(ys[r])).abs();
+                assert!(
+                    dv <= 2f64.powi(-20) * scale + 1e-30,
+                    "{f:?} {rows}x{cols}: simd {} scalar {}",
+                    yv[r],
+                    ys[r]
+                );
+                q.dequantize_row(r, &mut row).unwrap();
+                let dense: f64 = row
+                    .iter()
+                    .zip(&x)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum();
+                let dd = (dense - f64::from(ys[r])).abs();
+                assert!(
+                    dd <= 2f64.powi(-20) * scale + 1e-30,
+                    "{f:?}: spec {} dense {dense}",
+                    ys[r]
+                );
+            }
+            // Batched product = row-by-row GEMV.
+            let n = 3;
+            let xb = gaussian(&mut rng, n * cols, 1.0);
+            let mut yb = vec![0.0f32; n * rows];
+            q.gemm(&xb, n, &mut yb).unwrap();
+            let mut y1 = vec![0.0f32; rows];
+            q.gemv(&xb[cols..2 * cols], &mut y1).unwrap();
+            assert_eq!(&yb[rows..2 * rows], &y1[..]);
+        }
+    }
+}
+
+#[test]
+fn typed_errors() {
+    let f = Format::new(Bits::Q4, Scheme::Symmetric, 32, ScaleType::F16).unwrap();
+    assert_eq!(
+        Format::new(Bits::Q4, Scheme::Symmetric, 48, ScaleType::F16),
+        Err(QuantError::BadGroup(48))
+    );
+    assert!(matches!(
+        QuantMatrix::quantize(&[], 0, 4, f),
+        Err(QuantError::BadShape { .. })
+    ));
+    assert!(matches!(
+        QuantMatrix::quantize(&[1.0; 5], 2, 3, f),
+        Err(QuantError::LengthMismatch {
+            expected: 6,
+            found: 5
+        })
+    ));
+    assert_eq!(
+        QuantMatrix::quantize(&[1.0, f32::NAN, 0.0], 1, 3, f),
+        Err(QuantError::NonFinite(1))
+    );
+    assert!(matches!(
+        QuantMatrix::quantize(&[1.0; 4], usize::MAX, 2, f),
+        Err(QuantError::BadShape { .. })
+    ));
+    // 1e6 / 7 exceeds f16; bf16 holds it.
+    let big = [1e6f32, -3.0];
+    assert_eq!(
+        QuantMatrix::quantize(&big, 1, 2, f),
+        Err(QuantError::ScaleOverflow { row: 0, group: 0 })
+    );
+    let fb = Format::new(Bits::Q4, Scheme::Symmetric, 32, ScaleType::Bf16).unwrap();
+    let q = QuantMatrix::quantize(&big, 1, 2, fb).unwrap();
+    let mut y = [0.0f32; 1];
+    assert!(matches!(
+        q.gemv(&[1.0], &mut y),
+        Err(QuantError::LengthMismatch {
+            expected: 2,
+            found: 1
+        })
+    ));
+    let mut row = [0.0f32; 2];
+    assert_eq!(
+        q.dequantize_row(1, &mut row),
+        Err(QuantError::RowOutOfRange { row: 1, rows: 1 })
+    );
+    // All-zero and constant groups decode exactly.
+    let q = QuantMatrix::quantize(&[0.0; 40], 1, 40, f).unwrap();
+    let mut z = [1.0f32; 40];
+    q.dequantize_row(0, &mut z).unwrap();
+    assert!(z.iter().all(|&v| v == 0.0));
+    assert!(QuantError::ScaleOverflow { row: 2, group: 3 }
+        .to_string()
+        .contains("bf16"));
+}
