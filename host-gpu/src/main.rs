@@ -14,6 +14,9 @@ USAGE:
   shoal bessel log-k [--f32] [--backend cpu|gpu|auto]   print ln I_v(x) / ln K_v(x)
   shoal vmf fit FILE.npy        fit a von Mises-Fisher distribution to n x p samples
   shoal bench [--n N]           CPU and GPU throughput side by side, with the adapter name
+  shoal quant compress --format q8|q4|q2 [--group 32|64|128] [--asym] [--scale f16|bf16] IN.npy OUT.shq
+  shoal quant matvec FILE.shq X.npy Y.npy     Y = X Wᵀ (X: cols, or n x cols), f32 .npy out
+  shoal quant info FILE.shq [--original IN.npy]   bits per weight, relative Frobenius error
   shoal help | --help           this text
   shoal --version
 
@@ -65,6 +68,9 @@ fn run(args: &[String]) -> Result<(), Fail> {
         }
         ["vmf", "fit", file] => vmf_fit(file),
         ["bench", rest @ ..] => bench(rest),
+        ["quant", "compress", rest @ ..] => quant_compress(rest),
+        ["quant", "matvec", shq, x, y] => quant_matvec(shq, x, y),
+        ["quant", "info", shq, rest @ ..] => quant_info(shq, rest),
         _ => Err(usage(format!(
             "unrecognised arguments: {}\n\n{USAGE}",
             words.join(" ")
@@ -141,7 +147,8 @@ fn bessel_cmd(kind: BesselKind, flags: &[&str]) -> Result<(), Fail> {
 /// Largest `.npy` file read (bytes).
 const MAX_NPY_BYTES: u64 = 1 << 32;
 
-fn vmf_fit(path: &str) -> Result<(), Fail> {
+/// Reads a whole input file, refusing anything over [`MAX_NPY_BYTES`].
+fn read_capped(path: &str) -> Result<Vec<u8>, Fail> {
     let meta = std::fs::metadata(path).map_err(|e| usage(format!("{path}: {e}")))?;
     if meta.len() > MAX_NPY_BYTES {
         return Err(usage(format!(
@@ -149,7 +156,37 @@ fn vmf_fit(path: &str) -> Result<(), Fail> {
             meta.len()
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| usage(format!("{path}: {e}")))?;
+    std::fs::read(path).map_err(|e| usage(format!("{path}: {e}")))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same
+/// directory, flushed, then renamed over the target. An interrupted run
+/// leaves either the old file or none, never a partial one.
+fn write_atomic(path: &str, bytes: &[u8]) -> Result<(), Fail> {
+    let target = std::path::Path::new(path);
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, target)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Fail(1, format!("{path}: {e}"))
+    })
+}
+
+fn vmf_fit(path: &str) -> Result<(), Fail> {
+    let bytes = read_capped(path)?;
     let arr = npy::read(&bytes).map_err(|e| usage(format!("{path}: {e}")))?;
     let [n, p] = arr.shape[..] else {
         return Err(usage(format!(
@@ -269,5 +306,173 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
         }
         Err(e) => println!("GPU: none ({e})"),
     }
+    Ok(())
+}
+
+fn matrix_from_npy(path: &str) -> Result<(Vec<f32>, usize, usize), Fail> {
+    let bytes = read_capped(path)?;
+    let arr = npy::read(&bytes).map_err(|e| usage(format!("{path}: {e}")))?;
+    let (rows, cols) = match arr.shape[..] {
+        [r, c] => (r, c),
+        [c] => (1, c),
+        _ => {
+            return Err(usage(format!(
+                "{path}: expected a 1-D or 2-D array, got shape {:?}",
+                arr.shape
+            )))
+        }
+    };
+    Ok((arr.to_f32(), rows, cols))
+}
+
+fn quant_compress(flags: &[&str]) -> Result<(), Fail> {
+    use shoal_core::quant::{Bits, Format, QuantMatrix, ScaleType, Scheme};
+    let (mut bits, mut group, mut scheme, mut scale) =
+        (None, 64, Scheme::Symmetric, ScaleType::F16);
+    let mut files = Vec::new();
+    let mut it = flags.iter();
+    while let Some(&f) = it.next() {
+        let mut val = || {
+            it.next()
+                .copied()
+                .ok_or_else(|| usage(format!("{f} needs a value")))
+        };
+        match f {
+            "--format" => {
+                bits = Some(match val()? {
+                    "q8" => Bits::Q8,
+                    "q4" => Bits::Q4,
+                    "q2" => Bits::Q2,
+                    other => return Err(usage(format!("unknown format '{other}' (q8, q4, q2)"))),
+                })
+            }
+            "--group" => {
+                group = val()?
+                    .parse()
+                    .map_err(|_| usage("--group takes 32, 64 or 128"))?
+            }
+            "--asym" => scheme = Scheme::Asymmetric,
+            "--scale" => {
+                scale = match val()? {
+                    "f16" => ScaleType::F16,
+                    "bf16" => ScaleType::Bf16,
+                    other => {
+                        return Err(usage(format!("unknown scale type '{other}' (f16, bf16)")))
+                    }
+                }
+            }
+            "--rank" | "--sparse" => {
+                return Err(usage(format!(
+                    "{f}: the low-rank residual and sparse outliers (GEAR) are not implemented yet"
+                )))
+            }
+            other if other.starts_with("--") => {
+                return Err(usage(format!("unknown flag '{other}'")))
+            }
+            file => files.push(file),
+        }
+    }
+    let [input, output] = files[..] else {
+        return Err(usage("quant compress needs IN.npy OUT.shq"));
+    };
+    let bits = bits.ok_or_else(|| usage("quant compress needs --format q8|q4|q2"))?;
+    let format = Format::new(bits, scheme, group, scale).map_err(|e| usage(e.to_string()))?;
+    let (w, rows, cols) = matrix_from_npy(input)?;
+    let q = QuantMatrix::quantize(&w, rows, cols, format)
+        .map_err(|e| usage(format!("{input}: {e}")))?;
+    write_atomic(output, &q.to_bytes())?;
+    eprintln!(
+        "{output}: {rows} x {cols}, {:.3} bits per weight",
+        q.bits_per_weight()
+    );
+    Ok(())
+}
+
+fn load_shq(path: &str) -> Result<shoal_core::quant::QuantMatrix, Fail> {
+    let bytes = read_capped(path)?;
+    shoal_core::quant::QuantMatrix::from_bytes(&bytes).map_err(|e| usage(format!("{path}: {e}")))
+}
+
+fn quant_matvec(shq: &str, xpath: &str, ypath: &str) -> Result<(), Fail> {
+    let q = load_shq(shq)?;
+    let bytes = read_capped(xpath)?;
+    let arr = npy::read(&bytes).map_err(|e| usage(format!("{xpath}: {e}")))?;
+    let (n, cols, shape_out): (usize, usize, Vec<usize>) = match arr.shape[..] {
+        [c] => (1, c, vec![q.rows()]),
+        [n, c] => (n, c, vec![n, q.rows()]),
+        _ => {
+            return Err(usage(format!(
+                "{xpath}: expected shape (cols,) or (n, cols), got {:?}",
+                arr.shape
+            )))
+        }
+    };
+    if cols != q.cols() {
+        return Err(usage(format!(
+            "{xpath}: {cols} columns, the matrix has {}",
+            q.cols()
+        )));
+    }
+    let x = arr.to_f32();
+    let mut y = vec![0.0f32; n * q.rows()];
+    q.gemm(&x, n, &mut y).map_err(|e| Fail(1, e.to_string()))?;
+    let out = npy::write_f32(&shape_out, &y).map_err(|e| Fail(1, e.to_string()))?;
+    write_atomic(ypath, &out)
+}
+
+fn quant_info(shq: &str, flags: &[&str]) -> Result<(), Fail> {
+    let q = load_shq(shq)?;
+    let mut original = None;
+    let mut it = flags.iter();
+    while let Some(&f) = it.next() {
+        match f {
+            "--original" => {
+                original = Some(*it.next().ok_or_else(|| usage("--original needs a file"))?)
+            }
+            other => return Err(usage(format!("unknown flag '{other}'"))),
+        }
+    }
+    let f = q.format();
+    let mut json = format!(
+        "{{\"rows\": {}, \"cols\": {}, \"bits\": {}, \"scheme\": \"{:?}\", \"group\": {}, \"scale\": \"{:?}\", \"bits_per_weight\": {}",
+        q.rows(),
+        q.cols(),
+        f.bits.count(),
+        f.scheme,
+        f.group,
+        f.scale,
+        json_num(q.bits_per_weight())
+    );
+    if let Some(path) = original {
+        let (w, rows, cols) = matrix_from_npy(path)?;
+        if (rows, cols) != (q.rows(), q.cols()) {
+            return Err(usage(format!(
+                "{path}: shape {rows} x {cols} differs from the matrix's {} x {}",
+                q.rows(),
+                q.cols()
+            )));
+        }
+        let mut row = vec![0.0f32; cols];
+        let (mut err, mut norm) = (0.0f64, 0.0f64);
+        for (r, wr) in w.chunks_exact(cols).enumerate() {
+            q.dequantize_row(r, &mut row)
+                .map_err(|e| Fail(1, e.to_string()))?;
+            for (a, b) in wr.iter().zip(&row) {
+                err += (f64::from(*a) - f64::from(*b)).powi(2);
+                norm += f64::from(*a).powi(2);
+            }
+        }
+        let rel = if norm > 0.0 {
+            (err / norm).sqrt()
+        } else {
+            err.sqrt()
+        };
+        json.push_str(&format!(
+            ", \"relative_frobenius_error\": {}",
+            json_num(rel)
+        ));
+    }
+    json.push('}');
+    println!("{json}");
     Ok(())
 }

@@ -101,3 +101,104 @@ fn vmf_fit_reads_npy_and_prints_json() {
     assert!(err.contains("npy"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn quant_compress_matvec_info() {
+    let dir = std::env::temp_dir().join(format!("shoal-quant-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (rows, cols) = (40, 70);
+    let mut rng = shoal_core::rng::Rng::new(4);
+    let w: Vec<f32> = (0..rows * cols).map(|_| rng.normal() as f32).collect();
+    let x: Vec<f32> = (0..2 * cols).map(|_| rng.normal() as f32).collect();
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    std::fs::write(
+        p("w.npy"),
+        shoal_core::npy::write_f32(&[rows, cols], &w).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        p("x.npy"),
+        shoal_core::npy::write_f32(&[2, cols], &x).unwrap(),
+    )
+    .unwrap();
+    let (code, _, err) = shoal(
+        &[
+            "quant",
+            "compress",
+            "--format",
+            "q8",
+            "--group",
+            "32",
+            &p("w.npy"),
+            &p("w.shq"),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = shoal(
+        &["quant", "info", &p("w.shq"), "--original", &p("w.npy")],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let rel: f64 = out
+        .split("\"relative_frobenius_error\": ")
+        .nth(1)
+        .and_then(|s| s.trim_end_matches(['}', '\n']).parse().ok())
+        .unwrap();
+    assert!(rel > 1e-4 && rel < 0.01, "{out}");
+    let (code, _, err) = shoal(
+        &["quant", "matvec", &p("w.shq"), &p("x.npy"), &p("y.npy")],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let yb = std::fs::read(p("y.npy")).unwrap();
+    let y = shoal_core::npy::read(&yb).unwrap();
+    assert_eq!(y.shape, vec![2, rows]);
+    let q =
+        shoal_core::quant::QuantMatrix::from_bytes(&std::fs::read(p("w.shq")).unwrap()).unwrap();
+    let mut want = vec![0.0f32; 2 * rows];
+    q.gemm(&x, 2, &mut want).unwrap();
+    assert_eq!(y.to_f32(), want);
+    // Bad input: clear error, exit 2, and no output file left behind.
+    std::fs::write(p("bad.npy"), b"\x93NUMPY\x01\x00").unwrap();
+    let (code, _, err) = shoal(
+        &[
+            "quant",
+            "compress",
+            "--format",
+            "q4",
+            &p("bad.npy"),
+            &p("bad.shq"),
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("npy"), "{err}");
+    assert!(!dir.join("bad.shq").exists());
+    let (code, _, err) = shoal(
+        &[
+            "quant",
+            "compress",
+            "--format",
+            "q4",
+            "--group",
+            "48",
+            &p("w.npy"),
+            &p("o.shq"),
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("48"), "{err}");
+    std::fs::write(p("trunc.shq"), &std::fs::read(p("w.shq")).unwrap()[..30]).unwrap();
+    let (code, _, err) = shoal(&["quant", "info", &p("trunc.shq")], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("truncated"), "{err}");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -239,3 +239,46 @@ fn typed_errors() {
         .to_string()
         .contains("bf16"));
 }
+
+#[test]
+fn shq_round_trip_and_one_malformed_file_per_error() {
+    use shoal_core::quant::ShqError;
+    let mut rng = Rng::new(2);
+    for f in formats() {
+        let w = gaussian(&mut rng, 5 * 77, 1.0);
+        let q = QuantMatrix::quantize(&w, 5, 77, f).unwrap();
+        let b = q.to_bytes();
+        assert_eq!(QuantMatrix::from_bytes(&b).unwrap(), q);
+    }
+    let f = Format::new(Bits::Q4, Scheme::Asymmetric, 32, ScaleType::F16).unwrap();
+    let q = QuantMatrix::quantize(&gaussian(&mut rng, 3 * 40, 1.0), 3, 40, f).unwrap();
+    let good = q.to_bytes();
+    let with = |at: usize, bytes: &[u8]| {
+        let mut b = good.clone();
+        b[at..at + bytes.len()].copy_from_slice(bytes);
+        b
+    };
+    let cases: Vec<(Vec<u8>, ShqError)> = vec![
+        (good[..10].to_vec(), ShqError::Truncated),
+        (good[..good.len() - 1].to_vec(), ShqError::Truncated),
+        (with(0, b"SHQ2"), ShqError::BadMagic),
+        (
+            with(4, &2u16.to_le_bytes()),
+            ShqError::UnsupportedVersion(2),
+        ),
+        (with(24, &[3]), ShqError::BadFormat),
+        (with(28, &48u32.to_le_bytes()), ShqError::BadFormat),
+        (with(8, &0u64.to_le_bytes()), ShqError::BadShape),
+        // Counts of 2^32 x 2^32: rejected before anything is allocated.
+        (with(8, &(1u64 << 32).to_le_bytes()), ShqError::BadShape),
+        (with(16, &u64::MAX.to_le_bytes()), ShqError::BadShape),
+        (with(60, &[0xff]), ShqError::Checksum("codes")),
+        ([good.clone(), vec![0]].concat(), ShqError::TrailingBytes(1)),
+    ];
+    for (bytes, want) in cases {
+        assert_eq!(QuantMatrix::from_bytes(&bytes), Err(want), "{want:?}");
+    }
+    // A declared shape larger than the file: truncated, not an allocation.
+    let big = with(8, &(1u64 << 20).to_le_bytes());
+    assert_eq!(QuantMatrix::from_bytes(&big), Err(ShqError::Truncated));
+}

@@ -46,9 +46,12 @@
 //! available (run-time detection with `std`) and is tested against it with
 //! the bound `|Δy| <= 2^-20 · Σ |d·(c - z)·x|` per row.
 
+pub use file::ShqError;
+
 use alloc::vec;
 use alloc::vec::Vec;
 
+pub mod file;
 pub mod scalar;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod x86;
