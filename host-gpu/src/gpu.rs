@@ -13,6 +13,9 @@ pub const LOG_BESSEL_WGSL: &str = concat!(
     include_str!("../../core/src/bessel/wgsl/log_bessel.wgsl")
 );
 
+/// The WGSL GEMV kernel for group-quantized matrices.
+pub const QUANT_GEMV_WGSL: &str = include_str!("../../core/src/quant/wgsl/gemv.wgsl");
+
 /// Workgroup size declared in the WGSL sources.
 const WORKGROUP: u32 = 64;
 
@@ -87,6 +90,7 @@ pub struct Gpu {
     max_binding: u64,
     bessel_i: wgpu::ComputePipeline,
     bessel_k: wgpu::ComputePipeline,
+    quant_gemv: wgpu::ComputePipeline,
 }
 
 impl fmt::Debug for Gpu {
@@ -146,6 +150,18 @@ impl Gpu {
         };
         let bessel_i = pipeline("log_bessel_i");
         let bessel_k = pipeline("log_bessel_k");
+        let qmodule = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("quant_gemv"),
+            source: wgpu::ShaderSource::Wgsl(QUANT_GEMV_WGSL.into()),
+        });
+        let quant_gemv = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("quant_gemv"),
+            layout: None,
+            module: &qmodule,
+            entry_point: Some("quant_gemv"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
         let max_binding = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
@@ -157,6 +173,7 @@ impl Gpu {
             max_binding,
             bessel_i,
             bessel_k,
+            quant_gemv,
         })
     }
 
@@ -307,6 +324,160 @@ impl Gpu {
             out,
             groups: u32::try_from(n.div_ceil(WORKGROUP as usize)).unwrap_or(u32::MAX),
         }
+    }
+
+    /// `y = W x` for a group-quantized matrix, in row chunks whose codes fit
+    /// one storage binding.
+    ///
+    /// # Errors
+    /// [`GpuError::LengthMismatch`] when `x.len() != w.cols()`,
+    /// [`GpuError::Readback`].
+    pub fn quant_gemv(
+        &self,
+        w: &shoal_core::quant::QuantMatrix,
+        x: &[f32],
+    ) -> Result<Vec<f32>, GpuError> {
+        if x.len() != w.cols() {
+            return Err(GpuError::LengthMismatch {
+                orders: w.cols(),
+                args: x.len(),
+            });
+        }
+        let gpr = w.groups_per_row();
+        let row_bytes = gpr * w.format().group_bytes();
+        let max_rows = usize::try_from(self.max_binding).unwrap_or(usize::MAX) / row_bytes.max(1);
+        let chunk = max_rows.clamp(1, 65535 * 64);
+        let mut y = Vec::with_capacity(w.rows());
+        let mut r0 = 0;
+        while r0 < w.rows() {
+            let r1 = (r0 + chunk).min(w.rows());
+            y.extend(self.quant_gemv_rows(w, x, r0, r1)?);
+            r0 = r1;
+        }
+        Ok(y)
+    }
+
+    fn quant_gemv_rows(
+        &self,
+        w: &shoal_core::quant::QuantMatrix,
+        x: &[f32],
+        r0: usize,
+        r1: usize,
+    ) -> Result<Vec<f32>, GpuError> {
+        let f = w.format();
+        let gpr = w.groups_per_row();
+        let row_bytes = gpr * f.group_bytes();
+        let words = |b: &[u8]| -> Vec<u32> {
+            b.chunks(4)
+                .map(|c| {
+                    let mut a = [0u8; 4];
+                    a[..c.len()].copy_from_slice(c);
+                    u32::from_le_bytes(a)
+                })
+                .collect()
+        };
+        let halves = |h: &[u16]| -> Vec<u32> {
+            let mut v: Vec<u32> = h
+                .chunks(2)
+                .map(|c| u32::from(c[0]) | (u32::from(c.get(1).copied().unwrap_or(0)) << 16))
+                .collect();
+            if v.is_empty() {
+                v.push(0);
+            }
+            v
+        };
+        let codes = words(&w.codes()[r0 * row_bytes..r1 * row_bytes]);
+        let scales = halves(&w.scales()[r0 * gpr..r1 * gpr]);
+        let mins = if w.mins().is_empty() {
+            vec![0]
+        } else {
+            halves(&w.mins()[r0 * gpr..r1 * gpr])
+        };
+        let rows = r1 - r0;
+        let to_u32 = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        let params = [
+            to_u32(rows),
+            to_u32(w.cols()),
+            to_u32(f.bits.count()),
+            to_u32(f.group),
+            to_u32(gpr),
+            u32::from(f.scheme == shoal_core::quant::Scheme::Asymmetric),
+            u32::from(f.scale == shoal_core::quant::ScaleType::Bf16),
+            u32::from(f.zero_point()),
+        ];
+        let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents,
+                    usage,
+                })
+        };
+        let pb = init(
+            "params",
+            bytemuck::cast_slice(&params),
+            wgpu::BufferUsages::UNIFORM,
+        );
+        let cb = init(
+            "codes",
+            bytemuck::cast_slice(&codes),
+            wgpu::BufferUsages::STORAGE,
+        );
+        let sb = init(
+            "scales",
+            bytemuck::cast_slice(&scales),
+            wgpu::BufferUsages::STORAGE,
+        );
+        let mb = init(
+            "mins",
+            bytemuck::cast_slice(&mins),
+            wgpu::BufferUsages::STORAGE,
+        );
+        let xb = init("x", bytemuck::cast_slice(x), wgpu::BufferUsages::STORAGE);
+        let bytes = (rows * 4) as u64;
+        let yb = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("y"),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let rb = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let layout = self.quant_gemv.get_bind_group_layout(0);
+        let entries: Vec<wgpu::BindGroupEntry> = [&pb, &cb, &sb, &mb, &xb, &yb]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("quant_gemv"),
+            layout: &layout,
+            entries: &entries,
+        });
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.quant_gemv);
+            pass.set_bind_group(0, &bind, &[]);
+            let gx = to_u32(rows.min(65535));
+            let gy = to_u32(rows.div_ceil(65535));
+            pass.dispatch_workgroups(gx, gy, 1);
+        }
+        enc.copy_buffer_to_buffer(&yb, 0, &rb, 0, bytes);
+        self.queue.submit([enc.finish()]);
+        self.read_back(&rb, rows)
     }
 
     fn read_back(&self, rb: &wgpu::Buffer, n: usize) -> Result<Vec<f32>, GpuError> {

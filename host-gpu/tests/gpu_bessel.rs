@@ -3,24 +3,11 @@
 //! unless `SHOAL_REQUIRE_GPU=1`.
 
 use shoal_core::bessel::scalar_f32;
-use shoal_host_gpu::gpu::{BesselKind, Gpu, GpuError};
-use shoal_tests::{log_err_units, read_bessel_csv, shared_dir, workspace_root, BesselRef};
+mod common;
 
-fn gpu() -> Option<Gpu> {
-    match Gpu::new() {
-        Ok(g) => {
-            println!("adapter: {}", g.adapter_name());
-            Some(g)
-        }
-        Err(e @ GpuError::NoAdapter(_))
-            if std::env::var("SHOAL_REQUIRE_GPU").as_deref() != Ok("1") =>
-        {
-            println!("SKIPPED: {e} (set SHOAL_REQUIRE_GPU=1 to fail instead)");
-            None
-        }
-        Err(e) => panic!("GPU required but unavailable: {e}"),
-    }
-}
+use common::gpu;
+use shoal_host_gpu::gpu::{BesselKind, GpuError};
+use shoal_tests::{log_err_units, read_bessel_csv, shared_dir, workspace_root, BesselRef};
 
 fn f32_rows() -> Vec<BesselRef> {
     let mut paths = vec![

@@ -332,15 +332,31 @@ impl QuantMatrix {
         self.format
     }
 
+    /// Packed codes, row-major (see the [layout](self)).
+    pub fn codes(&self) -> &[u8] {
+        &self.codes
+    }
+
+    /// Scale bits, one per group, row-major.
+    pub fn scales(&self) -> &[u16] {
+        &self.scales
+    }
+
+    /// Minimum bits, one per group (empty for symmetric formats).
+    pub fn mins(&self) -> &[u16] {
+        &self.mins
+    }
+
+    /// Groups in each row (`ceil(cols / group)`).
+    pub fn groups_per_row(&self) -> usize {
+        self.cols.div_ceil(self.format.group)
+    }
+
     /// Storage in bits per weight (codes, scales and minimums, padding
     /// included) over `rows × cols` weights.
     pub fn bits_per_weight(&self) -> f64 {
         let bytes = self.codes.len() + 2 * self.scales.len() + 2 * self.mins.len();
         8.0 * bytes as f64 / (self.rows * self.cols) as f64
-    }
-
-    fn groups_per_row(&self) -> usize {
-        self.cols.div_ceil(self.format.group)
     }
 
     /// Decodes row `r` into `out` (length `cols`).
