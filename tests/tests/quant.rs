@@ -282,3 +282,153 @@ fn shq_round_trip_and_one_malformed_file_per_error() {
     let big = with(8, &(1u64 << 20).to_le_bytes());
     assert_eq!(QuantMatrix::from_bytes(&big), Err(ShqError::Truncated));
 }
+
+/// A random `n × n` orthogonal matrix (QR of a Gaussian by Gram-Schmidt).
+fn orthogonal(rng: &mut Rng, n: usize) -> Vec<f64> {
+    let mut q: Vec<f64> = (0..n * n).map(|_| rng.normal()).collect();
+    for j in 0..n {
+        for p in 0..j {
+            let d: f64 = (0..n).map(|i| q[i * n + p] * q[i * n + j]).sum();
+            for i in 0..n {
+                q[i * n + j] -= d * q[i * n + p];
+            }
+        }
+        let norm = (0..n).map(|i| q[i * n + j].powi(2)).sum::<f64>().sqrt();
+        for i in 0..n {
+            q[i * n + j] /= norm;
+        }
+    }
+    q
+}
+
+#[test]
+fn randomized_svd_error_is_close_to_the_svd_tail() {
+    use shoal_core::quant::lowrank::randomized_svd;
+    // A = X diag(s) Yᵀ with known singular values: the best rank-k error is
+    // exactly sqrt(Σ_{i>k} s_i²) (Eckart-Young), independent of any oracle.
+    let mut rng = Rng::new(21);
+    let (m, n) = (60, 40);
+    let x = orthogonal(&mut rng, m);
+    let y = orthogonal(&mut rng, n);
+    for decay in [0.5f64, 0.9] {
+        let s: Vec<f64> = (0..n).map(|i| decay.powi(i as i32)).collect();
+        let mut a = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                a[i * n + j] = (0..n).map(|r| x[i * m + r] * s[r] * y[j * n + r]).sum();
+            }
+        }
+        for k in [1, 4, 10] {
+            let lr = randomized_svd(&a, m, n, k, 2, 7).unwrap();
+            let err = (0..m * n)
+                .map(|t| (lr.at(t / n, t % n) - a[t]).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let tail = s[k..].iter().map(|v| v * v).sum::<f64>().sqrt();
+            println!(
+                "decay {decay} k {k}: error {err:.6e}, SVD tail {tail:.6e}, ratio {:.4}",
+                err / tail
+            );
+            assert!(err <= 1.05 * tail, "rank-{k} error {err} vs optimal {tail}");
+            for (r, sv) in lr.sigma.iter().enumerate() {
+                assert!(
+                    (sv - s[r]).abs() <= 1e-6 * s[0] + 0.05 * s[r],
+                    "sigma {r}: {sv} vs {}",
+                    s[r]
+                );
+            }
+        }
+    }
+    assert!(randomized_svd(&[1.0; 6], 2, 3, 3, 1, 0).is_err());
+    assert!(randomized_svd(&[1.0, f64::NAN, 0.0, 1.0], 2, 2, 1, 1, 0).is_err());
+}
+
+#[test]
+fn gear_beats_the_plain_backbone_and_its_gemv_is_the_dense_product() {
+    use shoal_core::quant::gear::GearMatrix;
+    // Weights with a low-rank component and heavy-tailed outliers, the case
+    // GEAR is built for.
+    let mut rng = Rng::new(31);
+    let (rows, cols) = (96, 160);
+    let a: Vec<f64> = (0..rows * 3).map(|_| rng.normal()).collect();
+    let b: Vec<f64> = (0..3 * cols).map(|_| rng.normal()).collect();
+    let w: Vec<f32> = (0..rows * cols)
+        .map(|t| {
+            let (i, j) = (t / cols, t % cols);
+            let lr: f64 = (0..3).map(|k| a[i * 3 + k] * b[k * cols + j]).sum::<f64>() * 0.3;
+            let spike = if rng.next_f64() < 0.01 {
+                8.0 * rng.normal()
+            } else {
+                0.0
+            };
+            (lr + 0.2 * rng.normal() + spike) as f32
+        })
+        .collect();
+    let norm = w.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+    let f = Format::new(Bits::Q4, Scheme::Symmetric, 64, ScaleType::F16).unwrap();
+    let rel_err = |dec: &dyn Fn(usize, &mut [f32])| {
+        let mut row = vec![0.0f32; cols];
+        let mut e = 0.0;
+        for r in 0..rows {
+            dec(r, &mut row);
+            e += w[r * cols..(r + 1) * cols]
+                .iter()
+                .zip(&row)
+                .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+                .sum::<f64>();
+        }
+        e.sqrt() / norm
+    };
+    let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
+    let e_q = rel_err(&|r, o| q.dequantize_row(r, o).unwrap());
+    let g = GearMatrix::compress(&w, rows, cols, f, 4, 0.02).unwrap();
+    let e_g = rel_err(&|r, o| g.dequantize_row(r, o).unwrap());
+    let g0 = GearMatrix::compress(&w, rows, cols, f, 0, 0.02).unwrap();
+    let e_s = rel_err(&|r, o| g0.dequantize_row(r, o).unwrap());
+    println!(
+        "Q4 g64: {:.4} ({:.2} bits/w); + 2% outliers: {:.4} ({:.2}); + rank 4: {:.4} ({:.2} bits/w)",
+        e_q,
+        q.bits_per_weight(),
+        e_s,
+        g0.bits_per_weight(),
+        e_g,
+        g.bits_per_weight()
+    );
+    assert!(e_s < 0.8 * e_q, "outliers should help: {e_s} vs {e_q}");
+    assert!(
+        e_g < e_s,
+        "the low-rank residual should help: {e_g} vs {e_s}"
+    );
+    assert_eq!(
+        g.outliers(),
+        rows * 2 * ((0.02 * cols as f64 / 2.0) as usize)
+    );
+    // GEMV = dense product of the decoded matrix, SIMD and scalar.
+    let x: Vec<f32> = (0..cols).map(|_| rng.normal() as f32).collect();
+    let (mut y1, mut y2) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+    g.gemv(&x, &mut y1).unwrap();
+    g.gemv_scalar(&x, &mut y2).unwrap();
+    let mut row = vec![0.0f32; cols];
+    for r in 0..rows {
+        g.dequantize_row(r, &mut row).unwrap();
+        let dense: f64 = row
+            .iter()
+            .zip(&x)
+            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+            .sum();
+        let scale: f64 = row
+            .iter()
+            .zip(&x)
+            .map(|(a, b)| (f64::from(*a) * f64::from(*b)).abs())
+            .sum::<f64>()
+            + 1.0;
+        assert!(
+            (f64::from(y1[r]) - dense).abs() < 1e-4 * scale,
+            "row {r}: {} vs {dense}",
+            y1[r]
+        );
+        assert!((f64::from(y2[r]) - dense).abs() < 1e-4 * scale);
+    }
+    assert!(GearMatrix::compress(&w, rows, cols, f, 200, 0.02).is_err());
+    assert!(GearMatrix::compress(&w, rows, cols, f, 2, 1.5).is_err());
+}

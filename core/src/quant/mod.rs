@@ -52,6 +52,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 pub mod file;
+pub mod gear;
+pub mod lowrank;
 pub mod scalar;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod x86;

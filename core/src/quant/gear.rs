@@ -1,0 +1,233 @@
+//! The GEAR composite: `W ≈ Q + U·Vt + S` with a group-quantized backbone
+//! `Q`, a rank-`k` approximation `U·Vt` of the quantization residual (f16
+//! factors) and sparse outliers `S` (the largest and smallest fraction of
+//! each row, kept in CSR with f16 values). Stored packed, never expanded:
+//! [`GearMatrix::gemv`] computes `Q·x + U·(Vt·x) + S·x`.
+//!
+//! ```
+//! use shoal_core::quant::{gear::GearMatrix, Bits, Format, ScaleType, Scheme};
+//! let (rows, cols) = (16, 64);
+//! let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 97) as f32 - 48.0) / 48.0).collect();
+//! let f = Format::new(Bits::Q4, Scheme::Symmetric, 32, ScaleType::F16).unwrap();
+//! let g = GearMatrix::compress(&w, rows, cols, f, 2, 0.02).unwrap();
+//! let mut y = vec![0.0; rows];
+//! g.gemv(&vec![1.0; cols], &mut y).unwrap();
+//! ```
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::lowrank::randomized_svd;
+use super::{Format, QuantError, QuantMatrix};
+
+/// A GEAR-compressed matrix.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GearMatrix {
+    pub(crate) q: QuantMatrix,
+    pub(crate) rank: usize,
+    /// `rows × rank`, f16 bits.
+    pub(crate) u: Vec<u16>,
+    /// `rank × cols`, f16 bits.
+    pub(crate) vt: Vec<u16>,
+    /// CSR row pointers (`rows + 1`).
+    pub(crate) row_ptr: Vec<u32>,
+    /// CSR column indices, increasing within a row.
+    pub(crate) col: Vec<u32>,
+    /// CSR values, f16 bits.
+    pub(crate) val: Vec<u16>,
+}
+
+fn f16(v: f32) -> u16 {
+    half::f16::from_f32(v).to_bits()
+}
+
+fn from_f16(b: u16) -> f32 {
+    half::f16::from_bits(b).to_f32()
+}
+
+impl GearMatrix {
+    /// Compresses a row-major `rows × cols` matrix: outliers first (a
+    /// fraction `outliers` of each row, half from the top, half from the
+    /// bottom), then the quantized backbone of the rest, then a rank-`rank`
+    /// SVD of the residual (`rank` may be 0).
+    ///
+    /// # Errors
+    /// Those of [`QuantMatrix::quantize`]; [`QuantError::BadShape`] for a rank
+    /// above `min(rows, cols)` or a fraction outside `[0, 1)`;
+    /// [`QuantError::ScaleOverflow`] when an outlier exceeds the f16 range.
+    pub fn compress(
+        w: &[f32],
+        rows: usize,
+        cols: usize,
+        format: Format,
+        rank: usize,
+        outliers: f64,
+    ) -> Result<Self, QuantError> {
+        let n = rows
+            .checked_mul(cols)
+            .filter(|&n| n > 0)
+            .ok_or(QuantError::BadShape { rows, cols })?;
+        if w.len() != n {
+            return Err(QuantError::LengthMismatch {
+                expected: n,
+                found: w.len(),
+            });
+        }
+        if rank > rows.min(cols) || !(0.0..1.0).contains(&outliers) {
+            return Err(QuantError::BadShape { rows, cols });
+        }
+        if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+            return Err(QuantError::NonFinite(i));
+        }
+        let per_side = (outliers * cols as f64 / 2.0) as usize;
+        let mut rest = w.to_vec();
+        let mut row_ptr = Vec::with_capacity(rows + 1);
+        let mut col = Vec::new();
+        let mut val = Vec::new();
+        row_ptr.push(0u32);
+        let mut order: Vec<usize> = Vec::with_capacity(cols);
+        for (r, row) in rest.chunks_exact_mut(cols).enumerate() {
+            if per_side > 0 {
+                order.clear();
+                order.extend(0..cols);
+                order.sort_by(|&a, &b| row[a].total_cmp(&row[b]));
+                let mut picked: Vec<usize> = order[..per_side]
+                    .iter()
+                    .chain(&order[cols - per_side..])
+                    .copied()
+                    .collect();
+                picked.sort_unstable();
+                picked.dedup();
+                for j in picked {
+                    let bits = f16(row[j]);
+                    let stored = from_f16(bits);
+                    if !stored.is_finite() {
+                        return Err(QuantError::ScaleOverflow {
+                            row: r,
+                            group: j / format.group,
+                        });
+                    }
+                    col.push(j as u32);
+                    val.push(bits);
+                    // What f16 does not carry stays in the quantized part.
+                    row[j] -= stored;
+                }
+            }
+            row_ptr
+                .push(u32::try_from(col.len()).map_err(|_| QuantError::BadShape { rows, cols })?);
+        }
+        let q = QuantMatrix::quantize(&rest, rows, cols, format)?;
+        let (mut u, mut vt) = (Vec::new(), Vec::new());
+        if rank > 0 {
+            let mut resid = vec![0.0f64; n];
+            let mut deq = vec![0.0f32; cols];
+            for r in 0..rows {
+                q.dequantize_row(r, &mut deq)?;
+                for j in 0..cols {
+                    resid[r * cols + j] = f64::from(rest[r * cols + j]) - f64::from(deq[j]);
+                }
+            }
+            let lr = randomized_svd(&resid, rows, cols, rank, 2, 0x9ea7)?;
+            u = lr.u.iter().map(|&a| f16(a as f32)).collect();
+            vt = lr.vt.iter().map(|&a| f16(a as f32)).collect();
+        }
+        Ok(GearMatrix {
+            q,
+            rank,
+            u,
+            vt,
+            row_ptr,
+            col,
+            val,
+        })
+    }
+
+    /// The quantized backbone.
+    pub fn backbone(&self) -> &QuantMatrix {
+        &self.q
+    }
+
+    /// Rank of the residual approximation.
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// Number of stored outliers.
+    pub fn outliers(&self) -> usize {
+        self.val.len()
+    }
+
+    /// Bits per weight of everything stored (backbone, factors, CSR).
+    pub fn bits_per_weight(&self) -> f64 {
+        let (rows, cols) = (self.q.rows(), self.q.cols());
+        let extra = 16 * (self.u.len() + self.vt.len() + self.val.len())
+            + 32 * (self.row_ptr.len() + self.col.len());
+        self.q.bits_per_weight() + extra as f64 / (rows * cols) as f64
+    }
+
+    /// Decodes row `r` (`Q + U·Vt + S`).
+    ///
+    /// # Errors
+    /// [`QuantError::RowOutOfRange`], [`QuantError::LengthMismatch`].
+    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) -> Result<(), QuantError> {
+        self.q.dequantize_row(r, out)?;
+        let cols = self.q.cols();
+        for (j, o) in out.iter_mut().enumerate() {
+            let mut s = 0.0f32;
+            for t in 0..self.rank {
+                s += from_f16(self.u[r * self.rank + t]) * from_f16(self.vt[t * cols + j]);
+            }
+            *o += s;
+        }
+        let (a, b) = (self.row_ptr[r] as usize, self.row_ptr[r + 1] as usize);
+        for (c, v) in self.col[a..b].iter().zip(&self.val[a..b]) {
+            out[*c as usize] += from_f16(*v);
+        }
+        Ok(())
+    }
+
+    /// `y = Q·x + U·(Vt·x) + S·x`; the backbone product uses SIMD when
+    /// available.
+    ///
+    /// # Errors
+    /// [`QuantError::LengthMismatch`].
+    pub fn gemv(&self, x: &[f32], y: &mut [f32]) -> Result<(), QuantError> {
+        self.q.gemv(x, y)?;
+        self.add_corrections(x, y);
+        Ok(())
+    }
+
+    /// As [`GearMatrix::gemv`] with the scalar backbone kernel.
+    ///
+    /// # Errors
+    /// [`QuantError::LengthMismatch`].
+    pub fn gemv_scalar(&self, x: &[f32], y: &mut [f32]) -> Result<(), QuantError> {
+        self.q.gemv_scalar(x, y)?;
+        self.add_corrections(x, y);
+        Ok(())
+    }
+
+    fn add_corrections(&self, x: &[f32], y: &mut [f32]) {
+        let cols = self.q.cols();
+        let t: Vec<f32> = (0..self.rank)
+            .map(|k| {
+                self.vt[k * cols..(k + 1) * cols]
+                    .iter()
+                    .zip(x)
+                    .map(|(v, xi)| from_f16(*v) * xi)
+                    .sum()
+            })
+            .collect();
+        for (r, yr) in y.iter_mut().enumerate() {
+            let mut s = 0.0f32;
+            for (k, tk) in t.iter().enumerate() {
+                s += from_f16(self.u[r * self.rank + k]) * tk;
+            }
+            let (a, b) = (self.row_ptr[r] as usize, self.row_ptr[r + 1] as usize);
+            for (c, v) in self.col[a..b].iter().zip(&self.val[a..b]) {
+                s += from_f16(*v) * x[*c as usize];
+            }
+            *yr += s;
+        }
+    }
+}
