@@ -14,7 +14,8 @@ USAGE:
   shoal bessel log-k [--f32] [--backend cpu|gpu|auto]   print ln I_v(x) / ln K_v(x)
   shoal vmf fit FILE.npy        fit a von Mises-Fisher distribution to n x p samples
   shoal bench [--n N]           CPU and GPU throughput side by side, with the adapter name
-  shoal quant compress --format q8|q4|q2 [--group 32|64|128] [--asym] [--scale f16|bf16] IN.npy OUT.shq
+  shoal quant compress --format q8|q4|q2 [--group 32|64|128] [--asym] [--scale f16|bf16]
+                       [--rank R] [--sparse FRACTION] IN.npy OUT.shq   (GEAR with --rank/--sparse)
   shoal quant matvec FILE.shq X.npy Y.npy     Y = X Wᵀ (X: cols, or n x cols), f32 .npy out
   shoal quant info FILE.shq [--original IN.npy]   bits per weight, relative Frobenius error
   shoal help | --help           this text
@@ -326,9 +327,10 @@ fn matrix_from_npy(path: &str) -> Result<(Vec<f32>, usize, usize), Fail> {
 }
 
 fn quant_compress(flags: &[&str]) -> Result<(), Fail> {
-    use shoal_core::quant::{Bits, Format, QuantMatrix, ScaleType, Scheme};
+    use shoal_core::quant::{gear::GearMatrix, Bits, Format, ScaleType, Scheme};
     let (mut bits, mut group, mut scheme, mut scale) =
         (None, 64, Scheme::Symmetric, ScaleType::F16);
+    let (mut rank, mut sparse) = (0usize, 0.0f64);
     let mut files = Vec::new();
     let mut it = flags.iter();
     while let Some(&f) = it.next() {
@@ -361,10 +363,17 @@ fn quant_compress(flags: &[&str]) -> Result<(), Fail> {
                     }
                 }
             }
-            "--rank" | "--sparse" => {
-                return Err(usage(format!(
-                    "{f}: the low-rank residual and sparse outliers (GEAR) are not implemented yet"
-                )))
+            "--rank" => {
+                rank = val()?
+                    .parse()
+                    .map_err(|_| usage("--rank takes a non-negative integer"))?
+            }
+            "--sparse" => {
+                sparse = val()?
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| (0.0..1.0).contains(s))
+                    .ok_or_else(|| usage("--sparse takes a fraction in [0, 1), e.g. 0.02"))?
             }
             other if other.starts_with("--") => {
                 return Err(usage(format!("unknown flag '{other}'")))
@@ -378,8 +387,8 @@ fn quant_compress(flags: &[&str]) -> Result<(), Fail> {
     let bits = bits.ok_or_else(|| usage("quant compress needs --format q8|q4|q2"))?;
     let format = Format::new(bits, scheme, group, scale).map_err(|e| usage(e.to_string()))?;
     let (w, rows, cols) = matrix_from_npy(input)?;
-    let q = QuantMatrix::quantize(&w, rows, cols, format)
-        .map_err(|e| usage(format!("{input}: {e}")))?;
+    let q = GearMatrix::compress(&w, rows, cols, format, rank, sparse)
+        .map_err(|e| usage(format!("{input}: {e} (rank {rank}, sparse {sparse})")))?;
     write_atomic(output, &q.to_bytes())?;
     eprintln!(
         "{output}: {rows} x {cols}, {:.3} bits per weight",
@@ -388,13 +397,15 @@ fn quant_compress(flags: &[&str]) -> Result<(), Fail> {
     Ok(())
 }
 
-fn load_shq(path: &str) -> Result<shoal_core::quant::QuantMatrix, Fail> {
+fn load_shq(path: &str) -> Result<shoal_core::quant::gear::GearMatrix, Fail> {
     let bytes = read_capped(path)?;
-    shoal_core::quant::QuantMatrix::from_bytes(&bytes).map_err(|e| usage(format!("{path}: {e}")))
+    shoal_core::quant::gear::GearMatrix::from_bytes(&bytes)
+        .map_err(|e| usage(format!("{path}: {e}")))
 }
 
 fn quant_matvec(shq: &str, xpath: &str, ypath: &str) -> Result<(), Fail> {
-    let q = load_shq(shq)?;
+    let g = load_shq(shq)?;
+    let q = g.backbone();
     let bytes = read_capped(xpath)?;
     let arr = npy::read(&bytes).map_err(|e| usage(format!("{xpath}: {e}")))?;
     let (n, cols, shape_out): (usize, usize, Vec<usize>) = match arr.shape[..] {
@@ -415,13 +426,14 @@ fn quant_matvec(shq: &str, xpath: &str, ypath: &str) -> Result<(), Fail> {
     }
     let x = arr.to_f32();
     let mut y = vec![0.0f32; n * q.rows()];
-    q.gemm(&x, n, &mut y).map_err(|e| Fail(1, e.to_string()))?;
+    g.gemm(&x, n, &mut y).map_err(|e| Fail(1, e.to_string()))?;
     let out = npy::write_f32(&shape_out, &y).map_err(|e| Fail(1, e.to_string()))?;
     write_atomic(ypath, &out)
 }
 
 fn quant_info(shq: &str, flags: &[&str]) -> Result<(), Fail> {
-    let q = load_shq(shq)?;
+    let g = load_shq(shq)?;
+    let q = g.backbone();
     let mut original = None;
     let mut it = flags.iter();
     while let Some(&f) = it.next() {
@@ -441,8 +453,13 @@ fn quant_info(shq: &str, flags: &[&str]) -> Result<(), Fail> {
         f.scheme,
         f.group,
         f.scale,
-        json_num(q.bits_per_weight())
+        json_num(g.bits_per_weight())
     );
+    json.push_str(&format!(
+        ", \"rank\": {}, \"outliers\": {}",
+        g.rank(),
+        g.outliers()
+    ));
     if let Some(path) = original {
         let (w, rows, cols) = matrix_from_npy(path)?;
         if (rows, cols) != (q.rows(), q.cols()) {
@@ -455,7 +472,7 @@ fn quant_info(shq: &str, flags: &[&str]) -> Result<(), Fail> {
         let mut row = vec![0.0f32; cols];
         let (mut err, mut norm) = (0.0f64, 0.0f64);
         for (r, wr) in w.chunks_exact(cols).enumerate() {
-            q.dequantize_row(r, &mut row)
+            g.dequantize_row(r, &mut row)
                 .map_err(|e| Fail(1, e.to_string()))?;
             for (a, b) in wr.iter().zip(&row) {
                 err += (f64::from(*a) - f64::from(*b)).powi(2);

@@ -159,6 +159,52 @@ fn quant_compress_matvec_info() {
     let mut want = vec![0.0f32; 2 * rows];
     q.gemm(&x, 2, &mut want).unwrap();
     assert_eq!(y.to_f32(), want);
+    // GEAR: --rank and --sparse, read back by info and matvec.
+    let (code, _, err) = shoal(
+        &[
+            "quant",
+            "compress",
+            "--format",
+            "q4",
+            "--rank",
+            "2",
+            "--sparse",
+            "0.05",
+            &p("w.npy"),
+            &p("g.shq"),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = shoal(
+        &["quant", "info", &p("g.shq"), "--original", &p("w.npy")],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("\"rank\": 2") && out.contains("\"outliers\": 80"),
+        "{out}"
+    );
+    let (code, _, err) = shoal(
+        &["quant", "matvec", &p("g.shq"), &p("x.npy"), &p("yg.npy")],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = shoal(
+        &[
+            "quant",
+            "compress",
+            "--format",
+            "q4",
+            "--sparse",
+            "2",
+            &p("w.npy"),
+            &p("h.shq"),
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("fraction"), "{err}");
     // Bad input: clear error, exit 2, and no output file left behind.
     std::fs::write(p("bad.npy"), b"\x93NUMPY\x01\x00").unwrap();
     let (code, _, err) = shoal(

@@ -432,3 +432,48 @@ fn gear_beats_the_plain_backbone_and_its_gemv_is_the_dense_product() {
     assert!(GearMatrix::compress(&w, rows, cols, f, 200, 0.02).is_err());
     assert!(GearMatrix::compress(&w, rows, cols, f, 2, 1.5).is_err());
 }
+
+#[test]
+fn gear_shq_round_trip_and_malformed_gear_sections() {
+    use shoal_core::quant::{gear::GearMatrix, ShqError};
+    let mut rng = Rng::new(41);
+    let (rows, cols) = (20, 50);
+    let w = gaussian(&mut rng, rows * cols, 1.0);
+    let f = Format::new(Bits::Q8, Scheme::Asymmetric, 32, ScaleType::Bf16).unwrap();
+    let g = GearMatrix::compress(&w, rows, cols, f, 3, 0.1).unwrap();
+    let b = g.to_bytes();
+    assert_eq!(GearMatrix::from_bytes(&b).unwrap(), g);
+    // A file with a GEAR section is not a plain matrix.
+    assert!(QuantMatrix::from_bytes(&b).is_err());
+    // A plain file reads as GEAR with rank 0 and no outliers, same bytes back.
+    let plain = GearMatrix::compress(&w, rows, cols, f, 0, 0.0).unwrap();
+    let pb = plain.to_bytes();
+    assert_eq!(pb, plain.backbone().to_bytes());
+    assert_eq!(GearMatrix::from_bytes(&pb).unwrap().to_bytes(), pb);
+    let base = g.backbone().to_bytes().len(); // where the GEAR header starts
+    let with = |at: usize, bytes: &[u8]| {
+        let mut v = b.clone();
+        v[at..at + bytes.len()].copy_from_slice(bytes);
+        v
+    };
+    assert_eq!(
+        GearMatrix::from_bytes(&with(base, &(1000u64).to_le_bytes())),
+        Err(ShqError::BadGear("rank above min(rows, cols)"))
+    );
+    assert_eq!(
+        GearMatrix::from_bytes(&with(base + 8, &(u64::MAX).to_le_bytes())),
+        Err(ShqError::BadGear("more outliers than weights"))
+    );
+    assert_eq!(
+        GearMatrix::from_bytes(&with(b.len() - 1, &[0x7f])),
+        Err(ShqError::Checksum("gear"))
+    );
+    assert_eq!(
+        GearMatrix::from_bytes(&b[..b.len() - 2]),
+        Err(ShqError::Truncated)
+    );
+    assert_eq!(
+        GearMatrix::from_bytes(&[b.clone(), vec![1, 2]].concat()),
+        Err(ShqError::TrailingBytes(2))
+    );
+}

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | 0 | 4 | magic `SHQ1` |
 //! | 4 | 2 | version = 1 |
-//! | 6 | 2 | flags = 0 |
+//! | 6 | 2 | flags: 0, or 1 when a GEAR section follows |
 //! | 8 | 8 | rows |
 //! | 16 | 8 | cols |
 //! | 24 | 1 | bits (8, 4, 2) |
@@ -20,11 +20,16 @@
 //! | 48 | 8 | FNV-1a 64 of the mins section |
 //! | 56 | … | codes, then scales (u16 each), then mins (u16 each, asymmetric only) |
 //!
-//! Section sizes follow from the header (see the [module layout](super));
-//! the file must end exactly after the last section.
+//! Section sizes follow from the header (see the [module layout](super)).
+//! With flag 1 a GEAR section follows ([`super::gear::GearMatrix`]):
+//! `rank` (u64), `nnz` (u64), FNV-1a 64 of the rest, then `U` (`rows × rank`
+//! f16), `Vt` (`rank × cols` f16), CSR row pointers (`rows + 1` u32), column
+//! indices (`nnz` u32, increasing within a row), values (`nnz` f16). The file
+//! must end exactly after the last section.
 
 use alloc::vec::Vec;
 
+use super::gear::GearMatrix;
 use super::{Bits, Format, QuantMatrix, ScaleType, Scheme};
 
 const MAGIC: &[u8; 4] = b"SHQ1";
@@ -50,6 +55,8 @@ pub enum ShqError {
     Checksum(&'static str),
     /// Bytes after the last section.
     TrailingBytes(usize),
+    /// Invalid GEAR section: rank, counts or CSR structure.
+    BadGear(&'static str),
 }
 
 impl core::fmt::Display for ShqError {
@@ -64,6 +71,7 @@ impl core::fmt::Display for ShqError {
             ShqError::TrailingBytes(n) => {
                 write!(f, "shq: {n} unexpected bytes after the last section")
             }
+            ShqError::BadGear(why) => write!(f, "shq: invalid GEAR section ({why})"),
         }
     }
 }
@@ -93,12 +101,16 @@ fn rd<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], ShqError> {
 impl QuantMatrix {
     /// Serialises to the `.shq` layout.
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_bytes_with_flags(0)
+    }
+
+    pub(crate) fn to_bytes_with_flags(&self, flags: u16) -> Vec<u8> {
         let scales = u16s_to_bytes(&self.scales);
         let mins = u16s_to_bytes(&self.mins);
         let mut out = Vec::with_capacity(HEADER + self.codes.len() + scales.len() + mins.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&1u16.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&flags.to_le_bytes());
         out.extend_from_slice(&(self.rows as u64).to_le_bytes());
         out.extend_from_slice(&(self.cols as u64).to_le_bytes());
         out.push(self.format.bits.count() as u8);
@@ -121,17 +133,31 @@ impl QuantMatrix {
         out
     }
 
-    /// Parses a `.shq` file held in memory.
+    /// Parses a `.shq` file held in memory (without a GEAR section; see
+    /// [`super::gear::GearMatrix::from_bytes`] for files that may have one).
     ///
     /// # Errors
     /// One [`ShqError`] variant per way the bytes can be wrong.
     pub fn from_bytes(b: &[u8]) -> Result<Self, ShqError> {
+        let (q, flags, end) = Self::parse(b)?;
+        if flags != 0 {
+            return Err(ShqError::UnsupportedVersion(1));
+        }
+        if end != b.len() {
+            return Err(ShqError::TrailingBytes(b.len() - end));
+        }
+        Ok(q)
+    }
+
+    /// Parses the matrix part; returns it with the flags and the offset
+    /// where it ends.
+    pub(crate) fn parse(b: &[u8]) -> Result<(Self, u16, usize), ShqError> {
         if b.get(..4).ok_or(ShqError::Truncated)? != MAGIC {
             return Err(ShqError::BadMagic);
         }
         let version = u16::from_le_bytes(rd(b, 4)?);
         let flags = u16::from_le_bytes(rd(b, 6)?);
-        if version != 1 || flags != 0 || rd::<1>(b, 27)?[0] != 0 {
+        if version != 1 || flags > 1 || rd::<1>(b, 27)?[0] != 0 {
             return Err(ShqError::UnsupportedVersion(version));
         }
         let rows = u64::from_le_bytes(rd(b, 8)?);
@@ -192,16 +218,125 @@ impl QuantMatrix {
         let codes = section(codes_len, "codes", sums[0])?.to_vec();
         let scales = to_u16s(section(scales_len, "scales", sums[1])?);
         let mins = to_u16s(section(mins_len, "mins", sums[2])?);
-        if at != b.len() {
-            return Err(ShqError::TrailingBytes(b.len() - at));
+        Ok((
+            QuantMatrix {
+                rows,
+                cols,
+                format,
+                codes,
+                scales,
+                mins,
+            },
+            flags,
+            at,
+        ))
+    }
+}
+
+impl GearMatrix {
+    /// Serialises to `.shq` (plain when rank and outliers are both zero).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        if self.rank == 0 && self.val.is_empty() {
+            return self.q.to_bytes();
         }
-        Ok(QuantMatrix {
-            rows,
-            cols,
-            format,
-            codes,
-            scales,
-            mins,
+        let mut out = self.q.to_bytes_with_flags(1);
+        let mut rest = Vec::new();
+        self.u
+            .iter()
+            .for_each(|v| rest.extend_from_slice(&v.to_le_bytes()));
+        self.vt
+            .iter()
+            .for_each(|v| rest.extend_from_slice(&v.to_le_bytes()));
+        self.row_ptr
+            .iter()
+            .for_each(|v| rest.extend_from_slice(&v.to_le_bytes()));
+        self.col
+            .iter()
+            .for_each(|v| rest.extend_from_slice(&v.to_le_bytes()));
+        self.val
+            .iter()
+            .for_each(|v| rest.extend_from_slice(&v.to_le_bytes()));
+        out.extend_from_slice(&(self.rank as u64).to_le_bytes());
+        out.extend_from_slice(&(self.val.len() as u64).to_le_bytes());
+        out.extend_from_slice(&fnv1a64(&rest).to_le_bytes());
+        out.extend_from_slice(&rest);
+        out
+    }
+
+    /// Parses a `.shq` file with or without a GEAR section.
+    ///
+    /// # Errors
+    /// One [`ShqError`] variant per way the bytes can be wrong.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, ShqError> {
+        let (q, flags, at) = QuantMatrix::parse(b)?;
+        let (rows, cols) = (q.rows(), q.cols());
+        if flags == 0 {
+            if at != b.len() {
+                return Err(ShqError::TrailingBytes(b.len() - at));
+            }
+            return Ok(GearMatrix {
+                q,
+                rank: 0,
+                u: Vec::new(),
+                vt: Vec::new(),
+                row_ptr: alloc::vec![0; rows + 1],
+                col: Vec::new(),
+                val: Vec::new(),
+            });
+        }
+        let rank = u64::from_le_bytes(rd(b, at)?);
+        let nnz = u64::from_le_bytes(rd(b, at + 8)?);
+        let sum = u64::from_le_bytes(rd(b, at + 16)?);
+        if rank > rows.min(cols) as u64 {
+            return Err(ShqError::BadGear("rank above min(rows, cols)"));
+        }
+        if nnz > (rows as u64) * (cols as u64) {
+            return Err(ShqError::BadGear("more outliers than weights"));
+        }
+        let (rank, nnz) = (rank as usize, nnz as usize);
+        // All below MAX_ELEMENTS-bounded sizes: no overflow.
+        let need = 2 * rows * rank + 2 * rank * cols + 4 * (rows + 1) + 6 * nnz;
+        let start = at + 24;
+        let rest = b.get(start..start + need).ok_or(ShqError::Truncated)?;
+        if fnv1a64(rest) != sum {
+            return Err(ShqError::Checksum("gear"));
+        }
+        if start + need != b.len() {
+            return Err(ShqError::TrailingBytes(b.len() - start - need));
+        }
+        let (u_b, r) = rest.split_at(2 * rows * rank);
+        let (vt_b, r) = r.split_at(2 * rank * cols);
+        let (rp_b, r) = r.split_at(4 * (rows + 1));
+        let (col_b, val_b) = r.split_at(4 * nnz);
+        let to_u32s = |b: &[u8]| -> Vec<u32> {
+            b.chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        };
+        let row_ptr = to_u32s(rp_b);
+        let col = to_u32s(col_b);
+        if row_ptr.first() != Some(&0) || row_ptr.last().map(|&v| v as usize) != Some(nnz) {
+            return Err(ShqError::BadGear("row pointers do not span the outliers"));
+        }
+        for w in row_ptr.windows(2) {
+            if w[0] > w[1] {
+                return Err(ShqError::BadGear("row pointers decrease"));
+            }
+            let cs = &col[w[0] as usize..w[1] as usize];
+            if cs.iter().any(|&c| c as usize >= cols) || cs.windows(2).any(|p| p[0] >= p[1]) {
+                return Err(ShqError::BadGear(
+                    "column indices out of range or not increasing",
+                ));
+            }
+        }
+        Ok(GearMatrix {
+            q,
+            rank,
+            u: to_u16s(u_b),
+            vt: to_u16s(vt_b),
+            row_ptr,
+            col,
+            val: to_u16s(val_b),
         })
     }
 }

@@ -157,8 +157,12 @@ impl GearMatrix {
         self.val.len()
     }
 
-    /// Bits per weight of everything stored (backbone, factors, CSR).
+    /// Bits per weight of everything stored (backbone, factors, CSR; a
+    /// matrix without either is stored as its backbone alone).
     pub fn bits_per_weight(&self) -> f64 {
+        if self.rank == 0 && self.val.is_empty() {
+            return self.q.bits_per_weight();
+        }
         let (rows, cols) = (self.q.rows(), self.q.cols());
         let extra = 16 * (self.u.len() + self.vt.len() + self.val.len())
             + 32 * (self.row_ptr.len() + self.col.len());
@@ -204,6 +208,31 @@ impl GearMatrix {
     pub fn gemv_scalar(&self, x: &[f32], y: &mut [f32]) -> Result<(), QuantError> {
         self.q.gemv_scalar(x, y)?;
         self.add_corrections(x, y);
+        Ok(())
+    }
+
+    /// `Y = X Wᵀ` for a batch `X` of `n × cols`, `Y` of `n × rows`.
+    ///
+    /// # Errors
+    /// [`QuantError::LengthMismatch`].
+    pub fn gemm(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
+        let (rows, cols) = (self.q.rows(), self.q.cols());
+        let bad = QuantError::BadShape { rows: n, cols };
+        if x.len() != n.checked_mul(cols).ok_or(bad)? {
+            return Err(QuantError::LengthMismatch {
+                expected: n * cols,
+                found: x.len(),
+            });
+        }
+        if y.len() != n.checked_mul(rows).ok_or(bad)? {
+            return Err(QuantError::LengthMismatch {
+                expected: n * rows,
+                found: y.len(),
+            });
+        }
+        for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(rows)) {
+            self.gemv(xr, yr)?;
+        }
         Ok(())
     }
 
