@@ -32,4 +32,6 @@ pub mod npy;
 #[cfg(feature = "alloc")]
 pub mod quant;
 pub mod rng;
+#[cfg(feature = "alloc")]
+pub mod tflite;
 pub mod vmf;

@@ -1,5 +1,6 @@
 //! A strict reader and writer for NumPy `.npy` files (format versions 1.0,
-//! 2.0 and 3.0) holding little-endian `f2`, `f4` or `f8` arrays in C order.
+//! 2.0 and 3.0) holding `u1` or little-endian `f2`, `f4`, `f8` arrays in C
+//! order.
 //!
 //! Every size is checked before anything is allocated: the header is capped
 //! at [`MAX_HEADER`] bytes, the shape at [`MAX_DIMS`] dimensions, and the
@@ -64,7 +65,7 @@ impl core::fmt::Display for NpyError {
             }
             NpyError::BadHeader(why) => write!(f, "npy: malformed header ({why})"),
             NpyError::UnsupportedDtype(d) => {
-                write!(f, "npy: dtype {d} not supported (use <f2, <f4 or <f8)")
+                write!(f, "npy: dtype {d} not supported (use |u1, <f2, <f4 or <f8)")
             }
             NpyError::FortranOrder => write!(f, "npy: Fortran-ordered arrays are not supported"),
             NpyError::BadShape => write!(f, "npy: shape has too many dimensions or overflows"),
@@ -82,6 +83,8 @@ impl core::error::Error for NpyError {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Dtype {
+    /// uint8.
+    U8,
     /// IEEE binary16.
     F16,
     /// IEEE binary32.
@@ -94,6 +97,7 @@ impl Dtype {
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
+            Dtype::U8 => 1,
             Dtype::F16 => 2,
             Dtype::F32 => 4,
             Dtype::F64 => 8,
@@ -126,6 +130,7 @@ impl Array<'_> {
     /// The elements converted to f64.
     pub fn to_f64(&self) -> Vec<f64> {
         match self.dtype {
+            Dtype::U8 => self.data.iter().map(|&b| f64::from(b)).collect(),
             Dtype::F16 => self
                 .data
                 .chunks_exact(2)
@@ -207,6 +212,7 @@ pub fn read(bytes: &[u8]) -> Result<Array<'_>, NpyError> {
     let q = d.find('\'').ok_or(NpyError::BadHeader("descr"))?;
     let descr = d.get(..q).ok_or(NpyError::BadHeader("descr"))?;
     let dtype = match descr {
+        "|u1" | "<u1" => Dtype::U8,
         "<f2" => Dtype::F16,
         "<f4" => Dtype::F32,
         "<f8" => Dtype::F64,

@@ -1,0 +1,439 @@
+//! Scalar uint8 kernels with TFLite's reference arithmetic (the
+//! specification for later SIMD and WGSL versions), and the fixed-point
+//! helpers they use.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::{Activation, DType, Model, Op, Tensor, TfliteError, Window};
+
+/// `(q, shift)` with `m ≈ q · 2^(shift - 31)`, `q` in `[2^30, 2^31)`:
+/// TFLite's `QuantizeMultiplier`.
+pub fn quantize_multiplier(m: f64) -> (i32, i32) {
+    if m == 0.0 {
+        return (0, 0);
+    }
+    let (q, mut shift) = libm::frexp(m);
+    let mut q_fixed = libm::round(q * 2_147_483_648.0) as i64;
+    if q_fixed == 1 << 31 {
+        q_fixed /= 2;
+        shift += 1;
+    }
+    if shift < -31 {
+        shift = 0;
+        q_fixed = 0;
+    }
+    (q_fixed as i32, shift)
+}
+
+/// `round(a·b / 2^31)` with ties away from zero, saturating the one
+/// overflow case (gemmlowp's `SaturatingRoundingDoublingHighMul`).
+#[inline]
+pub fn srdhm(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let ab = i64::from(a) * i64::from(b);
+    let nudge = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+    ((ab + nudge) / (1i64 << 31)) as i32
+}
+
+/// `x / 2^e` rounded to nearest, ties away from zero (gemmlowp's
+/// `RoundingDivideByPOT`), for `0 <= e <= 31`.
+#[inline]
+pub fn rounding_divide_by_pot(x: i32, e: i32) -> i32 {
+    let e = e.clamp(0, 31) as u32;
+    let mask = ((1i64 << e) - 1) as i32;
+    let rem = x & mask;
+    let threshold = (mask >> 1) + i32::from(x < 0);
+    (x >> e) + i32::from(rem > threshold)
+}
+
+/// TFLite's `MultiplyByQuantizedMultiplier` (double rounding).
+#[inline]
+pub fn multiply_by_quantized_multiplier(x: i32, q: i32, shift: i32) -> i32 {
+    let left = shift.max(0);
+    let right = (-shift).max(0);
+    rounding_divide_by_pot(
+        srdhm(x.wrapping_mul(1i32.wrapping_shl(left as u32)), q),
+        right,
+    )
+}
+
+/// `x · 2^e` with saturation (gemmlowp's `SaturatingRoundingMultiplyByPOT`
+/// for `e > 0`; rounding division for `e < 0`).
+#[inline]
+fn mul_pot(x: i32, e: i32) -> i32 {
+    if e >= 0 {
+        let max = i32::MAX >> e;
+        let min = i32::MIN >> e;
+        if x > max {
+            i32::MAX
+        } else if x < min {
+            i32::MIN
+        } else {
+            x << e
+        }
+    } else {
+        rounding_divide_by_pot(x, -e)
+    }
+}
+
+/// `(min, max)` of the output after a fused activation, as TFLite rounds it
+/// (the model validation rejects graphs where `min > max`).
+pub(crate) fn act_range(act: Activation, out: &Tensor<'_>) -> (i32, i32) {
+    let q = |f: f32| out.zero_point + libm::roundf(f / out.scale) as i32;
+    match act {
+        Activation::None => (0, 255),
+        Activation::Relu => (q(0.0).max(0), 255),
+        Activation::Relu6 => (q(0.0).max(0), q(6.0).min(255)),
+    }
+}
+
+/// Padding before the first row/column (TFLite's `ComputePadding`).
+fn pad(stride: usize, dilation: usize, input: usize, filter: usize, output: usize) -> i64 {
+    let eff = (filter as i64 - 1) * dilation as i64 + 1;
+    (((output as i64 - 1) * stride as i64 + eff - input as i64) / 2).max(0)
+}
+
+fn get(values: &[Option<Vec<u8>>], i: usize) -> Result<&[u8], TfliteError> {
+    values
+        .get(i)
+        .and_then(|v| v.as_deref())
+        .ok_or(TfliteError::BadGraph("tensor read before it was written"))
+}
+
+fn dims(t: &Tensor<'_>) -> (usize, usize, usize) {
+    match t.shape[..] {
+        [_, h, w, c] => (h, w, c),
+        _ => (1, 1, t.len()),
+    }
+}
+
+fn bias_values(model: &Model<'_>, bias: Option<usize>, n: usize) -> Vec<i32> {
+    match bias.and_then(|b| model.tensors[b].data) {
+        Some(d) => d
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        None => vec![0; n],
+    }
+}
+
+/// Runs one operator, writing its output into `values`.
+pub(crate) fn run_op(
+    model: &Model<'_>,
+    op: &Op,
+    values: &mut [Option<Vec<u8>>],
+) -> Result<(), TfliteError> {
+    let t = |i: usize| &model.tensors[i];
+    let (out_index, data) = match *op {
+        Op::Conv2d {
+            input,
+            filter,
+            bias,
+            output,
+            window,
+            act,
+        } => (
+            output,
+            conv(
+                model, values, input, filter, bias, output, window, act, None,
+            )?,
+        ),
+        Op::DepthwiseConv2d {
+            input,
+            filter,
+            bias,
+            output,
+            window,
+            multiplier,
+            act,
+        } => (
+            output,
+            conv(
+                model,
+                values,
+                input,
+                filter,
+                bias,
+                output,
+                window,
+                act,
+                Some(multiplier),
+            )?,
+        ),
+        Op::AvgPool {
+            input,
+            output,
+            window,
+            filter_w,
+            filter_h,
+            act,
+        } => {
+            let x = get(values, input)?;
+            let (ih, iw, c) = dims(t(input));
+            let (oh, ow, _) = dims(t(output));
+            let ph = pad(window.stride_h, 1, ih, filter_h, oh);
+            let pw = pad(window.stride_w, 1, iw, filter_w, ow);
+            let (lo, hi) = act_range(act, t(output));
+            let mut out = vec![0u8; oh * ow * c];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let y0 = oy as i64 * window.stride_h as i64 - ph;
+                    let x0 = ox as i64 * window.stride_w as i64 - pw;
+                    for ch in 0..c {
+                        let (mut sum, mut count) = (0i32, 0i32);
+                        for fy in 0..filter_h as i64 {
+                            for fx in 0..filter_w as i64 {
+                                let (iy, ix) = (y0 + fy, x0 + fx);
+                                if iy >= 0 && ix >= 0 && (iy as usize) < ih && (ix as usize) < iw {
+                                    sum += i32::from(x[(iy as usize * iw + ix as usize) * c + ch]);
+                                    count += 1;
+                                }
+                            }
+                        }
+                        let avg = if count > 0 {
+                            (sum + count / 2) / count
+                        } else {
+                            0
+                        };
+                        out[(oy * ow + ox) * c + ch] = avg.max(lo).min(hi) as u8;
+                    }
+                }
+            }
+            (output, out)
+        }
+        Op::Reshape { input, output } => (output, get(values, input)?.to_vec()),
+        Op::Softmax {
+            input,
+            output,
+            beta,
+        } => {
+            let x = get(values, input)?;
+            let depth = *t(input).shape.last().unwrap_or(&1);
+            (output, softmax_u8(x, depth.max(1), beta, t(input).scale))
+        }
+        Op::Add { a, b, output, act } => (
+            output,
+            add_u8(get(values, a)?, get(values, b)?, t(a), t(b), t(output), act),
+        ),
+    };
+    if t(out_index).dtype != DType::U8 || data.len() != t(out_index).len() {
+        return Err(TfliteError::BadGraph("output size"));
+    }
+    values[out_index] = Some(data);
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv(
+    model: &Model<'_>,
+    values: &[Option<Vec<u8>>],
+    input: usize,
+    filter: usize,
+    bias: Option<usize>,
+    output: usize,
+    w: Window,
+    act: Activation,
+    depthwise: Option<usize>,
+) -> Result<Vec<u8>, TfliteError> {
+    let t = |i: usize| &model.tensors[i];
+    let x = get(values, input)?;
+    let f = t(filter)
+        .data
+        .ok_or(TfliteError::BadGraph("filter is not constant"))?;
+    let (ih, iw, ic) = dims(t(input));
+    let (oh, ow, oc) = dims(t(output));
+    let (fh, fw) = (t(filter).shape[1], t(filter).shape[2]);
+    let in_off = -t(input).zero_point;
+    let f_off = -t(filter).zero_point;
+    let out_zp = t(output).zero_point;
+    // TFLite forms the product of the two float scales in float, then divides in double.
+    let real = f64::from(t(input).scale * t(filter).scale) / f64::from(t(output).scale);
+    let (q, shift) = quantize_multiplier(real);
+    let (lo, hi) = act_range(act, t(output));
+    let biases = bias_values(model, bias, oc);
+    let ph = pad(w.stride_h, w.dilation_h, ih, fh, oh);
+    let pw = pad(w.stride_w, w.dilation_w, iw, fw, ow);
+    let mut out = vec![0u8; oh * ow * oc];
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let y0 = oy as i64 * w.stride_h as i64 - ph;
+            let x0 = ox as i64 * w.stride_w as i64 - pw;
+            for o in 0..oc {
+                let mut acc = 0i32;
+                for ky in 0..fh {
+                    let iy = y0 + (ky * w.dilation_h) as i64;
+                    if iy < 0 || iy as usize >= ih {
+                        continue;
+                    }
+                    for kx in 0..fw {
+                        let ix = x0 + (kx * w.dilation_w) as i64;
+                        if ix < 0 || ix as usize >= iw {
+                            continue;
+                        }
+                        let px = (iy as usize * iw + ix as usize) * ic;
+                        match depthwise {
+                            None => {
+                                let fo = ((o * fh + ky) * fw + kx) * ic;
+                                for c in 0..ic {
+                                    acc += (i32::from(f[fo + c]) + f_off)
+                                        * (i32::from(x[px + c]) + in_off);
+                                }
+                            }
+                            Some(m) => {
+                                let c = o / m;
+                                acc += (i32::from(f[(ky * fw + kx) * oc + o]) + f_off)
+                                    * (i32::from(x[px + c]) + in_off);
+                            }
+                        }
+                    }
+                }
+                acc = acc.wrapping_add(biases.get(o).copied().unwrap_or(0));
+                let v = multiply_by_quantized_multiplier(acc, q, shift) + out_zp;
+                out[(oy * ow + ox) * oc + o] = v.max(lo).min(hi) as u8;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `QuantizeMultiplierSmallerThanOneExp`: `(q, shift)` with `shift <= 0`.
+fn quantize_small(m: f64) -> (i32, i32) {
+    quantize_multiplier(m)
+}
+
+fn add_u8(
+    a: &[u8],
+    b: &[u8],
+    ta: &Tensor<'_>,
+    tb: &Tensor<'_>,
+    to: &Tensor<'_>,
+    act: Activation,
+) -> Vec<u8> {
+    const LEFT_SHIFT: i32 = 20;
+    // As TFLite's Prepare: float max times 2 (in float), divisions in double.
+    let twice_max = f64::from(2.0 * ta.scale.max(tb.scale));
+    let (m1, s1) = quantize_small(f64::from(ta.scale) / twice_max);
+    let (m2, s2) = quantize_small(f64::from(tb.scale) / twice_max);
+    let (mo, so) = quantize_small(twice_max / f64::from((1i32 << LEFT_SHIFT) as f32 * to.scale));
+    let (lo, hi) = act_range(act, to);
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let x = (i32::from(x) - ta.zero_point) * (1 << LEFT_SHIFT);
+            let y = (i32::from(y) - tb.zero_point) * (1 << LEFT_SHIFT);
+            let sx = multiply_by_quantized_multiplier(x, m1, s1);
+            let sy = multiply_by_quantized_multiplier(y, m2, s2);
+            let raw = multiply_by_quantized_multiplier(sx.wrapping_add(sy), mo, so) + to.zero_point;
+            raw.max(lo).min(hi) as u8
+        })
+        .collect()
+}
+
+// ---- gemmlowp-style fixed point for the uint8 softmax ------------------
+
+/// `exp(a)` for `a` in `[-1/4, 0)`, Q0.31 in and out.
+fn exp_quarter(a: i32) -> i32 {
+    const CONSTANT_TERM: i32 = 1_895_147_668; // exp(-1/8)
+    const ONE_THIRD: i32 = 715_827_883;
+    let x = a.wrapping_add(1 << 28); // a + 1/8
+    let x2 = srdhm(x, x);
+    let x3 = srdhm(x2, x);
+    let x4 = srdhm(x2, x2);
+    let x4_over_4 = rounding_divide_by_pot(x4, 2);
+    let poly = rounding_divide_by_pot(
+        srdhm(x4_over_4.wrapping_add(x3), ONE_THIRD).wrapping_add(x2),
+        1,
+    );
+    CONSTANT_TERM.wrapping_add(srdhm(CONSTANT_TERM, x.wrapping_add(poly)))
+}
+
+/// `exp(a)` for `a <= 0` given in Q5.26; result Q0.31.
+fn exp_negative(a: i32) -> i32 {
+    const FRAC: i32 = 26;
+    let quarter = 1i32 << (FRAC - 2);
+    let mask = quarter - 1;
+    let a_mod = (a & mask).wrapping_sub(quarter);
+    let mut result = exp_quarter(mul_pot(a_mod, 5));
+    let remainder = a_mod.wrapping_sub(a);
+    const BARREL: [(i32, i32); 7] = [
+        (-2, 1_672_461_947),
+        (-1, 1_302_514_674),
+        (0, 790_015_084),
+        (1, 290_630_308),
+        (2, 39_332_535),
+        (3, 720_401),
+        (4, 242),
+    ];
+    for (e, mult) in BARREL {
+        if remainder & (1 << (FRAC + e)) != 0 {
+            result = srdhm(result, mult);
+        }
+    }
+    if a == 0 {
+        i32::MAX
+    } else {
+        result
+    }
+}
+
+/// `1 / (1 + x)` for `x` in `[0, 1)`, Q0.31 in and out (Newton-Raphson).
+fn one_over_one_plus_x(a: i32) -> i32 {
+    let half_denominator = {
+        let sum = i64::from(a) + i64::from(i32::MAX);
+        let sign = if sum >= 0 { 1 } else { -1 };
+        ((sum + sign) / 2) as i32
+    };
+    const C48_17: i32 = 1_515_870_810; // Q2.29
+    const CNEG32_17: i32 = -1_010_580_540;
+    let one_q2: i32 = 1 << 29;
+    let mut x = C48_17.wrapping_add(srdhm(half_denominator, CNEG32_17));
+    for _ in 0..3 {
+        let hdx = srdhm(half_denominator, x);
+        let one_minus = one_q2.wrapping_sub(hdx);
+        x = x.wrapping_add(mul_pot(srdhm(x, one_minus), 2));
+    }
+    mul_pot(x, 1)
+}
+
+fn softmax_u8(x: &[u8], depth: usize, beta: f32, scale: f32) -> Vec<u8> {
+    const DIFF_BITS: i32 = 5;
+    const ACC_BITS: i32 = 12;
+    let real = (f64::from(beta) * f64::from(scale) * f64::from(1u32 << (31 - DIFF_BITS)))
+        .min(2_147_483_647.0);
+    let (mult, left) = quantize_multiplier(real);
+    let max_rescaled = f64::from((1 << DIFF_BITS) - 1) * (1i64 << (31 - DIFF_BITS)) as f64
+        / (1i64 << left.clamp(0, 62)) as f64;
+    let diff_min = -(libm::floor(max_rescaled) as i32);
+    let mut out = vec![0u8; x.len()];
+    for (row, orow) in x.chunks(depth).zip(out.chunks_mut(depth)) {
+        let max = i32::from(*row.iter().max().unwrap_or(&0));
+        let scaled = |v: u8| {
+            srdhm(
+                (i32::from(v) - max).wrapping_mul(1 << left.clamp(0, 31)),
+                mult,
+            )
+        };
+        let mut sum = 0i32;
+        for &v in row {
+            if i32::from(v) - max >= diff_min {
+                sum = sum.wrapping_add(rounding_divide_by_pot(exp_negative(scaled(v)), ACC_BITS));
+            }
+        }
+        let headroom = (sum as u32).leading_zeros().min(31) as i32;
+        let bits_over_unit = ACC_BITS - headroom;
+        let shifted = ((sum as u32) << headroom).wrapping_sub(1u32 << 31) as i32;
+        let recip = one_over_one_plus_x(shifted);
+        for (o, &v) in orow.iter_mut().zip(row) {
+            *o = if i32::from(v) - max >= diff_min {
+                let e = exp_negative(scaled(v));
+                rounding_divide_by_pot(srdhm(recip, e), bits_over_unit + 31 - 8).clamp(0, 255) as u8
+            } else {
+                0
+            };
+        }
+    }
+    out
+}

@@ -1,0 +1,713 @@
+//! TFLite flatbuffer models, read directly and run with integer arithmetic
+//! that follows TFLite's reference kernels bit for bit (uint8 models).
+//!
+//! ```no_run
+//! # fn demo(bytes: &[u8], image: &[u8]) -> Result<(), shoal_core::tflite::TfliteError> {
+//! use shoal_core::tflite::Model;
+//! let model = Model::parse(bytes)?;          // bounds-checked, capped
+//! let run = model.run_u8(image)?;             // HxWx3 uint8 input
+//! let probs = run.output(&model, 0)?;         // raw uint8 output tensor
+//! # Ok(()) }
+//! ```
+//!
+//! Supported now: CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, RESHAPE,
+//! ADD (uint8, with fused ReLU/ReLU6), and SOFTMAX. Any other operator is
+//! rejected at parse time with [`TfliteError::UnsupportedOperator`] naming
+//! it. Arithmetic: int32 accumulation, TFLite's fixed-point requantization
+//! (`QuantizeMultiplier`, saturating rounding doubling high multiply,
+//! rounding right shift), and its activation-range rounding.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+mod flatbuf;
+pub mod kernels;
+
+use flatbuf::Table;
+
+/// Most tensors, operators or buffers a model may declare.
+pub const MAX_ITEMS: usize = 65_536;
+/// Most elements in one tensor.
+pub const MAX_TENSOR_ELEMENTS: usize = 1 << 26;
+
+/// Why a model was rejected or could not run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TfliteError {
+    /// The flatbuffer is malformed (what was wrong).
+    Malformed(&'static str),
+    /// Not a TFLite file (missing `TFL3` identifier).
+    BadIdentifier,
+    /// An operator this engine does not implement (TFLite builtin code).
+    UnsupportedOperator(i32),
+    /// A tensor type this engine does not run.
+    UnsupportedType(u8),
+    /// Too many items or a tensor too large.
+    TooLarge,
+    /// Shapes or tensor references that do not fit together.
+    BadGraph(&'static str),
+    /// The input has the wrong number of bytes.
+    InputSize {
+        /// Bytes required.
+        expected: usize,
+        /// Bytes given.
+        found: usize,
+    },
+}
+
+impl core::fmt::Display for TfliteError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TfliteError::Malformed(w) => write!(f, "tflite: malformed model ({w})"),
+            TfliteError::BadIdentifier => {
+                write!(f, "tflite: not a TFLite model (no TFL3 identifier)")
+            }
+            TfliteError::UnsupportedOperator(c) => {
+                write!(
+                    f,
+                    "tflite: unsupported operator {} (builtin code {c})",
+                    op_name(*c)
+                )
+            }
+            TfliteError::UnsupportedType(t) => write!(f, "tflite: unsupported tensor type {t}"),
+            TfliteError::TooLarge => write!(f, "tflite: model exceeds the size caps"),
+            TfliteError::BadGraph(w) => write!(f, "tflite: inconsistent graph ({w})"),
+            TfliteError::InputSize { expected, found } => {
+                write!(
+                    f,
+                    "tflite: input has {found} bytes, the model needs {expected}"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for TfliteError {}
+
+/// Name of a TFLite builtin operator code (for messages).
+pub fn op_name(code: i32) -> &'static str {
+    match code {
+        0 => "ADD",
+        1 => "AVERAGE_POOL_2D",
+        2 => "CONCATENATION",
+        3 => "CONV_2D",
+        4 => "DEPTHWISE_CONV_2D",
+        6 => "DEQUANTIZE",
+        9 => "FULLY_CONNECTED",
+        14 => "LOGISTIC",
+        17 => "MAX_POOL_2D",
+        18 => "MUL",
+        22 => "RESHAPE",
+        25 => "SOFTMAX",
+        34 => "PAD",
+        40 => "MEAN",
+        114 => "QUANTIZE",
+        117 => "HARD_SWISH",
+        _ => "(other)",
+    }
+}
+
+/// Element type of a tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DType {
+    /// uint8 (quantized).
+    U8,
+    /// int32 (biases, shapes).
+    I32,
+    /// float32.
+    F32,
+    /// int8 (quantized).
+    I8,
+}
+
+/// One tensor of the graph.
+#[derive(Clone, Debug)]
+pub struct Tensor<'a> {
+    /// Dimensions.
+    pub shape: Vec<usize>,
+    /// Element type.
+    pub dtype: DType,
+    /// Constant data, when the tensor is a weight.
+    pub data: Option<&'a [u8]>,
+    /// Quantization scale (first channel).
+    pub scale: f32,
+    /// Quantization zero point (first channel).
+    pub zero_point: i32,
+}
+
+impl Tensor<'_> {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True when the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Padding scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// Output size `ceil(in / stride)`, zero-point padding split evenly.
+    Same,
+    /// No padding.
+    Valid,
+}
+
+/// Fused activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// None.
+    None,
+    /// max(0, x).
+    Relu,
+    /// clamp(x, 0, 6).
+    Relu6,
+}
+
+/// Spatial parameters shared by convolutions and pooling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Padding scheme.
+    pub padding: Padding,
+    /// Stride along width.
+    pub stride_w: usize,
+    /// Stride along height.
+    pub stride_h: usize,
+    /// Dilation along width (1 for pooling).
+    pub dilation_w: usize,
+    /// Dilation along height.
+    pub dilation_h: usize,
+}
+
+/// One operator with its tensor indices.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Op {
+    /// CONV_2D: input, filter (OHWI), bias, output.
+    Conv2d {
+        /// Input tensor.
+        input: usize,
+        /// Filter tensor.
+        filter: usize,
+        /// Bias tensor (int32), if any.
+        bias: Option<usize>,
+        /// Output tensor.
+        output: usize,
+        /// Window.
+        window: Window,
+        /// Fused activation.
+        act: Activation,
+    },
+    /// DEPTHWISE_CONV_2D: filter `[1, H, W, C·M]`.
+    DepthwiseConv2d {
+        /// Input tensor.
+        input: usize,
+        /// Filter tensor.
+        filter: usize,
+        /// Bias tensor.
+        bias: Option<usize>,
+        /// Output tensor.
+        output: usize,
+        /// Window.
+        window: Window,
+        /// Depth multiplier.
+        multiplier: usize,
+        /// Fused activation.
+        act: Activation,
+    },
+    /// AVERAGE_POOL_2D.
+    AvgPool {
+        /// Input.
+        input: usize,
+        /// Output.
+        output: usize,
+        /// Window.
+        window: Window,
+        /// Filter width.
+        filter_w: usize,
+        /// Filter height.
+        filter_h: usize,
+        /// Fused activation.
+        act: Activation,
+    },
+    /// RESHAPE (data unchanged).
+    Reshape {
+        /// Input.
+        input: usize,
+        /// Output.
+        output: usize,
+    },
+    /// SOFTMAX along the last axis.
+    Softmax {
+        /// Input.
+        input: usize,
+        /// Output.
+        output: usize,
+        /// Beta.
+        beta: f32,
+    },
+    /// ADD of two same-shape tensors.
+    Add {
+        /// First input.
+        a: usize,
+        /// Second input.
+        b: usize,
+        /// Output.
+        output: usize,
+        /// Fused activation.
+        act: Activation,
+    },
+}
+
+/// A parsed model, borrowing its weights from the file bytes.
+#[derive(Clone, Debug)]
+pub struct Model<'a> {
+    /// All tensors.
+    pub tensors: Vec<Tensor<'a>>,
+    /// Operators in execution order.
+    pub ops: Vec<Op>,
+    /// Graph inputs.
+    pub inputs: Vec<usize>,
+    /// Graph outputs.
+    pub outputs: Vec<usize>,
+}
+
+fn idx(v: i32, n: usize) -> Result<usize, TfliteError> {
+    usize::try_from(v)
+        .ok()
+        .filter(|&i| i < n)
+        .ok_or(TfliteError::BadGraph("tensor index out of range"))
+}
+
+fn padding(code: u8) -> Result<Padding, TfliteError> {
+    match code {
+        0 => Ok(Padding::Same),
+        1 => Ok(Padding::Valid),
+        _ => Err(TfliteError::Malformed("padding")),
+    }
+}
+
+fn activation(code: u8) -> Result<Activation, TfliteError> {
+    match code {
+        0 => Ok(Activation::None),
+        1 => Ok(Activation::Relu),
+        3 => Ok(Activation::Relu6),
+        _ => Err(TfliteError::BadGraph("unsupported fused activation")),
+    }
+}
+
+fn positive(v: i32) -> Result<usize, TfliteError> {
+    usize::try_from(v)
+        .ok()
+        .filter(|&s| (1..=1024).contains(&s))
+        .ok_or(TfliteError::BadGraph(
+            "stride, dilation or filter size out of range",
+        ))
+}
+
+impl<'a> Model<'a> {
+    /// Parses a `.tflite` file (schema v3).
+    ///
+    /// # Errors
+    /// [`TfliteError`] for malformed files, unsupported operators or types,
+    /// and sizes above the caps.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, TfliteError> {
+        if bytes.get(4..8) != Some(b"TFL3") {
+            return Err(TfliteError::BadIdentifier);
+        }
+        let root = Table::root(bytes)?;
+        let codes: Vec<i32> = root
+            .tables(1)?
+            .iter()
+            .map(|c| {
+                let dep = i32::from(c.u8_or(0, 0)? as i8);
+                let code = c.i32_or(3, 0)?;
+                Ok(dep.max(code))
+            })
+            .collect::<Result<_, TfliteError>>()?;
+        let buffers: Vec<&'a [u8]> = root
+            .tables(4)?
+            .iter()
+            .map(|b| b.bytes(0))
+            .collect::<Result<_, _>>()?;
+        let subgraphs = root.tables(2)?;
+        let sg = subgraphs
+            .first()
+            .ok_or(TfliteError::Malformed("no subgraph"))?;
+        let traw = sg.tables(0)?;
+        if traw.len() > MAX_ITEMS || codes.len() > MAX_ITEMS || buffers.len() > MAX_ITEMS {
+            return Err(TfliteError::TooLarge);
+        }
+        let mut tensors = Vec::with_capacity(traw.len());
+        for t in &traw {
+            let shape: Vec<usize> = t
+                .i32s(0)?
+                .iter()
+                .map(|&d| {
+                    usize::try_from(d).map_err(|_| TfliteError::BadGraph("negative dimension"))
+                })
+                .collect::<Result<_, _>>()?;
+            let count = shape
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .filter(|&c| c <= MAX_TENSOR_ELEMENTS)
+                .ok_or(TfliteError::TooLarge)?;
+            let ty = t.u8_or(1, 0)?;
+            let dtype = match ty {
+                0 => DType::F32,
+                2 => DType::I32,
+                3 => DType::U8,
+                9 => DType::I8,
+                other => return Err(TfliteError::UnsupportedType(other)),
+            };
+            let elem = match dtype {
+                DType::U8 | DType::I8 => 1,
+                DType::I32 | DType::F32 => 4,
+            };
+            let buf = t.i32_or(2, 0)? as u32 as usize;
+            let data = match buffers.get(buf) {
+                Some(d) if !d.is_empty() => {
+                    if d.len() != count * elem {
+                        return Err(TfliteError::BadGraph("constant tensor size"));
+                    }
+                    Some(*d)
+                }
+                _ => None,
+            };
+            let (mut scale, mut zero_point) = (0.0, 0);
+            if let Some(q) = t.table(4)? {
+                scale = q.f32s(2)?.first().copied().unwrap_or(0.0);
+                zero_point = q.i64s(3)?.first().copied().unwrap_or(0) as i32;
+            }
+            tensors.push(Tensor {
+                shape,
+                dtype,
+                data,
+                scale,
+                zero_point,
+            });
+        }
+        let n = tensors.len();
+        let list = |v: Vec<i32>| -> Result<Vec<usize>, TfliteError> {
+            v.into_iter().map(|i| idx(i, n)).collect()
+        };
+        let inputs = list(sg.i32s(1)?)?;
+        let outputs = list(sg.i32s(2)?)?;
+        let mut ops = Vec::new();
+        let oraw = sg.tables(3)?;
+        if oraw.len() > MAX_ITEMS {
+            return Err(TfliteError::TooLarge);
+        }
+        for o in &oraw {
+            let code = *codes
+                .get(o.i32_or(0, 0)? as u32 as usize)
+                .ok_or(TfliteError::BadGraph("opcode index"))?;
+            let ins = o.i32s(1)?;
+            let outs = o.i32s(2)?;
+            let input = |k: usize| {
+                idx(
+                    *ins.get(k).ok_or(TfliteError::BadGraph("missing input"))?,
+                    n,
+                )
+            };
+            let output = idx(
+                *outs
+                    .first()
+                    .ok_or(TfliteError::BadGraph("missing output"))?,
+                n,
+            )?;
+            let opt = o.table(4)?;
+            let opt = |_: ()| opt.ok_or(TfliteError::Malformed("missing options"));
+            let bias = |k: usize| -> Result<Option<usize>, TfliteError> {
+                match ins.get(k) {
+                    Some(&-1) | None => Ok(None),
+                    Some(&i) => idx(i, n).map(Some),
+                }
+            };
+            let op = match code {
+                3 => {
+                    let t = opt(())?;
+                    Op::Conv2d {
+                        input: input(0)?,
+                        filter: input(1)?,
+                        bias: bias(2)?,
+                        output,
+                        window: Window {
+                            padding: padding(t.u8_or(0, 0)?)?,
+                            stride_w: positive(t.i32_or(1, 1)?)?,
+                            stride_h: positive(t.i32_or(2, 1)?)?,
+                            dilation_w: positive(t.i32_or(4, 1)?)?,
+                            dilation_h: positive(t.i32_or(5, 1)?)?,
+                        },
+                        act: activation(t.u8_or(3, 0)?)?,
+                    }
+                }
+                4 => {
+                    let t = opt(())?;
+                    Op::DepthwiseConv2d {
+                        input: input(0)?,
+                        filter: input(1)?,
+                        bias: bias(2)?,
+                        output,
+                        window: Window {
+                            padding: padding(t.u8_or(0, 0)?)?,
+                            stride_w: positive(t.i32_or(1, 1)?)?,
+                            stride_h: positive(t.i32_or(2, 1)?)?,
+                            dilation_w: positive(t.i32_or(5, 1)?)?,
+                            dilation_h: positive(t.i32_or(6, 1)?)?,
+                        },
+                        multiplier: positive(t.i32_or(3, 1)?)?,
+                        act: activation(t.u8_or(4, 0)?)?,
+                    }
+                }
+                1 => {
+                    let t = opt(())?;
+                    Op::AvgPool {
+                        input: input(0)?,
+                        output,
+                        window: Window {
+                            padding: padding(t.u8_or(0, 0)?)?,
+                            stride_w: positive(t.i32_or(1, 1)?)?,
+                            stride_h: positive(t.i32_or(2, 1)?)?,
+                            dilation_w: 1,
+                            dilation_h: 1,
+                        },
+                        filter_w: positive(t.i32_or(3, 1)?)?,
+                        filter_h: positive(t.i32_or(4, 1)?)?,
+                        act: activation(t.u8_or(5, 0)?)?,
+                    }
+                }
+                22 => Op::Reshape {
+                    input: input(0)?,
+                    output,
+                },
+                25 => Op::Softmax {
+                    input: input(0)?,
+                    output,
+                    beta: match o.table(4)? {
+                        Some(t) => t.f32_or(0, 1.0)?,
+                        None => 1.0,
+                    },
+                },
+                0 => Op::Add {
+                    a: input(0)?,
+                    b: input(1)?,
+                    output,
+                    act: match o.table(4)? {
+                        Some(t) => activation(t.u8_or(0, 0)?)?,
+                        None => Activation::None,
+                    },
+                },
+                other => return Err(TfliteError::UnsupportedOperator(other)),
+            };
+            ops.push(op);
+        }
+        let model = Model {
+            tensors,
+            ops,
+            inputs,
+            outputs,
+        };
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// Checks every operator's shapes and types, so that running cannot index
+    /// out of bounds.
+    fn validate(&self) -> Result<(), TfliteError> {
+        let t = |i: usize| &self.tensors[i];
+        let u8t = |i: usize| {
+            if t(i).dtype == DType::U8 {
+                Ok(())
+            } else {
+                Err(TfliteError::UnsupportedType(t(i).dtype as u8))
+            }
+        };
+        let nhwc = |i: usize| -> Result<[usize; 4], TfliteError> {
+            match t(i).shape[..] {
+                [1, h, w, c] => Ok([1, h, w, c]),
+                _ => Err(TfliteError::BadGraph("expected a 1xHxWxC tensor")),
+            }
+        };
+        for (i, tensor) in self.tensors.iter().enumerate() {
+            let used = self.ops.iter().any(|op| op_tensors(op).contains(&i));
+            if used
+                && tensor.dtype == DType::U8
+                && !(tensor.scale.is_finite()
+                    && tensor.scale > 0.0
+                    && (0..=255).contains(&tensor.zero_point))
+            {
+                return Err(TfliteError::BadGraph(
+                    "uint8 tensor with invalid scale or zero point",
+                ));
+            }
+        }
+        for op in &self.ops {
+            if let Op::Conv2d { output, act, .. }
+            | Op::DepthwiseConv2d { output, act, .. }
+            | Op::AvgPool { output, act, .. }
+            | Op::Add { output, act, .. } = *op
+            {
+                let (lo, hi) = kernels::act_range(act, t(output));
+                if lo > hi {
+                    return Err(TfliteError::BadGraph("empty activation range"));
+                }
+            }
+            match *op {
+                Op::Conv2d {
+                    input,
+                    filter,
+                    bias,
+                    output,
+                    ..
+                }
+                | Op::DepthwiseConv2d {
+                    input,
+                    filter,
+                    bias,
+                    output,
+                    ..
+                } => {
+                    u8t(input)?;
+                    u8t(filter)?;
+                    u8t(output)?;
+                    let [_, _, _, ic] = nhwc(input)?;
+                    let [_, _, _, oc] = nhwc(output)?;
+                    let f = &t(filter).shape;
+                    if f.len() != 4 || t(filter).data.is_none() {
+                        return Err(TfliteError::BadGraph(
+                            "filter must be a constant 4-D tensor",
+                        ));
+                    }
+                    // Keeps every int32 accumulator free of overflow: at most
+                    // 32768 products of magnitude below 255².
+                    if f[1] * f[2] * f[3] > 32_768 {
+                        return Err(TfliteError::TooLarge);
+                    }
+                    match op {
+                        Op::Conv2d { .. } if f[0] != oc || f[3] != ic => {
+                            return Err(TfliteError::BadGraph("conv filter shape"))
+                        }
+                        Op::DepthwiseConv2d { multiplier, .. }
+                            if f[0] != 1 || f[3] != oc || ic * multiplier != oc =>
+                        {
+                            return Err(TfliteError::BadGraph("depthwise filter shape"))
+                        }
+                        _ => {}
+                    }
+                    if let Some(b) = bias {
+                        if t(b).dtype != DType::I32 || t(b).len() != oc || t(b).data.is_none() {
+                            return Err(TfliteError::BadGraph(
+                                "bias must be constant int32 of the output depth",
+                            ));
+                        }
+                    }
+                }
+                Op::AvgPool { input, output, .. } => {
+                    u8t(input)?;
+                    u8t(output)?;
+                    if nhwc(input)?[3] != nhwc(output)?[3] {
+                        return Err(TfliteError::BadGraph("pool depth"));
+                    }
+                }
+                Op::Reshape { input, output } | Op::Softmax { input, output, .. } => {
+                    u8t(input)?;
+                    u8t(output)?;
+                    if t(input).len() != t(output).len() {
+                        return Err(TfliteError::BadGraph("reshape/softmax element count"));
+                    }
+                }
+                Op::Add { a, b, output, .. } => {
+                    u8t(a)?;
+                    u8t(b)?;
+                    u8t(output)?;
+                    if t(a).shape != t(output).shape || t(b).shape != t(output).shape {
+                        return Err(TfliteError::BadGraph(
+                            "ADD needs equal shapes (no broadcasting yet)",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a uint8 model on `input` (the bytes of input tensor 0).
+    ///
+    /// # Errors
+    /// [`TfliteError::InputSize`], [`TfliteError::BadGraph`] for a graph
+    /// that reads a tensor before it is written.
+    pub fn run_u8(&self, input: &[u8]) -> Result<Run, TfliteError> {
+        let mut values: Vec<Option<Vec<u8>>> = vec![None; self.tensors.len()];
+        let first = *self
+            .inputs
+            .first()
+            .ok_or(TfliteError::BadGraph("no input"))?;
+        let need = self.tensors[first].len();
+        if input.len() != need {
+            return Err(TfliteError::InputSize {
+                expected: need,
+                found: input.len(),
+            });
+        }
+        values[first] = Some(input.to_vec());
+        for op in &self.ops {
+            kernels::run_op(self, op, &mut values)?;
+        }
+        Ok(Run { values })
+    }
+}
+
+/// Tensor indices an operator touches.
+fn op_tensors(op: &Op) -> Vec<usize> {
+    match *op {
+        Op::Conv2d {
+            input,
+            filter,
+            output,
+            ..
+        }
+        | Op::DepthwiseConv2d {
+            input,
+            filter,
+            output,
+            ..
+        } => vec![input, filter, output],
+        Op::AvgPool { input, output, .. }
+        | Op::Reshape { input, output }
+        | Op::Softmax { input, output, .. } => {
+            vec![input, output]
+        }
+        Op::Add { a, b, output, .. } => vec![a, b, output],
+    }
+}
+
+/// Tensor values after a run.
+#[derive(Clone, Debug)]
+pub struct Run {
+    values: Vec<Option<Vec<u8>>>,
+}
+
+impl Run {
+    /// The bytes of tensor `i`, if it was computed.
+    pub fn tensor(&self, i: usize) -> Option<&[u8]> {
+        self.values.get(i).and_then(|v| v.as_deref())
+    }
+
+    /// The bytes of graph output `k`.
+    ///
+    /// # Errors
+    /// [`TfliteError::BadGraph`] when the model has no such output.
+    pub fn output(&self, model: &Model<'_>, k: usize) -> Result<&[u8], TfliteError> {
+        let i = *model
+            .outputs
+            .get(k)
+            .ok_or(TfliteError::BadGraph("no such output"))?;
+        self.tensor(i)
+            .ok_or(TfliteError::BadGraph("output not computed"))
+    }
+}

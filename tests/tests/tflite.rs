@@ -1,0 +1,105 @@
+//! The TFLite engine against LiteRT's reference kernels: bit-exact raw
+//! outputs (and the logits fed to SOFTMAX) for the Coral uint8 MobileNets on
+//! the bundled images. Expected values: tests/ref/gen_tflite_ref.py.
+
+use shoal_core::{npy, tflite::Model};
+use shoal_tests::{shared_dir, workspace_root};
+
+const MODELS: [&str; 4] = [
+    "mobilenet_v1_0.25_128_quant",
+    "mobilenet_v1_0.5_160_quant",
+    "mobilenet_v1_0.75_192_quant",
+    "mobilenet_v2_1.0_224_quant",
+];
+
+fn load(path: &std::path::Path) -> Vec<u8> {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    npy::read(&b).expect("npy").data.to_vec()
+}
+
+#[test]
+fn coral_mobilenets_are_bit_exact_against_litert_reference_kernels() {
+    let Some(shared) = shared_dir() else {
+        println!("SKIPPED: ../shared/models/coral not present");
+        return;
+    };
+    let refdir = workspace_root().join("tests/ref/tflite");
+    for m in MODELS {
+        let bytes = std::fs::read(shared.join(format!("models/coral/{m}.tflite"))).expect("model");
+        let model = Model::parse(&bytes).expect("parses");
+        let size = model.tensors[model.inputs[0]].shape[1];
+        for img in ["cat", "grace_hopper"] {
+            let input = load(&refdir.join(format!("input_{size}_{img}.npy")));
+            let t0 = std::time::Instant::now();
+            let run = model.run_u8(&input).expect("runs");
+            let ms = t0.elapsed().as_secs_f64() * 1e3;
+            let probs = run.output(&model, 0).unwrap();
+            let want_probs = load(&refdir.join(format!("{m}__{img}.probs.npy")));
+            let softmax_in = match model.ops.last() {
+                Some(shoal_core::tflite::Op::Softmax { input, .. }) => *input,
+                _ => panic!("last op is not SOFTMAX"),
+            };
+            let logits = run.tensor(softmax_in).unwrap();
+            let want_logits = load(&refdir.join(format!("{m}__{img}.logits.npy")));
+            let top = probs
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, &p)| p)
+                .map(|(i, _)| i)
+                .unwrap();
+            let diff_l = logits
+                .iter()
+                .zip(&want_logits)
+                .filter(|(a, b)| a != b)
+                .count();
+            let diff_p = probs
+                .iter()
+                .zip(&want_probs)
+                .filter(|(a, b)| a != b)
+                .count();
+            println!("{m} {img}: top-1 {top}, {ms:.0} ms (scalar spec), logits differing {diff_l}, probabilities differing {diff_p}");
+            assert_eq!(
+                logits,
+                &want_logits[..],
+                "{m} {img}: logits differ from LiteRT"
+            );
+            assert_eq!(
+                probs,
+                &want_probs[..],
+                "{m} {img}: softmax output differs from LiteRT"
+            );
+        }
+    }
+}
+
+#[test]
+fn malformed_models_are_typed_errors() {
+    use shoal_core::tflite::TfliteError;
+    assert_eq!(Model::parse(b"").unwrap_err(), TfliteError::BadIdentifier);
+    assert!(matches!(
+        Model::parse(b"\x10\0\0\0TFL3").unwrap_err(),
+        TfliteError::Malformed(_)
+    ));
+    let Some(shared) = shared_dir() else { return };
+    let good =
+        std::fs::read(shared.join("models/coral/mobilenet_v1_0.25_128_quant.tflite")).unwrap();
+    // Every truncation is an error, never a panic.
+    for cut in [8, 100, 1000, good.len() / 2] {
+        assert!(Model::parse(&good[..cut]).is_err(), "cut at {cut}");
+    }
+    // Flipping bytes across the file never panics.
+    let mut bad = good.clone();
+    for i in (0..bad.len()).step_by(997) {
+        bad[i] ^= 0x5a;
+        let _ = Model::parse(&bad).map(|m| {
+            let n = m.tensors[m.inputs[0]].len();
+            let _ = m.run_u8(&vec![128u8; n]);
+        });
+        bad[i] ^= 0x5a;
+    }
+    let model = Model::parse(&good).unwrap();
+    assert!(matches!(
+        model.run_u8(&[0u8; 10]),
+        Err(TfliteError::InputSize { .. })
+    ));
+}
