@@ -13,6 +13,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod classify;
 pub mod gpu;
 
 use gpu::{BesselKind, Gpu, GpuError};

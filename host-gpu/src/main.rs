@@ -18,6 +18,9 @@ USAGE:
                        [--rank R] [--sparse FRACTION] IN.npy OUT.shq   (GEAR with --rank/--sparse)
   shoal quant matvec FILE.shq X.npy Y.npy     Y = X Wᵀ (X: cols, or n x cols), f32 .npy out
   shoal quant info FILE.shq [--original IN.npy]   bits per weight, relative Frobenius error
+  shoal classify --model FILE.tflite [--labels FILE] [--catalog FILE] [--top K] [--json]
+                 [--raw] [--backend auto|cpu|gpu] [--input-raw FILE] IMAGE...
+                                classify photos (JPEG/PNG/BMP) with a uint8 TFLite model
   shoal help | --help           this text
   shoal --version
 
@@ -69,6 +72,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
         }
         ["vmf", "fit", file] => vmf_fit(file),
         ["bench", rest @ ..] => bench(rest),
+        ["classify", rest @ ..] => classify(rest),
         ["quant", "compress", rest @ ..] => quant_compress(rest),
         ["quant", "matvec", shq, x, y] => quant_matvec(shq, x, y),
         ["quant", "info", shq, rest @ ..] => quant_info(shq, rest),
@@ -491,5 +495,226 @@ fn quant_info(shq: &str, flags: &[&str]) -> Result<(), Fail> {
     }
     json.push('}');
     println!("{json}");
+    Ok(())
+}
+
+/// JSON string literal.
+fn json_str(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn classify(flags: &[&str]) -> Result<(), Fail> {
+    use shoal_host_gpu::classify::{self as cl, ClassifyError};
+    let mut model_path = None;
+    let mut labels_path = None;
+    let mut catalog_path = None;
+    let mut top = 5usize;
+    let (mut json, mut raw) = (false, false);
+    let mut backend = "auto";
+    let mut input_raw = None;
+    let mut images = Vec::new();
+    let mut it = flags.iter();
+    while let Some(&f) = it.next() {
+        let mut val = || {
+            it.next()
+                .copied()
+                .ok_or_else(|| usage(format!("{f} needs a value")))
+        };
+        match f {
+            "--model" => model_path = Some(val()?),
+            "--labels" => labels_path = Some(val()?),
+            "--catalog" => catalog_path = Some(val()?),
+            "--top" => {
+                top = val()?
+                    .parse()
+                    .ok()
+                    .filter(|&k| k > 0)
+                    .ok_or_else(|| usage("--top takes a positive integer"))?
+            }
+            "--json" => json = true,
+            "--raw" => raw = true,
+            "--backend" => backend = val()?,
+            "--input-raw" => input_raw = Some(val()?),
+            other if other.starts_with("--") => {
+                return Err(usage(format!("unknown flag '{other}'")))
+            }
+            image => images.push(image),
+        }
+    }
+    match backend {
+        "auto" | "cpu" => {}
+        "gpu" => {
+            return Err(Fail(
+                1,
+                "--backend gpu: the GPU MobileNet path is not implemented yet (use cpu)".into(),
+            ))
+        }
+        other => {
+            return Err(usage(format!(
+                "unknown backend '{other}' (cpu, gpu or auto)"
+            )))
+        }
+    }
+    let Some(model_path) = model_path else {
+        return Err(usage(
+            "no built-in default model yet: pass --model FILE.tflite (a uint8 MobileNet such as \
+             mobilenet_v2_1.0_224_quant.tflite)",
+        ));
+    };
+    if images.is_empty() && input_raw.is_none() {
+        return Err(usage(
+            "classify needs at least one IMAGE (or --input-raw FILE)",
+        ));
+    }
+    let model_bytes = read_capped(model_path)?;
+    let model = shoal_core::tflite::Model::parse(&model_bytes)
+        .map_err(|e| usage(format!("{model_path}: {e}")))?;
+    let (h, w) = cl::input_size(&model).map_err(|e| usage(format!("{model_path}: {e}")))?;
+    // Labels: --labels, else a labels file next to the model, else class numbers.
+    let label_text = match labels_path {
+        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| usage(format!("{p}: {e}")))?),
+        None => {
+            let dir = std::path::Path::new(model_path)
+                .parent()
+                .unwrap_or(std::path::Path::new("."));
+            ["imagenet_labels.txt", "labels.txt"]
+                .iter()
+                .find_map(|n| std::fs::read_to_string(dir.join(n)).ok())
+        }
+    };
+    let labels: Vec<String> = label_text
+        .map(|t| t.lines().map(str::to_string).collect())
+        .unwrap_or_default();
+    let catalog_text = match catalog_path {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| usage(format!("{p}: {e}")))?,
+        None => cl::SEA_LIFE_CATALOG.to_string(),
+    };
+    let catalog = cl::parse_catalog(&catalog_text).map_err(|e| usage(e.to_string()))?;
+    let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
+    if let Some(p) = input_raw {
+        let bytes = read_capped(p)?;
+        let data = match npy::read(&bytes) {
+            Ok(a) if a.dtype == npy::Dtype::U8 => a.data.to_vec(),
+            Ok(_) => return Err(usage(format!("{p}: expected a uint8 array"))),
+            Err(npy::NpyError::BadMagic) => bytes,
+            Err(e) => return Err(usage(format!("{p}: {e}"))),
+        };
+        if data.len() != h * w * 3 {
+            return Err(usage(format!(
+                "{p}: {} bytes, the model needs {h}x{w}x3 = {}",
+                data.len(),
+                h * w * 3
+            )));
+        }
+        inputs.push((p.to_string(), data));
+    }
+    for img in &images {
+        let meta = std::fs::metadata(img).map_err(|e| usage(format!("{img}: {e}")))?;
+        if meta.len() > cl::MAX_IMAGE_BYTES {
+            return Err(usage(format!("{img}: file larger than the 64 MiB cap")));
+        }
+        let bytes = std::fs::read(img).map_err(|e| usage(format!("{img}: {e}")))?;
+        let (iw, ih, px) =
+            cl::decode_image(&bytes).map_err(|e: ClassifyError| usage(format!("{img}: {e}")))?;
+        inputs.push((
+            img.to_string(),
+            cl::resize_rgb(&px, iw as usize, ih as usize, w, h),
+        ));
+    }
+    let label_of = |i: usize| -> String {
+        labels
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("class {i}"))
+    };
+    for (name, input) in inputs {
+        let t0 = std::time::Instant::now();
+        let p = cl::predict(&model, &input, top).map_err(|e| Fail(1, format!("{name}: {e}")))?;
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        if raw {
+            let out = std::io::stdout();
+            let mut out = std::io::BufWriter::new(out.lock());
+            for v in &p.raw {
+                if let Err(e) = writeln!(out, "{v}") {
+                    return if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        Ok(())
+                    } else {
+                        Err(Fail(1, format!("writing stdout: {e}")))
+                    };
+                }
+            }
+            let _ = out.flush();
+            continue;
+        }
+        let entry = |label: &str| {
+            let key = label.split(',').next().unwrap_or("").trim();
+            catalog.iter().find(|c| c.label.eq_ignore_ascii_case(key))
+        };
+        if json {
+            let tops: Vec<String> = p
+                .top
+                .iter()
+                .map(|&i| {
+                    let l = label_of(i);
+                    let cat = match entry(&l) {
+                        Some(c) => format!(
+                            "{{\"common\": {}, \"scientific\": {}, \"edible\": {}, \"conservation\": {}}}",
+                            json_str(&c.common),
+                            json_str(&c.scientific),
+                            json_str(&c.edible),
+                            json_str(&c.conservation)
+                        ),
+                        None => "null".to_string(),
+                    };
+                    format!(
+                        "{{\"index\": {i}, \"label\": {}, \"score\": {}, \"catalog\": {cat}}}",
+                        json_str(&l),
+                        json_num(f64::from(p.scores[i]))
+                    )
+                })
+                .collect();
+            println!(
+                "{{\"image\": {}, \"backend\": \"cpu\", \"latency_ms\": {}, \"margin\": {}, \"entropy\": {}, \"top\": [{}]}}",
+                json_str(&name),
+                json_num(ms),
+                json_num(f64::from(p.margin)),
+                json_num(f64::from(p.entropy)),
+                tops.join(", ")
+            );
+        } else {
+            println!("{name}:");
+            for (rank, &i) in p.top.iter().enumerate() {
+                let l = label_of(i);
+                print!(
+                    "  {}. {:<40} {:.3}",
+                    rank + 1,
+                    l.split(',').next().unwrap_or(""),
+                    p.scores[i]
+                );
+                if let Some(c) = entry(&l) {
+                    print!(
+                        "   [{} ({}); eaten: {}; {}]",
+                        c.common, c.scientific, c.edible, c.conservation
+                    );
+                }
+                println!();
+            }
+            println!(
+                "  uncertainty: margin {:.3}, entropy {:.3}; backend cpu; {ms:.1} ms",
+                p.margin, p.entropy
+            );
+        }
+    }
     Ok(())
 }

@@ -248,3 +248,122 @@ fn quant_compress_matvec_info() {
     assert!(leftovers.is_empty());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn classify_raw_output_is_bit_exact_and_errors_are_clean() {
+    let Some(shared) = shoal_tests::shared_dir() else {
+        println!("SKIPPED: ../shared/models/coral not present");
+        return;
+    };
+    let coral = shared.join("models/coral");
+    let model = coral.join("mobilenet_v1_0.25_128_quant.tflite");
+    let m = model.to_str().unwrap();
+    let refdir = shoal_tests::workspace_root().join("tests/ref/tflite");
+    let input = refdir.join("input_128_grace_hopper.npy");
+    let (code, out, err) = shoal(
+        &[
+            "classify",
+            "--model",
+            m,
+            "--raw",
+            "--input-raw",
+            input.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let want = shoal_core::npy::read(
+        &std::fs::read(refdir.join("mobilenet_v1_0.25_128_quant__grace_hopper.probs.npy")).unwrap(),
+    )
+    .unwrap()
+    .data
+    .to_vec();
+    let got: Vec<u8> = out.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(got, want);
+    // A real photo, JSON out, the label file found next to the model.
+    let (code, out, err) = shoal(
+        &[
+            "classify",
+            "--model",
+            m,
+            "--json",
+            "--top",
+            "3",
+            coral.join("cat.bmp").to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("\"backend\": \"cpu\"") && out.contains("cat"),
+        "{out}"
+    );
+    // Errors: no model, corrupt image, corrupt model, unknown backend.
+    let (code, _, err) = shoal(&["classify", coral.join("cat.bmp").to_str().unwrap()], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("--model"), "{err}");
+    let dir = std::env::temp_dir().join(format!("shoal-classify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.jpg");
+    std::fs::write(&bad, b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
+    let (code, _, err) = shoal(&["classify", "--model", m, bad.to_str().unwrap()], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.jpg"), "{err}");
+    let badm = dir.join("bad.tflite");
+    std::fs::write(&badm, &std::fs::read(&model).unwrap()[..5000]).unwrap();
+    let (code, _, err) = shoal(
+        &[
+            "classify",
+            "--model",
+            badm.to_str().unwrap(),
+            coral.join("cat.bmp").to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("tflite"), "{err}");
+    let (code, _, _) = shoal(
+        &[
+            "classify",
+            "--model",
+            m,
+            "--backend",
+            "tpu",
+            coral.join("cat.bmp").to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn catalogue_parses_and_covers_the_imagenet_fish() {
+    use shoal_host_gpu::classify::{parse_catalog, SEA_LIFE_CATALOG};
+    let c = parse_catalog(SEA_LIFE_CATALOG).unwrap();
+    for fish in [
+        "tench",
+        "goldfish",
+        "great white shark",
+        "tiger shark",
+        "hammerhead",
+        "electric ray",
+        "stingray",
+        "barracouta",
+        "eel",
+        "coho",
+        "rock beauty",
+        "anemone fish",
+        "sturgeon",
+        "gar",
+        "lionfish",
+        "puffer",
+        "American lobster",
+    ] {
+        assert!(c.iter().any(|e| e.label == fish), "{fish} missing");
+    }
+    assert!(c
+        .iter()
+        .all(|e| ["yes", "no", "caution"].contains(&e.edible.as_str())));
+    assert!(parse_catalog("a\tb\tc\n").is_err());
+}

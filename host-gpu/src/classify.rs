@@ -1,0 +1,246 @@
+//! Image classification with uint8 TFLite models: image decoding and
+//! resizing, top-K with labels, the sea-life catalogue and an uncertainty
+//! score.
+
+use std::fmt;
+
+use shoal_core::tflite::{Model, TfliteError};
+
+/// The built-in catalogue of ImageNet fish and sea-life classes.
+pub const SEA_LIFE_CATALOG: &str = include_str!("../catalog/sea-life.tsv");
+
+/// Largest image file read (bytes) and largest decoded image (pixels).
+pub const MAX_IMAGE_BYTES: u64 = 64 << 20;
+/// Largest decoded image, in pixels.
+pub const MAX_PIXELS: u64 = 64 << 20;
+
+/// Errors of classification.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClassifyError {
+    /// The model could not be read or run.
+    Model(TfliteError),
+    /// The image could not be read or decoded.
+    Image(String),
+    /// The model is not a single-input uint8 HxWx3 image classifier.
+    UnsupportedModel(&'static str),
+    /// A catalogue line is malformed (1-based line number).
+    Catalog(usize),
+}
+
+impl fmt::Display for ClassifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClassifyError::Model(e) => write!(f, "{e}"),
+            ClassifyError::Image(e) => write!(f, "image: {e}"),
+            ClassifyError::UnsupportedModel(w) => {
+                write!(f, "model not supported for classify: {w}")
+            }
+            ClassifyError::Catalog(l) => {
+                write!(f, "catalogue line {l}: expected 5 tab-separated fields")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ClassifyError {}
+
+impl From<TfliteError> for ClassifyError {
+    fn from(e: TfliteError) -> Self {
+        ClassifyError::Model(e)
+    }
+}
+
+/// One catalogue entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogEntry {
+    /// Label it matches (first name in the model's label line).
+    pub label: String,
+    /// Common name.
+    pub common: String,
+    /// Scientific name.
+    pub scientific: String,
+    /// `yes`, `no` or `caution`.
+    pub edible: String,
+    /// Conservation note.
+    pub conservation: String,
+}
+
+/// Parses a catalogue (`#` comments, 5 tab-separated fields per line).
+///
+/// # Errors
+/// [`ClassifyError::Catalog`] naming the first bad line.
+pub fn parse_catalog(text: &str) -> Result<Vec<CatalogEntry>, ClassifyError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        let [label, common, scientific, edible, conservation] = f[..] else {
+            return Err(ClassifyError::Catalog(i + 1));
+        };
+        out.push(CatalogEntry {
+            label: label.trim().to_string(),
+            common: common.trim().to_string(),
+            scientific: scientific.trim().to_string(),
+            edible: edible.trim().to_string(),
+            conservation: conservation.trim().to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Decodes a JPEG, PNG or BMP file into RGB8 `(width, height, pixels)`.
+///
+/// # Errors
+/// [`ClassifyError::Image`] for unreadable, oversized or corrupt images.
+pub fn decode_image(bytes: &[u8]) -> Result<(u32, u32, Vec<u8>), ClassifyError> {
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ClassifyError::Image(e.to_string()))?;
+    let mut reader = reader;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 4);
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|e| ClassifyError::Image(e.to_string()))?;
+    let rgb = img.to_rgb8();
+    let (w, h) = rgb.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_PIXELS || w == 0 || h == 0 {
+        return Err(ClassifyError::Image(format!(
+            "{w} x {h} pixels is outside the supported range"
+        )));
+    }
+    Ok((w, h, rgb.into_raw()))
+}
+
+/// Separable triangle-filter (antialiased bilinear) resize of an RGB8 image,
+/// the filter widened by the downscale factor as in PIL's `BILINEAR`.
+pub fn resize_rgb(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8> {
+    fn weights(src: usize, dst: usize) -> Vec<(usize, Vec<f32>)> {
+        let scale = src as f64 / dst as f64;
+        let support = scale.max(1.0);
+        (0..dst)
+            .map(|i| {
+                let center = (i as f64 + 0.5) * scale;
+                let lo = ((center - support).floor().max(0.0)) as usize;
+                let hi = ((center + support).ceil() as usize).min(src);
+                let mut w: Vec<f32> = (lo..hi)
+                    .map(|j| {
+                        let t = ((j as f64 + 0.5) - center).abs() / support;
+                        (1.0 - t).max(0.0) as f32
+                    })
+                    .collect();
+                let sum: f32 = w.iter().sum();
+                if sum > 0.0 {
+                    w.iter_mut().for_each(|x| *x /= sum);
+                }
+                (lo, w)
+            })
+            .collect()
+    }
+    let wx = weights(sw, dw);
+    let wy = weights(sh, dh);
+    // Horizontal pass into f32, then vertical.
+    let mut tmp = vec![0f32; sh * dw * 3];
+    for y in 0..sh {
+        for (x, (lo, w)) in wx.iter().enumerate() {
+            for c in 0..3 {
+                let mut acc = 0f32;
+                for (k, wk) in w.iter().enumerate() {
+                    acc += wk * f32::from(src[(y * sw + lo + k) * 3 + c]);
+                }
+                tmp[(y * dw + x) * 3 + c] = acc;
+            }
+        }
+    }
+    let mut out = vec![0u8; dh * dw * 3];
+    for (y, (lo, w)) in wy.iter().enumerate() {
+        for x in 0..dw {
+            for c in 0..3 {
+                let mut acc = 0f32;
+                for (k, wk) in w.iter().enumerate() {
+                    acc += wk * tmp[((lo + k) * dw + x) * 3 + c];
+                }
+                out[(y * dw + x) * 3 + c] = acc.round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    out
+}
+
+/// Input size `(height, width)` of a single-input uint8 image model.
+///
+/// # Errors
+/// [`ClassifyError::UnsupportedModel`].
+pub fn input_size(model: &Model<'_>) -> Result<(usize, usize), ClassifyError> {
+    let i = *model
+        .inputs
+        .first()
+        .ok_or(ClassifyError::UnsupportedModel("no input"))?;
+    let t = &model.tensors[i];
+    match t.shape[..] {
+        [1, h, w, 3] if t.dtype == shoal_core::tflite::DType::U8 => Ok((h, w)),
+        _ => Err(ClassifyError::UnsupportedModel(
+            "input is not a 1xHxWx3 uint8 tensor",
+        )),
+    }
+}
+
+/// One classification result.
+#[derive(Clone, Debug)]
+pub struct Prediction {
+    /// Raw uint8 output tensor.
+    pub raw: Vec<u8>,
+    /// Dequantized scores.
+    pub scores: Vec<f32>,
+    /// Class indices, best first (`top` of them).
+    pub top: Vec<usize>,
+    /// Softmax margin between the two best classes (0: undecided, 1: certain).
+    pub margin: f32,
+    /// Normalised entropy of the scores (0: certain, 1: uniform).
+    pub entropy: f32,
+}
+
+/// Runs the model on an already-resized HxWx3 uint8 input.
+///
+/// # Errors
+/// [`ClassifyError::Model`].
+pub fn predict(model: &Model<'_>, input: &[u8], top: usize) -> Result<Prediction, ClassifyError> {
+    let run = model.run_u8(input)?;
+    let raw = run.output(model, 0)?.to_vec();
+    let o = &model.tensors[model.outputs[0]];
+    let scores: Vec<f32> = raw
+        .iter()
+        .map(|&q| (f32::from(q) - o.zero_point as f32) * o.scale)
+        .collect();
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    let margin = match (order.first(), order.get(1)) {
+        (Some(&a), Some(&b)) => scores[a] - scores[b],
+        (Some(&a), None) => scores[a],
+        _ => 0.0,
+    };
+    let total: f32 = scores.iter().map(|s| s.max(0.0)).sum();
+    let entropy = if total > 0.0 && scores.len() > 1 {
+        let h: f32 = scores
+            .iter()
+            .map(|s| s.max(0.0) / total)
+            .filter(|&p| p > 0.0)
+            .map(|p| -p * p.ln())
+            .sum();
+        (h / (scores.len() as f32).ln()).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    order.truncate(top.max(1));
+    Ok(Prediction {
+        raw,
+        scores,
+        top: order,
+        margin,
+        entropy,
+    })
+}
