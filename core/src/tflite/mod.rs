@@ -642,6 +642,19 @@ impl<'a> Model<'a> {
     /// [`TfliteError::InputSize`], [`TfliteError::BadGraph`] for a graph
     /// that reads a tensor before it is written.
     pub fn run_u8(&self, input: &[u8]) -> Result<Run, TfliteError> {
+        self.run_impl(input, false)
+    }
+
+    /// As [`Model::run_u8`] with the plain reference loops for every
+    /// convolution (the specification the vectorised path is tested against).
+    ///
+    /// # Errors
+    /// As [`Model::run_u8`].
+    pub fn run_u8_reference(&self, input: &[u8]) -> Result<Run, TfliteError> {
+        self.run_impl(input, true)
+    }
+
+    fn run_impl(&self, input: &[u8], reference: bool) -> Result<Run, TfliteError> {
         let mut values: Vec<Option<Vec<u8>>> = vec![None; self.tensors.len()];
         let first = *self
             .inputs
@@ -656,7 +669,7 @@ impl<'a> Model<'a> {
         }
         values[first] = Some(input.to_vec());
         for op in &self.ops {
-            kernels::run_op(self, op, &mut values)?;
+            kernels::run_op(self, op, &mut values, reference)?;
         }
         Ok(Run { values })
     }

@@ -1,0 +1,71 @@
+//! MobileNet uint8 latency on one core: Shoal (vectorised integer kernels)
+//! against LiteRT measured in the same run (XNNPACK and reference kernels),
+//! on the Coral models. `cargo bench -p shoal-tests --bench tflite`.
+
+use std::process::Command;
+use std::time::Instant;
+
+use shoal_core::{npy, tflite::Model};
+use shoal_tests::{shared_dir, workspace_root};
+
+fn main() {
+    let Some(shared) = shared_dir() else {
+        println!("../shared/models/coral not present: nothing to measure");
+        return;
+    };
+    let refdir = workspace_root().join("tests/ref/tflite");
+    for m in [
+        "mobilenet_v1_0.25_128_quant",
+        "mobilenet_v1_0.5_160_quant",
+        "mobilenet_v1_0.75_192_quant",
+        "mobilenet_v2_1.0_224_quant",
+    ] {
+        let path = shared.join(format!("models/coral/{m}.tflite"));
+        let bytes = std::fs::read(&path).expect("model");
+        let model = Model::parse(&bytes).expect("parses");
+        let size = model.tensors[model.inputs[0]].shape[1];
+        let input_path = refdir.join(format!("input_{size}_cat.npy"));
+        let input = npy::read(&std::fs::read(&input_path).unwrap())
+            .unwrap()
+            .data
+            .to_vec();
+        let mut times = Vec::new();
+        for _ in 0..15 {
+            let t = Instant::now();
+            let r = model.run_u8(&input).unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            std::hint::black_box(r);
+        }
+        times.sort_by(f64::total_cmp);
+        let shoal = times[times.len() / 2];
+        let peer = Command::new("python3")
+            .arg(workspace_root().join("tests/benches/litert_peer.py"))
+            .arg(&path)
+            .arg(&input_path)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        let field = |s: &str, k: &str| -> Option<f64> {
+            s.split(&format!("\"{k}\": "))
+                .nth(1)?
+                .split([',', '}'])
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+        };
+        match peer {
+            Some(p) => {
+                let (x, r) = (field(&p, "xnnpack").unwrap_or(f64::NAN), field(&p, "reference").unwrap_or(f64::NAN));
+                println!(
+                    "{m:<30} Shoal {shoal:8.2} ms | LiteRT XNNPACK {x:8.2} ms ({:.2}x) | LiteRT reference {r:8.2} ms ({:.2}x)",
+                    shoal / x,
+                    shoal / r
+                );
+            }
+            None => println!("{m:<30} Shoal {shoal:8.2} ms | LiteRT peer unavailable (pip install ai-edge-litert)"),
+        }
+    }
+    println!("(ratios are Shoal time / peer time: below 1 means Shoal is faster)");
+}
