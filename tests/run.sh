@@ -76,6 +76,7 @@ if [[ "$QUICK" != 1 ]]; then
     xcargo build wasm32-unknown-unknown -p shoal-wasm --release --lib &&
       wasm-bindgen --target web --out-dir "$ROOT/web/pkg" "$ROOT/target/wasm32-unknown-unknown/release/shoal_wasm.wasm"
   }
+  step firmware-qemu bash tests/firmware/check.sh
   step web-pkg build_pkg
   step page-tests node web/tests/page.test.mjs
 fi

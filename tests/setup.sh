@@ -27,7 +27,7 @@ for t in "${targets[@]}"; do
 done
 
 # 2. Debian packages.
-pkgs=(mesa-vulkan-drivers libvulkan1 chromium chromium-driver)
+pkgs=(mesa-vulkan-drivers libvulkan1 chromium chromium-driver qemu-system-arm)
 [[ $need_debian == 1 ]] && pkgs+=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22)
 missing=()
 for p in "${pkgs[@]}"; do
