@@ -1,6 +1,6 @@
 // Shoal web page: log-Bessel plot computed by the wasm core (f64) and, where
 // WebGPU exists, by the same WGSL kernel the native host runs (f32).
-import init, { logBesselI, logBesselIF32Twin, logBesselWgsl, simdEnabled } from './pkg/shoal_wasm.js';
+import init, { Classifier, logBesselI, logBesselIF32Twin, logBesselWgsl, seaLifeCatalog, simdEnabled } from './pkg/shoal_wasm.js';
 
 const LN_F64_MAX = Math.log(Number.MAX_VALUE); // 709.78
 const N = 512;
@@ -91,8 +91,97 @@ function draw(canvas, xs, series, order) {
   ctx.lineWidth = 1;
 }
 
+function parseCatalog(text) {
+  const map = new Map();
+  for (const line of text.split('\n')) {
+    if (!line.trim() || line.startsWith('#')) continue;
+    const [label, common, scientific, edible, conservation] = line.split('\t');
+    map.set(label.trim().toLowerCase(), { common, scientific, edible, conservation });
+  }
+  return map;
+}
+
+async function pixelsOf(blob) {
+  const bmp = await createImageBitmap(blob);
+  const canvas = document.createElement('canvas');
+  canvas.width = bmp.width;
+  canvas.height = bmp.height;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(bmp, 0, 0);
+  return ctx.getImageData(0, 0, bmp.width, bmp.height);
+}
+
+// Classifies `imageBlob` with the model bytes; renders and returns the result.
+async function classifyBlobs(modelBytes, labelsText, imageBlob, backendName) {
+  const classifier = new Classifier(modelBytes);
+  const labels = labelsText ? labelsText.split('\n') : [];
+  const img = await pixelsOf(imageBlob);
+  const t0 = performance.now();
+  const out = classifier.classify(img.data, img.width, img.height);
+  const ms = performance.now() - t0;
+  const scores = Array.from(out.scores);
+  const order = scores.map((s, i) => [s, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 5);
+  const catalog = parseCatalog(seaLifeCatalog());
+  const top = order.map(([score, index]) => {
+    const label = labels[index] || `class ${index}`;
+    return { index, label, score, catalog: catalog.get(label.split(',')[0].trim().toLowerCase()) || null };
+  });
+  const margin = order.length > 1 ? order[0][0] - order[1][0] : order[0][0];
+  const el = document.getElementById('classify-result');
+  el.innerHTML = '';
+  for (const t of top) {
+    const row = document.createElement('div');
+    row.className = 'bar-row';
+    const name = document.createElement('span');
+    name.className = 'bar-label';
+    name.textContent = `${t.label.split(',')[0]} ${(100 * t.score).toFixed(1)}%`;
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    bar.style.width = `${Math.max(2, 300 * t.score)}px`;
+    row.append(name, bar);
+    el.append(row);
+  }
+  const best = top[0].catalog;
+  if (best) {
+    const card = document.createElement('div');
+    card.className = 'card' + (/protected|Appendix I\b|Critically/.test(best.conservation) ? ' protected' : '');
+    card.textContent = `${best.common} (${best.scientific}). Commonly eaten: ${best.edible}. ${best.conservation}.`;
+    el.append(card);
+  }
+  const info = document.createElement('p');
+  info.textContent = `uncertainty: margin ${margin.toFixed(3)} (1 = certain); backend ${backendName}; ${ms.toFixed(1)} ms`;
+  el.append(info);
+  const result = { top, raw: Array.from(out.raw), margin, ms, backend: backendName };
+  window.shoalClassifyResult = result;
+  el.dataset.done = '1';
+  return result;
+}
+
 async function main() {
   await init();
+  const cpuBackend = simdEnabled() ? 'wasm-simd' : 'wasm';
+  // Test and automation hook: classify files given by URL.
+  window.shoalClassifyUrls = async (modelUrl, imageUrl, labelsUrl) => {
+    const [m, i, l] = await Promise.all([
+      fetch(modelUrl).then((r) => r.arrayBuffer()),
+      fetch(imageUrl).then((r) => r.blob()),
+      labelsUrl ? fetch(labelsUrl).then((r) => r.text()) : Promise.resolve(''),
+    ]);
+    return classifyBlobs(new Uint8Array(m), l, i, cpuBackend);
+  };
+  document.getElementById('classify-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const el = document.getElementById('classify-result');
+    try {
+      const model = document.getElementById('model-file').files[0];
+      const image = document.getElementById('image-file').files[0];
+      const labels = document.getElementById('labels-file').files[0];
+      if (!model || !image) throw new Error('pick a model and a photo');
+      await classifyBlobs(new Uint8Array(await model.arrayBuffer()), labels ? await labels.text() : '', image, cpuBackend);
+    } catch (err) {
+      el.textContent = `error: ${err.message || err}`;
+    }
+  });
   const backendEl = document.getElementById('backend');
   const status = document.getElementById('bessel-status');
   const gpu = await openGpu();

@@ -28,6 +28,8 @@ extern crate std;
 mod arch;
 pub mod bessel;
 #[cfg(feature = "alloc")]
+pub mod image;
+#[cfg(feature = "alloc")]
 pub mod npy;
 #[cfg(feature = "alloc")]
 pub mod quant;

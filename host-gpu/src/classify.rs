@@ -116,60 +116,7 @@ pub fn decode_image(bytes: &[u8]) -> Result<(u32, u32, Vec<u8>), ClassifyError> 
     Ok((w, h, rgb.into_raw()))
 }
 
-/// Separable triangle-filter (antialiased bilinear) resize of an RGB8 image,
-/// the filter widened by the downscale factor as in PIL's `BILINEAR`.
-pub fn resize_rgb(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8> {
-    fn weights(src: usize, dst: usize) -> Vec<(usize, Vec<f32>)> {
-        let scale = src as f64 / dst as f64;
-        let support = scale.max(1.0);
-        (0..dst)
-            .map(|i| {
-                let center = (i as f64 + 0.5) * scale;
-                let lo = ((center - support).floor().max(0.0)) as usize;
-                let hi = ((center + support).ceil() as usize).min(src);
-                let mut w: Vec<f32> = (lo..hi)
-                    .map(|j| {
-                        let t = ((j as f64 + 0.5) - center).abs() / support;
-                        (1.0 - t).max(0.0) as f32
-                    })
-                    .collect();
-                let sum: f32 = w.iter().sum();
-                if sum > 0.0 {
-                    w.iter_mut().for_each(|x| *x /= sum);
-                }
-                (lo, w)
-            })
-            .collect()
-    }
-    let wx = weights(sw, dw);
-    let wy = weights(sh, dh);
-    // Horizontal pass into f32, then vertical.
-    let mut tmp = vec![0f32; sh * dw * 3];
-    for y in 0..sh {
-        for (x, (lo, w)) in wx.iter().enumerate() {
-            for c in 0..3 {
-                let mut acc = 0f32;
-                for (k, wk) in w.iter().enumerate() {
-                    acc += wk * f32::from(src[(y * sw + lo + k) * 3 + c]);
-                }
-                tmp[(y * dw + x) * 3 + c] = acc;
-            }
-        }
-    }
-    let mut out = vec![0u8; dh * dw * 3];
-    for (y, (lo, w)) in wy.iter().enumerate() {
-        for x in 0..dw {
-            for c in 0..3 {
-                let mut acc = 0f32;
-                for (k, wk) in w.iter().enumerate() {
-                    acc += wk * tmp[((lo + k) * dw + x) * 3 + c];
-                }
-                out[(y * dw + x) * 3 + c] = acc.round().clamp(0.0, 255.0) as u8;
-            }
-        }
-    }
-    out
-}
+pub use shoal_core::image::resize_rgb;
 
 /// Input size `(height, width)` of a single-input uint8 image model.
 ///

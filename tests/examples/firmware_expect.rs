@@ -11,13 +11,16 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 fn main() {
-    let shared = shoal_tests::shared_dir().expect("../shared (or SHOAL_SHARED) with the Coral models");
+    let shared =
+        shoal_tests::shared_dir().expect("../shared (or SHOAL_SHARED) with the Coral models");
     let model_path = std::env::var("SHOAL_FW_MODEL")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| shared.join("models/coral/mobilenet_v1_0.25_128_quant.tflite"));
     let bytes = std::fs::read(model_path).expect("model");
     let model = shoal_core::tflite::Model::parse(&bytes).expect("model parses");
-    let npy = std::fs::read(shoal_tests::workspace_root().join("tests/ref/tflite/input_128_cat.npy")).unwrap();
+    let npy =
+        std::fs::read(shoal_tests::workspace_root().join("tests/ref/tflite/input_128_cat.npy"))
+            .unwrap();
     let input = shoal_core::npy::read(&npy).unwrap().data.to_vec();
     let run = model.run_u8(&input).expect("runs");
     let probs = run.output(&model, 0).unwrap();
@@ -27,6 +30,12 @@ fn main() {
     for &i in order.iter().take(5) {
         println!("top {} {}", i, probs[i]);
     }
-    println!("log_bessel_i(5000, 1000) {:016x}", shoal_core::bessel::log_bessel_i(5000.0, 1000.0).to_bits());
-    println!("log_bessel_k(0.5, 2) {:016x}", shoal_core::bessel::log_bessel_k(0.5, 2.0).to_bits());
+    println!(
+        "log_bessel_i(5000, 1000) {:016x}",
+        shoal_core::bessel::log_bessel_i(5000.0, 1000.0).to_bits()
+    );
+    println!(
+        "log_bessel_k(0.5, 2) {:016x}",
+        shoal_core::bessel::log_bessel_k(0.5, 2.0).to_bits()
+    );
 }

@@ -108,6 +108,117 @@ pub fn vmf_fit(samples: &Float64Array, p: usize) -> Result<Object, JsError> {
     Ok(o)
 }
 
+/// A uint8 TFLite image classifier held by JavaScript (`new Classifier(bytes)`).
+/// The model bytes are copied into the instance; every method returns errors
+/// as exceptions and leaves the instance usable.
+#[wasm_bindgen]
+pub struct Classifier {
+    bytes: Vec<u8>,
+    height: usize,
+    width: usize,
+    classes: usize,
+}
+
+#[wasm_bindgen]
+impl Classifier {
+    /// Parses and validates a `.tflite` model.
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: &[u8]) -> Result<Classifier, JsError> {
+        let bytes = model.to_vec();
+        let m =
+            shoal_core::tflite::Model::parse(&bytes).map_err(|e| JsError::new(&e.to_string()))?;
+        let input = *m
+            .inputs
+            .first()
+            .ok_or_else(|| JsError::new("model has no input"))?;
+        let (height, width) = match m.tensors[input].shape[..] {
+            [1, h, w, 3] if m.tensors[input].dtype == shoal_core::tflite::DType::U8 => (h, w),
+            _ => return Err(JsError::new("model input is not a 1xHxWx3 uint8 tensor")),
+        };
+        let out = *m
+            .outputs
+            .first()
+            .ok_or_else(|| JsError::new("model has no output"))?;
+        let classes = m.tensors[out].len();
+        Ok(Classifier {
+            bytes,
+            height,
+            width,
+            classes,
+        })
+    }
+
+    /// Input height the model expects.
+    #[wasm_bindgen(getter)]
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// Input width the model expects.
+    #[wasm_bindgen(getter)]
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Number of output classes.
+    #[wasm_bindgen(getter)]
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// Classifies an RGBA (`ImageData.data`) or RGB image of `width × height`
+    /// (resized here to the model's input). Returns `{ raw: Uint8Array,
+    /// scores: Float32Array }` with one dequantized score per class.
+    pub fn classify(&self, pixels: &[u8], width: usize, height: usize) -> Result<Object, JsError> {
+        let n = width
+            .checked_mul(height)
+            .filter(|&n| n > 0 && n <= 1 << 26)
+            .ok_or_else(|| JsError::new("image size out of range"))?;
+        let rgb: Vec<u8> = if pixels.len() == n * 4 {
+            pixels
+                .chunks_exact(4)
+                .flat_map(|p| [p[0], p[1], p[2]])
+                .collect()
+        } else if pixels.len() == n * 3 {
+            pixels.to_vec()
+        } else {
+            return Err(JsError::new(&format!(
+                "{} bytes is neither RGBA nor RGB for {width} x {height}",
+                pixels.len()
+            )));
+        };
+        let input = shoal_core::image::resize_rgb(&rgb, width, height, self.width, self.height);
+        let m = shoal_core::tflite::Model::parse(&self.bytes)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        let run = m.run_u8(&input).map_err(|e| JsError::new(&e.to_string()))?;
+        let raw = run
+            .output(&m, 0)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        let o = &m.tensors[m.outputs[0]];
+        let scores: Vec<f32> = raw
+            .iter()
+            .map(|&q| (f32::from(q) - o.zero_point as f32) * o.scale)
+            .collect();
+        let obj = Object::new();
+        let err = |_| JsError::new("building the result failed");
+        Reflect::set(&obj, &"raw".into(), &js_sys::Uint8Array::from(raw).into()).map_err(err)?;
+        Reflect::set(
+            &obj,
+            &"scores".into(),
+            &js_sys::Float32Array::from(scores.as_slice()).into(),
+        )
+        .map_err(err)?;
+        Ok(obj)
+    }
+}
+
+/// The built-in sea-life catalogue (tab-separated: label, common name,
+/// scientific name, commonly eaten, conservation note; `#` comments).
+#[wasm_bindgen(js_name = seaLifeCatalog)]
+pub fn sea_life_catalog() -> String {
+    include_str!("../../host-gpu/catalog/sea-life.tsv").to_string()
+}
+
 /// Whether this build was compiled with wasm `simd128`.
 #[wasm_bindgen(js_name = simdEnabled)]
 pub fn simd_enabled() -> bool {

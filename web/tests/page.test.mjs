@@ -3,7 +3,8 @@
 // check the backend each run reports, that WebGPU agrees with the CPU twin of
 // the WGSL kernel, and inspect a screenshot of the rendered plot.
 import { chromium } from 'playwright-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from './serve.mjs';
@@ -44,12 +45,33 @@ async function run(name, args, expectGpu, url) {
     check(blue > 500, `${name}: the f64 curve is drawn`);
     check(red > 200, `${name}: the float64 overflow line is drawn`);
     check(expectGpu ? orange > 100 : orange === 0, `${name}: the WebGPU curve is ${expectGpu ? '' : 'not '}drawn`);
+    if (coral) {
+      // Classification in the page equals the native CPU core byte for byte.
+      const model = 'mobilenet_v1_0.25_128_quant.tflite';
+      const r = await page.evaluate(([m]) => window.shoalClassifyUrls(`/coral/${m}`, '/coral/cat.bmp', '/coral/imagenet_labels.txt'), [model]);
+      console.log(`${name}: classify top-1 ${r.top[0].index} ${r.top[0].label} (${r.ms.toFixed(1)} ms, ${r.backend})`);
+      const shoal = join(root, '..', 'target', 'release', 'shoal');
+      if (existsSync(shoal)) {
+        const want = execFileSync(shoal, ['classify', '--model', join(coral, model), '--raw', join(coral, 'cat.bmp')])
+          .toString().trim().split('\n').map(Number);
+        check(want.length === r.raw.length && want.every((v, i) => v === r.raw[i]),
+          `${name}: browser raw output equals the native CLI's (${want.length} values)`);
+      } else {
+        check(r.top[0].label.startsWith('Egyptian cat'), `${name}: top-1 is Egyptian cat`);
+      }
+      const card = await page.locator('#classify-result').screenshot({ path: join(outDir, `classify-${name}.png`) });
+      const img = decodePng(card);
+      check(countColour(img, [0, 80, 200]) > 200, `${name}: the top-5 bars are drawn`);
+    }
   } finally {
     await browser.close();
   }
 }
 
-const server = await serve(root);
+const sharedDir = process.env.SHOAL_SHARED || join(root, '..', '..', 'shared');
+const coral = existsSync(join(sharedDir, 'models', 'coral')) ? join(sharedDir, 'models', 'coral') : null;
+if (!coral) console.log('classification checks SKIPPED: no ../shared/models/coral');
+const server = await serve(root, 0, coral ? { '/coral/': coral } : {});
 const url = `http://127.0.0.1:${server.address().port}/index.html`;
 try {
   await run('webgpu', [...BASE_ARGS, '--enable-unsafe-webgpu'], true, url);

@@ -6,11 +6,15 @@ import { extname, join, normalize } from 'node:path';
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
   '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png', '.wgsl': 'text/plain' };
 
-export function serve(root, port = 0) {
+export function serve(root, port = 0, mounts = {}) {
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    const file = join(root, path.endsWith('/') ? path + 'index.html' : path);
-    if (!file.startsWith(root)) { res.writeHead(403); res.end(); return; }
+    let base = root, rel = path;
+    for (const [prefix, dir] of Object.entries(mounts)) {
+      if (path.startsWith(prefix)) { base = dir; rel = path.slice(prefix.length); }
+    }
+    const file = join(base, rel.endsWith('/') ? rel + 'index.html' : rel);
+    if (!file.startsWith(base)) { res.writeHead(403); res.end(); return; }
     try {
       const body = await readFile(file);
       res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' });
