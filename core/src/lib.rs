@@ -30,6 +30,8 @@ pub mod bessel;
 #[cfg(feature = "alloc")]
 pub mod image;
 #[cfg(feature = "alloc")]
+pub mod model;
+#[cfg(feature = "alloc")]
 pub mod npy;
 #[cfg(feature = "alloc")]
 pub mod quant;

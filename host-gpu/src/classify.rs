@@ -6,6 +6,12 @@ use std::fmt;
 
 use shoal_core::tflite::{Model, TfliteError};
 
+/// The built-in default model: EfficientNet-Lite0 (ImageNet) in Shoal's own
+/// compressed format (see `host-gpu/models/LICENSE.md`).
+pub const DEFAULT_MODEL: &[u8] = include_bytes!("../models/efficientnet-lite0.shm");
+/// Labels of the built-in model, in output order.
+pub const DEFAULT_LABELS: &str = include_str!("../models/imagenet-labels.txt");
+
 /// The built-in catalogue of ImageNet fish and sea-life classes.
 pub const SEA_LIFE_CATALOG: &str = include_str!("../catalog/sea-life.tsv");
 
@@ -151,18 +157,17 @@ pub struct Prediction {
     pub entropy: f32,
 }
 
-/// Runs the model on an already-resized HxWx3 uint8 input.
-///
-/// # Errors
-/// [`ClassifyError::Model`].
-pub fn predict(model: &Model<'_>, input: &[u8], top: usize) -> Result<Prediction, ClassifyError> {
-    let run = model.run_u8(input)?;
-    let raw = run.output(model, 0)?.to_vec();
-    let o = &model.tensors[model.outputs[0]];
-    let scores: Vec<f32> = raw
-        .iter()
-        .map(|&q| (f32::from(q) - o.zero_point as f32) * o.scale)
-        .collect();
+/// Softmax of logits, then the same ranking and uncertainty as [`predict`]
+/// (for float models such as the built-in `.shm`).
+pub fn rank_logits(logits: &[f32], top: usize) -> Prediction {
+    let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = logits.iter().map(|&z| (z - m).exp()).collect();
+    let s: f32 = e.iter().sum();
+    let scores: Vec<f32> = e.iter().map(|v| v / s).collect();
+    rank(Vec::new(), scores, top)
+}
+
+fn rank(raw: Vec<u8>, scores: Vec<f32>, top: usize) -> Prediction {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let margin = match (order.first(), order.get(1)) {
@@ -183,11 +188,26 @@ pub fn predict(model: &Model<'_>, input: &[u8], top: usize) -> Result<Prediction
         1.0
     };
     order.truncate(top.max(1));
-    Ok(Prediction {
+    Prediction {
         raw,
         scores,
         top: order,
         margin,
         entropy,
-    })
+    }
+}
+
+/// Runs the model on an already-resized HxWx3 uint8 input.
+///
+/// # Errors
+/// [`ClassifyError::Model`].
+pub fn predict(model: &Model<'_>, input: &[u8], top: usize) -> Result<Prediction, ClassifyError> {
+    let run = model.run_u8(input)?;
+    let raw = run.output(model, 0)?.to_vec();
+    let o = &model.tensors[model.outputs[0]];
+    let scores: Vec<f32> = raw
+        .iter()
+        .map(|&q| (f32::from(q) - o.zero_point as f32) * o.scale)
+        .collect();
+    Ok(rank(raw, scores, top))
 }

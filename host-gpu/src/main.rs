@@ -18,9 +18,12 @@ USAGE:
                        [--rank R] [--sparse FRACTION] IN.npy OUT.shq   (GEAR with --rank/--sparse)
   shoal quant matvec FILE.shq X.npy Y.npy     Y = X Wᵀ (X: cols, or n x cols), f32 .npy out
   shoal quant info FILE.shq [--original IN.npy]   bits per weight, relative Frobenius error
-  shoal classify --model FILE.tflite [--labels FILE] [--catalog FILE] [--top K] [--json]
+  shoal classify [--model FILE] [--labels FILE] [--catalog FILE] [--top K] [--json]
                  [--raw] [--backend auto|cpu|gpu] [--input-raw FILE] IMAGE...
-                                classify photos (JPEG/PNG/BMP) with a uint8 TFLite model
+                                classify photos (JPEG/PNG/BMP); default model: the built-in
+                                EfficientNet-Lite0 (Shoal Q8/Q4 + low-rank), or a uint8 TFLite model
+  shoal model pack DIR OUT.shm [--pointwise q8|q4] [--classifier q8|q4] [--rank R]
+                                pack folded float weights (tools/effnet_lite0.py export) into a .shm
   shoal help | --help           this text
   shoal --version
 
@@ -73,6 +76,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
         ["vmf", "fit", file] => vmf_fit(file),
         ["bench", rest @ ..] => bench(rest),
         ["classify", rest @ ..] => classify(rest),
+        ["model", "pack", rest @ ..] => model_pack(rest),
         ["quant", "compress", rest @ ..] => quant_compress(rest),
         ["quant", "matvec", shq, x, y] => quant_matvec(shq, x, y),
         ["quant", "info", shq, rest @ ..] => quant_info(shq, rest),
@@ -566,26 +570,47 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
             )))
         }
     }
-    let Some(model_path) = model_path else {
-        return Err(usage(
-            "no built-in default model yet: pass --model FILE.tflite (a uint8 MobileNet such as \
-             mobilenet_v2_1.0_224_quant.tflite)",
-        ));
-    };
     if images.is_empty() && input_raw.is_none() {
         return Err(usage(
             "classify needs at least one IMAGE (or --input-raw FILE)",
         ));
     }
-    let model_bytes = read_capped(model_path)?;
-    let model = shoal_core::tflite::Model::parse(&model_bytes)
-        .map_err(|e| usage(format!("{model_path}: {e}")))?;
-    let (h, w) = cl::input_size(&model).map_err(|e| usage(format!("{model_path}: {e}")))?;
-    // Labels: --labels, else a labels file next to the model, else class numbers.
+    // The model: --model (TFLite uint8 or Shoal .shm), else the built-in one.
+    let model_bytes = match model_path {
+        Some(p) => read_capped(p)?,
+        None => cl::DEFAULT_MODEL.to_vec(),
+    };
+    let model_name = model_path.unwrap_or("built-in EfficientNet-Lite0");
+    enum Engine<'a> {
+        Tflite(shoal_core::tflite::Model<'a>),
+        Shm(shoal_core::model::ShmModel),
+    }
+    let engine = if model_bytes.starts_with(b"SHM1") {
+        Engine::Shm(
+            shoal_core::model::ShmModel::parse(&model_bytes)
+                .map_err(|e| usage(format!("{model_name}: {e}")))?,
+        )
+    } else {
+        Engine::Tflite(
+            shoal_core::tflite::Model::parse(&model_bytes)
+                .map_err(|e| usage(format!("{model_name}: {e}")))?,
+        )
+    };
+    let (h, w) = match &engine {
+        Engine::Tflite(m) => cl::input_size(m).map_err(|e| usage(format!("{model_name}: {e}")))?,
+        Engine::Shm(m) => (m.size, m.size),
+    };
+    if raw && matches!(engine, Engine::Shm(_)) {
+        return Err(usage(
+            "--raw needs a uint8 TFLite model (--model FILE.tflite)",
+        ));
+    }
+    // Labels: --labels, else the built-in model's, else a labels file next to the model.
     let label_text = match labels_path {
         Some(p) => Some(std::fs::read_to_string(p).map_err(|e| usage(format!("{p}: {e}")))?),
+        None if model_path.is_none() => Some(cl::DEFAULT_LABELS.to_string()),
         None => {
-            let dir = std::path::Path::new(model_path)
+            let dir = std::path::Path::new(model_path.unwrap_or("."))
                 .parent()
                 .unwrap_or(std::path::Path::new("."));
             ["imagenet_labels.txt", "labels.txt"]
@@ -640,7 +665,15 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
     };
     for (name, input) in inputs {
         let t0 = std::time::Instant::now();
-        let p = cl::predict(&model, &input, top).map_err(|e| Fail(1, format!("{name}: {e}")))?;
+        let p = match &engine {
+            Engine::Tflite(m) => {
+                cl::predict(m, &input, top).map_err(|e| Fail(1, format!("{name}: {e}")))?
+            }
+            Engine::Shm(m) => cl::rank_logits(
+                &m.run(&input).map_err(|e| Fail(1, format!("{name}: {e}")))?,
+                top,
+            ),
+        };
         let ms = t0.elapsed().as_secs_f64() * 1e3;
         if raw {
             let out = std::io::stdout();
@@ -716,5 +749,161 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
             );
         }
     }
+    Ok(())
+}
+
+fn model_pack(flags: &[&str]) -> Result<(), Fail> {
+    use shoal_core::model::{self, Kind, LayerSpec, Weights};
+    use shoal_core::quant::{gear::GearMatrix, Bits, Format, ScaleType, Scheme};
+    let (mut pw_bits, mut fc_bits, mut rank) = (Bits::Q8, Bits::Q4, 0usize);
+    let mut files = Vec::new();
+    let mut it = flags.iter();
+    let bits = |v: &str| match v {
+        "q8" => Ok(Bits::Q8),
+        "q4" => Ok(Bits::Q4),
+        other => Err(usage(format!("unknown format '{other}' (q8, q4)"))),
+    };
+    while let Some(&f) = it.next() {
+        let mut val = || {
+            it.next()
+                .copied()
+                .ok_or_else(|| usage(format!("{f} needs a value")))
+        };
+        match f {
+            "--pointwise" => pw_bits = bits(val()?)?,
+            "--classifier" => fc_bits = bits(val()?)?,
+            "--rank" => {
+                rank = val()?
+                    .parse()
+                    .map_err(|_| usage("--rank takes an integer"))?
+            }
+            other if other.starts_with("--") => {
+                return Err(usage(format!("unknown flag '{other}'")))
+            }
+            file => files.push(file),
+        }
+    }
+    let [dir, out] = files[..] else {
+        return Err(usage("model pack needs DIR OUT.shm"));
+    };
+    let manifest = std::fs::read_to_string(format!("{dir}/manifest.txt"))
+        .map_err(|e| usage(format!("{dir}/manifest.txt: {e}")))?;
+    let load = |n: &str, suffix: &str| -> Result<(Vec<f32>, Vec<usize>), Fail> {
+        let path = format!("{dir}/{n}_{suffix}.npy");
+        let bytes = read_capped(&path)?;
+        let a = npy::read(&bytes).map_err(|e| usage(format!("{path}: {e}")))?;
+        Ok((a.to_f32(), a.shape.clone()))
+    };
+    let mut layers = Vec::new();
+    let mut classes = 0u32;
+    for line in manifest.lines().filter(|l| !l.trim().is_empty()) {
+        let mut parts = line.split_whitespace();
+        let (Some(n), Some(kind), Some(_name)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(usage(format!("manifest line '{line}'")));
+        };
+        let kv: std::collections::HashMap<&str, usize> = parts
+            .filter_map(|p| p.split_once('='))
+            .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+            .collect();
+        let get = |k: &str| kv.get(k).copied().unwrap_or(0);
+        let (w, shape) = load(n, "w")?;
+        let (bias, _) = load(n, "b")?;
+        let flags = u8::from(get("relu6") == 1 || kind == "conv" || kind == "dw")
+            | if get("residual") == 1 { 2 } else { 0 }
+            | if get("first") == 1 { 4 } else { 0 };
+        let spec = match (kind, &shape[..]) {
+            ("conv", &[o, i, k, _]) => {
+                // (O, I, k, k) -> [o][ky][kx][i]
+                let mut t = vec![0.0f32; w.len()];
+                for oo in 0..o {
+                    for ii in 0..i {
+                        for y in 0..k {
+                            for x in 0..k {
+                                t[((oo * k + y) * k + x) * i + ii] =
+                                    w[((oo * i + ii) * k + y) * k + x];
+                            }
+                        }
+                    }
+                }
+                LayerSpec {
+                    kind: Kind::Conv,
+                    stride: get("s") as u8,
+                    kernel: k as u8,
+                    flags,
+                    cin: i as u32,
+                    cout: o as u32,
+                    weights: Weights::Dense(t),
+                    bias,
+                }
+            }
+            ("dw", &[c, 1, k, _]) => {
+                let mut t = vec![0.0f32; w.len()];
+                for cc in 0..c {
+                    for y in 0..k {
+                        for x in 0..k {
+                            t[(y * k + x) * c + cc] = w[(cc * k + y) * k + x];
+                        }
+                    }
+                }
+                LayerSpec {
+                    kind: Kind::Depthwise,
+                    stride: get("s") as u8,
+                    kernel: k as u8,
+                    flags,
+                    cin: c as u32,
+                    cout: c as u32,
+                    weights: Weights::Dense(t),
+                    bias,
+                }
+            }
+            ("pw", &[o, i, 1, 1]) | ("fc", &[o, i]) => {
+                let is_fc = kind == "fc";
+                let format = Format::new(
+                    if is_fc { fc_bits } else { pw_bits },
+                    Scheme::Symmetric,
+                    32,
+                    ScaleType::F16,
+                )
+                .map_err(|e| Fail(1, e.to_string()))?;
+                let g = GearMatrix::compress(
+                    &w,
+                    o,
+                    i,
+                    format,
+                    if is_fc { rank.min(o.min(i)) } else { 0 },
+                    0.0,
+                )
+                .map_err(|e| usage(format!("layer {n}: {e}")))?;
+                if is_fc {
+                    classes = o as u32;
+                }
+                LayerSpec {
+                    kind: if is_fc {
+                        Kind::Classifier
+                    } else {
+                        Kind::Pointwise
+                    },
+                    stride: 1,
+                    kernel: 1,
+                    flags,
+                    cin: i as u32,
+                    cout: o as u32,
+                    weights: Weights::Packed(g),
+                    bias,
+                }
+            }
+            _ => {
+                return Err(usage(format!(
+                    "layer {n}: unexpected kind {kind} with shape {shape:?}"
+                )))
+            }
+        };
+        layers.push(spec);
+    }
+    let bytes = model::write(224, classes, 127.0, 128.0, &layers);
+    shoal_core::model::ShmModel::parse(&bytes)
+        .map_err(|e| Fail(1, format!("packed model does not validate: {e}")))?;
+    write_atomic(out, &bytes)?;
+    eprintln!("{out}: {} layers, {} bytes", layers.len(), bytes.len());
     Ok(())
 }

@@ -298,10 +298,25 @@ fn classify_raw_output_is_bit_exact_and_errors_are_clean() {
         out.contains("\"backend\": \"cpu\"") && out.contains("cat"),
         "{out}"
     );
-    // Errors: no model, corrupt image, corrupt model, unknown backend.
-    let (code, _, err) = shoal(&["classify", coral.join("cat.bmp").to_str().unwrap()], "");
+    // The built-in model, no --model.
+    let (code, out, err) = shoal(
+        &[
+            "classify",
+            "--top",
+            "3",
+            coral.join("cat.bmp").to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Egyptian cat"), "{out}");
+    // Errors: corrupt image, corrupt model, unknown backend, --raw on a float model.
+    let (code, _, err) = shoal(
+        &["classify", "--raw", coral.join("cat.bmp").to_str().unwrap()],
+        "",
+    );
     assert_eq!(code, 2);
-    assert!(err.contains("--model"), "{err}");
+    assert!(err.contains("--raw"), "{err}");
     let dir = std::env::temp_dir().join(format!("shoal-classify-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.jpg");

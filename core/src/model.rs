@@ -1,0 +1,517 @@
+//! Shoal's own compact model file (`.shm`) for inverted-residual
+//! (MobileNet-style) classifiers, and its float inference.
+//!
+//! Pointwise convolutions and the classifier are stored in the packed
+//! quantized formats of [`crate::quant`] (a `.shq` blob each, GEAR when a
+//! low-rank residual is present) and multiplied without expanding them; the
+//! stem and depthwise filters are f16, biases f32 (batch norm folded in).
+//!
+//! Layout (little-endian): magic `SHM1`; `u32` version 1; `u32` layer count;
+//! `u32` input size `S` (the input is `S × S × 3` uint8); `u32` classes;
+//! `f32` input mean; `f32` input std. Then per layer: `u8` kind (0 stem
+//! convolution, 1 depthwise, 2 pointwise, 3 fully connected), `u8` stride,
+//! `u8` kernel, `u8` flags (1: ReLU6, 2: add the block input, 4: this layer
+//! starts a block), `u32` input channels, `u32` output channels; weights
+//! (kinds 0 and 1: f16, layout `[out][ky][kx][in]` and `[ky][kx][channel]`;
+//! kinds 2 and 3: `u32` byte length then a `.shq` file with `out` rows and
+//! `in` columns); `out` f32 biases. The file ends with the FNV-1a 64 of all
+//! preceding bytes. Convolutions use TensorFlow's `SAME` padding.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::quant::file::fnv1a64;
+use crate::quant::gear::GearMatrix;
+
+/// Most layers a model may have.
+pub const MAX_LAYERS: usize = 1024;
+/// Most channels of any layer.
+pub const MAX_CHANNELS: usize = 1 << 16;
+
+/// Why a `.shm` model was rejected or could not run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShmError {
+    /// Shorter than the sizes it declares.
+    Truncated,
+    /// Not a `.shm` file.
+    BadMagic,
+    /// Unsupported version.
+    UnsupportedVersion(u32),
+    /// A field out of range (which one).
+    BadField(&'static str),
+    /// Checksum mismatch.
+    Checksum,
+    /// Layers whose channel counts do not chain, or a bad embedded matrix.
+    BadGraph(&'static str),
+    /// Input of the wrong size.
+    InputSize {
+        /// Bytes required.
+        expected: usize,
+        /// Bytes given.
+        found: usize,
+    },
+}
+
+impl core::fmt::Display for ShmError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ShmError::Truncated => write!(f, "shm: file is truncated"),
+            ShmError::BadMagic => write!(f, "shm: not a Shoal model (bad magic)"),
+            ShmError::UnsupportedVersion(v) => write!(f, "shm: unsupported version {v}"),
+            ShmError::BadField(w) => write!(f, "shm: field out of range ({w})"),
+            ShmError::Checksum => write!(f, "shm: checksum mismatch"),
+            ShmError::BadGraph(w) => write!(f, "shm: inconsistent model ({w})"),
+            ShmError::InputSize { expected, found } => {
+                write!(
+                    f,
+                    "shm: input has {found} bytes, the model needs {expected}"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for ShmError {}
+
+/// Kind of layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Full convolution (the stem).
+    Conv,
+    /// Depthwise convolution.
+    Depthwise,
+    /// 1×1 convolution on the packed quantized form.
+    Pointwise,
+    /// Global average pool, then the classifier on the packed form.
+    Classifier,
+}
+
+/// Weights of a layer.
+#[derive(Clone, Debug)]
+pub enum Weights {
+    /// f32 filters (decoded from f16).
+    Dense(Vec<f32>),
+    /// A packed quantized matrix (`out × in`).
+    Packed(GearMatrix),
+}
+
+/// One layer.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    /// Kind.
+    pub kind: Kind,
+    /// Stride.
+    pub stride: usize,
+    /// Kernel size.
+    pub kernel: usize,
+    /// ReLU6 after the layer.
+    pub relu6: bool,
+    /// Add the block's input after the layer.
+    pub residual: bool,
+    /// The layer starts a block (its input is the block input).
+    pub first: bool,
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Weights.
+    pub weights: Weights,
+    /// Biases.
+    pub bias: Vec<f32>,
+}
+
+/// A parsed `.shm` model.
+#[derive(Clone, Debug)]
+pub struct ShmModel {
+    /// Input side (the input is `size × size × 3` uint8).
+    pub size: usize,
+    /// Number of classes.
+    pub classes: usize,
+    /// Input normalisation: `(x - mean) / std`.
+    pub mean: f32,
+    /// See `mean`.
+    pub std: f32,
+    /// Layers in order.
+    pub layers: Vec<Layer>,
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ShmError> {
+        let end = self.at.checked_add(n).ok_or(ShmError::Truncated)?;
+        let s = self.b.get(self.at..end).ok_or(ShmError::Truncated)?;
+        self.at = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, ShmError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, ShmError> {
+        let s = self.take(4)?;
+        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    fn f32(&mut self) -> Result<f32, ShmError> {
+        Ok(f32::from_bits(self.u32()?))
+    }
+}
+
+fn out_size(n: usize, s: usize) -> usize {
+    n.div_ceil(s)
+}
+
+/// TF `SAME` padding before the first row/column.
+fn pad_before(n: usize, k: usize, s: usize) -> usize {
+    let out = out_size(n, s);
+    ((out - 1) * s + k).saturating_sub(n) / 2
+}
+
+impl ShmModel {
+    /// Parses a `.shm` file.
+    ///
+    /// # Errors
+    /// [`ShmError`] for every way the bytes can be wrong.
+    pub fn parse(b: &[u8]) -> Result<Self, ShmError> {
+        if b.len() < 8 + 24 {
+            return Err(ShmError::Truncated);
+        }
+        if &b[..4] != b"SHM1" {
+            return Err(ShmError::BadMagic);
+        }
+        let (body, sum) = b.split_at(b.len() - 8);
+        let want = u64::from_le_bytes([
+            sum[0], sum[1], sum[2], sum[3], sum[4], sum[5], sum[6], sum[7],
+        ]);
+        if fnv1a64(body) != want {
+            return Err(ShmError::Checksum);
+        }
+        let mut r = Reader { b: body, at: 4 };
+        let version = r.u32()?;
+        if version != 1 {
+            return Err(ShmError::UnsupportedVersion(version));
+        }
+        let count = r.u32()? as usize;
+        let size = r.u32()? as usize;
+        let classes = r.u32()? as usize;
+        let mean = r.f32()?;
+        let std = r.f32()?;
+        if count == 0 || count > MAX_LAYERS {
+            return Err(ShmError::BadField("layer count"));
+        }
+        if !(1..=4096).contains(&size) || classes == 0 || classes > MAX_CHANNELS {
+            return Err(ShmError::BadField("input size or classes"));
+        }
+        if !(mean.is_finite() && std.is_finite() && std > 0.0) {
+            return Err(ShmError::BadField("normalisation"));
+        }
+        let mut layers = Vec::new();
+        for _ in 0..count {
+            let kind = match r.u8()? {
+                0 => Kind::Conv,
+                1 => Kind::Depthwise,
+                2 => Kind::Pointwise,
+                3 => Kind::Classifier,
+                _ => return Err(ShmError::BadField("layer kind")),
+            };
+            let stride = r.u8()? as usize;
+            let kernel = r.u8()? as usize;
+            let flags = r.u8()?;
+            let cin = r.u32()? as usize;
+            let cout = r.u32()? as usize;
+            if !(1..=4).contains(&stride) || !(1..=15).contains(&kernel) {
+                return Err(ShmError::BadField("stride or kernel"));
+            }
+            if cin == 0 || cout == 0 || cin > MAX_CHANNELS || cout > MAX_CHANNELS {
+                return Err(ShmError::BadField("channels"));
+            }
+            let weights = match kind {
+                Kind::Conv | Kind::Depthwise => {
+                    let n = if kind == Kind::Conv {
+                        cout * kernel * kernel * cin
+                    } else {
+                        kernel * kernel * cout
+                    };
+                    let raw = r.take(n.checked_mul(2).ok_or(ShmError::Truncated)?)?;
+                    Weights::Dense(
+                        raw.chunks_exact(2)
+                            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                            .collect(),
+                    )
+                }
+                Kind::Pointwise | Kind::Classifier => {
+                    let len = r.u32()? as usize;
+                    let g = GearMatrix::from_bytes(r.take(len)?)
+                        .map_err(|_| ShmError::BadGraph("embedded matrix"))?;
+                    if g.backbone().rows() != cout || g.backbone().cols() != cin {
+                        return Err(ShmError::BadGraph("matrix shape"));
+                    }
+                    Weights::Packed(g)
+                }
+            };
+            let bias: Vec<f32> = r
+                .take(cout * 4)?
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            layers.push(Layer {
+                kind,
+                stride,
+                kernel,
+                relu6: flags & 1 != 0,
+                residual: flags & 2 != 0,
+                first: flags & 4 != 0,
+                cin,
+                cout,
+                weights,
+                bias,
+            });
+        }
+        if r.at != body.len() {
+            return Err(ShmError::BadField("trailing bytes"));
+        }
+        let model = ShmModel {
+            size,
+            classes,
+            mean,
+            std,
+            layers,
+        };
+        model.validate()?;
+        Ok(model)
+    }
+
+    fn validate(&self) -> Result<(), ShmError> {
+        let mut ch = 3;
+        let mut side = self.size;
+        let mut block_in = (0, 0);
+        for (i, l) in self.layers.iter().enumerate() {
+            if l.first {
+                block_in = (ch, side);
+            }
+            if l.cin != ch && l.kind != Kind::Depthwise {
+                return Err(ShmError::BadGraph("channel counts do not chain"));
+            }
+            if l.kind == Kind::Depthwise && (l.cin != ch || l.cout != ch) {
+                return Err(ShmError::BadGraph("depthwise channels"));
+            }
+            if l.kind == Kind::Classifier && (i + 1 != self.layers.len() || l.cout != self.classes)
+            {
+                return Err(ShmError::BadGraph("the classifier must be last"));
+            }
+            if matches!(l.kind, Kind::Conv | Kind::Depthwise) {
+                side = out_size(side, l.stride);
+            }
+            ch = l.cout;
+            if l.residual && block_in != (ch, side) {
+                return Err(ShmError::BadGraph("residual shape"));
+            }
+        }
+        if self.layers.last().map(|l| l.kind) != Some(Kind::Classifier) {
+            return Err(ShmError::BadGraph("no classifier"));
+        }
+        Ok(())
+    }
+
+    /// Runs the model on a `size × size × 3` uint8 image; returns the logits.
+    ///
+    /// # Errors
+    /// [`ShmError::InputSize`].
+    pub fn run(&self, image: &[u8]) -> Result<Vec<f32>, ShmError> {
+        let s = self.size;
+        if image.len() != s * s * 3 {
+            return Err(ShmError::InputSize {
+                expected: s * s * 3,
+                found: image.len(),
+            });
+        }
+        let inv = 1.0 / self.std;
+        let mut x: Vec<f32> = image
+            .iter()
+            .map(|&v| (f32::from(v) - self.mean) * inv)
+            .collect();
+        let (mut h, mut w, mut c) = (s, s, 3usize);
+        let mut block_in: Vec<f32> = Vec::new();
+        for l in &self.layers {
+            if l.first {
+                block_in.clone_from(&x);
+            }
+            let y = match (&l.weights, l.kind) {
+                (Weights::Dense(f), Kind::Conv) => conv(&x, h, w, c, f, l),
+                (Weights::Dense(f), Kind::Depthwise) => depthwise(&x, h, w, c, f, l),
+                (Weights::Packed(g), Kind::Pointwise) => {
+                    let mut y = vec![0.0f32; h * w * l.cout];
+                    for (px, py) in x.chunks_exact(c).zip(y.chunks_exact_mut(l.cout)) {
+                        g.gemv(px, py)
+                            .map_err(|_| ShmError::BadGraph("pointwise shape"))?;
+                        for (v, b) in py.iter_mut().zip(&l.bias) {
+                            *v += b;
+                        }
+                    }
+                    y
+                }
+                (Weights::Packed(g), Kind::Classifier) => {
+                    let mut pooled = vec![0.0f32; c];
+                    for px in x.chunks_exact(c) {
+                        for (p, v) in pooled.iter_mut().zip(px) {
+                            *p += v;
+                        }
+                    }
+                    let n = (h * w) as f32;
+                    pooled.iter_mut().for_each(|p| *p /= n);
+                    let mut y = vec![0.0f32; l.cout];
+                    g.gemv(&pooled, &mut y)
+                        .map_err(|_| ShmError::BadGraph("classifier shape"))?;
+                    for (v, b) in y.iter_mut().zip(&l.bias) {
+                        *v += b;
+                    }
+                    return Ok(y);
+                }
+                _ => return Err(ShmError::BadGraph("weights do not match the layer kind")),
+            };
+            if matches!(l.kind, Kind::Conv | Kind::Depthwise) {
+                h = out_size(h, l.stride);
+                w = out_size(w, l.stride);
+            }
+            c = l.cout;
+            x = y;
+            if l.relu6 {
+                x.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
+            }
+            if l.residual {
+                for (v, b) in x.iter_mut().zip(&block_in) {
+                    *v += b;
+                }
+            }
+        }
+        Err(ShmError::BadGraph("no classifier"))
+    }
+}
+
+fn conv(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f32> {
+    let (k, s) = (l.kernel, l.stride);
+    let (oh, ow) = (out_size(h, s), out_size(w, s));
+    let (pt, pl) = (pad_before(h, k, s), pad_before(w, k, s));
+    let mut y = vec![0.0f32; oh * ow * l.cout];
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let out = &mut y[(oy * ow + ox) * l.cout..(oy * ow + ox + 1) * l.cout];
+            out.copy_from_slice(&l.bias);
+            for ky in 0..k {
+                let iy = (oy * s + ky) as isize - pt as isize;
+                if iy < 0 || iy as usize >= h {
+                    continue;
+                }
+                for kx in 0..k {
+                    let ix = (ox * s + kx) as isize - pl as isize;
+                    if ix < 0 || ix as usize >= w {
+                        continue;
+                    }
+                    let px = &x[(iy as usize * w + ix as usize) * c..][..c];
+                    for (o, v) in out.iter_mut().enumerate() {
+                        let fo = ((o * k + ky) * k + kx) * c;
+                        *v += px
+                            .iter()
+                            .zip(&f[fo..fo + c])
+                            .map(|(a, b)| a * b)
+                            .sum::<f32>();
+                    }
+                }
+            }
+        }
+    }
+    y
+}
+
+fn depthwise(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f32> {
+    let (k, s) = (l.kernel, l.stride);
+    let (oh, ow) = (out_size(h, s), out_size(w, s));
+    let (pt, pl) = (pad_before(h, k, s), pad_before(w, k, s));
+    let mut y = vec![0.0f32; oh * ow * c];
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let out = &mut y[(oy * ow + ox) * c..(oy * ow + ox + 1) * c];
+            out.copy_from_slice(&l.bias);
+            for ky in 0..k {
+                let iy = (oy * s + ky) as isize - pt as isize;
+                if iy < 0 || iy as usize >= h {
+                    continue;
+                }
+                for kx in 0..k {
+                    let ix = (ox * s + kx) as isize - pl as isize;
+                    if ix < 0 || ix as usize >= w {
+                        continue;
+                    }
+                    let px = &x[(iy as usize * w + ix as usize) * c..][..c];
+                    let fk = &f[(ky * k + kx) * c..][..c];
+                    for ((v, a), b) in out.iter_mut().zip(px).zip(fk) {
+                        *v += a * b;
+                    }
+                }
+            }
+        }
+    }
+    y
+}
+
+/// One layer for [`write`]: weights as f32 (`[out][ky][kx][in]` for the stem,
+/// `[ky][kx][channel]` for depthwise) or a packed matrix.
+pub struct LayerSpec {
+    /// Kind.
+    pub kind: Kind,
+    /// Stride.
+    pub stride: u8,
+    /// Kernel size.
+    pub kernel: u8,
+    /// Flags (1 ReLU6, 2 residual, 4 block start).
+    pub flags: u8,
+    /// Input channels.
+    pub cin: u32,
+    /// Output channels.
+    pub cout: u32,
+    /// Weights.
+    pub weights: Weights,
+    /// Biases.
+    pub bias: Vec<f32>,
+}
+
+/// Serialises a model (see the module docs for the layout).
+pub fn write(size: u32, classes: u32, mean: f32, std: f32, layers: &[LayerSpec]) -> Vec<u8> {
+    let mut o = Vec::new();
+    o.extend_from_slice(b"SHM1");
+    for v in [1u32, layers.len() as u32, size, classes] {
+        o.extend_from_slice(&v.to_le_bytes());
+    }
+    o.extend_from_slice(&mean.to_le_bytes());
+    o.extend_from_slice(&std.to_le_bytes());
+    for l in layers {
+        o.push(match l.kind {
+            Kind::Conv => 0,
+            Kind::Depthwise => 1,
+            Kind::Pointwise => 2,
+            Kind::Classifier => 3,
+        });
+        o.extend_from_slice(&[l.stride, l.kernel, l.flags]);
+        o.extend_from_slice(&l.cin.to_le_bytes());
+        o.extend_from_slice(&l.cout.to_le_bytes());
+        match &l.weights {
+            Weights::Dense(f) => f
+                .iter()
+                .for_each(|v| o.extend_from_slice(&half::f16::from_f32(*v).to_le_bytes())),
+            Weights::Packed(g) => {
+                let b = g.to_bytes();
+                o.extend_from_slice(&(b.len() as u32).to_le_bytes());
+                o.extend_from_slice(&b);
+            }
+        }
+        l.bias
+            .iter()
+            .for_each(|v| o.extend_from_slice(&v.to_le_bytes()));
+    }
+    let sum = fnv1a64(&o);
+    o.extend_from_slice(&sum.to_le_bytes());
+    o
+}
