@@ -93,7 +93,7 @@ pub enum Weights {
     /// f32 filters (decoded from f16).
     Dense(Vec<f32>),
     /// A packed quantized matrix (`out × in`).
-    Packed(GearMatrix),
+    Packed(alloc::boxed::Box<GearMatrix>),
 }
 
 /// One layer.
@@ -249,7 +249,7 @@ impl ShmModel {
                     if g.backbone().rows() != cout || g.backbone().cols() != cin {
                         return Err(ShmError::BadGraph("matrix shape"));
                     }
-                    Weights::Packed(g)
+                    Weights::Packed(alloc::boxed::Box::new(g))
                 }
             };
             let bias: Vec<f32> = r

@@ -888,7 +888,7 @@ fn model_pack(flags: &[&str]) -> Result<(), Fail> {
                     flags,
                     cin: i as u32,
                     cout: o as u32,
-                    weights: Weights::Packed(g),
+                    weights: Weights::Packed(Box::new(g)),
                     bias,
                 }
             }
