@@ -457,7 +457,7 @@ fn depthwise(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> V
     y
 }
 
-/// One layer for [`write`]: weights as f32 (`[out][ky][kx][in]` for the stem,
+/// One layer for [`write()`]: weights as f32 (`[out][ky][kx][in]` for the stem,
 /// `[ky][kx][channel]` for depthwise) or a packed matrix.
 pub struct LayerSpec {
     /// Kind.
