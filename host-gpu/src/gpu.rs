@@ -219,12 +219,11 @@ impl Gpu {
         }
         let job = self.prepare(kind, v, x);
         let bytes = (n * 4) as u64;
-        let rb = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let rb = self.buffer(
+            "readback",
+            bytes,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
         let mut enc = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
@@ -289,12 +288,11 @@ impl Gpu {
         };
         let vb = storage(v, "v");
         let xb = storage(x, "x");
-        let out = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("out"),
-            size: (n * 4) as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
+        let out = self.buffer(
+            "out",
+            (n * 4) as u64,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
         let pipeline = match kind {
             BesselKind::I => &self.bessel_i,
             BesselKind::K => &self.bessel_k,
@@ -435,18 +433,16 @@ impl Gpu {
         );
         let xb = init("x", bytemuck::cast_slice(x), wgpu::BufferUsages::STORAGE);
         let bytes = (rows * 4) as u64;
-        let yb = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("y"),
-            size: bytes,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let rb = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let yb = self.buffer(
+            "y",
+            bytes,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let rb = self.buffer(
+            "readback",
+            bytes,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
         let layout = self.quant_gemv.get_bind_group_layout(0);
         let entries: Vec<wgpu::BindGroupEntry> = [&pb, &cb, &sb, &mb, &xb, &yb]
             .iter()
@@ -478,6 +474,15 @@ impl Gpu {
         enc.copy_buffer_to_buffer(&yb, 0, &rb, 0, bytes);
         self.queue.submit([enc.finish()]);
         self.read_back(&rb, rows)
+    }
+
+    fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage,
+            mapped_at_creation: false,
+        })
     }
 
     fn read_back(&self, rb: &wgpu::Buffer, n: usize) -> Result<Vec<f32>, GpuError> {

@@ -15,7 +15,7 @@ import sys
 
 import mpmath as mp
 
-from kquad import log_k_quad  # noqa: E402
+from kquad import log_k  # noqa: E402
 
 mp.mp.dps = 45  # log K: quadrature (kquad.py), checked against mpmath.besselk
 
@@ -30,24 +30,6 @@ def _alarm(_sig, _frame):
 
 signal.signal(signal.SIGALRM, _alarm)
 
-
-def log_k(vv, xx, v, x):
-    """log K_v(x). mpmath.besselk is not trusted for v >= 5: it returned a
-    negative K at v = 5854, x = 4226 and, at both 45 and 75 digits, K = 7.7e71
-    at v = 623.8, x = 513.8 where K = e^-171.8. There the value comes from
-    quadrature (kquad.py); below, besselk at two precisions must agree, else
-    quadrature again."""
-    if v >= 5:
-        return log_k_quad(v, x)
-    a = mp.besselk(vv, xx)
-    with mp.workdps(mp.mp.dps + 30):
-        b = mp.besselk(vv, xx)
-    if a > 0 and b > 0 and abs(mp.log(a) - mp.log(b)) < mp.mpf(10) ** -30 * (1 + abs(mp.log(b))):
-        return mp.log(b)
-    q = log_k_quad(v, x)
-    print(f"besselk unreliable at v={v!r} x={x!r} ({mp.nstr(a, 10)} / {mp.nstr(b, 10)}); quadrature {mp.nstr(q, 20)}",
-          file=sys.stderr)
-    return q
 
 ORDERS = [0.0, 1e-3, 0.1, 0.5, 1.0, 1.5, 2.5, 4.0, 7.25, 12.0, 19.5, 20.0,
           25.0, 33.3, 50.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0]

@@ -13,7 +13,7 @@ import sys
 
 import mpmath as mp
 
-from kquad import log_k_quad  # noqa: E402
+from kquad import log_k  # noqa: E402
 
 mp.mp.dps = 40
 
@@ -33,23 +33,6 @@ def _alarm(_s, _f):
 signal.signal(signal.SIGALRM, _alarm)
 
 
-def log_k(vv, xx, v, x):
-    """log K_v(x). mpmath.besselk is not trusted for v >= 5: it returned a
-    negative K at v = 5854, x = 4226 and, at both 45 and 75 digits, K = 7.7e71
-    at v = 623.8, x = 513.8 where K = e^-171.8. There the value comes from
-    quadrature (kquad.py); below, besselk at two precisions must agree, else
-    quadrature again."""
-    if v >= 5:
-        return log_k_quad(v, x)
-    a = mp.besselk(vv, xx)
-    with mp.workdps(mp.mp.dps + 30):
-        b = mp.besselk(vv, xx)
-    if a > 0 and b > 0 and abs(mp.log(a) - mp.log(b)) < mp.mpf(10) ** -30 * (1 + abs(mp.log(b))):
-        return mp.log(b)
-    q = log_k_quad(v, x)
-    print(f"besselk unreliable at v={v!r} x={x!r} ({mp.nstr(a, 10)} / {mp.nstr(b, 10)}); quadrature {mp.nstr(q, 20)}",
-          file=sys.stderr)
-    return q
 rng = random.Random(20261127)
 print("v,x,log_iv,log_kv")
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 1500

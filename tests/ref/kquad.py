@@ -2,6 +2,8 @@
 maximum: an evaluation independent of mpmath.besselk, which can lose all
 accuracy for large orders (it returned a negative K at v = 1038.3, x = 766.2).
 """
+import sys
+
 import mpmath as mp
 
 
@@ -40,3 +42,22 @@ def log_k_quad(v, x):
         pts.insert(0, mp.mpf(0))
     val = mp.quad(lambda u: mp.exp(g(u) - gmax), pts)
     return gmax + mp.log(val)
+
+
+def log_k(vv, xx, v, x):
+    """log K_v(x). mpmath.besselk is not trusted for v >= 5: it returned a
+    negative K at v = 5854, x = 4226 and, at both 45 and 75 digits, K = 7.7e71
+    at v = 623.8, x = 513.8 where K = e^-171.8. There the value comes from
+    quadrature (kquad.py); below, besselk at two precisions must agree, else
+    quadrature again."""
+    if v >= 5:
+        return log_k_quad(v, x)
+    a = mp.besselk(vv, xx)
+    with mp.workdps(mp.mp.dps + 30):
+        b = mp.besselk(vv, xx)
+    if a > 0 and b > 0 and abs(mp.log(a) - mp.log(b)) < mp.mpf(10) ** -30 * (1 + abs(mp.log(b))):
+        return mp.log(b)
+    q = log_k_quad(v, x)
+    print(f"besselk unreliable at v={v!r} x={x!r} ({mp.nstr(a, 10)} / {mp.nstr(b, 10)}); quadrature {mp.nstr(q, 20)}",
+          file=sys.stderr)
+    return q

@@ -217,19 +217,7 @@ impl GearMatrix {
     /// [`QuantError::LengthMismatch`].
     pub fn gemm(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
         let (rows, cols) = (self.q.rows(), self.q.cols());
-        let bad = QuantError::BadShape { rows: n, cols };
-        if x.len() != n.checked_mul(cols).ok_or(bad)? {
-            return Err(QuantError::LengthMismatch {
-                expected: n * cols,
-                found: x.len(),
-            });
-        }
-        if y.len() != n.checked_mul(rows).ok_or(bad)? {
-            return Err(QuantError::LengthMismatch {
-                expected: n * rows,
-                found: y.len(),
-            });
-        }
+        super::check_batch(x, y, n, rows, cols)?;
         for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(rows)) {
             self.gemv(xr, yr)?;
         }

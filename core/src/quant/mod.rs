@@ -265,6 +265,19 @@ fn check(len: usize, expected: usize) -> Result<(), QuantError> {
     }
 }
 
+/// Checks `x` (`n × cols`) and `y` (`n × rows`) of a batched product.
+pub(crate) fn check_batch(
+    x: &[f32],
+    y: &[f32],
+    n: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<(), QuantError> {
+    let bad = QuantError::BadShape { rows: n, cols };
+    check(x.len(), n.checked_mul(cols).ok_or(bad)?)?;
+    check(y.len(), n.checked_mul(rows).ok_or(bad)?)
+}
+
 impl QuantMatrix {
     /// Quantizes a row-major `rows × cols` f32 matrix.
     ///
@@ -436,20 +449,7 @@ impl QuantMatrix {
     /// # Errors
     /// [`QuantError::LengthMismatch`].
     pub fn gemm(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
-        check(
-            x.len(),
-            n.checked_mul(self.cols).ok_or(QuantError::BadShape {
-                rows: n,
-                cols: self.cols,
-            })?,
-        )?;
-        check(
-            y.len(),
-            n.checked_mul(self.rows).ok_or(QuantError::BadShape {
-                rows: n,
-                cols: self.rows,
-            })?,
-        )?;
+        check_batch(x, y, n, self.rows, self.cols)?;
         for (xr, yr) in x.chunks_exact(self.cols).zip(y.chunks_exact_mut(self.rows)) {
             self.gemv(xr, yr)?;
         }

@@ -309,6 +309,22 @@ fn positive(v: i32) -> Result<usize, TfliteError> {
         ))
 }
 
+/// Padding and strides (fields 0-2 of the conv/pool options tables) and,
+/// when `dilation` names their field ids, the dilations.
+fn window(t: &Table<'_>, dilation: Option<(usize, usize)>) -> Result<Window, TfliteError> {
+    let (dilation_w, dilation_h) = match dilation {
+        Some((w, h)) => (positive(t.i32_or(w, 1)?)?, positive(t.i32_or(h, 1)?)?),
+        None => (1, 1),
+    };
+    Ok(Window {
+        padding: padding(t.u8_or(0, 0)?)?,
+        stride_w: positive(t.i32_or(1, 1)?)?,
+        stride_h: positive(t.i32_or(2, 1)?)?,
+        dilation_w,
+        dilation_h,
+    })
+}
+
 impl<'a> Model<'a> {
     /// Parses a `.tflite` file (schema v3).
     ///
@@ -436,13 +452,7 @@ impl<'a> Model<'a> {
                         filter: input(1)?,
                         bias: bias(2)?,
                         output,
-                        window: Window {
-                            padding: padding(t.u8_or(0, 0)?)?,
-                            stride_w: positive(t.i32_or(1, 1)?)?,
-                            stride_h: positive(t.i32_or(2, 1)?)?,
-                            dilation_w: positive(t.i32_or(4, 1)?)?,
-                            dilation_h: positive(t.i32_or(5, 1)?)?,
-                        },
+                        window: window(&t, Some((4, 5)))?,
                         act: activation(t.u8_or(3, 0)?)?,
                     }
                 }
@@ -453,13 +463,7 @@ impl<'a> Model<'a> {
                         filter: input(1)?,
                         bias: bias(2)?,
                         output,
-                        window: Window {
-                            padding: padding(t.u8_or(0, 0)?)?,
-                            stride_w: positive(t.i32_or(1, 1)?)?,
-                            stride_h: positive(t.i32_or(2, 1)?)?,
-                            dilation_w: positive(t.i32_or(5, 1)?)?,
-                            dilation_h: positive(t.i32_or(6, 1)?)?,
-                        },
+                        window: window(&t, Some((5, 6)))?,
                         multiplier: positive(t.i32_or(3, 1)?)?,
                         act: activation(t.u8_or(4, 0)?)?,
                     }
@@ -469,13 +473,7 @@ impl<'a> Model<'a> {
                     Op::AvgPool {
                         input: input(0)?,
                         output,
-                        window: Window {
-                            padding: padding(t.u8_or(0, 0)?)?,
-                            stride_w: positive(t.i32_or(1, 1)?)?,
-                            stride_h: positive(t.i32_or(2, 1)?)?,
-                            dilation_w: 1,
-                            dilation_h: 1,
-                        },
+                        window: window(&t, None)?,
                         filter_w: positive(t.i32_or(3, 1)?)?,
                         filter_h: positive(t.i32_or(4, 1)?)?,
                         act: activation(t.u8_or(5, 0)?)?,
