@@ -24,6 +24,7 @@ USAGE:
                                 EfficientNet-Lite0 (Shoal Q8/Q4 + low-rank), or a uint8 TFLite model
   shoal model pack DIR OUT.shm [--pointwise q8|q4] [--classifier q8|q4] [--rank R]
                                 pack folded float weights (tools/effnet_lite0.py export) into a .shm
+  shoal serve [--dir DIR] [--port P]   serve the web page (default DIR: web) on 127.0.0.1
   shoal help | --help           this text
   shoal --version
 
@@ -77,6 +78,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
         ["bench", rest @ ..] => bench(rest),
         ["classify", rest @ ..] => classify(rest),
         ["model", "pack", rest @ ..] => model_pack(rest),
+        ["serve", rest @ ..] => serve(rest),
         ["quant", "compress", rest @ ..] => quant_compress(rest),
         ["quant", "matvec", shq, x, y] => quant_matvec(shq, x, y),
         ["quant", "info", shq, rest @ ..] => quant_info(shq, rest),
@@ -905,5 +907,79 @@ fn model_pack(flags: &[&str]) -> Result<(), Fail> {
         .map_err(|e| Fail(1, format!("packed model does not validate: {e}")))?;
     write_atomic(out, &bytes)?;
     eprintln!("{out}: {} layers, {} bytes", layers.len(), bytes.len());
+    Ok(())
+}
+
+/// Serves static files from `dir` on 127.0.0.1 (GET and HEAD only; no
+/// path escapes the directory). Prints the URL, then serves until killed.
+fn serve(flags: &[&str]) -> Result<(), Fail> {
+    use std::io::Read;
+    let (mut dir, mut port) = ("web", 8000u16);
+    let mut it = flags.iter();
+    while let Some(&f) = it.next() {
+        let mut val = || {
+            it.next()
+                .copied()
+                .ok_or_else(|| usage(format!("{f} needs a value")))
+        };
+        match f {
+            "--dir" => dir = val()?,
+            "--port" => port = val()?.parse().map_err(|_| usage("--port takes 0..65535"))?,
+            other => return Err(usage(format!("unknown flag '{other}'"))),
+        }
+    }
+    let root = std::fs::canonicalize(dir).map_err(|e| usage(format!("{dir}: {e}")))?;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+        .map_err(|e| Fail(1, format!("127.0.0.1:{port}: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| Fail(1, e.to_string()))?;
+    println!("serving {} at http://{addr}/", root.display());
+    let _ = std::io::stdout().flush();
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        let mut buf = [0u8; 8192];
+        let n = stream.read(&mut buf).unwrap_or(0);
+        let req = String::from_utf8_lossy(&buf[..n]);
+        let mut parts = req.split_whitespace();
+        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+        let path = target.split(['?', '#']).next().unwrap_or("/");
+        let rel = if path.ends_with('/') {
+            format!("{path}index.html")
+        } else {
+            path.to_string()
+        };
+        let file = std::fs::canonicalize(root.join(rel.trim_start_matches('/')))
+            .ok()
+            .filter(|p| p.starts_with(&root) && p.is_file());
+        let (status, body, ctype) = match (method, file) {
+            ("GET" | "HEAD", Some(p)) => {
+                let ctype = match p.extension().and_then(|e| e.to_str()).unwrap_or("") {
+                    "html" => "text/html; charset=utf-8",
+                    "js" | "mjs" => "text/javascript",
+                    "css" => "text/css",
+                    "wasm" => "application/wasm",
+                    "json" => "application/json",
+                    "png" => "image/png",
+                    "jpg" | "jpeg" => "image/jpeg",
+                    "txt" | "tsv" | "wgsl" => "text/plain; charset=utf-8",
+                    _ => "application/octet-stream",
+                };
+                match std::fs::read(&p) {
+                    Ok(b) => ("200 OK", b, ctype),
+                    Err(_) => ("500 Internal Server Error", Vec::new(), "text/plain"),
+                }
+            }
+            ("GET" | "HEAD", None) => ("404 Not Found", b"not found".to_vec(), "text/plain"),
+            _ => ("405 Method Not Allowed", Vec::new(), "text/plain"),
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        if method != "HEAD" {
+            let _ = stream.write_all(&body);
+        }
+    }
     Ok(())
 }

@@ -382,3 +382,44 @@ fn catalogue_parses_and_covers_the_imagenet_fish() {
         .all(|e| ["yes", "no", "caution"].contains(&e.edible.as_str())));
     assert!(parse_catalog("a\tb\tc\n").is_err());
 }
+
+#[test]
+fn serve_gives_files_and_refuses_escapes() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = std::env::temp_dir().join(format!("shoal-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<h1>shoal</h1>").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["serve", "--port", "0", "--dir", dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let get = |path: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let ok = get("/");
+    assert!(
+        ok.starts_with("HTTP/1.1 200") && ok.contains("<h1>shoal</h1>"),
+        "{ok}"
+    );
+    assert!(get("/../../etc/passwd").starts_with("HTTP/1.1 404"));
+    assert!(get("/missing.js").starts_with("HTTP/1.1 404"));
+    child.kill().ok();
+    child.wait().ok();
+    std::fs::remove_dir_all(&dir).ok();
+}
