@@ -8,6 +8,8 @@
 //!   without overflow, in f64 and f32.
 //! * [`quant`] (`alloc`): group-wise Q8/Q4/Q2 matrices with f16/bf16 scales
 //!   and products computed on the packed form.
+//! * [`embed`] (`alloc`): compressed embedding tables (f16, bf16, int8/4/2
+//!   row-wise) with single, batched and bag lookups.
 //! * [`vmf`]: log normaliser, mean resultant length, maximum-likelihood fit
 //!   and Wood's exact sampler for the von Mises-Fisher distribution on
 //!   `S^{p-1}`, for `p` in the tens of thousands, without allocation.
@@ -27,6 +29,8 @@ extern crate std;
 
 mod arch;
 pub mod bessel;
+#[cfg(feature = "alloc")]
+pub mod embed;
 #[cfg(feature = "alloc")]
 pub mod image;
 #[cfg(feature = "alloc")]
