@@ -25,6 +25,8 @@ USAGE:
   shoal model pack DIR OUT.shm [--pointwise q8|q4] [--classifier q8|q4] [--rank R]
                                 pack folded float weights (tools/effnet_lite0.py export) into a .shm
   shoal serve [--dir DIR] [--port P]   serve the web page (default DIR: web) on 127.0.0.1
+  shoal embed build --method f16|bf16|int8|int4|int2 TABLE.npy OUT.she
+  shoal embed lookup FILE.she ID...     print the decoded rows, one per line
   shoal help | --help           this text
   shoal --version
 
@@ -79,6 +81,8 @@ fn run(args: &[String]) -> Result<(), Fail> {
         ["classify", rest @ ..] => classify(rest),
         ["model", "pack", rest @ ..] => model_pack(rest),
         ["serve", rest @ ..] => serve(rest),
+        ["embed", "build", rest @ ..] => embed_build(rest),
+        ["embed", "lookup", file, ids @ ..] => embed_lookup(file, ids),
         ["quant", "compress", rest @ ..] => quant_compress(rest),
         ["quant", "matvec", shq, x, y] => quant_matvec(shq, x, y),
         ["quant", "info", shq, rest @ ..] => quant_info(shq, rest),
@@ -937,8 +941,18 @@ fn serve(flags: &[&str]) -> Result<(), Fail> {
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
         let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        // Read the request head (up to 8 KiB, until the blank line).
         let mut buf = [0u8; 8192];
-        let n = stream.read(&mut buf).unwrap_or(0);
+        let mut n = 0;
+        while n < buf.len() {
+            match stream.read(&mut buf[n..]) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k,
+            }
+            if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
         let req = String::from_utf8_lossy(&buf[..n]);
         let mut parts = req.split_whitespace();
         let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
@@ -980,6 +994,66 @@ fn serve(flags: &[&str]) -> Result<(), Fail> {
         if method != "HEAD" {
             let _ = stream.write_all(&body);
         }
+    }
+    Ok(())
+}
+
+fn embed_build(flags: &[&str]) -> Result<(), Fail> {
+    use shoal_core::embed::{Method, Table};
+    let mut method = None;
+    let mut files = Vec::new();
+    let mut it = flags.iter();
+    while let Some(&f) = it.next() {
+        match f {
+            "--method" => {
+                method = Some(match it.next().copied() {
+                    Some("f16") => Method::F16,
+                    Some("bf16") => Method::Bf16,
+                    Some("int8") => Method::Int8,
+                    Some("int4") => Method::Int4,
+                    Some("int2") => Method::Int2,
+                    other => {
+                        return Err(usage(format!(
+                            "--method takes f16, bf16, int8, int4 or int2 (got {})",
+                            other.unwrap_or("nothing")
+                        )))
+                    }
+                })
+            }
+            other if other.starts_with("--") => {
+                return Err(usage(format!("unknown flag '{other}'")))
+            }
+            file => files.push(file),
+        }
+    }
+    let [input, output] = files[..] else {
+        return Err(usage("embed build needs TABLE.npy OUT.she"));
+    };
+    let method = method.ok_or_else(|| usage("embed build needs --method"))?;
+    let (e, rows, dim) = matrix_from_npy(input)?;
+    let t = Table::encode(&e, rows, dim, method).map_err(|e| usage(format!("{input}: {e}")))?;
+    write_atomic(output, &t.to_bytes())?;
+    eprintln!(
+        "{output}: {rows} x {dim}, {:.2}x smaller than f32",
+        t.compression()
+    );
+    Ok(())
+}
+
+fn embed_lookup(file: &str, ids: &[&str]) -> Result<(), Fail> {
+    let bytes = read_capped(file)?;
+    let t =
+        shoal_core::embed::Table::from_bytes(&bytes).map_err(|e| usage(format!("{file}: {e}")))?;
+    let ids: Vec<u64> = ids
+        .iter()
+        .map(|s| s.parse().map_err(|_| usage(format!("'{s}' is not an id"))))
+        .collect::<Result<_, _>>()?;
+    let mut out = vec![0.0f32; ids.len() * t.dim()];
+    t.lookup_batch(&ids, &mut out)
+        .map_err(|e| usage(e.to_string()))?;
+    for row in out.chunks_exact(t.dim()) {
+        let line: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+        println!("{}", line.join(" "));
     }
     Ok(())
 }

@@ -389,13 +389,24 @@ fn serve_gives_files_and_refuses_escapes() {
     let dir = std::env::temp_dir().join(format!("shoal-serve-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("index.html"), "<h1>shoal</h1>").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
-        .args(["serve", "--port", "0", "--dir", dir.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    /// Kills the server even when an assertion fails.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            self.0.kill().ok();
+            self.0.wait().ok();
+        }
+    }
+    let mut child = Server(
+        Command::new(env!("CARGO_BIN_EXE_shoal"))
+            .args(["serve", "--port", "0", "--dir", dir.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let addr = line
@@ -407,7 +418,8 @@ fn serve_gives_files_and_refuses_escapes() {
         .to_string();
     let get = |path: &str| {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         out
@@ -419,7 +431,61 @@ fn serve_gives_files_and_refuses_escapes() {
     );
     assert!(get("/../../etc/passwd").starts_with("HTTP/1.1 404"));
     assert!(get("/missing.js").starts_with("HTTP/1.1 404"));
-    child.kill().ok();
-    child.wait().ok();
+    drop(child);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn embed_build_and_lookup() {
+    let dir = std::env::temp_dir().join(format!("shoal-embed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (rows, dim) = (30, 8);
+    let e: Vec<f32> = (0..rows * dim)
+        .map(|i| ((i * 31 % 17) as f32 - 8.0) / 8.0)
+        .collect();
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    std::fs::write(
+        p("e.npy"),
+        shoal_core::npy::write_f32(&[rows, dim], &e).unwrap(),
+    )
+    .unwrap();
+    let (code, _, err) = shoal(
+        &[
+            "embed",
+            "build",
+            "--method",
+            "int8",
+            &p("e.npy"),
+            &p("e.she"),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = shoal(&["embed", "lookup", &p("e.she"), "3", "29"], "");
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Vec<f32>> = out
+        .lines()
+        .map(|l| l.split(' ').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for (a, b) in lines[0].iter().zip(&e[3 * dim..4 * dim]) {
+        assert!((a - b).abs() < 0.01, "{a} vs {b}");
+    }
+    let (code, _, err) = shoal(&["embed", "lookup", &p("e.she"), "30"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("id 30"), "{err}");
+    let (code, _, err) = shoal(
+        &[
+            "embed",
+            "build",
+            "--method",
+            "int3",
+            &p("e.npy"),
+            &p("x.she"),
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("int3"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
