@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 t0=$(date +%s)
 did=()
 note() { did+=("$1"); echo "[setup] $1"; }
-TOOLS=${SHOAL_TOOLS:-$PWD/tools}
+TOOLS=${SHOAL_TOOLS:-$PWD/target/tools}
 mkdir -p "$TOOLS/bin"
 
 # 1. Rust components and targets (rustup first; Debian rustc-web as fallback).
