@@ -61,6 +61,15 @@ pub fn read_bessel_csv(path: &Path) -> Result<Vec<BesselRef>, String> {
     Ok(out)
 }
 
+/// The rows whose inputs are exact f32 values and whose results fit in f32
+/// (the only ones an f32 kernel can be judged on).
+pub fn f32_exact(rows: Vec<BesselRef>) -> Vec<BesselRef> {
+    rows.into_iter()
+        .filter(|r| (r.v as f32) as f64 == r.v && (r.x as f32) as f64 == r.x)
+        .filter(|r| r.log_i.abs() < 3e38 && r.log_k.abs() < 3e38)
+        .collect()
+}
+
 /// Error of a log value in the unit `eps · (1 + |ref| + v + x)`.
 pub fn log_err_units(got: f64, reference: f64, v: f64, x: f64, eps: f64) -> f64 {
     if got == reference {

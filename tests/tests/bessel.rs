@@ -5,7 +5,9 @@ use shoal_core::bessel::{
     self, bessel_i_ratio, log_bessel_i, log_bessel_i_f32, log_bessel_k, log_bessel_k_f32,
     scalar::branch, Branch,
 };
-use shoal_tests::{log_err_units, read_bessel_csv, shared_dir, workspace_root, BesselRef};
+use shoal_tests::{
+    f32_exact, log_err_units, read_bessel_csv, shared_dir, workspace_root, BesselRef,
+};
 
 #[derive(Default)]
 struct Stats {
@@ -119,23 +121,27 @@ fn log_bessel_f64_within_two_units() {
     }
 }
 
+/// Checks a pair of f32 kernels on the f32-exact rows of every table.
+fn check_f32(label: &str, fi: fn(f32, f32) -> f32, fk: fn(f32, f32) -> f32) {
+    for (name, rows) in tables() {
+        let rows = f32_exact(rows);
+        let eps = f64::from(f32::EPSILON);
+        let gi = |v: f64, x: f64| f64::from(fi(v as f32, x as f32));
+        let gk = |v: f64, x: f64| f64::from(fk(v as f32, x as f32));
+        let (ei, ni) = measure(&format!("{name} log I {label}"), &rows, eps, gi, |r| {
+            r.log_i
+        });
+        let (ek, nk) = measure(&format!("{name} log K {label}"), &rows, eps, gk, |r| {
+            r.log_k
+        });
+        assert_eq!(ni + nk, 0, "{name} {label}: non-finite results");
+        assert!(ei <= 2.0 && ek <= 2.0, "{name}: {label} errors {ei} {ek}");
+    }
+}
+
 #[test]
 fn log_bessel_f32_within_two_units() {
-    for (name, rows) in tables() {
-        // Only inputs exactly representable in f32 are compared.
-        let rows: Vec<BesselRef> = rows
-            .into_iter()
-            .filter(|r| (r.v as f32) as f64 == r.v && (r.x as f32) as f64 == r.x)
-            .filter(|r| r.log_i.abs() < 3e38 && r.log_k.abs() < 3e38)
-            .collect();
-        let eps = f64::from(f32::EPSILON);
-        let fi = |v: f64, x: f64| f64::from(log_bessel_i_f32(v as f32, x as f32));
-        let fk = |v: f64, x: f64| f64::from(log_bessel_k_f32(v as f32, x as f32));
-        let (ei, ni) = measure(&format!("{name} log I f32"), &rows, eps, fi, |r| r.log_i);
-        let (ek, nk) = measure(&format!("{name} log K f32"), &rows, eps, fk, |r| r.log_k);
-        assert_eq!(ni + nk, 0);
-        assert!(ei <= 2.0 && ek <= 2.0, "{name}: f32 errors {ei} {ek}");
-    }
+    check_f32("f32", log_bessel_i_f32, log_bessel_k_f32);
 }
 
 #[test]
@@ -232,24 +238,7 @@ fn slices_check_lengths_and_fill() {
 #[test]
 fn pure_f32_twin_of_the_wgsl_kernel_within_two_units() {
     use shoal_core::bessel::scalar_f32;
-    for (name, rows) in tables() {
-        let rows: Vec<BesselRef> = rows
-            .into_iter()
-            .filter(|r| (r.v as f32) as f64 == r.v && (r.x as f32) as f64 == r.x)
-            .filter(|r| r.log_i.abs() < 3e38 && r.log_k.abs() < 3e38)
-            .collect();
-        let eps = f64::from(f32::EPSILON);
-        let fi = |v: f64, x: f64| f64::from(scalar_f32::log_i(v as f32, x as f32));
-        let fk = |v: f64, x: f64| f64::from(scalar_f32::log_k(v as f32, x as f32));
-        let (ei, ni) = measure(&format!("{name} log I f32 twin"), &rows, eps, fi, |r| {
-            r.log_i
-        });
-        let (ek, nk) = measure(&format!("{name} log K f32 twin"), &rows, eps, fk, |r| {
-            r.log_k
-        });
-        assert_eq!(ni + nk, 0);
-        assert!(ei <= 2.0 && ek <= 2.0, "{name}: f32 twin errors {ei} {ek}");
-    }
+    check_f32("f32 twin", scalar_f32::log_i, scalar_f32::log_k);
 }
 
 #[test]
