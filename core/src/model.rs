@@ -391,7 +391,17 @@ impl ShmModel {
     }
 }
 
-fn conv(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f32> {
+/// Shared loop of the stem and depthwise convolutions (TF `SAME` padding):
+/// for every output pixel, starts from the biases and calls
+/// `tap(out, input_pixel, ky, kx)` for each filter tap inside the image.
+fn convolve(
+    x: &[f32],
+    h: usize,
+    w: usize,
+    c: usize,
+    l: &Layer,
+    mut tap: impl FnMut(&mut [f32], &[f32], usize, usize),
+) -> Vec<f32> {
     let (k, s) = (l.kernel, l.stride);
     let (oh, ow) = (out_size(h, s), out_size(w, s));
     let (pt, pl) = (pad_before(h, k, s), pad_before(w, k, s));
@@ -410,15 +420,7 @@ fn conv(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f3
                     if ix < 0 || ix as usize >= w {
                         continue;
                     }
-                    let px = &x[(iy as usize * w + ix as usize) * c..][..c];
-                    for (o, v) in out.iter_mut().enumerate() {
-                        let fo = ((o * k + ky) * k + kx) * c;
-                        *v += px
-                            .iter()
-                            .zip(&f[fo..fo + c])
-                            .map(|(a, b)| a * b)
-                            .sum::<f32>();
-                    }
+                    tap(out, &x[(iy as usize * w + ix as usize) * c..][..c], ky, kx);
                 }
             }
         }
@@ -426,35 +428,28 @@ fn conv(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f3
     y
 }
 
-fn depthwise(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f32> {
-    let (k, s) = (l.kernel, l.stride);
-    let (oh, ow) = (out_size(h, s), out_size(w, s));
-    let (pt, pl) = (pad_before(h, k, s), pad_before(w, k, s));
-    let mut y = vec![0.0f32; oh * ow * c];
-    for oy in 0..oh {
-        for ox in 0..ow {
-            let out = &mut y[(oy * ow + ox) * c..(oy * ow + ox + 1) * c];
-            out.copy_from_slice(&l.bias);
-            for ky in 0..k {
-                let iy = (oy * s + ky) as isize - pt as isize;
-                if iy < 0 || iy as usize >= h {
-                    continue;
-                }
-                for kx in 0..k {
-                    let ix = (ox * s + kx) as isize - pl as isize;
-                    if ix < 0 || ix as usize >= w {
-                        continue;
-                    }
-                    let px = &x[(iy as usize * w + ix as usize) * c..][..c];
-                    let fk = &f[(ky * k + kx) * c..][..c];
-                    for ((v, a), b) in out.iter_mut().zip(px).zip(fk) {
-                        *v += a * b;
-                    }
-                }
-            }
+fn conv(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f32> {
+    let k = l.kernel;
+    convolve(x, h, w, c, l, |out, px, ky, kx| {
+        for (o, v) in out.iter_mut().enumerate() {
+            let fo = ((o * k + ky) * k + kx) * c;
+            *v += px
+                .iter()
+                .zip(&f[fo..fo + c])
+                .map(|(a, b)| a * b)
+                .sum::<f32>();
         }
-    }
-    y
+    })
+}
+
+fn depthwise(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f32> {
+    let k = l.kernel;
+    convolve(x, h, w, c, l, |out, px, ky, kx| {
+        let fk = &f[(ky * k + kx) * c..][..c];
+        for ((v, a), b) in out.iter_mut().zip(px).zip(fk) {
+            *v += a * b;
+        }
+    })
 }
 
 /// One layer for [`write()`]: weights as f32 (`[out][ky][kx][in]` for the stem,
