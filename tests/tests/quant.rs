@@ -32,6 +32,18 @@ fn unit(s: ScaleType) -> f64 {
     }
 }
 
+/// `(lo, hi, step)` of a group: its range and the ideal quantization step
+/// of the format (before the 16-bit rounding of the scale).
+fn group_step(wg: &[f32], f: Format) -> (f64, f64, f64) {
+    let lo = wg.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
+    let hi = wg.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let (levels, range) = match f.scheme {
+        Scheme::Symmetric => (f64::from(f.max_code()) - 1.0, 2.0 * lo.abs().max(hi.abs())),
+        _ => (f64::from(f.max_code()), hi - lo),
+    };
+    (lo, hi, range / levels)
+}
+
 #[test]
 fn every_element_within_half_a_step_plus_scale_rounding() {
     let mut rng = Rng::new(11);
@@ -47,19 +59,7 @@ fn every_element_within_half_a_step_plus_scale_rounding() {
                     .zip(row.chunks(f.group))
                     .enumerate()
                 {
-                    let lo = wg.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
-                    let hi = wg.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
-                    let levels = f64::from(f.max_code())
-                        - if f.scheme == Scheme::Symmetric {
-                            1.0
-                        } else {
-                            0.0
-                        };
-                    let range = match f.scheme {
-                        Scheme::Symmetric => 2.0 * lo.abs().max(hi.abs()),
-                        _ => hi - lo,
-                    };
-                    let step = range / levels;
+                    let (lo, hi, step) = group_step(wg, f);
                     let bound = 0.5 * step * (1.0 + 2.0 * unit(f.scale))
                         + 2.0 * unit(f.scale) * (lo.abs() + hi.abs())
                         + 1e-6;
@@ -94,20 +94,7 @@ fn gaussian_error_matches_the_uniform_noise_model() {
                 .chunks(f.group)
                 .zip(row.chunks(f.group))
             {
-                let lo = wg.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
-                let hi = wg.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
-                let levels = f64::from(f.max_code())
-                    - if f.scheme == Scheme::Symmetric {
-                        1.0
-                    } else {
-                        0.0
-                    };
-                let range = if f.scheme == Scheme::Symmetric {
-                    2.0 * lo.abs().max(hi.abs())
-                } else {
-                    hi - lo
-                };
-                let step = range / levels;
+                let (_, _, step) = group_step(wg, f);
                 pred2 += wg.len() as f64 * step * step / 12.0;
                 err2 += wg
                     .iter()
