@@ -191,15 +191,7 @@ impl Gpu {
     /// # Errors
     /// [`GpuError::LengthMismatch`], [`GpuError::Readback`].
     pub fn log_bessel(&self, kind: BesselKind, v: &[f32], x: &[f32]) -> Result<Vec<f32>, GpuError> {
-        if v.len() != x.len() {
-            return Err(GpuError::LengthMismatch {
-                orders: v.len(),
-                args: x.len(),
-            });
-        }
-        let chunk = usize::try_from(self.max_binding / 4)
-            .unwrap_or(usize::MAX)
-            .max(1);
+        let chunk = self.f32_chunk(v, x)?;
         let mut out = Vec::with_capacity(v.len());
         for (vc, xc) in v.chunks(chunk).zip(x.chunks(chunk)) {
             out.extend(self.log_bessel_chunk(kind, vc, xc)?);
@@ -246,15 +238,7 @@ impl Gpu {
         x: &[f32],
         reps: u32,
     ) -> Result<f64, GpuError> {
-        if v.len() != x.len() {
-            return Err(GpuError::LengthMismatch {
-                orders: v.len(),
-                args: x.len(),
-            });
-        }
-        let chunk = usize::try_from(self.max_binding / 4)
-            .unwrap_or(usize::MAX)
-            .max(1);
+        let chunk = self.f32_chunk(v, x)?;
         let n = v.len().min(chunk);
         let job = self.prepare(kind, &v[..n], &x[..n]);
         let run = |reps: u32| -> Result<f64, GpuError> {
@@ -474,6 +458,20 @@ impl Gpu {
         enc.copy_buffer_to_buffer(&yb, 0, &rb, 0, bytes);
         self.queue.submit([enc.finish()]);
         self.read_back(&rb, rows)
+    }
+
+    /// Checks that `v` and `x` pair up; returns how many f32 fit one
+    /// storage binding.
+    fn f32_chunk(&self, v: &[f32], x: &[f32]) -> Result<usize, GpuError> {
+        if v.len() != x.len() {
+            return Err(GpuError::LengthMismatch {
+                orders: v.len(),
+                args: x.len(),
+            });
+        }
+        Ok(usize::try_from(self.max_binding / 4)
+            .unwrap_or(usize::MAX)
+            .max(1))
     }
 
     fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
