@@ -9,7 +9,10 @@
 //! * [`quant`] (`alloc`): group-wise Q8/Q4/Q2 matrices with f16/bf16 scales
 //!   and products computed on the packed form.
 //! * [`embed`] (`alloc`): compressed embedding tables (f16, bf16, int8/4/2
-//!   row-wise) with single, batched and bag lookups.
+//!   row-wise, product quantization, low rank, hashing, quotient-remainder)
+//!   with single, batched and bag lookups.
+//! * [`fasttext`] (`alloc`): fastText `.bin`/`.ftz` supervised models
+//!   (language identification with `lid.176.ftz`) on top of [`embed`].
 //! * [`vmf`]: log normaliser, mean resultant length, maximum-likelihood fit
 //!   and Wood's exact sampler for the von Mises-Fisher distribution on
 //!   `S^{p-1}`, for `p` in the tens of thousands, without allocation.
@@ -31,6 +34,8 @@ mod arch;
 pub mod bessel;
 #[cfg(feature = "alloc")]
 pub mod embed;
+#[cfg(feature = "alloc")]
+pub mod fasttext;
 #[cfg(feature = "alloc")]
 pub mod image;
 #[cfg(feature = "alloc")]

@@ -77,3 +77,35 @@ pub fn log_err_units(got: f64, reference: f64, v: f64, x: f64, eps: f64) -> f64 
     }
     (got - reference).abs() / (eps * (1.0 + reference.abs() + v + x))
 }
+
+/// Decodes Python's `unicode_escape` text (`\xNN`, `\uNNNN`, `\UNNNNNNNN`,
+/// `\t`, `\n`, `\r`, `\\`, `\'`) as written by the reference generators.
+pub fn unescape_python(s: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let hex = |it: &mut std::str::Chars<'_>, n: usize| -> Result<char, String> {
+            let h: String = it.take(n).collect();
+            u32::from_str_radix(&h, 16)
+                .ok()
+                .and_then(char::from_u32)
+                .ok_or_else(|| format!("bad escape \\{h} in {s}"))
+        };
+        match it.next() {
+            Some('x') => out.push(hex(&mut it, 2)?),
+            Some('u') => out.push(hex(&mut it, 4)?),
+            Some('U') => out.push(hex(&mut it, 8)?),
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('\\') => out.push('\\'),
+            Some('\'') => out.push('\''),
+            other => return Err(format!("unknown escape {other:?} in {s}")),
+        }
+    }
+    Ok(out)
+}

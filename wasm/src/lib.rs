@@ -212,6 +212,45 @@ impl Classifier {
     }
 }
 
+/// A fastText language identifier (`new LangId(bytes)` with `lid.176.ftz`
+/// or any supervised `.bin`/`.ftz`); the same predictions as the native core.
+#[wasm_bindgen]
+pub struct LangId {
+    bytes: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl LangId {
+    /// Parses and validates a fastText model.
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: &[u8]) -> Result<LangId, JsError> {
+        shoal_core::fasttext::FastText::from_bytes(model)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(LangId {
+            bytes: model.to_vec(),
+        })
+    }
+
+    /// The `k` most probable labels of `text`: an array of `{label, prob}`.
+    pub fn detect(&self, text: &str, k: usize) -> Result<js_sys::Array, JsError> {
+        let m = shoal_core::fasttext::FastText::from_bytes(&self.bytes)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        let preds = m
+            .predict(text, k, 0.0)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        let out = js_sys::Array::new();
+        let err = |_| JsError::new("building the result failed");
+        for p in preds {
+            let obj = Object::new();
+            let label = m.label(p.label).unwrap_or("?");
+            Reflect::set(&obj, &"label".into(), &label.into()).map_err(err)?;
+            Reflect::set(&obj, &"prob".into(), &f64::from(p.prob).into()).map_err(err)?;
+            out.push(&obj);
+        }
+        Ok(out)
+    }
+}
+
 /// The built-in sea-life catalogue (tab-separated: label, common name,
 /// scientific name, commonly eaten, conservation note; `#` comments).
 #[wasm_bindgen(js_name = seaLifeCatalog)]

@@ -104,3 +104,69 @@ fn twin_and_wgsl_source_are_exported() {
     assert!(shoal_wasm::log_bessel_wgsl().contains("fn log_bessel_i"));
     assert_eq!(shoal_wasm::simd_enabled(), cfg!(target_feature = "simd128"));
 }
+
+#[wasm_bindgen_test]
+fn embedding_lookups_equal_the_scalar_spec() {
+    // With simd128 the int8 rows go through the vector kernel: bit-identical.
+    use shoal_core::embed::{Method, Table};
+    let (rows, dim) = (30, 37);
+    let e: Vec<f32> = (0..rows * dim)
+        .map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0)
+        .collect();
+    for m in [
+        Method::Int8,
+        Method::Int4,
+        Method::Pq {
+            subspaces: 5,
+            bits: 8,
+        },
+    ] {
+        let t = Table::encode(&e, rows, dim, m).unwrap();
+        let ids: Vec<u64> = (0..rows as u64).rev().collect();
+        let mut a = vec![0.0f32; rows * dim];
+        t.lookup_batch(&ids, &mut a).unwrap();
+        for (&id, a) in ids.iter().zip(a.chunks_exact(dim)) {
+            let mut b = vec![0.0f32; dim];
+            t.lookup_reference(id, &mut b).unwrap();
+            assert!(
+                a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{m:?} {id}"
+            );
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn langid_matches_fasttext_in_wasm() {
+    // Labels and f32 probabilities from fastText itself
+    // (tests/ref/gen_langid_ref.py), bit for bit.
+    let model = include_bytes!("../../host-gpu/models/lid.176.ftz");
+    let refs = include_str!("../../tests/ref/langid/lid176_ref.tsv");
+    let lid = shoal_wasm::LangId::new(model).unwrap();
+    let mut checked = 0;
+    for line in refs.lines() {
+        let mut cols = line.split('\t');
+        let text = shoal_tests::unescape_python(cols.next().unwrap()).unwrap();
+        let got = lid.detect(&text, 5).unwrap();
+        for (i, c) in cols.enumerate() {
+            let (label, p) = c.rsplit_once(':').unwrap();
+            let g = got.get(i as u32);
+            assert_eq!(
+                Reflect::get(&g, &"label".into())
+                    .unwrap()
+                    .as_string()
+                    .unwrap(),
+                label
+            );
+            let prob = Reflect::get(&g, &"prob".into()).unwrap().as_f64().unwrap();
+            assert_eq!(
+                (prob as f32).to_bits(),
+                (p.parse::<f64>().unwrap() as f32).to_bits(),
+                "{text}"
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 272);
+    assert!(shoal_wasm::LangId::new(&model[..100]).is_err());
+}
