@@ -36,12 +36,14 @@ pub enum NpyError {
     HeaderTooLarge(usize),
     /// The header dictionary is not valid.
     BadHeader(&'static str),
-    /// A dtype other than `<f2`, `<f4`, `<f8`.
+    /// A dtype other than `|u1`, `<f2`, `<f4`, `<f8`, `<i4`, `<i8`, `<u4`, `<u8`.
     UnsupportedDtype(String),
     /// Fortran-ordered data.
     FortranOrder,
     /// More than [`MAX_DIMS`] dimensions, or a shape whose size overflows.
     BadShape,
+    /// Not usable as ids: a float array, or a negative value at this index.
+    NotIds(usize),
     /// The data section is not exactly `count × item size` bytes.
     SizeMismatch {
         /// Bytes the shape calls for.
@@ -65,8 +67,15 @@ impl core::fmt::Display for NpyError {
             }
             NpyError::BadHeader(why) => write!(f, "npy: malformed header ({why})"),
             NpyError::UnsupportedDtype(d) => {
-                write!(f, "npy: dtype {d} not supported (use |u1, <f2, <f4 or <f8)")
+                write!(
+                    f,
+                    "npy: dtype {d} not supported (use |u1, <f2, <f4, <f8, <i4, <i8, <u4 or <u8)"
+                )
             }
+            NpyError::NotIds(i) => write!(
+                f,
+                "npy: ids must be a non-negative integer array (element {i})"
+            ),
             NpyError::FortranOrder => write!(f, "npy: Fortran-ordered arrays are not supported"),
             NpyError::BadShape => write!(f, "npy: shape has too many dimensions or overflows"),
             NpyError::SizeMismatch { expected, found } => write!(
@@ -91,6 +100,14 @@ pub enum Dtype {
     F32,
     /// IEEE binary64.
     F64,
+    /// int32.
+    I32,
+    /// int64.
+    I64,
+    /// uint32.
+    U32,
+    /// uint64.
+    U64,
 }
 
 impl Dtype {
@@ -100,7 +117,8 @@ impl Dtype {
             Dtype::U8 => 1,
             Dtype::F16 => 2,
             Dtype::F32 => 4,
-            Dtype::F64 => 8,
+            Dtype::F64 | Dtype::I64 | Dtype::U64 => 8,
+            Dtype::I32 | Dtype::U32 => 4,
         }
     }
 }
@@ -146,7 +164,46 @@ impl Array<'_> {
                 .chunks_exact(8)
                 .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
                 .collect(),
+            Dtype::I32 | Dtype::I64 | Dtype::U32 | Dtype::U64 => self
+                .to_i128()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| v as f64)
+                .collect(),
         }
+    }
+
+    /// Integer elements widened to i128 (`None` for float arrays).
+    fn to_i128(&self) -> Option<Vec<i128>> {
+        let w = self.dtype.size();
+        let mut b = [0u8; 8];
+        let it = self.data.chunks_exact(w).map(|c| {
+            b = [0; 8];
+            b[..w].copy_from_slice(c);
+            let u = u64::from_le_bytes(b);
+            match self.dtype {
+                Dtype::I32 => i128::from(u as u32 as i32),
+                Dtype::I64 => i128::from(u as i64),
+                _ => i128::from(u),
+            }
+        });
+        match self.dtype {
+            Dtype::I32 | Dtype::I64 | Dtype::U8 | Dtype::U32 | Dtype::U64 => Some(it.collect()),
+            _ => None,
+        }
+    }
+
+    /// The elements as ids (`u64`): integer arrays only, no negative values.
+    ///
+    /// # Errors
+    /// [`NpyError::NotIds`] naming the first offending index (or 0 for a
+    /// float array).
+    pub fn to_ids(&self) -> Result<Vec<u64>, NpyError> {
+        let v = self.to_i128().ok_or(NpyError::NotIds(0))?;
+        v.iter()
+            .enumerate()
+            .map(|(i, &x)| u64::try_from(x).map_err(|_| NpyError::NotIds(i)))
+            .collect()
     }
 
     /// The elements converted to f32 (f64 values rounded).
@@ -216,6 +273,10 @@ pub fn read(bytes: &[u8]) -> Result<Array<'_>, NpyError> {
         "<f2" => Dtype::F16,
         "<f4" => Dtype::F32,
         "<f8" => Dtype::F64,
+        "<i4" => Dtype::I32,
+        "<i8" => Dtype::I64,
+        "<u4" => Dtype::U32,
+        "<u8" => Dtype::U64,
         other => return Err(NpyError::UnsupportedDtype(String::from(other))),
     };
     // fortran_order

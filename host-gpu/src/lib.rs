@@ -16,6 +16,10 @@
 pub mod classify;
 pub mod gpu;
 
+/// fastText's `lid.176.ftz` language identifier (176 languages, CC BY-SA
+/// 3.0; see `models/LICENSE.md`), the default model of `shoal langid`.
+pub const LID176: &[u8] = include_bytes!("../models/lid.176.ftz");
+
 use gpu::{BesselKind, Gpu, GpuError};
 
 /// Where kernels run.

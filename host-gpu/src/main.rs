@@ -1,5 +1,7 @@
 //! `shoal`: the command-line front end. Run `shoal help` for usage.
 
+mod cli;
+
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
@@ -25,8 +27,15 @@ USAGE:
   shoal model pack DIR OUT.shm [--pointwise q8|q4] [--classifier q8|q4] [--rank R]
                                 pack folded float weights (tools/effnet_lite0.py export) into a .shm
   shoal serve [--dir DIR] [--port P]   serve the web page (default DIR: web) on 127.0.0.1
-  shoal embed build --method f16|bf16|int8|int4|int2 TABLE.npy OUT.she
-  shoal embed lookup FILE.she ID...     print the decoded rows, one per line
+  shoal embed build --method M [--seed S] TABLE.npy OUT.she    compress an n x d f32 table; M is
+                 f32|f16|bf16|int8|int4|int2 (row-wise), pq [--subspaces M] [--bits 8|4],
+                 lowrank [--rank R] [--factors CODEC], hash [--buckets B] [--codec CODEC],
+                 qr [--modulus M] [--codec CODEC]
+  shoal embed lookup FILE.she (--ids FILE | ID...) [--bag-offsets FILE [--weights W.npy]
+                 [--mode sum|mean]] [--out ROWS.npy]   rows (or pooled bags), printed or .npy
+  shoal embed info FILE.she [--original TABLE.npy]   method, bytes, ratio (and error)
+  shoal langid [--model FILE] [--top K] [--json] [TEXT...]   language of TEXT (or of each
+                                stdin line) with the built-in fastText lid.176
   shoal help | --help           this text
   shoal --version
 
@@ -36,9 +45,9 @@ the WGSL kernels in f32; without --f32 the CPU computes in f64.
 ";
 
 /// A failure with the exit code it maps to (2: usage or input, 1: runtime).
-struct Fail(u8, String);
+pub(crate) struct Fail(u8, String);
 
-fn usage(msg: impl Into<String>) -> Fail {
+pub(crate) fn usage(msg: impl Into<String>) -> Fail {
     Fail(2, msg.into())
 }
 
@@ -81,8 +90,10 @@ fn run(args: &[String]) -> Result<(), Fail> {
         ["classify", rest @ ..] => classify(rest),
         ["model", "pack", rest @ ..] => model_pack(rest),
         ["serve", rest @ ..] => serve(rest),
-        ["embed", "build", rest @ ..] => embed_build(rest),
-        ["embed", "lookup", file, ids @ ..] => embed_lookup(file, ids),
+        ["embed", "build", rest @ ..] => cli::embed::build(rest),
+        ["embed", "lookup", rest @ ..] => cli::embed::lookup(rest),
+        ["embed", "info", rest @ ..] => cli::embed::info(rest),
+        ["langid", rest @ ..] => cli::langid::run(rest),
         ["quant", "compress", rest @ ..] => quant_compress(rest),
         ["quant", "matvec", shq, x, y] => quant_matvec(shq, x, y),
         ["quant", "info", shq, rest @ ..] => quant_info(shq, rest),
@@ -163,7 +174,7 @@ fn bessel_cmd(kind: BesselKind, flags: &[&str]) -> Result<(), Fail> {
 const MAX_NPY_BYTES: u64 = 1 << 32;
 
 /// Reads a whole input file, refusing anything over [`MAX_NPY_BYTES`].
-fn read_capped(path: &str) -> Result<Vec<u8>, Fail> {
+pub(crate) fn read_capped(path: &str) -> Result<Vec<u8>, Fail> {
     let meta = std::fs::metadata(path).map_err(|e| usage(format!("{path}: {e}")))?;
     if meta.len() > MAX_NPY_BYTES {
         return Err(usage(format!(
@@ -177,7 +188,7 @@ fn read_capped(path: &str) -> Result<Vec<u8>, Fail> {
 /// Writes `bytes` to `path` atomically: a temporary file in the same
 /// directory, flushed, then renamed over the target. An interrupted run
 /// leaves either the old file or none, never a partial one.
-fn write_atomic(path: &str, bytes: &[u8]) -> Result<(), Fail> {
+pub(crate) fn write_atomic(path: &str, bytes: &[u8]) -> Result<(), Fail> {
     let target = std::path::Path::new(path);
     let dir = target
         .parent()
@@ -324,7 +335,7 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
     Ok(())
 }
 
-fn matrix_from_npy(path: &str) -> Result<(Vec<f32>, usize, usize), Fail> {
+pub(crate) fn matrix_from_npy(path: &str) -> Result<(Vec<f32>, usize, usize), Fail> {
     let bytes = read_capped(path)?;
     let arr = npy::read(&bytes).map_err(|e| usage(format!("{path}: {e}")))?;
     let (rows, cols) = match arr.shape[..] {
@@ -994,66 +1005,6 @@ fn serve(flags: &[&str]) -> Result<(), Fail> {
         if method != "HEAD" {
             let _ = stream.write_all(&body);
         }
-    }
-    Ok(())
-}
-
-fn embed_build(flags: &[&str]) -> Result<(), Fail> {
-    use shoal_core::embed::{Method, Table};
-    let mut method = None;
-    let mut files = Vec::new();
-    let mut it = flags.iter();
-    while let Some(&f) = it.next() {
-        match f {
-            "--method" => {
-                method = Some(match it.next().copied() {
-                    Some("f16") => Method::F16,
-                    Some("bf16") => Method::Bf16,
-                    Some("int8") => Method::Int8,
-                    Some("int4") => Method::Int4,
-                    Some("int2") => Method::Int2,
-                    other => {
-                        return Err(usage(format!(
-                            "--method takes f16, bf16, int8, int4 or int2 (got {})",
-                            other.unwrap_or("nothing")
-                        )))
-                    }
-                })
-            }
-            other if other.starts_with("--") => {
-                return Err(usage(format!("unknown flag '{other}'")))
-            }
-            file => files.push(file),
-        }
-    }
-    let [input, output] = files[..] else {
-        return Err(usage("embed build needs TABLE.npy OUT.she"));
-    };
-    let method = method.ok_or_else(|| usage("embed build needs --method"))?;
-    let (e, rows, dim) = matrix_from_npy(input)?;
-    let t = Table::encode(&e, rows, dim, method).map_err(|e| usage(format!("{input}: {e}")))?;
-    write_atomic(output, &t.to_bytes())?;
-    eprintln!(
-        "{output}: {rows} x {dim}, {:.2}x smaller than f32",
-        t.compression()
-    );
-    Ok(())
-}
-
-fn embed_lookup(file: &str, ids: &[&str]) -> Result<(), Fail> {
-    let bytes = read_capped(file)?;
-    let t =
-        shoal_core::embed::Table::from_bytes(&bytes).map_err(|e| usage(format!("{file}: {e}")))?;
-    let ids: Vec<u64> = ids
-        .iter()
-        .map(|s| s.parse().map_err(|_| usage(format!("'{s}' is not an id"))))
-        .collect::<Result<_, _>>()?;
-    let mut out = vec![0.0f32; ids.len() * t.dim()];
-    t.lookup_batch(&ids, &mut out)
-        .map_err(|e| usage(e.to_string()))?;
-    for row in out.chunks_exact(t.dim()) {
-        let line: Vec<String> = row.iter().map(|v| v.to_string()).collect();
-        println!("{}", line.join(" "));
     }
     Ok(())
 }

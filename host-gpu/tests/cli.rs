@@ -489,3 +489,155 @@ fn embed_build_and_lookup() {
     assert!(err.contains("int3"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn embed_methods_info_ids_files_and_bags() {
+    let dir = std::env::temp_dir().join(format!("shoal-embed2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    let (rows, dim) = (300, 16);
+    let mut rng = shoal_core::rng::Rng::new(8);
+    let e: Vec<f32> = (0..rows * dim).map(|_| rng.normal() as f32).collect();
+    std::fs::write(
+        p("e.npy"),
+        shoal_core::npy::write_f32(&[rows, dim], &e).unwrap(),
+    )
+    .unwrap();
+    for (m, extra) in [
+        ("pq", vec!["--subspaces", "4", "--bits", "8"]),
+        ("lowrank", vec!["--rank", "4"]),
+        ("hash", vec!["--buckets", "64"]),
+        ("qr", vec![]),
+        ("int4", vec![]),
+    ] {
+        let mut args = vec!["embed", "build", "--method", m];
+        args.extend(extra);
+        let (a, b) = (p("e.npy"), p(&format!("{m}.she")));
+        args.extend([a.as_str(), b.as_str()]);
+        let (code, _, err) = shoal(&args, "");
+        assert_eq!(code, 0, "{m}: {err}");
+        let (code, out, err) = shoal(&["embed", "info", &b, "--original", &a], "");
+        assert_eq!(code, 0, "{m}: {err}");
+        assert!(
+            out.contains("ratio:") && out.contains("relative Frobenius error"),
+            "{out}"
+        );
+    }
+    // Ids from an int64 .npy, rows out as .npy, equal to the printed lookup.
+    let ids: Vec<u8> = {
+        let v: [i64; 3] = [5, 0, 299];
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        let dict = "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }";
+        let pad = 64 - (10 + dict.len() + 1) % 64;
+        b.extend_from_slice(&((dict.len() + pad + 1) as u16).to_le_bytes());
+        b.extend_from_slice(dict.as_bytes());
+        b.extend(std::iter::repeat_n(b' ', pad));
+        b.push(b'\n');
+        v.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+        b
+    };
+    std::fs::write(p("ids.npy"), ids).unwrap();
+    let she = p("pq.she");
+    let (code, _, err) = shoal(
+        &[
+            "embed",
+            "lookup",
+            &she,
+            "--ids",
+            &p("ids.npy"),
+            "--out",
+            &p("rows.npy"),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let rows_npy = std::fs::read(p("rows.npy")).unwrap();
+    let got = shoal_core::npy::read(&rows_npy).unwrap();
+    assert_eq!(got.shape, vec![3, dim]);
+    let (_, printed, _) = shoal(&["embed", "lookup", &she, "5", "0", "299"], "");
+    let printed: Vec<f32> = printed
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(got.to_f32(), printed);
+    // A bag (mean of ids 5 and 0, then 299 alone) from a text offsets file.
+    std::fs::write(p("off.txt"), "0 2\n").unwrap();
+    let (code, out, err) = shoal(
+        &[
+            "embed",
+            "lookup",
+            &she,
+            "--ids",
+            &p("ids.npy"),
+            "--bag-offsets",
+            &p("off.txt"),
+            "--mode",
+            "mean",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let bags: Vec<f32> = out.split_whitespace().map(|v| v.parse().unwrap()).collect();
+    for j in 0..dim {
+        let want = (printed[j] + printed[dim + j]) * 0.5;
+        assert!((bags[j] - want).abs() < 1e-6, "{} vs {want}", bags[j]);
+        assert_eq!(bags[dim + j], printed[2 * dim + j]);
+    }
+    // Out-of-range id inside the ids file: typed error, no output file written.
+    std::fs::write(p("bad.txt"), "1 300").unwrap();
+    let (code, _, err) = shoal(
+        &[
+            "embed",
+            "lookup",
+            &she,
+            "--ids",
+            &p("bad.txt"),
+            "--out",
+            &p("none.npy"),
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("id 300"), "{err}");
+    assert!(!dir.join("none.npy").exists());
+    let (code, _, err) = shoal(
+        &[
+            "embed",
+            "build",
+            "--method",
+            "pq",
+            "--subspaces",
+            "17",
+            &p("e.npy"),
+            &p("x.she"),
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn langid_built_in_and_from_stdin() {
+    let (code, out, err) = shoal(
+        &[
+            "langid", "--top", "2", "Der", "schnelle", "braune", "Fuchs", "springt",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    // fastText gives de 0.9470201134681702, en 0.022168276831507683 (tests/ref/langid).
+    assert_eq!(out.trim(), "de 0.9470  en 0.0222");
+    let (code, out, err) = shoal(
+        &["langid", "--json"],
+        "Bonjour tout le monde\nhello world this is english\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].contains("\"label\":\"fr\""), "{out}");
+    assert!(lines[1].contains("\"label\":\"en\""), "{out}");
+    let (code, _, err) = shoal(&["langid", "--model", "/nonexistent.ftz", "x"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("nonexistent"), "{err}");
+}

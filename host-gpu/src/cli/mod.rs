@@ -1,0 +1,7 @@
+//! Subcommands built on the shared flag parser.
+
+pub mod args;
+pub mod embed;
+pub mod langid;
+
+pub(crate) use crate::{read_capped, usage, write_atomic, Fail};
