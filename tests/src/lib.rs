@@ -109,3 +109,83 @@ pub fn unescape_python(s: &str) -> Result<String, String> {
     }
     Ok(out)
 }
+
+/// `n` evenly spaced query rows of a `rows`-row table (the protocol shared
+/// with `tests/ref/faiss_recall.py`).
+pub fn query_ids(rows: usize, n: usize) -> Vec<usize> {
+    let step = (rows / n.max(1)).max(1);
+    (0..rows).step_by(step).take(n).collect()
+}
+
+/// The `k` nearest rows of `db` (row-major, `dim` columns) to `q` by squared
+/// L2 distance in f64, excluding row `skip`; ties by row index.
+pub fn knn(db: &[f32], dim: usize, q: &[f32], skip: usize, k: usize) -> Vec<usize> {
+    let mut d: Vec<(f64, usize)> = db
+        .chunks_exact(dim)
+        .enumerate()
+        .filter(|&(i, _)| i != skip)
+        .map(|(i, r)| {
+            let s = r
+                .iter()
+                .zip(q)
+                .map(|(a, b)| {
+                    let t = f64::from(*a) - f64::from(*b);
+                    t * t
+                })
+                .sum::<f64>();
+            (s, i)
+        })
+        .collect();
+    let k = k.min(d.len());
+    d.select_nth_unstable_by(k.saturating_sub(1), |a, b| {
+        a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+    });
+    d.truncate(k);
+    d.into_iter().map(|p| p.1).collect()
+}
+
+/// Nearest-neighbour recall@k preserved by a compressed table: for each
+/// query row, the share of its `k` nearest rows in `orig` that are also
+/// among the `k` nearest rows of `decoded` to the original query vector.
+pub fn recall_at_k(orig: &[f32], decoded: &[f32], dim: usize, queries: &[usize], k: usize) -> f64 {
+    let mut hit = 0usize;
+    for &qi in queries {
+        let q = &orig[qi * dim..(qi + 1) * dim];
+        let truth = knn(orig, dim, q, qi, k);
+        let got = knn(decoded, dim, q, qi, k);
+        hit += got.iter().filter(|g| truth.contains(g)).count();
+    }
+    hit as f64 / (queries.len() * k) as f64
+}
+
+/// Encodes `e` (`rows × dim`) with `method` (seed 0) and measures the
+/// compression ratio (codebooks and factors included) and recall@10 on 500
+/// query rows.
+pub fn compression_quality(
+    e: &[f32],
+    rows: usize,
+    dim: usize,
+    method: shoal_core::embed::Method,
+) -> Result<(f64, f64), shoal_core::embed::EmbedError> {
+    let t = shoal_core::embed::Table::encode(e, rows, dim, method)?;
+    let ids: Vec<u64> = (0..rows as u64).collect();
+    let mut dec = vec![0.0f32; rows * dim];
+    t.lookup_batch(&ids, &mut dec)?;
+    Ok((
+        t.compression(),
+        recall_at_k(e, &dec, dim, &query_ids(rows, 500), 10),
+    ))
+}
+
+/// The input matrix of fastText's lid.176 (50,000 × 16, decoded from its
+/// product quantization), the real table of the quality checks.
+pub fn lid176_table() -> (Vec<f32>, usize, usize) {
+    let bytes = std::fs::read(workspace_root().join("host-gpu/models/lid.176.ftz"))
+        .expect("host-gpu/models/lid.176.ftz");
+    let m = shoal_core::fasttext::FastText::from_bytes(&bytes).expect("lid.176 parses");
+    let t = m.input();
+    let ids: Vec<u64> = (0..t.rows() as u64).collect();
+    let mut e = vec![0.0f32; t.rows() * t.dim()];
+    t.lookup_batch(&ids, &mut e).expect("rows decode");
+    (e, t.rows(), t.dim())
+}

@@ -450,12 +450,27 @@ impl<'a> Rows<'a> {
             return scalar::accumulate(self.codec, r, w, out);
         }
         #[cfg(all(target_arch = "x86_64", feature = "std"))]
-        if self.codec == Codec::Int8 && crate::arch::avx2_available() {
+        if crate::arch::avx2_available() {
             let (codes, tail) = r.split_at(r.len().saturating_sub(4));
-            let (s, b) = scalar::scale_bias(tail, w);
-            // SAFETY: AVX2 was detected just above.
-            unsafe { x86::accumulate_int8(codes, s, b, out) };
-            return;
+            match self.codec {
+                Codec::Int8 => {
+                    let (s, b) = scalar::scale_bias(tail, w);
+                    // SAFETY: AVX2 was detected just above.
+                    return unsafe { x86::accumulate_int8(codes, s, b, out) };
+                }
+                Codec::Int4 => {
+                    let (s, b) = scalar::scale_bias(tail, w);
+                    // SAFETY: AVX2 was detected just above.
+                    return unsafe { x86::accumulate_int4(codes, s, b, out) };
+                }
+                // SAFETY: AVX2 was detected just above.
+                Codec::F32 => return unsafe { x86::accumulate_f32(r, w, out) },
+                // SAFETY: AVX2 and F16C are checked first.
+                Codec::F16 if x86::f16c_available() => {
+                    return unsafe { x86::accumulate_f16(r, w, out) }
+                }
+                _ => {}
+            }
         }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         if self.codec == Codec::Int8 {
@@ -889,8 +904,13 @@ mod tests {
                 Method::Int8,
                 Method::Int4,
                 Method::F16,
+                Method::F32,
                 Method::Pq {
                     subspaces: dim.div_ceil(8),
+                    bits: 8,
+                },
+                Method::Pq {
+                    subspaces: dim.div_ceil(4),
                     bits: 8,
                 },
                 Method::LowRank {
