@@ -16,6 +16,9 @@ pub const LOG_BESSEL_WGSL: &str = concat!(
 /// The WGSL GEMV kernel for group-quantized matrices.
 pub const QUANT_GEMV_WGSL: &str = include_str!("../../core/src/quant/wgsl/gemv.wgsl");
 
+/// The WGSL pooled-lookup kernels for int8 row-wise and 8-bit PQ tables.
+pub const EMBED_BAG_WGSL: &str = include_str!("../../core/src/embed/wgsl/bag.wgsl");
+
 /// Workgroup size declared in the WGSL sources.
 const WORKGROUP: u32 = 64;
 
@@ -36,6 +39,10 @@ pub enum GpuError {
     },
     /// Reading results back failed.
     Readback(String),
+    /// A table method or size the GPU kernels do not handle (named).
+    Unsupported(&'static str),
+    /// Ids or offsets rejected by the table's own checks.
+    Embed(shoal_core::embed::EmbedError),
 }
 
 impl fmt::Display for GpuError {
@@ -47,6 +54,8 @@ impl fmt::Display for GpuError {
                 write!(f, "{orders} orders but {args} arguments")
             }
             GpuError::Readback(why) => write!(f, "GPU readback failed: {why}"),
+            GpuError::Unsupported(what) => write!(f, "not supported on the GPU: {what}"),
+            GpuError::Embed(e) => write!(f, "{e}"),
         }
     }
 }
@@ -91,6 +100,8 @@ pub struct Gpu {
     bessel_i: wgpu::ComputePipeline,
     bessel_k: wgpu::ComputePipeline,
     quant_gemv: wgpu::ComputePipeline,
+    bag_int8: wgpu::ComputePipeline,
+    bag_pq8: wgpu::ComputePipeline,
 }
 
 impl fmt::Debug for Gpu {
@@ -162,6 +173,51 @@ impl Gpu {
             compilation_options: Default::default(),
             cache: None,
         });
+        let emodule = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("embed_bag"),
+            source: wgpu::ShaderSource::Wgsl(EMBED_BAG_WGSL.into()),
+        });
+        // One explicit layout for both entry points (the int8 one leaves the
+        // centroid binding unused, which an automatic layout would drop).
+        let buffer_entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let ro = wgpu::BufferBindingType::Storage { read_only: true };
+        let elayout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("embed_bag"),
+            entries: &[
+                buffer_entry(0, wgpu::BufferBindingType::Uniform),
+                buffer_entry(1, ro),
+                buffer_entry(2, ro),
+                buffer_entry(3, ro),
+                buffer_entry(4, ro),
+                buffer_entry(5, ro),
+                buffer_entry(6, wgpu::BufferBindingType::Storage { read_only: false }),
+            ],
+        });
+        let eplayout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("embed_bag"),
+            bind_group_layouts: &[Some(&elayout)],
+            immediate_size: 0,
+        });
+        let epipe = |entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&eplayout),
+                module: &emodule,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let (bag_int8, bag_pq8) = (epipe("bag_int8"), epipe("bag_pq8"));
         let max_binding = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
@@ -174,6 +230,8 @@ impl Gpu {
             bessel_i,
             bessel_k,
             quant_gemv,
+            bag_int8,
+            bag_pq8,
         })
     }
 
@@ -458,6 +516,183 @@ impl Gpu {
         enc.copy_buffer_to_buffer(&yb, 0, &rb, 0, bytes);
         self.queue.submit([enc.finish()]);
         self.read_back(&rb, rows)
+    }
+
+    /// Pooled lookups like [`Table::bag`](shoal_core::embed::Table::bag)
+    /// (no weights) on the GPU, for int8 row-wise and 8-bit PQ tables: the
+    /// table is uploaded, the bags run one workgroup each, `offsets.len() ×
+    /// dim` floats come back. Ids and offsets are checked on the CPU first.
+    ///
+    /// # Errors
+    /// [`GpuError::Embed`] for bad ids, offsets or lengths;
+    /// [`GpuError::Unsupported`] for other methods or a table larger than
+    /// one storage binding; [`GpuError::Readback`].
+    pub fn embed_bag(
+        &self,
+        t: &shoal_core::embed::Table,
+        ids: &[u64],
+        offsets: &[usize],
+        mode: shoal_core::embed::Pool,
+    ) -> Result<Vec<f32>, GpuError> {
+        use shoal_core::embed::{Codec, EmbedError, Parts, Pool};
+        if offsets.windows(2).any(|p| p[0] > p[1]) || offsets.last().is_some_and(|&l| l > ids.len())
+        {
+            return Err(GpuError::Embed(EmbedError::BadOffsets));
+        }
+        if let Some(&id) = ids.iter().find(|&&id| id >= t.rows() as u64) {
+            return Err(GpuError::Embed(EmbedError::OutOfRange {
+                id,
+                rows: t.rows(),
+            }));
+        }
+        let dim = t.dim();
+        let to_u32 =
+            |v: usize| u32::try_from(v).map_err(|_| GpuError::Unsupported("sizes above 2^32"));
+        let words = |b: &[u8]| -> Vec<u32> {
+            let mut v: Vec<u32> = b
+                .chunks(4)
+                .map(|c| {
+                    let mut a = [0u8; 4];
+                    a[..c.len()].copy_from_slice(c);
+                    u32::from_le_bytes(a)
+                })
+                .collect();
+            v.push(0);
+            v
+        };
+        let (pipeline, table, cents, params) = match t.parts() {
+            Parts::RowWise {
+                codec: Codec::Int8,
+                data,
+            } => (
+                &self.bag_int8,
+                words(data),
+                vec![0.0f32],
+                [to_u32(dim)?, to_u32(dim + 4)?, 0, 0, 0, 0, 0, 0],
+            ),
+            Parts::Pq {
+                nsub,
+                dsub,
+                bits: 8,
+                centroids,
+                codes,
+                norms,
+            } => {
+                let mut bytes = codes.to_vec();
+                let mut cents = centroids.to_vec();
+                let (norm_at, has) = match norms {
+                    Some((nt, nc)) => {
+                        let at = bytes.len();
+                        bytes.extend_from_slice(nc);
+                        cents.extend_from_slice(nt);
+                        (at, 1)
+                    }
+                    None => (0, 0),
+                };
+                (
+                    &self.bag_pq8,
+                    words(&bytes),
+                    cents,
+                    [
+                        to_u32(dim)?,
+                        to_u32(nsub)?,
+                        0,
+                        to_u32(nsub)?,
+                        to_u32(dsub)?,
+                        to_u32(norm_at)?,
+                        has,
+                        0,
+                    ],
+                )
+            }
+            _ => {
+                return Err(GpuError::Unsupported(
+                    "embedding methods other than int8 and 8-bit PQ",
+                ))
+            }
+        };
+        if (table.len() * 4) as u64 > self.max_binding {
+            return Err(GpuError::Unsupported(
+                "a table larger than one storage binding",
+            ));
+        }
+        let bags = offsets.len();
+        if bags == 0 {
+            return Ok(Vec::new());
+        }
+        let mut params = params;
+        params[2] = to_u32(bags)?;
+        let mut off: Vec<u32> = offsets
+            .iter()
+            .map(|&o| to_u32(o))
+            .collect::<Result<_, _>>()?;
+        off.push(to_u32(ids.len())?);
+        let scale: Vec<f32> = off
+            .windows(2)
+            .map(|w| match (mode, w[1] - w[0]) {
+                (Pool::Mean, n) if n > 0 => (1.0f64 / f64::from(n)) as f32,
+                _ => 1.0,
+            })
+            .collect();
+        let ids32: Vec<u32> = ids.iter().map(|&i| i as u32).chain([0]).collect();
+        let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents,
+                    usage,
+                })
+        };
+        let st = wgpu::BufferUsages::STORAGE;
+        let bufs = [
+            init(
+                "params",
+                bytemuck::cast_slice(&params),
+                wgpu::BufferUsages::UNIFORM,
+            ),
+            init("table", bytemuck::cast_slice(&table), st),
+            init("ids", bytemuck::cast_slice(&ids32), st),
+            init("offsets", bytemuck::cast_slice(&off), st),
+            init("centroids", bytemuck::cast_slice(&cents), st),
+            init("scale", bytemuck::cast_slice(&scale), st),
+        ];
+        let bytes = (bags * dim * 4) as u64;
+        let ob = self.buffer("out", bytes, st | wgpu::BufferUsages::COPY_SRC);
+        let rb = self.buffer(
+            "readback",
+            bytes,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+        let layout = pipeline.get_bind_group_layout(0);
+        let entries: Vec<wgpu::BindGroupEntry> = bufs
+            .iter()
+            .chain([&ob])
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("embed_bag"),
+            layout: &layout,
+            entries: &entries,
+        });
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(to_u32(bags.min(65535))?, to_u32(bags.div_ceil(65535))?, 1);
+        }
+        enc.copy_buffer_to_buffer(&ob, 0, &rb, 0, bytes);
+        self.queue.submit([enc.finish()]);
+        self.read_back(&rb, bags * dim)
     }
 
     /// Checks that `v` and `x` pair up; returns how many f32 fit one

@@ -539,6 +539,37 @@ pub(crate) enum Body<'a> {
     },
 }
 
+/// A read-only view of a table's stored form, for backends that upload it
+/// (the WGSL kernels) or inspect it.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Parts<'t> {
+    /// Row-wise rows: `rows × codec.row_bytes(dim)` bytes.
+    RowWise {
+        /// The codec.
+        codec: Codec,
+        /// All rows, back to back.
+        data: &'t [u8],
+    },
+    /// Product quantization.
+    Pq {
+        /// Sub-spaces.
+        nsub: usize,
+        /// Columns per sub-space (the last may have fewer).
+        dsub: usize,
+        /// 8 or 4.
+        bits: u8,
+        /// `dim × 2^bits` floats; sub-space `m` at `m·2^bits·dsub`.
+        centroids: &'t [f32],
+        /// Codes, row after row.
+        codes: &'t [u8],
+        /// 256 row norms and one norm code per row, when present.
+        norms: Option<(&'t [f32], &'t [u8])>,
+    },
+    /// Low-rank, hashed or quotient-remainder (no flat view).
+    Composite,
+}
+
 /// A compressed table. `'a` is the lifetime of the bytes it was parsed from
 /// ([`Table::from_bytes`] borrows the rows); encoded tables are `Table<'static>`.
 #[derive(Clone, Debug, PartialEq)]
@@ -630,6 +661,25 @@ impl<'a> Table<'a> {
                 modulus: *modulus,
                 codec: q.codec,
             },
+        }
+    }
+
+    /// The stored form, for upload to another backend.
+    pub fn parts(&self) -> Parts<'_> {
+        match &self.body {
+            Body::Rows(r) => Parts::RowWise {
+                codec: r.codec,
+                data: &r.data,
+            },
+            Body::Pq(p) => Parts::Pq {
+                nsub: p.nsub,
+                dsub: p.dsub,
+                bits: p.bits,
+                centroids: &p.centroids,
+                codes: &p.codes,
+                norms: p.norms.as_ref().map(|(t, c)| (t.as_slice(), &c[..])),
+            },
+            _ => Parts::Composite,
         }
     }
 
