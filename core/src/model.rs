@@ -186,7 +186,7 @@ impl ShmModel {
         let want = u64::from_le_bytes([
             sum[0], sum[1], sum[2], sum[3], sum[4], sum[5], sum[6], sum[7],
         ]);
-        if fnv1a64(body) != want {
+        if !crate::quant::file::checksum_ok(body, want) {
             return Err(ShmError::Checksum);
         }
         let mut r = Reader { b: body, at: 4 };

@@ -5,7 +5,7 @@ use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
 use super::{pq::Pq, Body, Codec, EmbedError, Rows, Table, MAX_DIM, MAX_RANK, MAX_TABLE_BYTES};
-use crate::quant::file::fnv1a64;
+use crate::quant::file::{checksum_ok, fnv1a64};
 
 const HEADER: usize = 64;
 const ENTRY: usize = 24;
@@ -150,7 +150,7 @@ pub(super) fn read(b: &[u8], depth: u8) -> Result<Table<'_>, EmbedError> {
     if &head[..4] != b"SHE2" {
         return Err(EmbedError::BadMagic);
     }
-    if fnv1a64(&head[..56]) != u64_at(head, 56) {
+    if !checksum_ok(&head[..56], u64_at(head, 56)) {
         return Err(EmbedError::Checksum);
     }
     let (method, flags) = (head[4], head[5]);
@@ -182,7 +182,7 @@ pub(super) fn read(b: &[u8], depth: u8) -> Result<Table<'_>, EmbedError> {
         let s = b
             .get(off as usize..end as usize)
             .ok_or(EmbedError::Truncated)?;
-        if fnv1a64(s) != sum {
+        if !checksum_ok(s, sum) {
             return Err(EmbedError::Checksum);
         }
         sections[k] = s;

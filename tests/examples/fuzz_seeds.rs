@@ -1,0 +1,109 @@
+//! Writes seed corpora for the fuzz targets (`fuzz/`) from valid fixtures:
+//! `.she` tables of every method, `.shq` matrices with and without GEAR,
+//! `.npy` arrays of every dtype, a small BMP.
+//!
+//!     cargo run --release -p shoal-tests --example fuzz_seeds -- fuzz/corpus
+
+use shoal_core::embed::{Codec, Method, Table};
+use shoal_core::quant::gear::GearMatrix;
+use shoal_core::quant::{Bits, Format, ScaleType, Scheme};
+use shoal_core::rng::Rng;
+
+fn main() {
+    let root = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or("fuzz/corpus".into()));
+    let put = |target: &str, name: &str, bytes: &[u8]| {
+        let d = root.join(target);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(name), bytes).unwrap();
+    };
+    let mut rng = Rng::new(1);
+    let (rows, dim) = (40, 12);
+    let e: Vec<f32> = (0..rows * dim).map(|_| rng.normal() as f32).collect();
+    for (i, m) in [
+        Method::F32,
+        Method::F16,
+        Method::Bf16,
+        Method::Int8,
+        Method::Int4,
+        Method::Int2,
+        Method::Pq {
+            subspaces: 4,
+            bits: 8,
+        },
+        Method::Pq {
+            subspaces: 6,
+            bits: 4,
+        },
+        Method::LowRank {
+            rank: 3,
+            factors: Codec::Int8,
+        },
+        Method::Hashed {
+            buckets: 8,
+            codec: Codec::F16,
+        },
+        Method::QuotientRemainder {
+            modulus: 7,
+            codec: Codec::Int4,
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        put(
+            "she",
+            &format!("t{i}.she"),
+            &Table::encode(&e, rows, dim, m).unwrap().to_bytes(),
+        );
+    }
+    for (i, (bits, scheme, rank, sparse)) in [
+        (Bits::Q8, Scheme::Symmetric, 0, 0.0),
+        (Bits::Q4, Scheme::Asymmetric, 2, 0.05),
+        (Bits::Q2, Scheme::Asymmetric, 0, 0.1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let f = Format::new(bits, scheme, 32, ScaleType::F16).unwrap();
+        let w: Vec<f32> = (0..20 * 70).map(|_| rng.normal() as f32).collect();
+        let g = GearMatrix::compress(&w, 20, 70, f, rank, sparse).unwrap();
+        put("shq", &format!("m{i}.shq"), &g.to_bytes());
+    }
+    let v: Vec<f32> = (0..24).map(|i| i as f32 * 0.25 - 2.0).collect();
+    put(
+        "npy",
+        "f32.npy",
+        &shoal_core::npy::write_f32(&[4, 6], &v).unwrap(),
+    );
+    let v64: Vec<f64> = v.iter().map(|&x| f64::from(x)).collect();
+    put(
+        "npy",
+        "f64.npy",
+        &shoal_core::npy::write_f64(&[24], &v64).unwrap(),
+    );
+    let mut ids = shoal_core::npy::write_f64(&[3], &[1.0, 2.0, 3.0]).unwrap();
+    let at = ids.windows(4).position(|w| w == b"<f8'").unwrap();
+    ids[at..at + 4].copy_from_slice(b"<i8'");
+    put("npy", "i64.npy", &ids);
+    // A 3 x 2 24-bit BMP.
+    let (w, h) = (3u32, 2u32);
+    let row = (w * 3).div_ceil(4) * 4;
+    let size = 54 + row * h;
+    let mut bmp = b"BM".to_vec();
+    for v in [size, 0, 54, 40, w, h] {
+        bmp.extend_from_slice(&v.to_le_bytes());
+    }
+    bmp.extend_from_slice(&1u16.to_le_bytes());
+    bmp.extend_from_slice(&24u16.to_le_bytes());
+    for v in [0u32, row * h, 2835, 2835, 0, 0] {
+        bmp.extend_from_slice(&v.to_le_bytes());
+    }
+    for y in 0..h {
+        for x in 0..w {
+            bmp.extend_from_slice(&[(x * 80) as u8, (y * 120) as u8, 200]);
+        }
+        bmp.extend(std::iter::repeat_n(0u8, (row - w * 3) as usize));
+    }
+    put("image", "tiny.bmp", &bmp);
+    println!("seeds written under {}", root.display());
+}
