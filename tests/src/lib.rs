@@ -189,3 +189,25 @@ pub fn lid176_table() -> (Vec<f32>, usize, usize) {
     t.lookup_batch(&ids, &mut e).expect("rows decode");
     (e, t.rows(), t.dim())
 }
+
+/// The relative rounding unit of a 16-bit scale type.
+pub fn scale_unit(s: shoal_core::quant::ScaleType) -> f64 {
+    match s {
+        shoal_core::quant::ScaleType::F16 => 2f64.powi(-11),
+        _ => 2f64.powi(-8),
+    }
+}
+
+/// `(lo, hi, step)` of a group: its range and the ideal quantization step
+/// of the format (before the 16-bit rounding of the scale).
+pub fn group_step(wg: &[f32], f: shoal_core::quant::Format) -> (f64, f64, f64) {
+    let lo = wg.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
+    let hi = wg.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let (levels, range) = match f.scheme {
+        shoal_core::quant::Scheme::Symmetric => {
+            (f64::from(f.max_code()) - 1.0, 2.0 * lo.abs().max(hi.abs()))
+        }
+        _ => (f64::from(f.max_code()), hi - lo),
+    };
+    (lo, hi, range / levels)
+}

@@ -6,6 +6,7 @@ use shoal_core::quant::{
     scalar::gemv_abs, Bits, Format, QuantError, QuantMatrix, ScaleType, Scheme,
 };
 use shoal_core::rng::Rng;
+use shoal_tests::{group_step, scale_unit as unit};
 
 fn formats() -> Vec<Format> {
     let mut v = Vec::new();
@@ -23,25 +24,6 @@ fn formats() -> Vec<Format> {
 
 fn gaussian(rng: &mut Rng, n: usize, sigma: f64) -> Vec<f32> {
     (0..n).map(|_| (rng.normal() * sigma) as f32).collect()
-}
-
-fn unit(s: ScaleType) -> f64 {
-    match s {
-        ScaleType::F16 => 2f64.powi(-11),
-        _ => 2f64.powi(-8),
-    }
-}
-
-/// `(lo, hi, step)` of a group: its range and the ideal quantization step
-/// of the format (before the 16-bit rounding of the scale).
-fn group_step(wg: &[f32], f: Format) -> (f64, f64, f64) {
-    let lo = wg.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
-    let hi = wg.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let (levels, range) = match f.scheme {
-        Scheme::Symmetric => (f64::from(f.max_code()) - 1.0, 2.0 * lo.abs().max(hi.abs())),
-        _ => (f64::from(f.max_code()), hi - lo),
-    };
-    (lo, hi, range / levels)
 }
 
 #[test]
