@@ -76,6 +76,11 @@ if [[ "$QUICK" != 1 ]]; then
     xcargo build wasm32-unknown-unknown -p shoal-wasm --release --lib &&
       wasm-bindgen --target web --out-dir "$ROOT/web/pkg" "$ROOT/target/wasm32-unknown-unknown/release/shoal_wasm.wasm"
   }
+  if [[ -f "${SHOAL_TOOLS:-$ROOT/target/tools}/miri-ok" ]]; then
+    step miri-core cargo +nightly miri test -p shoal-core --no-default-features --features alloc --test small
+  else
+    echo "== miri-core                          SKIPPED (no nightly toolchain with miri)"
+  fi
   step firmware-qemu bash tests/firmware/check.sh
   step web-pkg build_pkg
   step page-tests node web/tests/page.test.mjs

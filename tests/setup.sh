@@ -26,6 +26,19 @@ for t in "${targets[@]}"; do
   fi
 done
 
+# 1b. Miri (nightly) for the core's scalar code; optional: run.sh skips the
+# suite, saying so, when the nightly toolchain cannot be installed.
+if cargo +nightly miri --version >/dev/null 2>&1; then
+  touch "$TOOLS/miri-ok"
+elif timeout 300 rustup toolchain install nightly --profile minimal --component miri,rust-src >/dev/null 2>&1 &&
+  cargo +nightly miri --version >/dev/null 2>&1; then
+  touch "$TOOLS/miri-ok"
+  note "rustup toolchain install nightly (miri)"
+else
+  rm -f "$TOOLS/miri-ok"
+  note "nightly miri unavailable: the miri suite will be skipped"
+fi
+
 # 2. Debian packages.
 pkgs=(mesa-vulkan-drivers libvulkan1 chromium chromium-driver qemu-system-arm)
 [[ $need_debian == 1 ]] && pkgs+=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22)
