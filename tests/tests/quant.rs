@@ -445,4 +445,15 @@ fn gear_shq_round_trip_and_malformed_gear_sections() {
         GearMatrix::from_bytes(&[b.clone(), vec![1, 2]].concat()),
         Err(ShqError::TrailingBytes(2))
     );
+    // Row pointers [0, 2^26, ..., nnz]: one beyond the outliers while the
+    // last is right, with a valid checksum (a panic found by fuzzing).
+    let rank = g.rank();
+    let rp_at = base + 24 + 2 * rows * rank + 2 * rank * cols;
+    let mut v = with(rp_at + 4, &(1u32 << 26).to_le_bytes());
+    let sum = shoal_core::quant::file::fnv1a64(&v[base + 24..]);
+    v[base + 16..base + 24].copy_from_slice(&sum.to_le_bytes());
+    assert_eq!(
+        GearMatrix::from_bytes(&v),
+        Err(ShqError::BadGear("row pointer beyond the outliers"))
+    );
 }

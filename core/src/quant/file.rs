@@ -329,7 +329,11 @@ impl GearMatrix {
             if w[0] > w[1] {
                 return Err(ShqError::BadGear("row pointers decrease"));
             }
-            let cs = &col[w[0] as usize..w[1] as usize];
+            // A pointer beyond the outliers (with later ones back in range)
+            // is refused here, before the slice (found by fuzzing).
+            let cs = col
+                .get(w[0] as usize..w[1] as usize)
+                .ok_or(ShqError::BadGear("row pointer beyond the outliers"))?;
             if cs.iter().any(|&c| c as usize >= cols) || cs.windows(2).any(|p| p[0] >= p[1]) {
                 return Err(ShqError::BadGear(
                     "column indices out of range or not increasing",
