@@ -1,6 +1,6 @@
 // Shoal web page: log-Bessel plot computed by the wasm core (f64) and, where
 // WebGPU exists, by the same WGSL kernel the native host runs (f32).
-import init, { Classifier, logBesselI, logBesselIF32Twin, logBesselWgsl, seaLifeCatalog, simdEnabled } from './pkg/shoal_wasm.js';
+import init, { Classifier, LangId, logBesselI, logBesselIF32Twin, logBesselWgsl, seaLifeCatalog, simdEnabled } from './pkg/shoal_wasm.js';
 
 const LN_F64_MAX = Math.log(Number.MAX_VALUE); // 709.78
 const N = 512;
@@ -181,6 +181,27 @@ async function main() {
     } catch (err) {
       el.textContent = `error: ${err.message || err}`;
     }
+  });
+  // Language identification: the model comes from `shoal serve` (built in).
+  let langid = null;
+  const langidEl = document.getElementById('langid-result');
+  window.shoalDetect = async (text) => {
+    if (!langid) {
+      const r = await fetch('models/lid.176.ftz');
+      if (!r.ok) throw new Error(`models/lid.176.ftz: HTTP ${r.status}`);
+      langid = new LangId(new Uint8Array(await r.arrayBuffer()));
+    }
+    const t0 = performance.now();
+    const top = langid.detect(text, 3);
+    const ms = performance.now() - t0;
+    langidEl.textContent = top.map((p) => `${p.label} ${(100 * p.prob).toFixed(1)}%`).join(' · ') + ` (${ms.toFixed(2)} ms)`;
+    langidEl.dataset.done = '1';
+    return { top, ms };
+  };
+  document.getElementById('langid-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    window.shoalDetect(document.getElementById('langid-text').value)
+      .catch((err) => { langidEl.textContent = `error: ${err.message || err}`; });
   });
   const backendEl = document.getElementById('backend');
   const status = document.getElementById('bessel-status');

@@ -977,6 +977,12 @@ fn serve(flags: &[&str]) -> Result<(), Fail> {
             .ok()
             .filter(|p| p.starts_with(&root) && p.is_file());
         let (status, body, ctype) = match (method, file) {
+            // The built-in language identifier, for the page's langid panel.
+            ("GET" | "HEAD", None) if path == "/models/lid.176.ftz" => (
+                "200 OK",
+                shoal_host_gpu::LID176.to_vec(),
+                "application/octet-stream",
+            ),
             ("GET" | "HEAD", Some(p)) => {
                 let ctype = match p.extension().and_then(|e| e.to_str()).unwrap_or("") {
                     "html" => "text/html; charset=utf-8",

@@ -45,6 +45,20 @@ async function run(name, args, expectGpu, url) {
     check(blue > 500, `${name}: the f64 curve is drawn`);
     check(red > 200, `${name}: the float64 overflow line is drawn`);
     check(expectGpu ? orange > 100 : orange === 0, `${name}: the WebGPU curve is ${expectGpu ? '' : 'not '}drawn`);
+    {
+      // Language identification in the page equals the native CLI's, value for value.
+      const text = 'Der Fang wird morgen früh im Hafen gewogen';
+      const r = await page.evaluate((t) => window.shoalDetect(t), text);
+      console.log(`${name}: langid ${JSON.stringify(r.top)} (${r.ms.toFixed(2)} ms)`);
+      const shoal = join(root, '..', 'target', 'release', 'shoal');
+      if (existsSync(shoal)) {
+        const native = JSON.parse(execFileSync(shoal, ['langid', '--json', '--top', '3', text]).toString()).predictions;
+        check(native.length === r.top.length && native.every((p, i) => p.label === r.top[i].label && Math.fround(p.prob) === Math.fround(r.top[i].prob)),
+          `${name}: langid in the page equals the native CLI (${native.map((p) => p.label).join(', ')})`);
+      } else {
+        check(r.top[0].label === 'de', `${name}: langid says de`);
+      }
+    }
     if (coral) {
       // Classification in the page equals the native CPU core byte for byte.
       const model = 'mobilenet_v1_0.25_128_quant.tflite';
@@ -71,7 +85,9 @@ async function run(name, args, expectGpu, url) {
 const sharedDir = process.env.SHOAL_SHARED || join(root, '..', '..', 'shared');
 const coral = existsSync(join(sharedDir, 'models', 'coral')) ? join(sharedDir, 'models', 'coral') : null;
 if (!coral) console.log('classification checks SKIPPED: no ../shared/models/coral');
-const server = await serve(root, 0, coral ? { '/coral/': coral } : {});
+const mounts = { '/models/': join(root, '..', 'host-gpu', 'models') };
+if (coral) mounts['/coral/'] = coral;
+const server = await serve(root, 0, mounts);
 const url = `http://127.0.0.1:${server.address().port}/index.html`;
 try {
   await run('webgpu', [...BASE_ARGS, '--enable-unsafe-webgpu'], true, url);
