@@ -77,6 +77,7 @@ struct Job<'a> {
     bind: wgpu::BindGroup,
     out: wgpu::Buffer,
     groups: u32,
+    groups_y: u32,
 }
 
 impl Job<'_> {
@@ -87,7 +88,7 @@ impl Job<'_> {
         });
         pass.set_pipeline(self.pipeline);
         pass.set_bind_group(0, &self.bind, &[]);
-        pass.dispatch_workgroups(self.groups, 1, 1);
+        pass.dispatch_workgroups(self.groups, self.groups_y, 1);
     }
 }
 
@@ -97,6 +98,7 @@ pub struct Gpu {
     queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     max_binding: u64,
+    max_storage: u64,
     bessel_i: wgpu::ComputePipeline,
     bessel_k: wgpu::ComputePipeline,
     quant_gemv: wgpu::ComputePipeline,
@@ -218,6 +220,9 @@ impl Gpu {
             })
         };
         let (bag_int8, bag_pq8) = (epipe("bag_int8"), epipe("bag_pq8"));
+        let max_storage = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         let max_binding = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
@@ -227,6 +232,7 @@ impl Gpu {
             queue,
             info,
             max_binding,
+            max_storage,
             bessel_i,
             bessel_k,
             quant_gemv,
@@ -363,6 +369,7 @@ impl Gpu {
             bind,
             out,
             groups: u32::try_from(n.div_ceil(WORKGROUP as usize)).unwrap_or(u32::MAX),
+            groups_y: 1,
         }
     }
 
@@ -524,7 +531,7 @@ impl Gpu {
     /// dim` floats come back. Ids and offsets are checked on the CPU first.
     ///
     /// # Errors
-    /// [`GpuError::Embed`] for bad ids, offsets or lengths;
+    /// [`GpuError::Embed`] for bad ids or offsets;
     /// [`GpuError::Unsupported`] for other methods or a table larger than
     /// one storage binding; [`GpuError::Readback`].
     pub fn embed_bag(
@@ -534,8 +541,78 @@ impl Gpu {
         offsets: &[usize],
         mode: shoal_core::embed::Pool,
     ) -> Result<Vec<f32>, GpuError> {
+        if offsets.is_empty() {
+            // No bags: nothing to compute, but the ids are still checked.
+            return match ids.iter().find(|&&id| id >= t.rows() as u64) {
+                Some(&id) => Err(GpuError::Embed(shoal_core::embed::EmbedError::OutOfRange {
+                    id,
+                    rows: t.rows(),
+                })),
+                None => Ok(Vec::new()),
+            };
+        }
+        let job = self.embed_job(t, ids, offsets, mode)?;
+        let n = offsets.len() * t.dim();
+        let bytes = (n * 4) as u64;
+        let rb = self.buffer(
+            "readback",
+            bytes,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        job.encode(&mut enc);
+        enc.copy_buffer_to_buffer(&job.out, 0, &rb, 0, bytes);
+        self.queue.submit([enc.finish()]);
+        self.read_back(&rb, n)
+    }
+
+    /// Ids pooled per second by [`Gpu::embed_bag`] with the table and ids
+    /// resident on the device (`reps` dispatches in one submission, after a
+    /// warm-up).
+    ///
+    /// # Errors
+    /// As [`Gpu::embed_bag`].
+    pub fn bench_embed_bag(
+        &self,
+        t: &shoal_core::embed::Table,
+        ids: &[u64],
+        offsets: &[usize],
+        reps: u32,
+    ) -> Result<f64, GpuError> {
+        let job = self.embed_job(t, ids, offsets, shoal_core::embed::Pool::Mean)?;
+        let run = |reps: u32| -> Result<f64, GpuError> {
+            let t0 = std::time::Instant::now();
+            let mut enc = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+            for _ in 0..reps {
+                job.encode(&mut enc);
+            }
+            self.queue.submit([enc.finish()]);
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
+            Ok(t0.elapsed().as_secs_f64())
+        };
+        run(1)?;
+        let secs = run(reps.max(1))?;
+        Ok(ids.len() as f64 * f64::from(reps.max(1)) / secs)
+    }
+
+    /// Uploads a table, ids, offsets and per-bag scales; binds the kernel.
+    fn embed_job(
+        &self,
+        t: &shoal_core::embed::Table,
+        ids: &[u64],
+        offsets: &[usize],
+        mode: shoal_core::embed::Pool,
+    ) -> Result<Job<'_>, GpuError> {
         use shoal_core::embed::{Codec, EmbedError, Parts, Pool};
-        if offsets.windows(2).any(|p| p[0] > p[1]) || offsets.last().is_some_and(|&l| l > ids.len())
+        if offsets.is_empty()
+            || offsets.windows(2).any(|p| p[0] > p[1])
+            || offsets.last().is_some_and(|&l| l > ids.len())
         {
             return Err(GpuError::Embed(EmbedError::BadOffsets));
         }
@@ -560,7 +637,7 @@ impl Gpu {
             v.push(0);
             v
         };
-        let (pipeline, table, cents, params) = match t.parts() {
+        let (pipeline, table, cents, mut params) = match t.parts() {
             Parts::RowWise {
                 codec: Codec::Int8,
                 data,
@@ -611,16 +688,12 @@ impl Gpu {
                 ))
             }
         };
-        if (table.len() * 4) as u64 > self.max_binding {
+        if (table.len() * 4) as u64 > self.max_storage {
             return Err(GpuError::Unsupported(
                 "a table larger than one storage binding",
             ));
         }
         let bags = offsets.len();
-        if bags == 0 {
-            return Ok(Vec::new());
-        }
-        let mut params = params;
         params[2] = to_u32(bags)?;
         let mut off: Vec<u32> = offsets
             .iter()
@@ -656,17 +729,15 @@ impl Gpu {
             init("centroids", bytemuck::cast_slice(&cents), st),
             init("scale", bytemuck::cast_slice(&scale), st),
         ];
-        let bytes = (bags * dim * 4) as u64;
-        let ob = self.buffer("out", bytes, st | wgpu::BufferUsages::COPY_SRC);
-        let rb = self.buffer(
-            "readback",
-            bytes,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        let out = self.buffer(
+            "out",
+            (bags * dim * 4) as u64,
+            st | wgpu::BufferUsages::COPY_SRC,
         );
         let layout = pipeline.get_bind_group_layout(0);
         let entries: Vec<wgpu::BindGroupEntry> = bufs
             .iter()
-            .chain([&ob])
+            .chain([&out])
             .enumerate()
             .map(|(i, b)| wgpu::BindGroupEntry {
                 binding: i as u32,
@@ -678,21 +749,13 @@ impl Gpu {
             layout: &layout,
             entries: &entries,
         });
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: None,
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(to_u32(bags.min(65535))?, to_u32(bags.div_ceil(65535))?, 1);
-        }
-        enc.copy_buffer_to_buffer(&ob, 0, &rb, 0, bytes);
-        self.queue.submit([enc.finish()]);
-        self.read_back(&rb, bags * dim)
+        Ok(Job {
+            pipeline,
+            bind,
+            out,
+            groups: to_u32(bags.min(65535))?,
+            groups_y: to_u32(bags.div_ceil(65535))?,
+        })
     }
 
     /// Checks that `v` and `x` pair up; returns how many f32 fit one

@@ -332,6 +332,44 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
         }
         Err(e) => println!("GPU: none ({e})"),
     }
+    bench_embed()
+}
+
+/// Pooled int8 lookups (bags of 20, mean) on a 262,144 x 64 table: one CPU
+/// core against the WGSL kernel with everything resident on the device.
+fn bench_embed() -> Result<(), Fail> {
+    use shoal_core::embed::{Method, Pool, Table};
+    let (rows, dim, n) = (1usize << 18, 64usize, 1usize << 20);
+    let mut rng = shoal_core::rng::Rng::new(3);
+    let e: Vec<f32> = (0..rows * dim).map(|_| rng.normal() as f32).collect();
+    let t = Table::encode(&e, rows, dim, Method::Int8).map_err(|e| Fail(1, e.to_string()))?;
+    let ids: Vec<u64> = (0..n).map(|_| rng.next_u64() % rows as u64).collect();
+    let offsets: Vec<usize> = (0..n / 20).map(|k| 20 * k).collect();
+    let mut out = vec![0.0f32; offsets.len() * dim];
+    let mut res = Ok(());
+    let cpu = rate(n, || {
+        res = t.bag(
+            &ids[..offsets.len() * 20],
+            &offsets,
+            None,
+            Pool::Mean,
+            &mut out,
+        )
+    });
+    res.map_err(|e| Fail(1, e.to_string()))?;
+    println!("embedding bags (int8 row-wise, {rows} x {dim}, {n} random ids in bags of 20, mean):");
+    println!("  cpu  {:10.2} M ids/s", cpu / 1e6);
+    if let Ok(g) = shoal_host_gpu::gpu::Gpu::new() {
+        let r = g
+            .bench_embed_bag(&t, &ids[..offsets.len() * 20], &offsets, 10)
+            .map_err(|e| Fail(1, e.to_string()))?;
+        println!(
+            "  gpu  {:10.2} M ids/s  ({:.1}x one CPU core; {:.1} GB/s of int8 rows)",
+            r / 1e6,
+            r / cpu,
+            r * (dim + 4) as f64 / 1e9
+        );
+    }
     Ok(())
 }
 
