@@ -305,6 +305,12 @@ impl Gpu {
         let chunk = self.f32_chunk(v, x)?;
         let n = v.len().min(chunk);
         let job = self.prepare(kind, &v[..n], &x[..n]);
+        Ok(n as f64 / self.seconds_per_dispatch(&job, reps)?)
+    }
+
+    /// Seconds per dispatch of a prepared job: one warm-up, then `reps`
+    /// dispatches in one submission, waited for.
+    fn seconds_per_dispatch(&self, job: &Job<'_>, reps: u32) -> Result<f64, GpuError> {
         let run = |reps: u32| -> Result<f64, GpuError> {
             let t0 = std::time::Instant::now();
             let mut enc = self
@@ -320,8 +326,7 @@ impl Gpu {
             Ok(t0.elapsed().as_secs_f64())
         };
         run(1)?;
-        let secs = run(reps.max(1))?;
-        Ok(n as f64 * f64::from(reps.max(1)) / secs)
+        Ok(run(reps.max(1))? / f64::from(reps.max(1)))
     }
 
     fn prepare(&self, kind: BesselKind, v: &[f32], x: &[f32]) -> Job<'_> {
@@ -582,23 +587,7 @@ impl Gpu {
         reps: u32,
     ) -> Result<f64, GpuError> {
         let job = self.embed_job(t, ids, offsets, shoal_core::embed::Pool::Mean)?;
-        let run = |reps: u32| -> Result<f64, GpuError> {
-            let t0 = std::time::Instant::now();
-            let mut enc = self
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-            for _ in 0..reps {
-                job.encode(&mut enc);
-            }
-            self.queue.submit([enc.finish()]);
-            self.device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| GpuError::Readback(e.to_string()))?;
-            Ok(t0.elapsed().as_secs_f64())
-        };
-        run(1)?;
-        let secs = run(reps.max(1))?;
-        Ok(ids.len() as f64 * f64::from(reps.max(1)) / secs)
+        Ok(ids.len() as f64 / self.seconds_per_dispatch(&job, reps)?)
     }
 
     /// Uploads a table, ids, offsets and per-bag scales; binds the kernel.

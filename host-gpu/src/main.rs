@@ -558,7 +558,7 @@ fn quant_info(shq: &str, flags: &[&str]) -> Result<(), Fail> {
 }
 
 /// JSON string literal.
-fn json_str(s: &str) -> String {
+pub(crate) fn json_str(s: &str) -> String {
     let mut o = String::with_capacity(s.len() + 2);
     o.push('"');
     for c in s.chars() {

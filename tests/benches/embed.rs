@@ -8,27 +8,15 @@
 //! `cargo bench -p shoal-tests --bench embed`.
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use shoal_core::embed::{Method, Pool, Table};
 use shoal_core::rng::Rng;
-use shoal_tests::workspace_root;
+use shoal_tests::{best_rate, workspace_root};
 
 const ROWS: usize = 1 << 20;
 const DIM: usize = 64;
 const N: usize = 1 << 20;
 const PQ_M: usize = 16;
-
-fn rate(n: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut best = f64::INFINITY;
-    for _ in 0..5 {
-        let t0 = Instant::now();
-        f();
-        best = best.min(t0.elapsed().as_secs_f64());
-    }
-    n as f64 / best
-}
 
 /// The memory limits of a lookup reading `row_bytes`-byte rows at random
 /// ids: copying the stored rows (gather), and copying them while also
@@ -36,14 +24,14 @@ fn rate(n: usize, mut f: impl FnMut()) -> f64 {
 fn gather_limits(row_bytes: usize, ids: &[u64], out: &mut [f32]) -> (f64, f64) {
     let store = vec![1u8; ROWS * row_bytes];
     let mut buf = vec![0u8; ids.len() * row_bytes];
-    let gather = rate(ids.len(), || {
+    let gather = best_rate(ids.len(), || {
         for (&id, o) in ids.iter().zip(buf.chunks_exact_mut(row_bytes)) {
             let i = id as usize * row_bytes;
             o.copy_from_slice(&store[i..i + row_bytes]);
         }
         black_box(&buf);
     });
-    let with_write = rate(ids.len(), || {
+    let with_write = best_rate(ids.len(), || {
         for (&id, o) in ids.iter().zip(out.chunks_exact_mut(DIM)) {
             let i = id as usize * row_bytes;
             let v = f32::from(store[i]) + f32::from(store[i + row_bytes - 1]);
@@ -77,7 +65,7 @@ fn main() {
     ] {
         let t = Table::encode_with(&e, ROWS, DIM, m, 0, &mut |_| {}).unwrap();
         let rb = (t.stored_bytes() as f64 / ROWS as f64).round() as usize;
-        let r = rate(N, || t.lookup_batch(black_box(&ids), &mut out).unwrap());
+        let r = best_rate(N, || t.lookup_batch(black_box(&ids), &mut out).unwrap());
         let (gather, with_out) = gather_limits(rb.max(1), &ids, &mut out);
         println!(
             "{:<34} {:>9.1} {:>7.2} {:>9.0}% {:>13.0}%",
@@ -90,7 +78,7 @@ fn main() {
         if matches!(m, Method::Int8 | Method::Pq { .. }) {
             // The scalar specification, one row at a time.
             let mut row = vec![0.0f32; DIM];
-            let s = rate(N, || {
+            let s = best_rate(N, || {
                 for &id in &ids {
                     t.lookup_reference(id, &mut row).unwrap();
                     black_box(&row);
@@ -100,7 +88,7 @@ fn main() {
             // Bags of 20 ids, mean pooled.
             let offsets: Vec<usize> = (0..N / 20).map(|k| 20 * k).collect();
             let mut bags = vec![0.0f32; offsets.len() * DIM];
-            let b = rate(N, || {
+            let b = best_rate(N, || {
                 t.bag(
                     black_box(&ids[..offsets.len() * 20]),
                     &offsets,

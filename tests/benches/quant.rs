@@ -4,21 +4,10 @@
 //! (ggml is the named peer in the issue; it is not built here yet.)
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use shoal_core::quant::{Bits, Format, QuantMatrix, ScaleType, Scheme};
 use shoal_core::rng::Rng;
-
-fn rate(weights: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut best = f64::INFINITY;
-    for _ in 0..5 {
-        let t0 = Instant::now();
-        f();
-        best = best.min(t0.elapsed().as_secs_f64());
-    }
-    weights as f64 / best
-}
+use shoal_tests::best_rate;
 
 fn dense_gemv(w: &[f32], x: &[f32], y: &mut [f32]) {
     for (row, yr) in w.chunks_exact(x.len()).zip(y.iter_mut()) {
@@ -41,7 +30,7 @@ fn main() {
         let x: Vec<f32> = (0..cols).map(|_| rng.normal() as f32).collect();
         let mut y = vec![0.0f32; rows];
         let n = rows * cols;
-        let dense = rate(n, || dense_gemv(black_box(&w), &x, &mut y));
+        let dense = best_rate(n, || dense_gemv(black_box(&w), &x, &mut y));
         println!(
             "{rows} x {cols}: dense f32 GEMV {:.2} G weights/s ({:.1} GB/s)",
             dense / 1e9,
@@ -50,8 +39,8 @@ fn main() {
         for (bits, name) in [(Bits::Q8, "q8"), (Bits::Q4, "q4")] {
             let f = Format::new(bits, Scheme::Symmetric, 32, ScaleType::F16).unwrap();
             let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
-            let simd = rate(n, || q.gemv(black_box(&x), &mut y).unwrap());
-            let scalar = rate(n, || q.gemv_scalar(black_box(&x), &mut y).unwrap());
+            let simd = best_rate(n, || q.gemv(black_box(&x), &mut y).unwrap());
+            let scalar = best_rate(n, || q.gemv_scalar(black_box(&x), &mut y).unwrap());
             println!(
                 "  {name} g32: {:.2} G weights/s ({:.2}x dense f32, {:.1} GB/s of packed data), scalar spec {:.2} G weights/s",
                 simd / 1e9,

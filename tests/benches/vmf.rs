@@ -8,17 +8,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use shoal_core::{rng::Rng, vmf};
-
-fn best_of(mut f: impl FnMut()) -> f64 {
-    f();
-    let mut best = f64::INFINITY;
-    for _ in 0..7 {
-        let t0 = Instant::now();
-        f();
-        best = best.min(t0.elapsed().as_secs_f64());
-    }
-    best
-}
+use shoal_tests::best_rate;
 
 fn main() {
     let n = 1000;
@@ -44,9 +34,10 @@ fn main() {
         let per_draw = t0.elapsed().as_secs_f64() / n as f64;
         let mut mean = vec![0.0; p];
         let mut fitted = 0.0;
-        let t = best_of(|| {
-            fitted = vmf::fit(black_box(&samples), p, &mut mean).unwrap().kappa;
-        });
+        let t = 1.0
+            / best_rate(1, || {
+                fitted = vmf::fit(black_box(&samples), p, &mut mean).unwrap().kappa;
+            });
         println!(
             "{p:>6} {kappa:>10} {:>14.4} {fitted:>14.2} {:>16.2}",
             t * 1e3,

@@ -211,3 +211,43 @@ pub fn group_step(wg: &[f32], f: shoal_core::quant::Format) -> (f64, f64, f64) {
     };
     (lo, hi, range / levels)
 }
+
+/// Items per second of `f` (which handles `n` items per call): one warm-up
+/// call, then the fastest of five timed calls.
+pub fn best_rate(n: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t0 = std::time::Instant::now();
+        f();
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    n as f64 / best
+}
+
+/// A row-major `rows × dim` f32 matrix with singular values `sig` (`dim`
+/// of them) and random orthonormal singular vectors (`rows >= dim`).
+pub fn matrix_with_spectrum(rows: usize, dim: usize, sig: &[f64], seed: u64) -> Vec<f32> {
+    let mut rng = shoal_core::rng::Rng::new(seed);
+    let mut orth = |n: usize| -> Vec<Vec<f64>> {
+        let mut q: Vec<Vec<f64>> = Vec::new();
+        while q.len() < dim {
+            let mut v: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+            for u in &q {
+                let d: f64 = v.iter().zip(u).map(|(a, b)| a * b).sum();
+                v.iter_mut().zip(u).for_each(|(a, b)| *a -= d * b);
+            }
+            let n2 = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+            q.push(v.iter().map(|a| a / n2).collect());
+        }
+        q
+    };
+    let (u, v) = (orth(rows), orth(dim));
+    (0..rows * dim)
+        .map(|k| {
+            (0..dim)
+                .map(|s| sig[s] * u[s][k / dim] * v[s][k % dim])
+                .sum::<f64>() as f32
+        })
+        .collect()
+}

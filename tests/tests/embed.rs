@@ -6,6 +6,7 @@
 use shoal_core::embed::{splitmix64, Codec, EmbedError, Method, Pool, Table};
 use shoal_core::quant::file::fnv1a64;
 use shoal_core::rng::Rng;
+use shoal_tests::matrix_with_spectrum;
 
 const METHODS: [Method; 6] = [
     Method::F32,
@@ -268,30 +269,9 @@ fn tables_built_the_way_a_method_assumes_are_recovered() {
 #[test]
 fn low_rank_error_matches_the_svd_tail() {
     // Singular values 1, 1/2, 1/4, ...: the rank-k Frobenius error is the tail.
-    let mut rng = Rng::new(4);
     let (rows, dim) = (200, 16);
-    let orth = |rng: &mut Rng, n: usize| -> Vec<Vec<f64>> {
-        let mut q: Vec<Vec<f64>> = Vec::new();
-        while q.len() < dim {
-            let mut v: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
-            for u in &q {
-                let d: f64 = v.iter().zip(u).map(|(a, b)| a * b).sum();
-                v.iter_mut().zip(u).for_each(|(a, b)| *a -= d * b);
-            }
-            let n2 = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-            q.push(v.iter().map(|a| a / n2).collect());
-        }
-        q
-    };
-    let (u, v) = (orth(&mut rng, rows), orth(&mut rng, dim));
     let sig: Vec<f64> = (0..dim).map(|k| 0.5f64.powi(k as i32)).collect();
-    let e: Vec<f32> = (0..rows * dim)
-        .map(|k| {
-            (0..dim)
-                .map(|s| sig[s] * u[s][k / dim] * v[s][k % dim])
-                .sum::<f64>() as f32
-        })
-        .collect();
+    let e = matrix_with_spectrum(rows, dim, &sig, 4);
     for rank in [2, 4, 8] {
         let t = Table::encode(
             &e,

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use shoal_core::bessel::{log_bessel_i, log_bessel_k};
 use shoal_core::embed::{EmbedError, Method, Pool, Table};
 use shoal_core::quant::{Bits, Format, QuantMatrix, ScaleType, Scheme};
-use shoal_tests::{group_step, scale_unit};
+use shoal_tests::{group_step, matrix_with_spectrum, scale_unit};
 
 fn format() -> impl Strategy<Value = Format> {
     (
@@ -71,25 +71,8 @@ proptest! {
     fn low_rank_error_is_the_svd_tail(rank in 1usize..6, decay in 0.2f64..0.9, seed in 0u64..1000) {
         // A 40 x 12 matrix with singular values decay^k and random singular vectors.
         let (rows, dim) = (40usize, 12usize);
-        let mut rng = shoal_core::rng::Rng::new(seed);
-        let orth = |rng: &mut shoal_core::rng::Rng, n: usize| -> Vec<Vec<f64>> {
-            let mut q: Vec<Vec<f64>> = Vec::new();
-            while q.len() < dim {
-                let mut v: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
-                for u in &q {
-                    let d: f64 = v.iter().zip(u).map(|(a, b)| a * b).sum();
-                    v.iter_mut().zip(u).for_each(|(a, b)| *a -= d * b);
-                }
-                let n2 = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-                q.push(v.iter().map(|a| a / n2).collect());
-            }
-            q
-        };
-        let (u, v) = (orth(&mut rng, rows), orth(&mut rng, dim));
-        let sig: Vec<f64> = (0..dim).map(|k| decay.powi(k as i32)).collect();
-        let e: Vec<f32> = (0..rows * dim)
-            .map(|k| (0..dim).map(|s| sig[s] * u[s][k / dim] * v[s][k % dim]).sum::<f64>() as f32)
-            .collect();
+            let sig: Vec<f64> = (0..dim).map(|k| decay.powi(k as i32)).collect();
+    let e = matrix_with_spectrum(rows, dim, &sig, seed);
         let t = Table::encode(&e, rows, dim, Method::LowRank { rank, factors: shoal_core::embed::Codec::F32 }).unwrap();
         let mut row = vec![0.0f32; dim];
         let mut err2 = 0.0f64;

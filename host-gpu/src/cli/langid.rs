@@ -7,21 +7,7 @@ use std::io::BufRead;
 use shoal_core::fasttext::FastText;
 
 use super::args::Args;
-use super::{read_capped, usage, Fail};
-
-fn json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
+use super::{json_str, read_capped, usage, Fail};
 
 fn report(m: &FastText, text: &str, top: usize, json: bool) -> Result<(), Fail> {
     let preds = m

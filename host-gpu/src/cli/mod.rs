@@ -4,4 +4,4 @@ pub mod args;
 pub mod embed;
 pub mod langid;
 
-pub(crate) use crate::{read_capped, usage, write_atomic, Fail};
+pub(crate) use crate::{json_str, read_capped, usage, write_atomic, Fail};
