@@ -105,5 +105,87 @@ fn main() {
         bmp.extend(std::iter::repeat_n(0u8, (row - w * 3) as usize));
     }
     put("image", "tiny.bmp", &bmp);
+    // Two small fastText models (the real lid.176.ftz is added by fuzz/run.sh):
+    // dense input and output, and a quantized input with row norms.
+    put("fasttext", "tiny_dense.bin", &tiny_fasttext(false, 1));
+    put("fasttext", "tiny_quant.ftz", &tiny_fasttext(true, 1));
+    put("fasttext", "tiny_bigrams.bin", &tiny_fasttext(false, 2));
     println!("seeds written under {}", root.display());
+}
+
+/// A supervised fastText model of dimension 4: words `</s>`, `fish`,
+/// `boat`; labels a and b; 6 buckets; character n-grams of 2..=4, word
+/// n-grams up to `word_ngrams`; hierarchical
+/// softmax; the input matrix dense or product-quantized (2 sub-spaces of 2,
+/// with a norm code per row).
+fn tiny_fasttext(quant: bool, word_ngrams: i32) -> Vec<u8> {
+    let mut b = Vec::new();
+    let i32s =
+        |b: &mut Vec<u8>, v: &[i32]| v.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+    i32s(
+        &mut b,
+        &[
+            793_712_314,
+            12,
+            4,
+            5,
+            5,
+            1,
+            5,
+            word_ngrams,
+            1,
+            3,
+            6,
+            2,
+            4,
+            100,
+        ],
+    );
+    b.extend_from_slice(&1e-4f64.to_le_bytes());
+    i32s(&mut b, &[5, 3, 2]);
+    b.extend_from_slice(&64i64.to_le_bytes());
+    b.extend_from_slice(&(-1i64).to_le_bytes());
+    for (w, c, k) in [
+        ("</s>", 30i64, 0u8),
+        ("fish", 9, 0),
+        ("boat", 7, 0),
+        ("__label__a", 5, 1),
+        ("__label__b", 3, 1),
+    ] {
+        b.extend_from_slice(w.as_bytes());
+        b.push(0);
+        b.extend_from_slice(&c.to_le_bytes());
+        b.push(k);
+    }
+    let rows = 3 + 6;
+    b.push(u8::from(quant));
+    if quant {
+        b.push(1); // qnorm
+        b.extend_from_slice(&(rows as i64).to_le_bytes());
+        b.extend_from_slice(&4i64.to_le_bytes());
+        i32s(&mut b, &[(rows * 2) as i32]);
+        b.extend((0..rows * 2).map(|i| (i * 37 % 256) as u8));
+        i32s(&mut b, &[4, 2, 2, 2]);
+        for k in 0..4 * 256 {
+            b.extend_from_slice(&((k % 17) as f32 * 0.1 - 0.8).to_le_bytes());
+        }
+        b.extend((0..rows).map(|i| (i * 91 % 256) as u8));
+        i32s(&mut b, &[1, 1, 1, 1]);
+        for k in 0..256 {
+            b.extend_from_slice(&(k as f32 / 128.0).to_le_bytes());
+        }
+    } else {
+        b.extend_from_slice(&(rows as i64).to_le_bytes());
+        b.extend_from_slice(&4i64.to_le_bytes());
+        for k in 0..rows * 4 {
+            b.extend_from_slice(&((k % 5) as f32 * 0.2 - 0.4).to_le_bytes());
+        }
+    }
+    b.push(0);
+    b.extend_from_slice(&2i64.to_le_bytes());
+    b.extend_from_slice(&4i64.to_le_bytes());
+    for k in 0..8 {
+        b.extend_from_slice(&((k % 3) as f32 * 0.5 - 0.5).to_le_bytes());
+    }
+    b
 }

@@ -94,3 +94,33 @@ fn malformed_models_are_typed_errors() {
         }
     }
 }
+
+#[test]
+fn tiny_dense_and_quantized_models_equal_fasttext() {
+    // A dense `.bin` input matrix, a PQ input with row norms, and word bigrams;
+    // character n-grams 2..=4 (tests/ref/gen_tiny_fasttext_ref.py).
+    let dir = workspace_root().join("tests/ref/langid");
+    let refs = std::fs::read_to_string(dir.join("tiny_ref.tsv")).unwrap();
+    let mut n = 0;
+    for line in refs.lines() {
+        let mut cols = line.split('\t');
+        let file = cols.next().unwrap();
+        let text = unescape_python(cols.next().unwrap()).unwrap();
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let m = FastText::from_bytes(&bytes).unwrap();
+        let got = m.predict(&text, 2, 0.0).unwrap();
+        let want: Vec<(&str, f64)> = cols
+            .map(|c| {
+                let (l, p) = c.rsplit_once(':').unwrap();
+                (l, p.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(got.len(), want.len(), "{file} {text:?}");
+        for (g, (l, p)) in got.iter().zip(&want) {
+            assert_eq!(m.label(g.label), Some(*l), "{file} {text:?}");
+            assert_eq!(g.prob.to_bits(), (*p as f32).to_bits(), "{file} {text:?}");
+        }
+        n += 1;
+    }
+    assert_eq!(n, 30);
+}
