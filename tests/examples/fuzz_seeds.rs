@@ -157,13 +157,13 @@ fn tiny_fasttext(quant: bool, word_ngrams: i32) -> Vec<u8> {
         b.extend_from_slice(&c.to_le_bytes());
         b.push(k);
     }
-    let rows = 3 + 6;
+    let rows: i32 = 3 + 6;
     b.push(u8::from(quant));
     if quant {
         b.push(1); // qnorm
-        b.extend_from_slice(&(rows as i64).to_le_bytes());
+        b.extend_from_slice(&i64::from(rows).to_le_bytes());
         b.extend_from_slice(&4i64.to_le_bytes());
-        i32s(&mut b, &[(rows * 2) as i32]);
+        i32s(&mut b, &[rows * 2]);
         b.extend((0..rows * 2).map(|i| (i * 37 % 256) as u8));
         i32s(&mut b, &[4, 2, 2, 2]);
         for k in 0..4 * 256 {
@@ -175,7 +175,7 @@ fn tiny_fasttext(quant: bool, word_ngrams: i32) -> Vec<u8> {
             b.extend_from_slice(&(k as f32 / 128.0).to_le_bytes());
         }
     } else {
-        b.extend_from_slice(&(rows as i64).to_le_bytes());
+        b.extend_from_slice(&i64::from(rows).to_le_bytes());
         b.extend_from_slice(&4i64.to_le_bytes());
         for k in 0..rows * 4 {
             b.extend_from_slice(&((k % 5) as f32 * 0.2 - 0.4).to_le_bytes());
