@@ -38,4 +38,19 @@ fn main() {
         "log_bessel_k(0.5, 2) {:016x}",
         shoal_core::bessel::log_bessel_k(0.5, 2.0).to_bits()
     );
+    let lid =
+        std::fs::read(shoal_tests::workspace_root().join("host-gpu/models/lid.176.ftz")).unwrap();
+    let lid = shoal_core::fasttext::FastText::from_bytes(&lid).unwrap();
+    for t in [
+        "Der Fang wird morgen früh im Hafen gewogen",
+        "the nets are full of mackerel",
+        "la merluza está prohibida este mes",
+    ] {
+        let p = lid.predict(t, 1, 0.0).unwrap();
+        println!(
+            "langid {} {:08x}",
+            lid.label(p[0].label).unwrap(),
+            p[0].prob.to_bits()
+        );
+    }
 }

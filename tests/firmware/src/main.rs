@@ -1,7 +1,8 @@
 //! Shoal on a Cortex-M4F without an operating system (QEMU mps2-an386):
 //! runs a uint8 MobileNet from flash on a test image and prints the top-5
 //! and an FNV-1a hash of the raw output over semihosting, then a log-Bessel
-//! check; exits with status 0 on success.
+//! check and fastText language identification (PQ embedding bags); exits
+//! with status 0 on success.
 #![no_std]
 #![no_main]
 
@@ -19,6 +20,14 @@ struct Aligned<T: ?Sized>(T);
 
 static MODEL: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/model.tflite")));
 static INPUT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/input.u8"));
+/// fastText's lid.176 (a 50,000 x 16 product-quantized embedding table).
+static LID176: &[u8] = include_bytes!("../../../host-gpu/models/lid.176.ftz");
+/// Texts whose languages the firmware reports (the host prints the same).
+const TEXTS: [&str; 3] = [
+    "Der Fang wird morgen früh im Hafen gewogen",
+    "the nets are full of mackerel",
+    "la merluza está prohibida este mes",
+];
 
 const HEAP_SIZE: usize = 2 * 1024 * 1024;
 
@@ -89,5 +98,23 @@ fn run() -> bool {
     let lk = shoal_core::bessel::log_bessel_k(0.5, 2.0);
     hprintln!("log_bessel_i(5000, 1000) {:016x}", li.to_bits());
     hprintln!("log_bessel_k(0.5, 2) {:016x}", lk.to_bits());
+    // Embedding bag lookups on the MCU: language identification.
+    let lid = match shoal_core::fasttext::FastText::from_bytes(LID176) {
+        Ok(m) => m,
+        Err(e) => {
+            hprintln!("lid.176: {}", e);
+            return false;
+        }
+    };
+    for t in TEXTS {
+        match lid.predict(t, 1, 0.0) {
+            Ok(p) if !p.is_empty() => hprintln!(
+                "langid {} {:08x}",
+                lid.label(p[0].label).unwrap_or("?"),
+                p[0].prob.to_bits()
+            ),
+            _ => return false,
+        }
+    }
     true
 }
