@@ -159,6 +159,8 @@ async function classifyBlobs(modelBytes, labelsText, imageBlob, backendName) {
 
 async function main() {
   await init();
+  // For automation: the wasm classes themselves.
+  window.shoalWasm = { Classifier, LangId };
   const cpuBackend = simdEnabled() ? 'wasm-simd' : 'wasm';
   // Test and automation hook: classify files given by URL.
   window.shoalClassifyUrls = async (modelUrl, imageUrl, labelsUrl) => {

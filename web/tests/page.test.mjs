@@ -59,6 +59,34 @@ async function run(name, args, expectGpu, url) {
         check(r.top[0].label === 'de', `${name}: langid says de`);
       }
     }
+    {
+      // Malformed models and images are exceptions; the same instances then work.
+      const r = await page.evaluate(async (m) => {
+        const { Classifier, LangId } = window.shoalWasm;
+        const errs = [];
+        const expectThrow = (f) => { try { f(); errs.push('no error'); } catch (e) { errs.push(String(e.message || e)); } };
+        const lid = new Uint8Array(await (await fetch('models/lid.176.ftz')).arrayBuffer());
+        for (const bad of [lid.slice(0, 100), new Uint8Array(0), lid.map((b, i) => (i < 4 ? 0 : b))]) expectThrow(() => new LangId(bad));
+        const l = new LangId(lid);
+        const lang = l.detect('Fische und Netze', 1)[0].label;
+        let classes = null;
+        if (m) {
+          const bytes = new Uint8Array(await (await fetch(`/coral/${m}`)).arrayBuffer());
+          for (const bad of [bytes.slice(0, 100), new Uint8Array(0), bytes.map((b, i) => (i >= 4 && i < 8 ? 0x7f : b))]) {
+            expectThrow(() => new Classifier(bad));
+          }
+          const c = new Classifier(bytes);
+          expectThrow(() => c.classify(new Uint8Array(5), 2, 2));
+          expectThrow(() => c.classify(new Uint8Array(0), 0, 0));
+          expectThrow(() => c.classify(new Uint8Array(16), 1 << 20, 1 << 20));
+          classes = c.classify(new Uint8Array(64 * 64 * 4).fill(128), 64, 64).raw.length;
+        }
+        return { errs, lang, classes };
+      }, coral ? 'mobilenet_v1_0.25_128_quant.tflite' : null);
+      console.log(`${name}: malformed inputs -> ${JSON.stringify(r.errs)}`);
+      check(r.errs.length >= 3 && r.errs.every((e) => e !== 'no error'), `${name}: every malformed model or image is an exception (${r.errs.length})`);
+      check(r.lang === 'de' && (!coral || r.classes === 1001), `${name}: the same instances work afterwards (${r.lang}, ${r.classes} classes)`);
+    }
     if (coral) {
       // Classification in the page equals the native CPU core byte for byte.
       const model = 'mobilenet_v1_0.25_128_quant.tflite';
