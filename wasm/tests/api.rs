@@ -170,3 +170,35 @@ fn langid_matches_fasttext_in_wasm() {
     assert_eq!(checked, 272);
     assert!(shoal_wasm::LangId::new(&model[..100]).is_err());
 }
+
+#[wasm_bindgen_test]
+fn quantized_gemv_matches_the_scalar_spec() {
+    // With simd128, Q8/Q4 go through the vector kernel: within the
+    // summation-order bound 2^-20 · Σ|terms| of the scalar specification.
+    use shoal_core::quant::{scalar::gemv_abs, Bits, Format, QuantMatrix, ScaleType, Scheme};
+    let (rows, cols) = (7, 203);
+    let w: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i * 7919) % 1013) as f32 / 500.0 - 1.0)
+        .collect();
+    let x: Vec<f32> = (0..cols)
+        .map(|i| ((i * 31) % 17) as f32 / 8.0 - 1.0)
+        .collect();
+    for bits in [Bits::Q8, Bits::Q4, Bits::Q2] {
+        for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+            for group in [32, 64, 128] {
+                let f = Format::new(bits, scheme, group, ScaleType::F16).unwrap();
+                let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
+                let (mut a, mut b) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+                q.gemv(&x, &mut a).unwrap();
+                q.gemv_scalar(&x, &mut b).unwrap();
+                for r in 0..rows {
+                    let e = (f64::from(a[r]) - f64::from(b[r])).abs();
+                    assert!(
+                        e <= 2f64.powi(-20) * gemv_abs(&q, r, &x) + 1e-30,
+                        "{f:?} row {r}"
+                    );
+                }
+            }
+        }
+    }
+}

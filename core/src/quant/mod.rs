@@ -56,6 +56,8 @@ pub mod file;
 pub mod gear;
 pub mod lowrank;
 pub mod scalar;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm32;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod x86;
 
@@ -428,7 +430,7 @@ impl QuantMatrix {
         Ok(())
     }
 
-    /// `y = W x`, with AVX2 when available.
+    /// `y = W x`, with AVX2 (x86, run-time detection) or simd128 (wasm, compile time) when available.
     ///
     /// # Errors
     /// [`QuantError::LengthMismatch`].
@@ -438,6 +440,11 @@ impl QuantMatrix {
         if crate::arch::avx2_available() && self.format.bits != Bits::Q2 {
             // SAFETY: AVX2 support was just checked; shapes were checked above.
             unsafe { x86::gemv(self, x, y) };
+            return Ok(());
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if self.format.bits != Bits::Q2 {
+            wasm32::gemv(self, x, y);
             return Ok(());
         }
         scalar::gemv(self, x, y);
