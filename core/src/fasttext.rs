@@ -289,7 +289,12 @@ fn matrix<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<Table<'a>, FastT
     ))
 }
 
-/// fastText's Huffman tree over the label counts (`2·n − 1` nodes, leaves first).
+/// Count of the nodes not built yet in fastText's tree construction.
+const TREE_SENTINEL: i64 = 1_000_000_000_000_000;
+
+/// fastText's Huffman tree over the label counts (`2·n − 1` nodes, leaves
+/// first; counts below [`TREE_SENTINEL`], so every node's children come
+/// before it).
 fn build_tree(counts: &[i64]) -> Vec<Node> {
     let n = counts.len();
     let mut tree = vec![
@@ -299,7 +304,7 @@ fn build_tree(counts: &[i64]) -> Vec<Node> {
         };
         2 * n - 1
     ];
-    let mut count: Vec<i64> = vec![1_000_000_000_000_000; 2 * n - 1];
+    let mut count: Vec<i64> = vec![TREE_SENTINEL; 2 * n - 1];
     count[..n].copy_from_slice(counts);
     let mut leaf = n as isize - 1;
     let mut node = n;
@@ -410,7 +415,13 @@ impl<'a> FastText<'a> {
                 return Err(FastTextError::Invalid("dictionary entry type"));
             }
             if kind == 1 {
-                counts.push(count.max(0));
+                // The tree construction uses 1e15 as "no node yet": a label
+                // count at or above it would make a node its own child
+                // (found by fuzzing: a model whose prediction never ended).
+                if !(0..TREE_SENTINEL).contains(&count) {
+                    return Err(FastTextError::Invalid("label count"));
+                }
+                counts.push(count);
             }
             entries.push((&word[..len], kind == 1));
         }
@@ -462,6 +473,15 @@ impl<'a> FastText<'a> {
             Loss::HierarchicalSoftmax => build_tree(&counts),
             Loss::Softmax => Vec::new(),
         };
+        // Children before parents: the search below always terminates.
+        let ordered = tree
+            .iter()
+            .enumerate()
+            .skip(nlabels)
+            .all(|(i, n)| (0..i as i32).contains(&n.left) && (0..i as i32).contains(&n.right));
+        if !ordered {
+            return Err(FastTextError::Invalid("label tree"));
+        }
         Ok(FastText {
             dim,
             minn,

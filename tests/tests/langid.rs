@@ -79,6 +79,21 @@ fn malformed_models_are_typed_errors() {
         FastText::from_bytes(&b).unwrap_err(),
         FastTextError::TrailingBytes(1)
     );
+    // A label count at fastText's tree sentinel (1e15) would make a node
+    // its own child: refused (a never-ending prediction found by fuzzing).
+    let tiny = std::fs::read(workspace_root().join("tests/ref/langid/tiny_dense.bin")).unwrap();
+    let at = tiny.windows(11).position(|w| w == b"__label__a\0").unwrap() + 11;
+    let mut b = tiny.clone();
+    b[at..at + 8].copy_from_slice(&1_000_000_000_000_000i64.to_le_bytes());
+    assert_eq!(
+        FastText::from_bytes(&b).unwrap_err(),
+        FastTextError::Invalid("label count")
+    );
+    b[at..at + 8].copy_from_slice(&(1_000_000_000_000_000i64 - 1).to_le_bytes());
+    FastText::from_bytes(&b)
+        .unwrap()
+        .predict("fish", 2, 0.0)
+        .unwrap();
     // Every truncation is an error, never a panic.
     for cut in (0..bytes.len()).step_by(997) {
         assert!(FastText::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
