@@ -457,3 +457,105 @@ fn gear_shq_round_trip_and_malformed_gear_sections() {
         Err(ShqError::BadGear("row pointer beyond the outliers"))
     );
 }
+
+#[test]
+fn ldu_is_exact_at_the_rank_and_near_the_svd_tail_below_it() {
+    use shoal_core::quant::lowrank::{ldu, randomized_svd};
+    let (m, n) = (60, 20);
+    // Exactly rank 5: recovered to rounding.
+    let sig: Vec<f64> = (0..n)
+        .map(|k| if k < 5 { 1.0 / (k + 1) as f64 } else { 0.0 })
+        .collect();
+    let a: Vec<f64> = shoal_tests::matrix_with_spectrum(m, n, &sig, 3)
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    let f = ldu(&a, m, n, 5).unwrap();
+    let worst = (0..m * n)
+        .map(|p| (f.at(p / n, p % n) - a[p]).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-6, "rank-5 LDU error {worst}");
+    // Unit diagonals of L and U on the pivots.
+    for t in 0..f.k {
+        assert!((f.l[f.pivot_rows[t] * f.k + t] - 1.0).abs() < 1e-12);
+        assert!((f.u[t * n + f.pivot_cols[t]] - 1.0).abs() < 1e-12);
+    }
+    // Singular values 2^-k: the LDU error against the optimal (SVD) one.
+    let sig: Vec<f64> = (0..n).map(|k| 0.5f64.powi(k as i32)).collect();
+    let a: Vec<f64> = shoal_tests::matrix_with_spectrum(m, n, &sig, 4)
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    for k in [2, 4, 8] {
+        let f = ldu(&a, m, n, k).unwrap();
+        let s = randomized_svd(&a, m, n, k, 2, 1).unwrap();
+        let err = |g: &dyn Fn(usize, usize) -> f64| {
+            (0..m * n)
+                .map(|p| (g(p / n, p % n) - a[p]).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        let (el, es) = (err(&|i, j| f.at(i, j)), err(&|i, j| s.at(i, j)));
+        println!(
+            "LDU rank {k}: error {el:.3e}, SVD {es:.3e} ({:.2}x)",
+            el / es
+        );
+        assert!(
+            el >= es * (1.0 - 1e-6) && el <= 8.0 * es,
+            "rank {k}: {el} vs {es}"
+        );
+    }
+    assert!(ldu(&a, m, n, 0).is_err());
+    assert!(ldu(&a[..10], m, n, 2).is_err());
+}
+
+#[test]
+fn output_features_beat_the_weight_svd_on_the_layer_outputs() {
+    use shoal_core::quant::lowrank::{output_features, randomized_svd};
+    let mut rng = Rng::new(12);
+    let (rows, cols, samples) = (40, 30, 300);
+    let w: Vec<f64> = (0..rows * cols).map(|_| rng.normal()).collect();
+    // Inputs concentrated near a 4-dimensional subspace plus an offset.
+    let basis: Vec<f64> = (0..4 * cols).map(|_| rng.normal()).collect();
+    let offset: Vec<f64> = (0..cols).map(|_| rng.normal()).collect();
+    let x: Vec<f64> = (0..samples)
+        .flat_map(|_| {
+            let z: Vec<f64> = (0..4).map(|_| rng.normal()).collect();
+            let noise: Vec<f64> = (0..cols).map(|_| 0.01 * rng.normal()).collect();
+            (0..cols)
+                .map(|j| {
+                    offset[j] + noise[j] + (0..4).map(|t| z[t] * basis[t * cols + j]).sum::<f64>()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let out_err = |f: &dyn Fn(&[f64], &mut [f64])| -> f64 {
+        let (mut e2, mut n2) = (0.0, 0.0);
+        let mut y = vec![0.0; rows];
+        for xr in x.chunks_exact(cols) {
+            f(xr, &mut y);
+            for (i, wr) in w.chunks_exact(cols).enumerate() {
+                let t: f64 = wr.iter().zip(xr).map(|(a, b)| a * b).sum();
+                e2 += (y[i] - t).powi(2);
+                n2 += t * t;
+            }
+        }
+        (e2 / n2).sqrt()
+    };
+    for k in [2, 4, 6] {
+        let of = output_features(&w, rows, cols, &x, samples, k, 1).unwrap();
+        let e_of = out_err(&|xr, y| of.apply(xr, y));
+        let s = randomized_svd(&w, rows, cols, k, 2, 1).unwrap();
+        let e_svd = out_err(&|xr, y| {
+            for (i, yi) in y.iter_mut().enumerate() {
+                *yi = (0..cols).map(|j| s.at(i, j) * xr[j]).sum();
+            }
+        });
+        println!("rank {k}: output error {e_of:.2e} (output features) vs {e_svd:.2e} (weight SVD)");
+        assert!(e_of < e_svd, "rank {k}");
+        if k >= 4 {
+            // Inputs in 4 dimensions (+1% noise) plus an offset: nearly exact.
+            assert!(e_of < 0.02, "rank {k}: {e_of}");
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! Low-rank factorization without BLAS: truncated SVD by randomized range
 //! finding with power iterations (Halko, Martinsson and Tropp, 2011), with a
-//! one-sided Jacobi SVD of the small projected matrix.
+//! one-sided Jacobi SVD of the small projected matrix; rank-k LDU with
+//! complete pivoting ([`ldu`]); and the output-feature factorization
+//! ([`output_features`]: PCA of a layer's outputs folded into two maps).
 //!
 //! ```
 //! use shoal_core::quant::lowrank::{randomized_svd, LowRank};
@@ -231,4 +233,234 @@ pub fn randomized_svd(
         vt,
         sigma: sig.iter().take(k).map(|s| s.0).collect(),
     })
+}
+
+/// `A ≈ L · D · U` of rank `k` by Gaussian elimination with complete
+/// pivoting stopped after `k` steps: `L` (`m × k`) is unit lower triangular
+/// on the pivot rows, `U` (`k × n`) unit upper triangular on the pivot
+/// columns, `D` diagonal (the pivots, largest first in magnitude). Exact
+/// for a matrix of rank `k`; otherwise the error is that of the Schur
+/// complement left after `k` pivots (compare with the SVD tail).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ldu {
+    /// Rows of `A`.
+    pub m: usize,
+    /// Columns of `A`.
+    pub n: usize,
+    /// Rank kept (fewer than asked when the remainder is exactly zero).
+    pub k: usize,
+    /// `m × k`, row-major.
+    pub l: Vec<f64>,
+    /// The `k` pivots.
+    pub d: Vec<f64>,
+    /// `k × n`, row-major.
+    pub u: Vec<f64>,
+    /// Row index of pivot `t`.
+    pub pivot_rows: Vec<usize>,
+    /// Column index of pivot `t`.
+    pub pivot_cols: Vec<usize>,
+}
+
+impl Ldu {
+    /// Element `(i, j)` of `L · D · U`.
+    pub fn at(&self, i: usize, j: usize) -> f64 {
+        (0..self.k)
+            .map(|t| self.l[i * self.k + t] * self.d[t] * self.u[t * self.n + j])
+            .sum()
+    }
+}
+
+/// Rank-`k` LDU factorization with complete pivoting (see [`Ldu`]).
+///
+/// # Errors
+/// [`QuantError::BadShape`] for empty shapes or `k` of 0 or above
+/// `min(m, n)`; [`QuantError::LengthMismatch`]; [`QuantError::NonFinite`].
+pub fn ldu(a: &[f64], m: usize, n: usize, k: usize) -> Result<Ldu, QuantError> {
+    let size = m
+        .checked_mul(n)
+        .filter(|&s| s > 0)
+        .ok_or(QuantError::BadShape { rows: m, cols: n })?;
+    if a.len() != size {
+        return Err(QuantError::LengthMismatch {
+            expected: size,
+            found: a.len(),
+        });
+    }
+    if k == 0 || k > m.min(n) {
+        return Err(QuantError::BadShape { rows: m, cols: n });
+    }
+    if let Some(i) = a.iter().position(|x| !x.is_finite()) {
+        return Err(QuantError::NonFinite(i));
+    }
+    // The Schur complement, updated in place.
+    let mut s = a.to_vec();
+    let (mut l, mut d, mut u) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut pr, mut pc) = (Vec::new(), Vec::new());
+    for _ in 0..k {
+        let (mut bi, mut bj, mut best) = (0, 0, 0.0f64);
+        for (idx, &v) in s.iter().enumerate() {
+            if libm::fabs(v) > best {
+                (bi, bj, best) = (idx / n, idx % n, libm::fabs(v));
+            }
+        }
+        if best == 0.0 {
+            break;
+        }
+        let p = s[bi * n + bj];
+        let col: Vec<f64> = (0..m).map(|i| s[i * n + bj] / p).collect();
+        let row: Vec<f64> = (0..n).map(|j| s[bi * n + j] / p).collect();
+        for i in 0..m {
+            let c = col[i] * p;
+            if c != 0.0 {
+                for j in 0..n {
+                    s[i * n + j] -= c * row[j];
+                }
+            }
+        }
+        l.push(col);
+        u.push(row);
+        d.push(p);
+        pr.push(bi);
+        pc.push(bj);
+    }
+    let k = d.len();
+    let mut lm = vec![0.0; m * k];
+    for (t, col) in l.iter().enumerate() {
+        for i in 0..m {
+            lm[i * k + t] = col[i];
+        }
+    }
+    Ok(Ldu {
+        m,
+        n,
+        k,
+        l: lm,
+        d,
+        u: u.concat(),
+        pivot_rows: pr,
+        pivot_cols: pc,
+    })
+}
+
+/// The output-feature factorization ("Unified Low-rank Compression
+/// Framework for CTR Prediction"): for a layer `y = W x` (`W` of `rows ×
+/// cols`) and `samples` inputs `x` (row-major, `samples × cols`), the
+/// principal subspace `V` (`rows × k`) of the layer's centred outputs gives
+/// `y ≈ B (A x) + c` with `A = Vᵀ W` (`k × cols`), `B = V` (`rows × k`) and
+/// `c = (I − V Vᵀ) μ` for the output mean `μ`: two linear maps whose error
+/// on those outputs is the PCA tail, not the weights' SVD tail.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputFeatures {
+    /// Rank kept.
+    pub k: usize,
+    /// `k × cols`.
+    pub a: Vec<f64>,
+    /// `rows × k`.
+    pub b: Vec<f64>,
+    /// Bias added to the outputs (`rows`).
+    pub c: Vec<f64>,
+}
+
+impl OutputFeatures {
+    /// `y = B (A x) + c` for one input `x` (`cols`) into `y` (`rows`).
+    pub fn apply(&self, x: &[f64], y: &mut [f64]) {
+        let cols = x.len();
+        let ax: Vec<f64> = self
+            .a
+            .chunks_exact(cols.max(1))
+            .map(|r| r.iter().zip(x).map(|(a, b)| a * b).sum())
+            .collect();
+        for (i, yi) in y.iter_mut().enumerate() {
+            *yi = self.c.get(i).copied().unwrap_or(0.0)
+                + (0..self.k)
+                    .map(|t| self.b[i * self.k + t] * ax[t])
+                    .sum::<f64>();
+        }
+    }
+}
+
+/// Computes the [`OutputFeatures`] factorization of rank `k`.
+///
+/// # Errors
+/// [`QuantError::BadShape`] for empty shapes, no samples, or `k` of 0 or
+/// above `min(rows, samples)`; [`QuantError::LengthMismatch`];
+/// [`QuantError::NonFinite`].
+pub fn output_features(
+    w: &[f64],
+    rows: usize,
+    cols: usize,
+    x: &[f64],
+    samples: usize,
+    k: usize,
+    seed: u64,
+) -> Result<OutputFeatures, QuantError> {
+    let size = rows
+        .checked_mul(cols)
+        .filter(|&s| s > 0)
+        .ok_or(QuantError::BadShape { rows, cols })?;
+    if w.len() != size {
+        return Err(QuantError::LengthMismatch {
+            expected: size,
+            found: w.len(),
+        });
+    }
+    let xs = samples
+        .checked_mul(cols)
+        .filter(|&s| s > 0)
+        .ok_or(QuantError::BadShape {
+            rows: samples,
+            cols,
+        })?;
+    if x.len() != xs {
+        return Err(QuantError::LengthMismatch {
+            expected: xs,
+            found: x.len(),
+        });
+    }
+    if k == 0 || k > rows.min(samples) {
+        return Err(QuantError::BadShape { rows, cols });
+    }
+    if let Some(i) = w.iter().chain(x).position(|v| !v.is_finite()) {
+        return Err(QuantError::NonFinite(i));
+    }
+    // Outputs Y (samples × rows), centred.
+    let mut y = vec![0.0; samples * rows];
+    for (s, xr) in x.chunks_exact(cols).enumerate() {
+        for (i, wr) in w.chunks_exact(cols).enumerate() {
+            y[s * rows + i] = wr.iter().zip(xr).map(|(a, b)| a * b).sum();
+        }
+    }
+    let mut mu = vec![0.0; rows];
+    for yr in y.chunks_exact(rows) {
+        mu.iter_mut().zip(yr).for_each(|(m, v)| *m += v);
+    }
+    mu.iter_mut().for_each(|m| *m /= samples as f64);
+    for yr in y.chunks_exact_mut(rows) {
+        yr.iter_mut().zip(&mu).for_each(|(v, m)| *v -= m);
+    }
+    // Principal directions: the right singular vectors of Y.
+    let lr = randomized_svd(&y, samples, rows, k, 2, seed)?;
+    let vt = lr.vt; // k × rows
+    let mut a = vec![0.0; k * cols];
+    for t in 0..k {
+        for (i, wr) in w.chunks_exact(cols).enumerate() {
+            let v = vt[t * rows + i];
+            for (aj, wj) in a[t * cols..(t + 1) * cols].iter_mut().zip(wr) {
+                *aj += v * wj;
+            }
+        }
+    }
+    let mut b = vec![0.0; rows * k];
+    for t in 0..k {
+        for i in 0..rows {
+            b[i * k + t] = vt[t * rows + i];
+        }
+    }
+    let proj: Vec<f64> = (0..k)
+        .map(|t| (0..rows).map(|i| vt[t * rows + i] * mu[i]).sum())
+        .collect();
+    let c = (0..rows)
+        .map(|i| mu[i] - (0..k).map(|t| b[i * k + t] * proj[t]).sum::<f64>())
+        .collect();
+    Ok(OutputFeatures { k, a, b, c })
 }
