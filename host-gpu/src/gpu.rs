@@ -274,6 +274,11 @@ impl Gpu {
             return Ok(Vec::new());
         }
         let job = self.prepare(kind, v, x);
+        self.run_and_read(&job, n)
+    }
+
+    /// Runs a prepared job once and reads back the first `n` floats of its output.
+    fn run_and_read(&self, job: &Job<'_>, n: usize) -> Result<Vec<f32>, GpuError> {
         let bytes = (n * 4) as u64;
         let rb = self.buffer(
             "readback",
@@ -557,20 +562,7 @@ impl Gpu {
             };
         }
         let job = self.embed_job(t, ids, offsets, mode)?;
-        let n = offsets.len() * t.dim();
-        let bytes = (n * 4) as u64;
-        let rb = self.buffer(
-            "readback",
-            bytes,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        );
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        job.encode(&mut enc);
-        enc.copy_buffer_to_buffer(&job.out, 0, &rb, 0, bytes);
-        self.queue.submit([enc.finish()]);
-        self.read_back(&rb, n)
+        self.run_and_read(&job, offsets.len() * t.dim())
     }
 
     /// Ids pooled per second by [`Gpu::embed_bag`] with the table and ids

@@ -50,6 +50,28 @@ impl LowRank {
     }
 }
 
+/// Checks a row-major `m × n` matrix for a rank-`k` factorization: shape,
+/// length, `0 < k <= min(m, n)`, finite entries.
+fn check_matrix(a: &[f64], m: usize, n: usize, k: usize) -> Result<(), QuantError> {
+    let size = m
+        .checked_mul(n)
+        .filter(|&s| s > 0)
+        .ok_or(QuantError::BadShape { rows: m, cols: n })?;
+    if a.len() != size {
+        return Err(QuantError::LengthMismatch {
+            expected: size,
+            found: a.len(),
+        });
+    }
+    if k == 0 || k > m.min(n) {
+        return Err(QuantError::BadShape { rows: m, cols: n });
+    }
+    match a.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(QuantError::NonFinite(i)),
+        None => Ok(()),
+    }
+}
+
 /// Orthonormalises the columns of the row-major `rows × cols` matrix `y` in
 /// place (modified Gram-Schmidt, run twice for stability). Columns that
 /// vanish are replaced by zeros.
@@ -168,22 +190,7 @@ pub fn randomized_svd(
     power: usize,
     seed: u64,
 ) -> Result<LowRank, QuantError> {
-    let size = m
-        .checked_mul(n)
-        .filter(|&s| s > 0)
-        .ok_or(QuantError::BadShape { rows: m, cols: n })?;
-    if a.len() != size {
-        return Err(QuantError::LengthMismatch {
-            expected: size,
-            found: a.len(),
-        });
-    }
-    if k == 0 || k > m.min(n) {
-        return Err(QuantError::BadShape { rows: m, cols: n });
-    }
-    if let Some(i) = a.iter().position(|x| !x.is_finite()) {
-        return Err(QuantError::NonFinite(i));
-    }
+    check_matrix(a, m, n, k)?;
     let l = (k + 8).min(m.min(n));
     let mut rng = Rng::new(seed);
     let omega: Vec<f64> = (0..n * l).map(|_| rng.normal()).collect();
@@ -276,22 +283,7 @@ impl Ldu {
 /// [`QuantError::BadShape`] for empty shapes or `k` of 0 or above
 /// `min(m, n)`; [`QuantError::LengthMismatch`]; [`QuantError::NonFinite`].
 pub fn ldu(a: &[f64], m: usize, n: usize, k: usize) -> Result<Ldu, QuantError> {
-    let size = m
-        .checked_mul(n)
-        .filter(|&s| s > 0)
-        .ok_or(QuantError::BadShape { rows: m, cols: n })?;
-    if a.len() != size {
-        return Err(QuantError::LengthMismatch {
-            expected: size,
-            found: a.len(),
-        });
-    }
-    if k == 0 || k > m.min(n) {
-        return Err(QuantError::BadShape { rows: m, cols: n });
-    }
-    if let Some(i) = a.iter().position(|x| !x.is_finite()) {
-        return Err(QuantError::NonFinite(i));
-    }
+    check_matrix(a, m, n, k)?;
     // The Schur complement, updated in place.
     let mut s = a.to_vec();
     let (mut l, mut d, mut u) = (Vec::new(), Vec::new(), Vec::new());
