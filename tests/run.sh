@@ -72,9 +72,17 @@ if [[ "$QUICK" != 1 ]]; then
   step wasm-bindgen-chromium env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_USE_BROWSER=1 \
     WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/tests/web/webdriver.json" \
     "$XCARGO" test wasm32-unknown-unknown -p shoal-wasm --release --test api
+  # The page's package, shrunk by binaryen's wasm-opt -Oz (npm); the page
+  # tests then run the optimised module. Sizes go to the suite's log.
   build_pkg() {
+    local wasm="$ROOT/web/pkg/shoal_wasm_bg.wasm"
     xcargo build wasm32-unknown-unknown -p shoal-wasm --release --lib &&
-      wasm-bindgen --target web --out-dir "$ROOT/web/pkg" "$ROOT/target/wasm32-unknown-unknown/release/shoal_wasm.wasm"
+      wasm-bindgen --target web --out-dir "$ROOT/web/pkg" "$ROOT/target/wasm32-unknown-unknown/release/shoal_wasm.wasm" &&
+      echo "wasm-bindgen output: $(wc -c <"$wasm") bytes ($(gzip -9 -c "$wasm" | wc -c) gzipped)" &&
+      "$ROOT/web/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+        --enable-sign-ext --enable-mutable-globals "$wasm" -o "$wasm.opt" &&
+      mv "$wasm.opt" "$wasm" &&
+      echo "after wasm-opt -Oz: $(wc -c <"$wasm") bytes ($(gzip -9 -c "$wasm" | wc -c) gzipped)"
   }
   if [[ -f "${SHOAL_TOOLS:-$ROOT/target/tools}/miri-ok" ]]; then
     step miri-core cargo +nightly miri test -p shoal-core --no-default-features --features alloc --test small
