@@ -25,6 +25,8 @@
 //! assert_eq!(model.label(best[0].label), Some("de"));
 //! ```
 
+#![deny(clippy::indexing_slicing)]
+
 use alloc::borrow::Cow;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -129,7 +131,10 @@ impl<'a> Reader<'a> {
             .checked_add(n)
             .filter(|&e| e <= self.b.len())
             .ok_or(FastTextError::Truncated(what))?;
-        let s = &self.b[self.at..end];
+        let s = self
+            .b
+            .get(self.at..end)
+            .ok_or(FastTextError::Truncated(what))?;
         self.at = end;
         Ok(s)
     }
@@ -297,21 +302,27 @@ const TREE_SENTINEL: i64 = 1_000_000_000_000_000;
 /// before it).
 fn build_tree(counts: &[i64]) -> Vec<Node> {
     let n = counts.len();
+    let total = (2 * n).saturating_sub(1);
     let mut tree = vec![
         Node {
             left: -1,
             right: -1
         };
-        2 * n - 1
+        total
     ];
-    let mut count: Vec<i64> = vec![TREE_SENTINEL; 2 * n - 1];
-    count[..n].copy_from_slice(counts);
+    let mut count: Vec<i64> = counts
+        .iter()
+        .copied()
+        .chain(core::iter::repeat(TREE_SENTINEL))
+        .take(total)
+        .collect();
+    let at = |c: &[i64], i: usize| c.get(i).copied().unwrap_or(TREE_SENTINEL);
     let mut leaf = n as isize - 1;
     let mut node = n;
-    for i in n..2 * n - 1 {
+    for i in n..total {
         let mut mini = [0usize; 2];
         for m in &mut mini {
-            if leaf >= 0 && count[leaf as usize] < count[node] {
+            if leaf >= 0 && at(&count, leaf as usize) < at(&count, node) {
                 *m = leaf as usize;
                 leaf -= 1;
             } else {
@@ -319,11 +330,16 @@ fn build_tree(counts: &[i64]) -> Vec<Node> {
                 node += 1;
             }
         }
-        tree[i] = Node {
-            left: mini[0] as i32,
-            right: mini[1] as i32,
-        };
-        count[i] = count[mini[0]].saturating_add(count[mini[1]]);
+        if let Some(t) = tree.get_mut(i) {
+            *t = Node {
+                left: mini[0] as i32,
+                right: mini[1] as i32,
+            };
+        }
+        let sum = at(&count, mini[0]).saturating_add(at(&count, mini[1]));
+        if let Some(c) = count.get_mut(i) {
+            *c = sum;
+        }
     }
     tree
 }
@@ -403,7 +419,7 @@ impl<'a> FastText<'a> {
         let mut entries = Vec::with_capacity(size);
         let mut counts = Vec::with_capacity(nlabels);
         for i in 0..size {
-            let rest = &r.b[r.at..];
+            let rest = r.b.get(r.at..).unwrap_or(&[]);
             let len = rest
                 .iter()
                 .position(|&c| c == 0)
@@ -423,7 +439,8 @@ impl<'a> FastText<'a> {
                 }
                 counts.push(count);
             }
-            entries.push((&word[..len], kind == 1));
+            let word = word.get(..len).unwrap_or(word);
+            entries.push((word, kind == 1));
         }
         let prune = if prune_size < 0 {
             None
@@ -464,10 +481,14 @@ impl<'a> FastText<'a> {
         let mut slots = vec![0u32; cap];
         for (id, (w, _)) in entries.iter().enumerate() {
             let mut s = hash(w) as usize & (cap - 1);
-            while slots[s] != 0 {
+            // `cap` exceeds the entry count: a free slot always exists.
+            while let Some(slot) = slots.get_mut(s) {
+                if *slot == 0 {
+                    *slot = id as u32 + 1;
+                    break;
+                }
                 s = (s + 1) & (cap - 1);
             }
-            slots[s] = id as u32 + 1;
         }
         let tree = match loss {
             Loss::HierarchicalSoftmax => build_tree(&counts),
@@ -544,7 +565,10 @@ impl<'a> FastText<'a> {
         let row = match &self.prune {
             None => h as i64,
             Some(p) => match p.binary_search_by_key(&(h as i32), |&(k, _)| k) {
-                Ok(i) => i64::from(p[i].1),
+                Ok(i) => match p.get(i) {
+                    Some(&(_, row)) => i64::from(row),
+                    None => return,
+                },
                 Err(_) => return,
             },
         };
@@ -560,20 +584,22 @@ impl<'a> FastText<'a> {
         w.push(b'<');
         w.extend_from_slice(word);
         w.push(b'>');
-        let cont = |c: u8| c & 0xc0 == 0x80;
+        let cont = |c: Option<&u8>| c.is_some_and(|&c| c & 0xc0 == 0x80);
         for i in 0..w.len() {
-            if cont(w[i]) {
+            if cont(w.get(i)) {
                 continue;
             }
             let mut j = i;
             let mut n = 1;
             while j < w.len() && n <= self.maxn {
                 j += 1;
-                while j < w.len() && cont(w[j]) {
+                while j < w.len() && cont(w.get(j)) {
                     j += 1;
                 }
                 if n >= self.minn && !(n == 1 && (i == 0 || j == w.len())) {
-                    self.push_hash(ids, hash(&w[i..j]) % self.bucket);
+                    if let Some(gram) = w.get(i..j) {
+                        self.push_hash(ids, hash(gram) % self.bucket);
+                    }
                 }
                 n += 1;
             }
@@ -612,8 +638,8 @@ impl<'a> FastText<'a> {
             hashes.push(h as i32);
         }
         if self.word_ngrams > 1 && self.bucket > 0 {
-            for i in 0..hashes.len() {
-                let mut h = hashes[i] as i64 as u64;
+            for (i, &hi) in hashes.iter().enumerate() {
+                let mut h = hi as i64 as u64;
                 for &hj in hashes.iter().skip(i + 1).take(self.word_ngrams - 1) {
                     h = h.wrapping_mul(116_049_371).wrapping_add(hj as i64 as u64);
                     self.push_hash(&mut ids, (h % u64::from(self.bucket)) as u32);
@@ -663,7 +689,7 @@ impl<'a> FastText<'a> {
                 for (i, o) in out.iter_mut().enumerate() {
                     *o = self.output.dot(i as u64, &hidden)?;
                 }
-                let max = out.iter().copied().fold(out[0], f32::max);
+                let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                 let mut z = 0.0f32;
                 for o in &mut out {
                     *o = expf(*o - max);
@@ -716,7 +742,12 @@ impl<'a> FastText<'a> {
             best.push((score, node));
             if best.len() > k {
                 // Drop the lowest score (the first such, like a binary heap's pop).
-                if let Some(i) = (0..best.len()).min_by(|&a, &b| best[a].0.total_cmp(&best[b].0)) {
+                let lowest = best
+                    .iter()
+                    .enumerate()
+                    .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
+                    .map(|(i, _)| i);
+                if let Some(i) = lowest {
                     best.swap_remove(i);
                 }
             }

@@ -1,6 +1,8 @@
 //! The `.she` (version 2) container: header, section table, aligned
 //! checksummed sections. See the module docs of [`super`] for the layout.
 
+#![deny(clippy::indexing_slicing)]
+
 use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
@@ -146,7 +148,10 @@ fn nested<'a>(s: &'a [u8], rows: usize, dim: usize) -> Result<Rows<'a>, EmbedErr
 }
 
 pub(super) fn read(b: &[u8], depth: u8) -> Result<Table<'_>, EmbedError> {
-    let head = b.get(..HEADER).ok_or(EmbedError::Truncated)?;
+    let head: &[u8; HEADER] = b
+        .get(..HEADER)
+        .and_then(|h| h.try_into().ok())
+        .ok_or(EmbedError::Truncated)?;
     if &head[..4] != b"SHE2" {
         return Err(EmbedError::BadMagic);
     }
@@ -185,12 +190,14 @@ pub(super) fn read(b: &[u8], depth: u8) -> Result<Table<'_>, EmbedError> {
         if !checksum_ok(s, sum) {
             return Err(EmbedError::Checksum);
         }
-        sections[k] = s;
+        if let Some(slot) = sections.get_mut(k) {
+            *slot = s;
+        }
     }
     if (b.len() as u64) > end {
         return Err(EmbedError::TrailingBytes(b.len() - end as usize));
     }
-    let sec = &sections[..nsec];
+    let sec = sections.get(..nsec).unwrap_or(&[]);
     let body = match (method, sec) {
         (c, [data]) if c < PQ => {
             let codec = Codec::from_code(c).ok_or(EmbedError::BadHeader)?;
