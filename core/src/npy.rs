@@ -14,6 +14,9 @@
 //! assert_eq!(arr.to_f64()[4], 5.0);
 //! ```
 
+#![deny(clippy::indexing_slicing)]
+
+use crate::quant::file::le;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -152,17 +155,17 @@ impl Array<'_> {
             Dtype::F16 => self
                 .data
                 .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f64())
+                .map(|c| half::f16::from_le_bytes(le(c)).to_f64())
                 .collect(),
             Dtype::F32 => self
                 .data
                 .chunks_exact(4)
-                .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                .map(|c| f64::from(f32::from_le_bytes(le(c))))
                 .collect(),
             Dtype::F64 => self
                 .data
                 .chunks_exact(8)
-                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .map(|c| f64::from_le_bytes(le(c)))
                 .collect(),
             Dtype::I32 | Dtype::I64 | Dtype::U32 | Dtype::U64 => self
                 .to_i128()
@@ -176,11 +179,12 @@ impl Array<'_> {
     /// Integer elements widened to i128 (`None` for float arrays).
     fn to_i128(&self) -> Option<Vec<i128>> {
         let w = self.dtype.size();
-        let mut b = [0u8; 8];
         let it = self.data.chunks_exact(w).map(|c| {
-            b = [0; 8];
-            b[..w].copy_from_slice(c);
-            let u = u64::from_le_bytes(b);
+            // Little-endian bytes zero-extended to 64 bits.
+            let u = c
+                .iter()
+                .rev()
+                .fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte));
             match self.dtype {
                 Dtype::I32 => i128::from(u as u32 as i32),
                 Dtype::I64 => i128::from(u as i64),
@@ -212,7 +216,7 @@ impl Array<'_> {
             Dtype::F32 => self
                 .data
                 .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .map(|c| f32::from_le_bytes(le(c)))
                 .collect(),
             _ => self.to_f64().into_iter().map(|v| v as f32).collect(),
         }
@@ -244,11 +248,11 @@ pub fn read(bytes: &[u8]) -> Result<Array<'_>, NpyError> {
     let (hlen, start) = match major {
         1 => {
             let b = bytes.get(8..10).ok_or(NpyError::Truncated)?;
-            (usize::from(u16::from_le_bytes([b[0], b[1]])), 10)
+            (usize::from(u16::from_le_bytes(le(b))), 10)
         }
         2 | 3 => {
             let b = bytes.get(8..12).ok_or(NpyError::Truncated)?;
-            let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let n = u32::from_le_bytes(le(b));
             (usize::try_from(n).unwrap_or(usize::MAX), 12)
         }
         v => return Err(NpyError::UnsupportedVersion(v)),

@@ -27,10 +27,18 @@
 //! indices (`nnz` u32, increasing within a row), values (`nnz` f16). The file
 //! must end exactly after the last section.
 
+#![deny(clippy::indexing_slicing)]
+
 use alloc::vec::Vec;
 
 use super::gear::GearMatrix;
 use super::{Bits, Format, QuantMatrix, ScaleType, Scheme};
+
+/// The first `N` bytes of `c` as an array (zeros when `c` is shorter; every
+/// caller passes exactly `N` bytes from `chunks_exact` or a checked `get`).
+pub(crate) fn le<const N: usize>(c: &[u8]) -> [u8; N] {
+    c.get(..N).and_then(|c| c.try_into().ok()).unwrap_or([0; N])
+}
 
 const MAGIC: &[u8; 4] = b"SHQ1";
 const HEADER: usize = 56;
@@ -317,7 +325,7 @@ impl GearMatrix {
         let (col_b, val_b) = r.split_at(4 * nnz);
         let to_u32s = |b: &[u8]| -> Vec<u32> {
             b.chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .map(|c| u32::from_le_bytes(le(c)))
                 .collect()
         };
         let row_ptr = to_u32s(rp_b);
@@ -325,16 +333,18 @@ impl GearMatrix {
         if row_ptr.first() != Some(&0) || row_ptr.last().map(|&v| v as usize) != Some(nnz) {
             return Err(ShqError::BadGear("row pointers do not span the outliers"));
         }
-        for w in row_ptr.windows(2) {
-            if w[0] > w[1] {
+        for (&lo, &hi) in row_ptr.iter().zip(row_ptr.iter().skip(1)) {
+            if lo > hi {
                 return Err(ShqError::BadGear("row pointers decrease"));
             }
             // A pointer beyond the outliers (with later ones back in range)
             // is refused here, before the slice (found by fuzzing).
             let cs = col
-                .get(w[0] as usize..w[1] as usize)
+                .get(lo as usize..hi as usize)
                 .ok_or(ShqError::BadGear("row pointer beyond the outliers"))?;
-            if cs.iter().any(|&c| c as usize >= cols) || cs.windows(2).any(|p| p[0] >= p[1]) {
+            if cs.iter().any(|&c| c as usize >= cols)
+                || cs.iter().zip(cs.iter().skip(1)).any(|(a, b)| a >= b)
+            {
                 return Err(ShqError::BadGear(
                     "column indices out of range or not increasing",
                 ));
@@ -354,6 +364,6 @@ impl GearMatrix {
 
 fn to_u16s(b: &[u8]) -> Vec<u16> {
     b.chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .map(|c| u16::from_le_bytes(le(c)))
         .collect()
 }
