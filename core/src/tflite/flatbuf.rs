@@ -2,6 +2,8 @@
 //! vectors of tables, strings. Every offset read from the buffer is checked
 //! against its length; nothing is trusted.
 
+#![deny(clippy::indexing_slicing)]
+
 use super::TfliteError;
 
 /// A table inside a buffer.
@@ -20,7 +22,7 @@ fn u16_at(b: &[u8], at: usize) -> Result<u16, TfliteError> {
             .ok_or(TfliteError::Malformed("offset overflow"))?,
     );
     let s = s.ok_or(TfliteError::Malformed("read past the end"))?;
-    Ok(u16::from_le_bytes([s[0], s[1]]))
+    Ok(u16::from_le_bytes(crate::quant::file::le(s)))
 }
 
 pub(crate) fn u32_at(b: &[u8], at: usize) -> Result<u32, TfliteError> {
@@ -30,7 +32,7 @@ pub(crate) fn u32_at(b: &[u8], at: usize) -> Result<u32, TfliteError> {
             .ok_or(TfliteError::Malformed("offset overflow"))?,
     );
     let s = s.ok_or(TfliteError::Malformed("read past the end"))?;
-    Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    Ok(u32::from_le_bytes(crate::quant::file::le(s)))
 }
 
 fn follow(b: &[u8], at: usize) -> Result<usize, TfliteError> {
@@ -136,7 +138,10 @@ impl<'a> Table<'a> {
     /// Bytes of a `[ubyte]` field.
     pub(crate) fn bytes(&self, id: usize) -> Result<&'a [u8], TfliteError> {
         match self.vector(id, 1)? {
-            Some((s, n)) => Ok(&self.buf[s..s + n]),
+            Some((s, n)) => self
+                .buf
+                .get(s..s + n)
+                .ok_or(TfliteError::Malformed("vector past the end")),
             None => Ok(&[]),
         }
     }
