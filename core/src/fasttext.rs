@@ -193,8 +193,11 @@ pub struct FastText<'a> {
     bucket: u32,
     word_ngrams: usize,
     loss: Loss,
-    /// (bytes, is_label) per entry: words first, then labels.
-    entries: Vec<(&'a [u8], bool)>,
+    /// The dictionary's bytes (entries as stored in the file).
+    dict: Cow<'a, [u8]>,
+    /// (start, length, is_label) of each entry's word in `dict`: words
+    /// first, then labels.
+    entries: Vec<(u32, u32, bool)>,
     nwords: usize,
     nlabels: usize,
     /// Open-addressing index of `entries` by hash: `id + 1`, 0 when empty.
@@ -418,13 +421,18 @@ impl<'a> FastText<'a> {
         }
         let mut entries = Vec::with_capacity(size);
         let mut counts = Vec::with_capacity(nlabels);
+        let dict_start = r.at;
+        let offset = |at: usize| {
+            u32::try_from(at - dict_start).map_err(|_| FastTextError::Invalid("dictionary size"))
+        };
         for i in 0..size {
             let rest = r.b.get(r.at..).unwrap_or(&[]);
             let len = rest
                 .iter()
                 .position(|&c| c == 0)
                 .ok_or(FastTextError::Truncated("dictionary"))?;
-            let word = r.take(len + 1, "dictionary")?;
+            let start = offset(r.at)?;
+            r.take(len + 1, "dictionary")?;
             let count = r.i64("dictionary")?;
             let kind = r.u8("dictionary")?;
             if kind > 1 || (kind == 1) != (i >= nwords) {
@@ -439,9 +447,10 @@ impl<'a> FastText<'a> {
                 }
                 counts.push(count);
             }
-            let word = word.get(..len).unwrap_or(word);
-            entries.push((word, kind == 1));
+            let len = u32::try_from(len).map_err(|_| FastTextError::Invalid("dictionary size"))?;
+            entries.push((start, len, kind == 1));
         }
+        let dict = r.b.get(dict_start..r.at).unwrap_or(&[]);
         let prune = if prune_size < 0 {
             None
         } else {
@@ -479,7 +488,10 @@ impl<'a> FastText<'a> {
         }
         let cap = (2 * size).next_power_of_two().max(2);
         let mut slots = vec![0u32; cap];
-        for (id, (w, _)) in entries.iter().enumerate() {
+        for (id, &(start, len, _)) in entries.iter().enumerate() {
+            let w = dict
+                .get(start as usize..(start + len) as usize)
+                .unwrap_or(&[]);
             let mut s = hash(w) as usize & (cap - 1);
             // `cap` exceeds the entry count: a free slot always exists.
             while let Some(slot) = slots.get_mut(s) {
@@ -510,6 +522,7 @@ impl<'a> FastText<'a> {
             bucket,
             word_ngrams,
             loss,
+            dict: Cow::Borrowed(dict),
             entries,
             nwords,
             nlabels,
@@ -519,6 +532,35 @@ impl<'a> FastText<'a> {
             output,
             tree,
         })
+    }
+
+    /// The bytes of entry `id`'s word.
+    fn word(&self, id: usize) -> Option<&[u8]> {
+        let &(start, len, _) = self.entries.get(id)?;
+        self.dict.get(start as usize..start as usize + len as usize)
+    }
+
+    /// A copy that owns its bytes (the dictionary, codes and weights), for
+    /// callers that cannot keep the file's bytes alive (about the size of
+    /// the model).
+    pub fn into_owned(self) -> FastText<'static> {
+        FastText {
+            dim: self.dim,
+            minn: self.minn,
+            maxn: self.maxn,
+            bucket: self.bucket,
+            word_ngrams: self.word_ngrams,
+            loss: self.loss,
+            dict: Cow::Owned(self.dict.into_owned()),
+            entries: self.entries,
+            nwords: self.nwords,
+            nlabels: self.nlabels,
+            slots: self.slots,
+            prune: self.prune,
+            input: self.input.into_owned(),
+            output: self.output.into_owned(),
+            tree: self.tree,
+        }
     }
 
     /// Dimension of the text vectors.
@@ -532,8 +574,8 @@ impl<'a> FastText<'a> {
     }
 
     /// Label `i` without the `__label__` prefix (`None` when not UTF-8 or out of range).
-    pub fn label(&self, i: usize) -> Option<&'a str> {
-        let (w, _) = self.entries.get(self.nwords.checked_add(i)?)?;
+    pub fn label(&self, i: usize) -> Option<&str> {
+        let w = self.word(self.nwords.checked_add(i)?)?;
         let w = w.strip_prefix(LABEL).unwrap_or(w);
         core::str::from_utf8(w).ok()
     }
@@ -553,8 +595,8 @@ impl<'a> FastText<'a> {
         let mut s = h as usize & mask;
         loop {
             let id = *self.slots.get(s)? as usize;
-            let (word, _) = self.entries.get(id.checked_sub(1)?)?;
-            if *word == w {
+            let word = self.word(id.checked_sub(1)?)?;
+            if word == w {
                 return Some(id - 1);
             }
             s = (s + 1) & mask;
@@ -619,7 +661,7 @@ impl<'a> FastText<'a> {
             let h = hash(tok);
             let id = self.find(tok, h);
             let is_label = match id {
-                Some(i) => self.entries.get(i).is_some_and(|e| e.1),
+                Some(i) => self.entries.get(i).is_some_and(|e| e.2),
                 None => tok.starts_with(LABEL),
             };
             if is_label {

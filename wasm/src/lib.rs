@@ -214,9 +214,10 @@ impl Classifier {
 
 /// A fastText language identifier (`new LangId(bytes)` with `lid.176.ftz`
 /// or any supervised `.bin`/`.ftz`); the same predictions as the native core.
+/// The model is parsed once, into memory the instance owns.
 #[wasm_bindgen]
 pub struct LangId {
-    bytes: Vec<u8>,
+    model: shoal_core::fasttext::FastText<'static>,
 }
 
 #[wasm_bindgen]
@@ -224,17 +225,16 @@ impl LangId {
     /// Parses and validates a fastText model.
     #[wasm_bindgen(constructor)]
     pub fn new(model: &[u8]) -> Result<LangId, JsError> {
-        shoal_core::fasttext::FastText::from_bytes(model)
+        let m = shoal_core::fasttext::FastText::from_bytes(model)
             .map_err(|e| JsError::new(&e.to_string()))?;
         Ok(LangId {
-            bytes: model.to_vec(),
+            model: m.into_owned(),
         })
     }
 
     /// The `k` most probable labels of `text`: an array of `{label, prob}`.
     pub fn detect(&self, text: &str, k: usize) -> Result<js_sys::Array, JsError> {
-        let m = shoal_core::fasttext::FastText::from_bytes(&self.bytes)
-            .map_err(|e| JsError::new(&e.to_string()))?;
+        let m = &self.model;
         let preds = m
             .predict(text, k, 0.0)
             .map_err(|e| JsError::new(&e.to_string()))?;
