@@ -17,6 +17,9 @@
 //! `in` columns); `out` f32 biases. The file ends with the FNV-1a 64 of all
 //! preceding bytes. Convolutions use TensorFlow's `SAME` padding.
 
+#![deny(clippy::indexing_slicing)]
+
+use crate::quant::file::le;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -149,11 +152,11 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
     fn u8(&mut self) -> Result<u8, ShmError> {
-        Ok(self.take(1)?[0])
+        Ok(self.take(1)?.first().copied().unwrap_or(0))
     }
     fn u32(&mut self) -> Result<u32, ShmError> {
         let s = self.take(4)?;
-        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        Ok(u32::from_le_bytes(le(s)))
     }
     fn f32(&mut self) -> Result<f32, ShmError> {
         Ok(f32::from_bits(self.u32()?))
@@ -179,13 +182,11 @@ impl ShmModel {
         if b.len() < 8 + 24 {
             return Err(ShmError::Truncated);
         }
-        if &b[..4] != b"SHM1" {
+        if b.get(..4) != Some(b"SHM1".as_slice()) {
             return Err(ShmError::BadMagic);
         }
         let (body, sum) = b.split_at(b.len() - 8);
-        let want = u64::from_le_bytes([
-            sum[0], sum[1], sum[2], sum[3], sum[4], sum[5], sum[6], sum[7],
-        ]);
+        let want = u64::from_le_bytes(le(sum));
         if !crate::quant::file::checksum_ok(body, want) {
             return Err(ShmError::Checksum);
         }
@@ -238,7 +239,7 @@ impl ShmModel {
                     let raw = r.take(n.checked_mul(2).ok_or(ShmError::Truncated)?)?;
                     Weights::Dense(
                         raw.chunks_exact(2)
-                            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                            .map(|c| half::f16::from_le_bytes(le(c)).to_f32())
                             .collect(),
                     )
                 }
@@ -255,7 +256,7 @@ impl ShmModel {
             let bias: Vec<f32> = r
                 .take(cout * 4)?
                 .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .map(|c| f32::from_le_bytes(le(c)))
                 .collect();
             layers.push(Layer {
                 kind,
@@ -394,6 +395,8 @@ impl ShmModel {
 /// Shared loop of the stem and depthwise convolutions (TF `SAME` padding):
 /// for every output pixel, starts from the biases and calls
 /// `tap(out, input_pixel, ky, kx)` for each filter tap inside the image.
+// Float engine: every index below is bounded by shapes `parse` validated.
+#[allow(clippy::indexing_slicing)]
 fn convolve(
     x: &[f32],
     h: usize,
@@ -428,6 +431,8 @@ fn convolve(
     y
 }
 
+// Float engine: every index below is bounded by shapes `parse` validated.
+#[allow(clippy::indexing_slicing)]
 fn conv(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f32> {
     let k = l.kernel;
     convolve(x, h, w, c, l, |out, px, ky, kx| {
@@ -442,6 +447,8 @@ fn conv(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f3
     })
 }
 
+// Float engine: every index below is bounded by shapes `parse` validated.
+#[allow(clippy::indexing_slicing)]
 fn depthwise(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f32> {
     let k = l.kernel;
     convolve(x, h, w, c, l, |out, px, ky, kx| {

@@ -2,6 +2,8 @@
 //! specification for later SIMD and WGSL versions), and the fixed-point
 //! helpers they use.
 
+#![allow(clippy::indexing_slicing)] // shapes are validated by `super` before any kernel runs
+
 use alloc::vec;
 use alloc::vec::Vec;
 

@@ -17,6 +17,8 @@
 //! (`QuantizeMultiplier`, saturating rounding doubling high multiply,
 //! rounding right shift), and its activation-range rounding.
 
+#![deny(clippy::indexing_slicing)]
+
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -516,6 +518,9 @@ impl<'a> Model<'a> {
 
     /// Checks every operator's shapes and types, so that running cannot index
     /// out of bounds.
+    // Tensor indices were checked against the tensor count by `idx` while
+    // parsing, and filter shapes have 4 entries (checked before use).
+    #[allow(clippy::indexing_slicing)]
     fn validate(&self) -> Result<(), TfliteError> {
         let t = |i: usize| &self.tensors[i];
         let u8t = |i: usize| {
@@ -583,7 +588,11 @@ impl<'a> Model<'a> {
                     }
                     // Keeps every int32 accumulator free of overflow: at most
                     // 32768 products of magnitude below 255².
-                    if f[1] * f[2] * f[3] > 32_768 {
+                    if f.iter()
+                        .skip(1)
+                        .try_fold(1usize, |a, &d| a.checked_mul(d))
+                        .is_none_or(|n| n > 32_768)
+                    {
                         return Err(TfliteError::TooLarge);
                     }
                     match op {
@@ -652,6 +661,8 @@ impl<'a> Model<'a> {
         self.run_impl(input, true)
     }
 
+    // The input's tensor index was checked by `idx` while parsing.
+    #[allow(clippy::indexing_slicing)]
     fn run_impl(&self, input: &[u8], reference: bool) -> Result<Run, TfliteError> {
         let mut values: Vec<Option<Vec<u8>>> = vec![None; self.tensors.len()];
         let first = *self
