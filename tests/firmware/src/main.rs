@@ -8,7 +8,10 @@
 
 extern crate alloc;
 
-use cortex_m_rt::entry;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::{debug, hprintln};
 use embedded_alloc::LlffHeap as Heap;
 
@@ -40,6 +43,23 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     }
 }
 
+/// SysTick wraps (24-bit counter at the processor clock).
+static WRAPS: AtomicU32 = AtomicU32::new(0);
+
+#[exception]
+fn SysTick() {
+    WRAPS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Processor-clock ticks since start: under `qemu -icount shift=0` the
+/// virtual clock advances one nanosecond per instruction, so this counts
+/// instructions in units of the 25 MHz clock period (40).
+fn ticks() -> u64 {
+    // SAFETY: read-only access to the SysTick current value register.
+    let cur = unsafe { (*cortex_m::peripheral::SYST::PTR).cvr.read() } & 0x00ff_ffff;
+    u64::from(WRAPS.load(Ordering::Relaxed)) * (1 << 24) + u64::from(0x00ff_ffff - cur)
+}
+
 fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
@@ -56,6 +76,13 @@ fn main() -> ! {
         static mut HEAP_MEM: [MaybeUninit<u8>; HEAP_SIZE] = [MaybeUninit::uninit(); HEAP_SIZE];
         // SAFETY: called once, before any allocation, on memory only the heap uses.
         unsafe { HEAP.init(core::ptr::addr_of_mut!(HEAP_MEM) as usize, HEAP_SIZE) }
+    }
+    if let Some(mut p) = cortex_m::Peripherals::take() {
+        p.SYST.set_clock_source(SystClkSource::Core);
+        p.SYST.set_reload(0x00ff_ffff);
+        p.SYST.clear_current();
+        p.SYST.enable_interrupt();
+        p.SYST.enable_counter();
     }
     let ok = run();
     debug::exit(if ok {
@@ -76,6 +103,7 @@ fn run() -> bool {
             return false;
         }
     };
+    let t0 = ticks();
     let out = match model.run_u8(INPUT) {
         Ok(r) => r,
         Err(e) => {
@@ -86,8 +114,10 @@ fn run() -> bool {
     let Ok(probs) = out.output(&model, 0) else {
         return false;
     };
+    let t1 = ticks();
     // With every activation still held: the peak of this (unoptimised) runner.
     hprintln!("heap in use after inference {} bytes", HEAP.used());
+    hprintln!("ticks inference {}", t1 - t0);
     hprintln!("output bytes {} fnv1a {:016x}", probs.len(), fnv1a(probs));
     let mut order: alloc::vec::Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&a, &b| probs[b].cmp(&probs[a]).then(a.cmp(&b)));
@@ -106,14 +136,20 @@ fn run() -> bool {
             return false;
         }
     };
-    for t in TEXTS {
-        match lid.predict(t, 1, 0.0) {
-            Ok(p) if !p.is_empty() => hprintln!(
+    let t2 = ticks();
+    let mut preds = [None; 3];
+    for (slot, t) in preds.iter_mut().zip(TEXTS) {
+        *slot = lid.predict(t, 1, 0.0).ok().and_then(|p| p.first().copied());
+    }
+    hprintln!("ticks langid 3 texts {}", ticks() - t2);
+    for p in preds {
+        match p {
+            Some(p) => hprintln!(
                 "langid {} {:08x}",
-                lid.label(p[0].label).unwrap_or("?"),
-                p[0].prob.to_bits()
+                lid.label(p.label).unwrap_or("?"),
+                p.prob.to_bits()
             ),
-            _ => return false,
+            None => return false,
         }
     }
     true
