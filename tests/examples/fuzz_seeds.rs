@@ -110,6 +110,7 @@ fn main() {
     put("fasttext", "tiny_dense.bin", &tiny_fasttext(false, 1));
     put("fasttext", "tiny_quant.ftz", &tiny_fasttext(true, 1));
     put("fasttext", "tiny_bigrams.bin", &tiny_fasttext(false, 2));
+    put("shm", "tiny.shm", &tiny_shm());
     println!("seeds written under {}", root.display());
 }
 
@@ -188,4 +189,44 @@ fn tiny_fasttext(quant: bool, word_ngrams: i32) -> Vec<u8> {
         b.extend_from_slice(&((k % 3) as f32 * 0.5 - 0.5).to_le_bytes());
     }
     b
+}
+
+/// A Shoal model of four layers on 8 x 8 RGB images: a 3x3 stride-2 stem
+/// (4 channels), a 3x3 depthwise layer, a Q8 pointwise layer (6 channels)
+/// and a Q4 classifier of 5 classes with a rank-1 residual. It must parse
+/// and run (checked here), so that the fuzzer starts from a valid model.
+fn tiny_shm() -> Vec<u8> {
+    use shoal_core::model::{Kind, LayerSpec, ShmModel, Weights};
+    let dense =
+        |n: usize| Weights::Dense((0..n).map(|i| ((i * 7) % 11) as f32 * 0.1 - 0.5).collect());
+    let packed = |rows: usize, cols: usize, bits: Bits, rank: usize| {
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 5) % 13) as f32 * 0.1 - 0.6)
+            .collect();
+        let f = Format::new(bits, Scheme::Symmetric, 32, ScaleType::F16).unwrap();
+        Weights::Packed(Box::new(
+            GearMatrix::compress(&w, rows, cols, f, rank, 0.0).unwrap(),
+        ))
+    };
+    let layer = |kind, stride, kernel, flags, cin: u32, cout: u32, weights| LayerSpec {
+        kind,
+        stride,
+        kernel,
+        flags,
+        cin,
+        cout,
+        weights,
+        bias: (0..cout).map(|i| i as f32 * 0.01).collect(),
+    };
+    let layers = [
+        layer(Kind::Conv, 2, 3, 1, 3, 4, dense(4 * 3 * 3 * 3)),
+        layer(Kind::Depthwise, 1, 3, 5, 4, 4, dense(3 * 3 * 4)),
+        layer(Kind::Pointwise, 1, 1, 0, 4, 6, packed(6, 4, Bits::Q8, 0)),
+        layer(Kind::Classifier, 1, 1, 0, 6, 5, packed(5, 6, Bits::Q4, 1)),
+    ];
+    let bytes = shoal_core::model::write(8, 5, 127.0, 128.0, &layers);
+    let m = ShmModel::parse(&bytes).expect("the tiny model parses");
+    let logits = m.run(&[100u8; 8 * 8 * 3]).expect("and runs");
+    assert_eq!(logits.len(), 5);
+    bytes
 }
