@@ -120,19 +120,12 @@ fn parse_pair(line: &str, lineno: usize) -> Result<(f64, f64), Fail> {
 }
 
 fn bessel_cmd(kind: BesselKind, flags: &[&str]) -> Result<(), Fail> {
-    let mut f32_mode = false;
-    let mut backend_name = "cpu";
-    let mut it = flags.iter();
-    while let Some(&f) = it.next() {
-        match f {
-            "--f32" => f32_mode = true,
-            "--backend" => {
-                backend_name = it.next().ok_or_else(|| usage("--backend needs a value"))?;
-            }
-            other => return Err(usage(format!("unknown flag '{other}'"))),
-        }
+    let a = cli::args::Args::parse(flags, &["--backend"], &["--f32"])?;
+    if let Some(extra) = a.positional.first() {
+        return Err(usage(format!("unknown argument '{extra}'")));
     }
-    let backend = Backend::from_name(backend_name).map_err(usage)?;
+    let mut f32_mode = a.has("--f32");
+    let backend = Backend::from_name(a.value("--backend").unwrap_or("cpu")).map_err(usage)?;
     if matches!(backend, Backend::Gpu(_)) && !f32_mode {
         eprintln!("shoal: the GPU computes in f32 (WGSL has no f64); implying --f32");
         f32_mode = true;
@@ -272,22 +265,16 @@ fn rate(n: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn bench(flags: &[&str]) -> Result<(), Fail> {
-    let mut n = 1 << 16;
-    let mut gpu_n = 1 << 22;
-    let mut it = flags.iter();
-    while let Some(&f) = it.next() {
-        let mut val = || -> Result<usize, Fail> {
-            it.next()
-                .and_then(|s| s.parse().ok())
-                .filter(|&k: &usize| k > 0)
-                .ok_or_else(|| usage(format!("{f} needs a positive integer")))
-        };
-        match f {
-            "--n" => n = val()?,
-            "--gpu-n" => gpu_n = val()?,
-            other => return Err(usage(format!("unknown flag '{other}'"))),
-        }
+    let a = cli::args::Args::parse(flags, &["--n", "--gpu-n"], &[])?;
+    if let Some(extra) = a.positional.first() {
+        return Err(usage(format!("unknown argument '{extra}'")));
     }
+    let positive = |name: &str, default: usize| -> Result<usize, Fail> {
+        Some(a.get(name, default)?)
+            .filter(|&k| k > 0)
+            .ok_or_else(|| usage(format!("{name} needs a positive integer")))
+    };
+    let (n, gpu_n) = (positive("--n", 1 << 16)?, positive("--gpu-n", 1 << 22)?);
     let (v, x) = bench_inputs(n);
     let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
     let x32: Vec<f32> = x.iter().map(|&a| a as f32).collect();
