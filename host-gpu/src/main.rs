@@ -378,62 +378,40 @@ pub(crate) fn matrix_from_npy(path: &str) -> Result<(Vec<f32>, usize, usize), Fa
 
 fn quant_compress(flags: &[&str]) -> Result<(), Fail> {
     use shoal_core::quant::{gear::GearMatrix, Bits, Format, ScaleType, Scheme};
-    let (mut bits, mut group, mut scheme, mut scale) =
-        (None, 64, Scheme::Symmetric, ScaleType::F16);
-    let (mut rank, mut sparse) = (0usize, 0.0f64);
-    let mut files = Vec::new();
-    let mut it = flags.iter();
-    while let Some(&f) = it.next() {
-        let mut val = || {
-            it.next()
-                .copied()
-                .ok_or_else(|| usage(format!("{f} needs a value")))
-        };
-        match f {
-            "--format" => {
-                bits = Some(match val()? {
-                    "q8" => Bits::Q8,
-                    "q4" => Bits::Q4,
-                    "q2" => Bits::Q2,
-                    other => return Err(usage(format!("unknown format '{other}' (q8, q4, q2)"))),
-                })
-            }
-            "--group" => {
-                group = val()?
-                    .parse()
-                    .map_err(|_| usage("--group takes 32, 64 or 128"))?
-            }
-            "--asym" => scheme = Scheme::Asymmetric,
-            "--scale" => {
-                scale = match val()? {
-                    "f16" => ScaleType::F16,
-                    "bf16" => ScaleType::Bf16,
-                    other => {
-                        return Err(usage(format!("unknown scale type '{other}' (f16, bf16)")))
-                    }
-                }
-            }
-            "--rank" => {
-                rank = val()?
-                    .parse()
-                    .map_err(|_| usage("--rank takes a non-negative integer"))?
-            }
-            "--sparse" => {
-                sparse = val()?
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| (0.0..1.0).contains(s))
-                    .ok_or_else(|| usage("--sparse takes a fraction in [0, 1), e.g. 0.02"))?
-            }
-            other if other.starts_with("--") => {
-                return Err(usage(format!("unknown flag '{other}'")))
-            }
-            file => files.push(file),
-        }
-    }
-    let [input, output] = files[..] else {
+    let a = cli::args::Args::parse(
+        flags,
+        &["--format", "--group", "--scale", "--rank", "--sparse"],
+        &["--asym"],
+    )?;
+    let [input, output] = a.positional[..] else {
         return Err(usage("quant compress needs IN.npy OUT.shq"));
     };
+    let bits = match a.value("--format") {
+        Some("q8") => Some(Bits::Q8),
+        Some("q4") => Some(Bits::Q4),
+        Some("q2") => Some(Bits::Q2),
+        Some(other) => return Err(usage(format!("unknown format '{other}' (q8, q4, q2)"))),
+        None => None,
+    };
+    let group = a
+        .get("--group", 64usize)
+        .map_err(|_| usage("--group takes 32, 64 or 128"))?;
+    let scheme = if a.has("--asym") {
+        Scheme::Asymmetric
+    } else {
+        Scheme::Symmetric
+    };
+    let scale = match a.value("--scale").unwrap_or("f16") {
+        "f16" => ScaleType::F16,
+        "bf16" => ScaleType::Bf16,
+        other => return Err(usage(format!("unknown scale type '{other}' (f16, bf16)"))),
+    };
+    let rank = a
+        .get("--rank", 0usize)
+        .map_err(|_| usage("--rank takes a non-negative integer"))?;
+    let sparse = Some(a.get("--sparse", 0.0f64)?)
+        .filter(|s| (0.0..1.0).contains(s))
+        .ok_or_else(|| usage("--sparse takes a fraction in [0, 1), e.g. 0.02"))?;
     let bits = bits.ok_or_else(|| usage("quant compress needs --format q8|q4|q2"))?;
     let format = Format::new(bits, scheme, group, scale).map_err(|e| usage(e.to_string()))?;
     let (w, rows, cols) = matrix_from_npy(input)?;
