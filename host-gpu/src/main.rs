@@ -462,16 +462,11 @@ fn quant_matvec(shq: &str, xpath: &str, ypath: &str) -> Result<(), Fail> {
 fn quant_info(shq: &str, flags: &[&str]) -> Result<(), Fail> {
     let g = load_shq(shq)?;
     let q = g.backbone();
-    let mut original = None;
-    let mut it = flags.iter();
-    while let Some(&f) = it.next() {
-        match f {
-            "--original" => {
-                original = Some(*it.next().ok_or_else(|| usage("--original needs a file"))?)
-            }
-            other => return Err(usage(format!("unknown flag '{other}'"))),
-        }
+    let a = cli::args::Args::parse(flags, &["--original"], &[])?;
+    if let Some(extra) = a.positional.first() {
+        return Err(usage(format!("unknown argument '{extra}'")));
     }
+    let original = a.value("--original");
     let f = q.format();
     let mut json = format!(
         "{{\"rows\": {}, \"cols\": {}, \"bits\": {}, \"scheme\": \"{:?}\", \"group\": {}, \"scale\": \"{:?}\", \"bits_per_weight\": {}",
@@ -775,35 +770,18 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
 fn model_pack(flags: &[&str]) -> Result<(), Fail> {
     use shoal_core::model::{self, Kind, LayerSpec, Weights};
     use shoal_core::quant::{gear::GearMatrix, Bits, Format, ScaleType, Scheme};
-    let (mut pw_bits, mut fc_bits, mut rank) = (Bits::Q8, Bits::Q4, 0usize);
-    let mut files = Vec::new();
-    let mut it = flags.iter();
+    let a = cli::args::Args::parse(flags, &["--pointwise", "--classifier", "--rank"], &[])?;
     let bits = |v: &str| match v {
         "q8" => Ok(Bits::Q8),
         "q4" => Ok(Bits::Q4),
         other => Err(usage(format!("unknown format '{other}' (q8, q4)"))),
     };
-    while let Some(&f) = it.next() {
-        let mut val = || {
-            it.next()
-                .copied()
-                .ok_or_else(|| usage(format!("{f} needs a value")))
-        };
-        match f {
-            "--pointwise" => pw_bits = bits(val()?)?,
-            "--classifier" => fc_bits = bits(val()?)?,
-            "--rank" => {
-                rank = val()?
-                    .parse()
-                    .map_err(|_| usage("--rank takes an integer"))?
-            }
-            other if other.starts_with("--") => {
-                return Err(usage(format!("unknown flag '{other}'")))
-            }
-            file => files.push(file),
-        }
-    }
-    let [dir, out] = files[..] else {
+    let pw_bits = bits(a.value("--pointwise").unwrap_or("q8"))?;
+    let fc_bits = bits(a.value("--classifier").unwrap_or("q4"))?;
+    let rank = a
+        .get("--rank", 0usize)
+        .map_err(|_| usage("--rank takes an integer"))?;
+    let [dir, out] = a.positional[..] else {
         return Err(usage("model pack needs DIR OUT.shm"));
     };
     let manifest = std::fs::read_to_string(format!("{dir}/manifest.txt"))
@@ -932,20 +910,14 @@ fn model_pack(flags: &[&str]) -> Result<(), Fail> {
 /// path escapes the directory). Prints the URL, then serves until killed.
 fn serve(flags: &[&str]) -> Result<(), Fail> {
     use std::io::Read;
-    let (mut dir, mut port) = ("web", 8000u16);
-    let mut it = flags.iter();
-    while let Some(&f) = it.next() {
-        let mut val = || {
-            it.next()
-                .copied()
-                .ok_or_else(|| usage(format!("{f} needs a value")))
-        };
-        match f {
-            "--dir" => dir = val()?,
-            "--port" => port = val()?.parse().map_err(|_| usage("--port takes 0..65535"))?,
-            other => return Err(usage(format!("unknown flag '{other}'"))),
-        }
+    let a = cli::args::Args::parse(flags, &["--dir", "--port"], &[])?;
+    if let Some(extra) = a.positional.first() {
+        return Err(usage(format!("unknown argument '{extra}'")));
     }
+    let dir = a.value("--dir").unwrap_or("web");
+    let port = a
+        .get("--port", 8000u16)
+        .map_err(|_| usage("--port takes 0..65535"))?;
     let root = std::fs::canonicalize(dir).map_err(|e| usage(format!("{dir}: {e}")))?;
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))
         .map_err(|e| Fail(1, format!("127.0.0.1:{port}: {e}")))?;
