@@ -88,7 +88,7 @@ pub(crate) fn unpack(packed: &[u8], bits: Bits, out: &mut [u8]) {
 
 /// Code `i` of a packed group.
 #[inline(always)]
-fn code(packed: &[u8], bits: Bits, i: usize) -> u8 {
+pub(crate) fn code(packed: &[u8], bits: Bits, i: usize) -> u8 {
     match bits {
         Bits::Q8 => packed[i],
         Bits::Q4 => (packed[i / 2] >> ((i % 2) * 4)) & 0xf,

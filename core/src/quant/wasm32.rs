@@ -70,10 +70,7 @@ pub(crate) fn gemv(q: &QuantMatrix, x: &[f32], y: &mut [f32]) {
             }
             let (mut dot, mut sxs) = (lanes_sum(f32x4_add(d0, d1)), lanes_sum(sx));
             for (j, &xj) in xg.iter().enumerate().skip(full) {
-                let cj = match f.bits {
-                    Bits::Q8 => packed[j],
-                    _ => (packed[j / 2] >> ((j % 2) * 4)) & 0xf,
-                };
+                let cj = super::scalar::code(packed, f.bits, j);
                 dot += (f32::from(cj) - zs) * xj;
                 sxs += xj;
             }

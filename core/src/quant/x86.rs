@@ -103,10 +103,7 @@ pub(crate) unsafe fn gemv(q: &QuantMatrix, x: &[f32], y: &mut [f32]) {
             }
             let (mut dot_t, mut sx_t) = (0.0f32, 0.0f32);
             for (j, &xj) in xg.iter().enumerate().skip(full) {
-                let c = match f.bits {
-                    Bits::Q8 => packed[j],
-                    _ => (packed[j / 2] >> ((j % 2) * 4)) & 0xf,
-                };
+                let c = super::scalar::code(packed, f.bits, j);
                 dot_t += (f32::from(c) - zs) * xj;
                 sx_t += xj;
             }
