@@ -19,6 +19,23 @@ pub const QUANT_GEMV_WGSL: &str = include_str!("../../core/src/quant/wgsl/gemv.w
 /// The WGSL pooled-lookup kernels for int8 row-wise and 8-bit PQ tables.
 pub const EMBED_BAG_WGSL: &str = include_str!("../../core/src/embed/wgsl/bag.wgsl");
 
+/// Little-endian u32 words of `b`, the last one zero-padded, and at least
+/// one word so that no buffer is empty (WGSL has no 8-bit types).
+fn u32_words(b: &[u8]) -> Vec<u32> {
+    let mut v: Vec<u32> = b
+        .chunks(4)
+        .map(|c| {
+            c.iter()
+                .rev()
+                .fold(0u32, |w, &byte| (w << 8) | u32::from(byte))
+        })
+        .collect();
+    if v.is_empty() {
+        v.push(0);
+    }
+    v
+}
+
 /// Workgroup size declared in the WGSL sources.
 const WORKGROUP: u32 = 64;
 
@@ -336,16 +353,9 @@ impl Gpu {
 
     fn prepare(&self, kind: BesselKind, v: &[f32], x: &[f32]) -> Job<'_> {
         let n = v.len();
-        let storage = |data: &[f32], label: &str| {
-            self.device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents: bytemuck::cast_slice(data),
-                    usage: wgpu::BufferUsages::STORAGE,
-                })
-        };
-        let vb = storage(v, "v");
-        let xb = storage(x, "x");
+        let st = wgpu::BufferUsages::STORAGE;
+        let vb = self.upload("v", bytemuck::cast_slice(v), st);
+        let xb = self.upload("x", bytemuck::cast_slice(x), st);
         let out = self.buffer(
             "out",
             (n * 4) as u64,
@@ -424,15 +434,6 @@ impl Gpu {
         let f = w.format();
         let gpr = w.groups_per_row();
         let row_bytes = gpr * f.group_bytes();
-        let words = |b: &[u8]| -> Vec<u32> {
-            b.chunks(4)
-                .map(|c| {
-                    let mut a = [0u8; 4];
-                    a[..c.len()].copy_from_slice(c);
-                    u32::from_le_bytes(a)
-                })
-                .collect()
-        };
         let halves = |h: &[u16]| -> Vec<u32> {
             let mut v: Vec<u32> = h
                 .chunks(2)
@@ -443,7 +444,7 @@ impl Gpu {
             }
             v
         };
-        let codes = words(&w.codes()[r0 * row_bytes..r1 * row_bytes]);
+        let codes = u32_words(&w.codes()[r0 * row_bytes..r1 * row_bytes]);
         let scales = halves(&w.scales()[r0 * gpr..r1 * gpr]);
         let mins = if w.mins().is_empty() {
             vec![0]
@@ -462,35 +463,27 @@ impl Gpu {
             u32::from(f.scale == shoal_core::quant::ScaleType::Bf16),
             u32::from(f.zero_point()),
         ];
-        let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
-            self.device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents,
-                    usage,
-                })
-        };
-        let pb = init(
+        let pb = self.upload(
             "params",
             bytemuck::cast_slice(&params),
             wgpu::BufferUsages::UNIFORM,
         );
-        let cb = init(
+        let cb = self.upload(
             "codes",
             bytemuck::cast_slice(&codes),
             wgpu::BufferUsages::STORAGE,
         );
-        let sb = init(
+        let sb = self.upload(
             "scales",
             bytemuck::cast_slice(&scales),
             wgpu::BufferUsages::STORAGE,
         );
-        let mb = init(
+        let mb = self.upload(
             "mins",
             bytemuck::cast_slice(&mins),
             wgpu::BufferUsages::STORAGE,
         );
-        let xb = init("x", bytemuck::cast_slice(x), wgpu::BufferUsages::STORAGE);
+        let xb = self.upload("x", bytemuck::cast_slice(x), wgpu::BufferUsages::STORAGE);
         let bytes = (rows * 4) as u64;
         let yb = self.buffer(
             "y",
@@ -606,25 +599,13 @@ impl Gpu {
         let dim = t.dim();
         let to_u32 =
             |v: usize| u32::try_from(v).map_err(|_| GpuError::Unsupported("sizes above 2^32"));
-        let words = |b: &[u8]| -> Vec<u32> {
-            let mut v: Vec<u32> = b
-                .chunks(4)
-                .map(|c| {
-                    let mut a = [0u8; 4];
-                    a[..c.len()].copy_from_slice(c);
-                    u32::from_le_bytes(a)
-                })
-                .collect();
-            v.push(0);
-            v
-        };
         let (pipeline, table, cents, mut params) = match t.parts() {
             Parts::RowWise {
                 codec: Codec::Int8,
                 data,
             } => (
                 &self.bag_int8,
-                words(data),
+                u32_words(data),
                 vec![0.0f32],
                 [to_u32(dim)?, to_u32(dim + 4)?, 0, 0, 0, 0, 0, 0],
             ),
@@ -649,7 +630,7 @@ impl Gpu {
                 };
                 (
                     &self.bag_pq8,
-                    words(&bytes),
+                    u32_words(&bytes),
                     cents,
                     [
                         to_u32(dim)?,
@@ -689,26 +670,18 @@ impl Gpu {
             })
             .collect();
         let ids32: Vec<u32> = ids.iter().map(|&i| i as u32).chain([0]).collect();
-        let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
-            self.device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents,
-                    usage,
-                })
-        };
         let st = wgpu::BufferUsages::STORAGE;
         let bufs = [
-            init(
+            self.upload(
                 "params",
                 bytemuck::cast_slice(&params),
                 wgpu::BufferUsages::UNIFORM,
             ),
-            init("table", bytemuck::cast_slice(&table), st),
-            init("ids", bytemuck::cast_slice(&ids32), st),
-            init("offsets", bytemuck::cast_slice(&off), st),
-            init("centroids", bytemuck::cast_slice(&cents), st),
-            init("scale", bytemuck::cast_slice(&scale), st),
+            self.upload("table", bytemuck::cast_slice(&table), st),
+            self.upload("ids", bytemuck::cast_slice(&ids32), st),
+            self.upload("offsets", bytemuck::cast_slice(&off), st),
+            self.upload("centroids", bytemuck::cast_slice(&cents), st),
+            self.upload("scale", bytemuck::cast_slice(&scale), st),
         ];
         let out = self.buffer(
             "out",
@@ -751,6 +724,15 @@ impl Gpu {
         Ok(usize::try_from(self.max_binding / 4)
             .unwrap_or(usize::MAX)
             .max(1))
+    }
+
+    fn upload(&self, label: &str, contents: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage,
+            })
     }
 
     fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
