@@ -376,7 +376,7 @@ impl OutputFeatures {
 /// # Errors
 /// [`QuantError::BadShape`] for empty shapes, no samples, or `k` of 0 or
 /// above `min(rows, samples)`; [`QuantError::LengthMismatch`];
-/// [`QuantError::NonFinite`].
+/// [`QuantError::NonFinite`] (the index within `w`, else within `x`).
 pub fn output_features(
     w: &[f64],
     rows: usize,
@@ -386,34 +386,10 @@ pub fn output_features(
     k: usize,
     seed: u64,
 ) -> Result<OutputFeatures, QuantError> {
-    let size = rows
-        .checked_mul(cols)
-        .filter(|&s| s > 0)
-        .ok_or(QuantError::BadShape { rows, cols })?;
-    if w.len() != size {
-        return Err(QuantError::LengthMismatch {
-            expected: size,
-            found: w.len(),
-        });
-    }
-    let xs = samples
-        .checked_mul(cols)
-        .filter(|&s| s > 0)
-        .ok_or(QuantError::BadShape {
-            rows: samples,
-            cols,
-        })?;
-    if x.len() != xs {
-        return Err(QuantError::LengthMismatch {
-            expected: xs,
-            found: x.len(),
-        });
-    }
+    check_matrix(w, rows, cols, 1)?;
+    check_matrix(x, samples, cols, 1)?;
     if k == 0 || k > rows.min(samples) {
         return Err(QuantError::BadShape { rows, cols });
-    }
-    if let Some(i) = w.iter().chain(x).position(|v| !v.is_finite()) {
-        return Err(QuantError::NonFinite(i));
     }
     // Outputs Y (samples × rows), centred.
     let mut y = vec![0.0; samples * rows];
@@ -434,14 +410,7 @@ pub fn output_features(
     let lr = randomized_svd(&y, samples, rows, k, 2, seed)?;
     let vt = lr.vt; // k × rows
     let mut a = vec![0.0; k * cols];
-    for t in 0..k {
-        for (i, wr) in w.chunks_exact(cols).enumerate() {
-            let v = vt[t * rows + i];
-            for (aj, wj) in a[t * cols..(t + 1) * cols].iter_mut().zip(wr) {
-                *aj += v * wj;
-            }
-        }
-    }
+    matmul(&vt, k, rows, w, cols, &mut a);
     let mut b = vec![0.0; rows * k];
     for t in 0..k {
         for i in 0..rows {
