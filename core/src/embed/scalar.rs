@@ -15,9 +15,7 @@ pub(crate) fn f16(b: [u8; 2]) -> f32 {
 
 #[inline]
 pub(crate) fn f32_le(b: &[u8]) -> f32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(b);
-    f32::from_le_bytes(a)
+    f32::from_le_bytes(crate::quant::file::le(b))
 }
 
 /// `out += w · decode(r)` for one row of `codec` (`r.len() == codec.row_bytes(out.len())`).
