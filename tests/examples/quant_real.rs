@@ -8,7 +8,7 @@
 
 use shoal_core::quant::gear::GearMatrix;
 use shoal_core::quant::{Bits, Format, QuantMatrix, ScaleType, Scheme};
-use shoal_tests::{group_step, workspace_root};
+use shoal_tests::{quant_error_and_noise_model, workspace_root};
 
 fn main() {
     let dir = std::env::args()
@@ -58,20 +58,9 @@ fn main() {
                 for (w, rows, cols) in &mats {
                     let q = QuantMatrix::quantize(w, *rows, *cols, f).unwrap();
                     bitsum += q.bits_per_weight() * w.len() as f64;
-                    let mut row = vec![0.0f32; *cols];
-                    for r in 0..*rows {
-                        q.dequantize_row(r, &mut row).unwrap();
-                        let wr = &w[r * cols..(r + 1) * cols];
-                        for (wg, dg) in wr.chunks(group).zip(row.chunks(group)) {
-                            let (_, _, step) = group_step(wg, f);
-                            pred2 += wg.len() as f64 * step * step / 12.0;
-                            err2 += wg
-                                .iter()
-                                .zip(dg)
-                                .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
-                                .sum::<f64>();
-                        }
-                    }
+                    let (e2, p2) = quant_error_and_noise_model(w, *cols, &q);
+                    err2 += e2;
+                    pred2 += p2;
                 }
                 println!(
                     "| {bits:?} {scheme:?} g{group} | {:.3} | {:.5} | {:.5} |",

@@ -251,3 +251,29 @@ pub fn matrix_with_spectrum(rows: usize, dim: usize, sig: &[f64], seed: u64) -> 
         })
         .collect()
 }
+
+/// Squared quantization error of a matrix `w` (`rows × cols`) quantized as
+/// `q`, and the uniform rounding-noise model's prediction `Σ step²/12` over
+/// its groups: `(error², predicted²)`.
+pub fn quant_error_and_noise_model(
+    w: &[f32],
+    cols: usize,
+    q: &shoal_core::quant::QuantMatrix,
+) -> (f64, f64) {
+    let f = q.format();
+    let mut row = vec![0.0f32; cols];
+    let (mut err2, mut pred2) = (0.0, 0.0);
+    for (r, wr) in w.chunks_exact(cols).enumerate() {
+        q.dequantize_row(r, &mut row).expect("row in range");
+        for (wg, dg) in wr.chunks(f.group).zip(row.chunks(f.group)) {
+            let (_, _, step) = group_step(wg, f);
+            pred2 += wg.len() as f64 * step * step / 12.0;
+            err2 += wg
+                .iter()
+                .zip(dg)
+                .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+                .sum::<f64>();
+        }
+    }
+    (err2, pred2)
+}

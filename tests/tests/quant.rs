@@ -6,7 +6,7 @@ use shoal_core::quant::{
     scalar::gemv_abs, Bits, Format, QuantError, QuantMatrix, ScaleType, Scheme,
 };
 use shoal_core::rng::Rng;
-use shoal_tests::{group_step, scale_unit as unit};
+use shoal_tests::{group_step, quant_error_and_noise_model, scale_unit as unit};
 
 fn formats() -> Vec<Format> {
     let mut v = Vec::new();
@@ -68,23 +68,7 @@ fn gaussian_error_matches_the_uniform_noise_model() {
     let norm: f64 = w.iter().map(|&a| f64::from(a).powi(2)).sum::<f64>().sqrt();
     for f in formats().into_iter().filter(|f| f.scale == ScaleType::F16) {
         let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
-        let mut row = vec![0.0f32; cols];
-        let (mut err2, mut pred2) = (0.0, 0.0);
-        for r in 0..rows {
-            q.dequantize_row(r, &mut row).unwrap();
-            for (wg, dg) in w[r * cols..(r + 1) * cols]
-                .chunks(f.group)
-                .zip(row.chunks(f.group))
-            {
-                let (_, _, step) = group_step(wg, f);
-                pred2 += wg.len() as f64 * step * step / 12.0;
-                err2 += wg
-                    .iter()
-                    .zip(dg)
-                    .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
-                    .sum::<f64>();
-            }
-        }
+        let (err2, pred2) = quant_error_and_noise_model(&w, cols, &q);
         let (rel, pred) = (err2.sqrt() / norm, pred2.sqrt() / norm);
         println!(
             "{:?} {:?} g{:3}: {:.3} bits/weight, relative Frobenius error {rel:.5} (uniform-noise model {pred:.5})",
