@@ -360,6 +360,33 @@ fn bench_embed() -> Result<(), Fail> {
     Ok(())
 }
 
+/// Relative Frobenius error (absolute when `orig` is all zeros) and the
+/// largest absolute error of a decoded matrix against `orig` (`cols` wide),
+/// `decode(r, row)` writing decoded row `r`.
+pub(crate) fn reconstruction_error(
+    orig: &[f32],
+    cols: usize,
+    mut decode: impl FnMut(usize, &mut [f32]) -> Result<(), Fail>,
+) -> Result<(f64, f64), Fail> {
+    let mut row = vec![0.0f32; cols];
+    let (mut err, mut norm, mut worst) = (0.0f64, 0.0f64, 0.0f64);
+    for (r, want) in orig.chunks_exact(cols).enumerate() {
+        decode(r, &mut row)?;
+        for (a, b) in want.iter().zip(&row) {
+            let d = f64::from(*a) - f64::from(*b);
+            err += d * d;
+            norm += f64::from(*a) * f64::from(*a);
+            worst = worst.max(d.abs());
+        }
+    }
+    let rel = if norm > 0.0 {
+        (err / norm).sqrt()
+    } else {
+        err.sqrt()
+    };
+    Ok((rel, worst))
+}
+
 pub(crate) fn matrix_from_npy(path: &str) -> Result<(Vec<f32>, usize, usize), Fail> {
     let bytes = read_capped(path)?;
     let arr = npy::read(&bytes).map_err(|e| usage(format!("{path}: {e}")))?;
@@ -492,21 +519,9 @@ fn quant_info(shq: &str, flags: &[&str]) -> Result<(), Fail> {
                 q.cols()
             )));
         }
-        let mut row = vec![0.0f32; cols];
-        let (mut err, mut norm) = (0.0f64, 0.0f64);
-        for (r, wr) in w.chunks_exact(cols).enumerate() {
-            g.dequantize_row(r, &mut row)
-                .map_err(|e| Fail(1, e.to_string()))?;
-            for (a, b) in wr.iter().zip(&row) {
-                err += (f64::from(*a) - f64::from(*b)).powi(2);
-                norm += f64::from(*a).powi(2);
-            }
-        }
-        let rel = if norm > 0.0 {
-            (err / norm).sqrt()
-        } else {
-            err.sqrt()
-        };
+        let (rel, _) = reconstruction_error(&w, cols, |r, row| {
+            g.dequantize_row(r, row).map_err(|e| Fail(1, e.to_string()))
+        })?;
         json.push_str(&format!(
             ", \"relative_frobenius_error\": {}",
             json_num(rel)

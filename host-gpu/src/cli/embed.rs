@@ -198,22 +198,10 @@ pub fn info(flags: &[&str]) -> Result<(), Fail> {
                 t.dim()
             )));
         }
-        let mut row = vec![0.0f32; dim];
-        let (mut num, mut den, mut worst) = (0.0f64, 0.0f64, 0.0f64);
-        for (i, want) in e.chunks_exact(dim).enumerate() {
-            t.lookup(i as u64, &mut row)
-                .map_err(|e| usage(e.to_string()))?;
-            for (a, b) in want.iter().zip(&row) {
-                let d = f64::from(*a) - f64::from(*b);
-                num += d * d;
-                den += f64::from(*a) * f64::from(*a);
-                worst = worst.max(d.abs());
-            }
-        }
-        println!(
-            "relative Frobenius error: {:.6}",
-            (num / den.max(1e-300)).sqrt()
-        );
+        let (rel, worst) = crate::reconstruction_error(&e, dim, |i, row| {
+            t.lookup(i as u64, row).map_err(|e| usage(e.to_string()))
+        })?;
+        println!("relative Frobenius error: {rel:.6}");
         println!("max abs error: {worst:.6}");
     }
     Ok(())
