@@ -15,24 +15,23 @@ pub(crate) struct Table<'a> {
     vlen: usize,
 }
 
+/// `N` bytes at `at`, or an error naming why they are not there.
+fn bytes_at<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], TfliteError> {
+    let end = at
+        .checked_add(N)
+        .ok_or(TfliteError::Malformed("offset overflow"))?;
+    let s = b
+        .get(at..end)
+        .ok_or(TfliteError::Malformed("read past the end"))?;
+    Ok(crate::quant::file::le(s))
+}
+
 fn u16_at(b: &[u8], at: usize) -> Result<u16, TfliteError> {
-    let s = b.get(
-        at..at
-            .checked_add(2)
-            .ok_or(TfliteError::Malformed("offset overflow"))?,
-    );
-    let s = s.ok_or(TfliteError::Malformed("read past the end"))?;
-    Ok(u16::from_le_bytes(crate::quant::file::le(s)))
+    bytes_at(b, at).map(u16::from_le_bytes)
 }
 
 pub(crate) fn u32_at(b: &[u8], at: usize) -> Result<u32, TfliteError> {
-    let s = b.get(
-        at..at
-            .checked_add(4)
-            .ok_or(TfliteError::Malformed("offset overflow"))?,
-    );
-    let s = s.ok_or(TfliteError::Malformed("read past the end"))?;
-    Ok(u32::from_le_bytes(crate::quant::file::le(s)))
+    bytes_at(b, at).map(u32::from_le_bytes)
 }
 
 fn follow(b: &[u8], at: usize) -> Result<usize, TfliteError> {
