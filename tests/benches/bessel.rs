@@ -4,11 +4,10 @@
 //! project's own table). `cargo bench -p shoal-tests --bench bessel`.
 
 use std::hint::black_box;
-use std::process::Command;
 use std::time::Instant;
 
 use shoal_core::bessel::{self, scalar::branch, scalar_f32, Branch};
-use shoal_tests::{read_bessel_csv, shared_dir, workspace_root};
+use shoal_tests::{json_number, python_peer, read_bessel_csv, shared_dir, workspace_root};
 
 fn rate(n: usize, mut f: impl FnMut()) -> f64 {
     f();
@@ -26,30 +25,12 @@ fn rate(n: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn scipy(path: &std::path::Path) -> Option<(f64, f64, String)> {
-    let script = workspace_root().join("tests/benches/scipy_bessel.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(path)
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "SciPy peer unavailable: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
-    }
-    let s = String::from_utf8_lossy(&out.stdout).to_string();
-    let field = |k: &str| -> Option<f64> {
-        s.split(&format!("\"{k}\": "))
-            .nth(1)?
-            .split([',', '}'])
-            .next()?
-            .trim()
-            .parse()
-            .ok()
-    };
-    Some((field("log_i")?, field("log_k")?, s.trim().to_string()))
+    let s = python_peer("tests/benches/scipy_bessel.py", &[path])?;
+    Some((
+        json_number(&s, "log_i")?,
+        json_number(&s, "log_k")?,
+        s.trim().to_string(),
+    ))
 }
 
 fn main() {

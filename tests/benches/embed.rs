@@ -11,7 +11,7 @@ use std::hint::black_box;
 
 use shoal_core::embed::{Method, Pool, Table};
 use shoal_core::rng::Rng;
-use shoal_tests::{best_rate, workspace_root};
+use shoal_tests::{best_rate, python_peer, workspace_root};
 
 const ROWS: usize = 1 << 20;
 const DIM: usize = 64;
@@ -115,17 +115,15 @@ fn main() {
     std::fs::write(&tp, shoal_core::npy::write_f32(&[ROWS, DIM], &e).unwrap()).unwrap();
     let idf: Vec<f64> = ids.iter().map(|&i| i as f64).collect();
     std::fs::write(&ip, shoal_core::npy::write_f64(&[N], &idf).unwrap()).unwrap();
-    let script = workspace_root().join("tests/benches/embed_peer.py");
-    let peers = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(&tp)
-        .arg(&ip)
-        .arg(PQ_M.to_string())
-        .output();
+    let m = PQ_M.to_string();
+    let peers = python_peer(
+        "tests/benches/embed_peer.py",
+        &[tp.as_os_str(), ip.as_os_str(), m.as_ref()],
+    );
     println!();
     match peers {
-        Ok(o) if o.status.success() => {
-            for line in String::from_utf8_lossy(&o.stdout).lines() {
+        Some(out) => {
+            for line in out.lines() {
                 let Some((name, r)) = line.split_once('\t') else {
                     continue;
                 };
@@ -147,6 +145,6 @@ fn main() {
                 );
             }
         }
-        _ => println!("peers not run (needs python3 with numpy and faiss-cpu)"),
+        None => println!("peers not run (needs python3 with numpy and faiss-cpu)"),
     }
 }

@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use shoal_core::fasttext::FastText;
-use shoal_tests::{unescape_python, workspace_root};
+use shoal_tests::{python_peer, unescape_python, workspace_root};
 
 fn main() {
     let model = workspace_root().join("host-gpu/models/lid.176.ftz");
@@ -36,22 +36,15 @@ fn main() {
         texts.len(),
         load.as_secs_f64() * 1e3
     );
-    let peer = std::process::Command::new("python3")
-        .arg(workspace_root().join("tests/benches/langid_peer.py"))
-        .arg(&model)
-        .arg(&table)
-        .output();
+    let peer = python_peer("tests/benches/langid_peer.py", &[&model, &table]);
     match peer {
-        Ok(o) if o.status.success() => {
-            let r: f64 = String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse()
-                .unwrap_or(f64::NAN);
+        Some(out) => {
+            let r: f64 = out.trim().parse().unwrap_or(f64::NAN);
             println!(
                 "fastText (fasttext-predict): {r:.0} texts/s; shoal is {:.2}x",
                 ours / r
             );
         }
-        _ => println!("peer not run (pip install fasttext-predict)"),
+        None => println!("peer not run (pip install fasttext-predict)"),
     }
 }

@@ -2,11 +2,10 @@
 //! against LiteRT measured in the same run (XNNPACK and reference kernels),
 //! on the Coral models. `cargo bench -p shoal-tests --bench tflite`.
 
-use std::process::Command;
 use std::time::Instant;
 
 use shoal_core::{npy, tflite::Model};
-use shoal_tests::{shared_dir, workspace_root};
+use shoal_tests::{json_number, python_peer, shared_dir, workspace_root};
 
 fn main() {
     let Some(shared) = shared_dir() else {
@@ -38,26 +37,13 @@ fn main() {
         }
         times.sort_by(f64::total_cmp);
         let shoal = times[times.len() / 2];
-        let peer = Command::new("python3")
-            .arg(workspace_root().join("tests/benches/litert_peer.py"))
-            .arg(&path)
-            .arg(&input_path)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-        let field = |s: &str, k: &str| -> Option<f64> {
-            s.split(&format!("\"{k}\": "))
-                .nth(1)?
-                .split([',', '}'])
-                .next()?
-                .trim()
-                .parse()
-                .ok()
-        };
+        let peer = python_peer("tests/benches/litert_peer.py", &[&path, &input_path]);
         match peer {
             Some(p) => {
-                let (x, r) = (field(&p, "xnnpack").unwrap_or(f64::NAN), field(&p, "reference").unwrap_or(f64::NAN));
+                let (x, r) = (
+                    json_number(&p, "xnnpack").unwrap_or(f64::NAN),
+                    json_number(&p, "reference").unwrap_or(f64::NAN),
+                );
                 println!(
                     "{m:<30} Shoal {shoal:8.2} ms | LiteRT XNNPACK {x:8.2} ms ({:.2}x) | LiteRT reference {r:8.2} ms ({:.2}x)",
                     shoal / x,

@@ -8,7 +8,7 @@
 //!     cargo run --release -p shoal-tests --example embed_quality
 
 use shoal_core::embed::{Codec, Method};
-use shoal_tests::{compression_quality, lid176_table, workspace_root};
+use shoal_tests::{compression_quality, lid176_table, python_peer, workspace_root};
 
 fn methods(rows: usize, dim: usize) -> Vec<Method> {
     let mut v = vec![Method::F16, Method::Int8, Method::Int4, Method::Int2];
@@ -55,21 +55,16 @@ fn report(name: &str, e: &[f32], rows: usize, dim: usize) {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{}.npy", name.replace(' ', "_")));
     std::fs::write(&path, shoal_core::npy::write_f32(&[rows, dim], e).unwrap()).unwrap();
-    let script = workspace_root().join("tests/ref/faiss_recall.py");
-    match std::process::Command::new("python3")
-        .arg(&script)
-        .arg(&path)
-        .output()
-    {
-        Ok(o) if o.status.success() => {
-            for line in String::from_utf8_lossy(&o.stdout).lines() {
+    match python_peer("tests/ref/faiss_recall.py", &[&path]) {
+        Some(out) => {
+            for line in out.lines() {
                 let c: Vec<&str> = line.split('\t').collect();
                 if let [name, _, ratio, recall] = c[..] {
                     println!("| {name} | {ratio}x | {recall} |");
                 }
             }
         }
-        _ => println!("(FAISS peer not run: `pip install faiss-cpu` for it)"),
+        None => println!("(FAISS peer not run: `pip install faiss-cpu` for it)"),
     }
 }
 

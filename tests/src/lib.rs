@@ -277,3 +277,30 @@ pub fn quant_error_and_noise_model(
     }
     (err2, pred2)
 }
+
+/// Runs the Python peer `script` (relative to the workspace root) with
+/// `args` and returns its standard output, or `None` when Python, one of the
+/// packages it imports or the script fails (its stderr is passed through).
+pub fn python_peer<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> Option<String> {
+    let out = std::process::Command::new("python3")
+        .arg(workspace_root().join(script))
+        .args(args)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("{script}: {}", String::from_utf8_lossy(&out.stderr).trim());
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The number after `"key": ` in a flat JSON object printed by a peer.
+pub fn json_number(s: &str, key: &str) -> Option<f64> {
+    s.split(&format!("\"{key}\": "))
+        .nth(1)?
+        .split([',', '}'])
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
