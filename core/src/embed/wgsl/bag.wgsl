@@ -34,21 +34,26 @@ fn half_at(k: u32) -> f32 {
     return unpack2x16float(byte_at(k) | (byte_at(k + 1u) << 8u)).x;
 }
 
-fn bag_index(wg: vec3<u32>) -> u32 {
-    return wg.x + wg.y * 65535u;
+// The bag this workgroup pools: (bag, first id, end of its ids); bag is
+// p.bags for the spare workgroups past the last bag.
+fn bag_range(wg: vec3<u32>) -> vec3<u32> {
+    let bag = wg.x + wg.y * 65535u;
+    if (bag >= p.bags) {
+        return vec3<u32>(p.bags, 0u, 0u);
+    }
+    return vec3<u32>(bag, offsets[bag], offsets[bag + 1u]);
 }
 
 @compute @workgroup_size(64)
 fn bag_int8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let bag = bag_index(wg);
+    let r = bag_range(wg);
+    let bag = r.x;
     if (bag >= p.bags) {
         return;
     }
-    let start = offsets[bag];
-    let end = offsets[bag + 1u];
     for (var j = lid.x; j < p.dim; j = j + 64u) {
         var acc = 0.0;
-        for (var t = start; t < end; t = t + 1u) {
+        for (var t = r.y; t < r.z; t = t + 1u) {
             let base = ids[t] * p.row_bytes;
             let s = half_at(base + p.dim);
             let b = half_at(base + p.dim + 2u);
@@ -60,12 +65,11 @@ fn bag_int8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) 
 
 @compute @workgroup_size(64)
 fn bag_pq8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let bag = bag_index(wg);
+    let r = bag_range(wg);
+    let bag = r.x;
     if (bag >= p.bags) {
         return;
     }
-    let start = offsets[bag];
-    let end = offsets[bag + 1u];
     for (var j = lid.x; j < p.dim; j = j + 64u) {
         let m = j / p.dsub;
         var width = p.dsub;
@@ -74,12 +78,12 @@ fn bag_pq8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
         }
         let lane = j - m * p.dsub;
         var acc = 0.0;
-        for (var t = start; t < end; t = t + 1u) {
-            let r = ids[t];
-            let code = byte_at(r * p.nsub + m);
+        for (var t = r.y; t < r.z; t = t + 1u) {
+            let row = ids[t];
+            let code = byte_at(row * p.nsub + m);
             var alpha = 1.0;
             if (p.has_norm == 1u) {
-                alpha = cents[p.dim * 256u + byte_at(p.norm_codes + r)];
+                alpha = cents[p.dim * 256u + byte_at(p.norm_codes + row)];
             }
             acc = acc + alpha * cents[m * 256u * p.dsub + code * width + lane];
         }
