@@ -76,7 +76,7 @@ impl<'a> Pq<'a> {
     pub(crate) fn accumulate(&self, row: usize, w: f32, out: &mut [f32]) {
         let alpha = w * self.norm(row);
         #[cfg(all(target_arch = "x86_64", feature = "std"))]
-        if self.bits == 8 && self.norms.is_none() && crate::arch::avx2_available() {
+        if self.bits == 8 && crate::arch::avx2_available() {
             let cb = self.nsub;
             if let Some(codes) = self.codes.get(row * cb..row * cb + cb) {
                 // SAFETY: AVX2 was detected just above.
