@@ -17,19 +17,20 @@ export RUSTC_BOOTSTRAP=1
 SHARED="${SHOAL_SHARED:-$ROOT/../shared}"
 
 # Small seeds keep the executions fast: tiny fastText models, a 932-byte
-# Shoal model and a 3 x 2 BMP (fuzz_seeds). SHOAL_FUZZ_LARGE=1 adds the real
-# lid.176.ftz, the built-in EfficientNet-Lite0 and full-size photos (deeper
-# inputs, tens to hundreds of executions per second).
+# Shoal model, a 2.3 KB TFLite model with every supported operator and small
+# BMP/PNG images (fuzz_seeds). SHOAL_FUZZ_LARGE=1 adds the real lid.176.ftz,
+# the built-in EfficientNet-Lite0, a Coral MobileNet and full-size photos
+# (deeper inputs, tens to hundreds of executions per second).
 cargo run -q --release -p shoal-tests --example fuzz_seeds -- fuzz/corpus
 mkdir -p fuzz/corpus/{fasttext,tflite,shm,image}
 if [[ "${SHOAL_FUZZ_LARGE:-0}" == 1 ]]; then
   cp -f host-gpu/models/efficientnet-lite0.shm fuzz/corpus/shm/
   cp -f host-gpu/models/lid.176.ftz fuzz/corpus/fasttext/
   cp -f web/images/parrot.jpg fuzz/corpus/image/
-  [ -d "$SHARED/models/coral" ] && cp -f "$SHARED"/models/coral/*.bmp fuzz/corpus/image/
-fi
-if [ -d "$SHARED/models/coral" ]; then
-  cp -f "$SHARED"/models/coral/mobilenet_v1_0.25_128_quant.tflite fuzz/corpus/tflite/ || true
+  if [ -d "$SHARED/models/coral" ]; then
+    cp -f "$SHARED"/models/coral/*.bmp fuzz/corpus/image/
+    cp -f "$SHARED"/models/coral/mobilenet_v1_0.25_128_quant.tflite fuzz/corpus/tflite/
+  fi
 fi
 
 cd fuzz
@@ -37,8 +38,7 @@ cargo fuzz build -O
 printf '%-9s %14s %8s %8s %9s %9s %12s\n' target executions exec/s crashes ooms timeouts peak_rss_mb
 for t in "${TARGETS[@]}"; do
   case "$t" in
-    tflite) maxlen=$((8 << 20)) ;;
-    fasttext|image|shm) [[ "${SHOAL_FUZZ_LARGE:-0}" == 1 ]] && maxlen=$((2 << 20)) || maxlen=65536 ;;
+    fasttext|image|shm|tflite) [[ "${SHOAL_FUZZ_LARGE:-0}" == 1 ]] && maxlen=$((2 << 20)) || maxlen=65536 ;;
     *) maxlen=65536 ;;
   esac
   mkdir -p "artifacts/$t"

@@ -102,19 +102,32 @@ pub fn parse_catalog(text: &str) -> Result<Vec<CatalogEntry>, ClassifyError> {
 /// # Errors
 /// [`ClassifyError::Image`] for unreadable, oversized or corrupt images.
 pub fn decode_image(bytes: &[u8]) -> Result<(u32, u32, Vec<u8>), ClassifyError> {
+    decode_image_within(bytes, MAX_PIXELS)
+}
+
+/// As [`decode_image`] with a smaller pixel cap (at most [`MAX_PIXELS`]):
+/// the dimensions are checked before any pixel buffer is allocated.
+///
+/// # Errors
+/// [`ClassifyError::Image`] for unreadable, oversized or corrupt images.
+pub fn decode_image_within(
+    bytes: &[u8],
+    max_pixels: u64,
+) -> Result<(u32, u32, Vec<u8>), ClassifyError> {
+    let max_pixels = max_pixels.min(MAX_PIXELS);
     let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| ClassifyError::Image(e.to_string()))?;
     let mut reader = reader;
     let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_PIXELS * 4);
+    limits.max_alloc = Some(max_pixels * 4);
     reader.limits(limits);
     let img = reader
         .decode()
         .map_err(|e| ClassifyError::Image(e.to_string()))?;
     let rgb = img.to_rgb8();
     let (w, h) = rgb.dimensions();
-    if u64::from(w) * u64::from(h) > MAX_PIXELS || w == 0 || h == 0 {
+    if u64::from(w) * u64::from(h) > max_pixels || w == 0 || h == 0 {
         return Err(ClassifyError::Image(format!(
             "{w} x {h} pixels is outside the supported range"
         )));

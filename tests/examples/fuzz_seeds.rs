@@ -1,6 +1,6 @@
 //! Writes seed corpora for the fuzz targets (`fuzz/`) from valid fixtures:
 //! `.she` tables of every method, `.shq` matrices with and without GEAR,
-//! `.npy` arrays of every dtype, a small BMP.
+//! `.npy` arrays of every dtype, small BMP/PNG/JPEG images, a tiny TFLite model.
 //!
 //!     cargo run --release -p shoal-tests --example fuzz_seeds -- fuzz/corpus
 
@@ -105,6 +105,24 @@ fn main() {
         bmp.extend(std::iter::repeat_n(0u8, (row - w * 3) as usize));
     }
     put("image", "tiny.bmp", &bmp);
+    // The same pixels (grown to 8 x 8) as PNG and baseline JPEG.
+    let px = image::RgbImage::from_fn(8, 8, |x, y| {
+        image::Rgb([(x * 30) as u8, (y * 30) as u8, 200])
+    });
+    for (name, fmt) in [
+        ("tiny.png", image::ImageFormat::Png),
+        ("tiny.jpg", image::ImageFormat::Jpeg),
+    ] {
+        let mut out = std::io::Cursor::new(Vec::new());
+        px.write_to(&mut out, fmt).unwrap();
+        put("image", name, &out.into_inner());
+    }
+    // A TFLite model with every supported operator (2.3 KB).
+    put(
+        "tflite",
+        "tiny.tflite",
+        &shoal_tests::flatbuf::tflite::tiny(0),
+    );
     // Two small fastText models (the real lid.176.ftz is added by fuzz/run.sh):
     // dense input and output, and a quantized input with row norms.
     put("fasttext", "tiny_dense.bin", &tiny_fasttext(false, 1));

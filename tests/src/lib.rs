@@ -2,6 +2,8 @@
 //! error measurement.
 #![deny(missing_docs)]
 
+pub mod flatbuf;
+
 use std::path::{Path, PathBuf};
 
 /// Root of the workspace (parent of `tests/`).
