@@ -136,6 +136,101 @@ fn gemv_kernels_match_the_specification_and_the_dense_product() {
     }
 }
 
+/// The integer GEMV (vector rounded to int8 per 32 columns): the AVX2 kernel
+/// against its scalar specification (float summation order only), the
+/// specification against the dense product with the rounded vector, and the
+/// result against the f32 product within the vector's rounding error.
+#[test]
+fn int8_gemv_matches_its_specification_and_the_rounding_bound() {
+    use shoal_core::quant::{int8, Int8Vector};
+    let mut rng = Rng::new(9);
+    let mut checked = 0;
+    for f in formats() {
+        for &(rows, cols) in &[
+            (1, 1),
+            (7, 31),
+            (5, 32),
+            (9, 100),
+            (3, 129),
+            (17, 300),
+            (8, 512),
+        ] {
+            let w = gaussian(&mut rng, rows * cols, 0.3);
+            let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
+            let mut x = gaussian(&mut rng, cols, 1.0);
+            if cols > 40 {
+                x[40..cols.min(64)].fill(0.0); // an all-zero block
+            }
+            let xq = Int8Vector::quantize(&x).unwrap();
+            let xhat = xq.dequantize();
+            let (mut ys, mut yv, mut yf) =
+                (vec![0.0f32; rows], vec![0.0f32; rows], vec![0.0f32; rows]);
+            q.gemv_int8_scalar(&x, &mut ys).unwrap();
+            q.gemv_int8(&x, &mut yv).unwrap();
+            q.gemv_scalar(&x, &mut yf).unwrap();
+            let mut row = vec![0.0f32; cols];
+            for r in 0..rows {
+                let scale = int8::gemv_abs(&q, &xq, r);
+                let dv = (f64::from(yv[r]) - f64::from(ys[r])).abs();
+                assert!(
+                    dv <= 2f64.powi(-20) * scale + 1e-30,
+                    "{f:?} {rows}x{cols} row {r}: simd {} scalar {}",
+                    yv[r],
+                    ys[r]
+                );
+                q.dequantize_row(r, &mut row).unwrap();
+                let dense_hat: f64 = row
+                    .iter()
+                    .zip(&xhat)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum();
+                let dd = (dense_hat - f64::from(ys[r])).abs();
+                assert!(
+                    dd <= 2f64.powi(-20) * scale + 1e-30,
+                    "{f:?}: spec {} dense {dense_hat}",
+                    ys[r]
+                );
+                // |Σ w (x - x̂)| <= Σ |w| s_b / 2, plus both kernels' rounding.
+                let bound: f64 = row
+                    .iter()
+                    .enumerate()
+                    .map(|(j, a)| f64::from(a.abs()) * f64::from(xq.scales()[j / 32]) / 2.0)
+                    .sum::<f64>()
+                    + 2f64.powi(-20) * (scale + gemv_abs(&q, r, &x))
+                    + 1e-30;
+                let df = (f64::from(ys[r]) - f64::from(yf[r])).abs();
+                assert!(
+                    df <= bound,
+                    "{f:?}: int8 {} f32 {} bound {bound}",
+                    ys[r],
+                    yf[r]
+                );
+                checked += 1;
+            }
+        }
+    }
+    // NaN in the vector: the f32 path runs and the NaN propagates.
+    let f = Format::new(Bits::Q4, Scheme::Symmetric, 32, ScaleType::F16).unwrap();
+    let q = QuantMatrix::quantize(&[1.0; 64], 2, 32, f).unwrap();
+    let mut x = [1.0f32; 32];
+    x[3] = f32::NAN;
+    let mut y = [0.0f32; 2];
+    q.gemv_int8(&x, &mut y).unwrap();
+    assert!(y.iter().all(|v| v.is_nan()));
+    assert_eq!(
+        q.gemv_int8_scalar(&x, &mut y),
+        Err(QuantError::NonFinite(3))
+    );
+    assert!(matches!(
+        q.gemv_int8(&x[..31], &mut y),
+        Err(QuantError::LengthMismatch { .. })
+    ));
+    println!(
+        "int8 GEMV: {checked} rows within bounds over {} formats",
+        formats().len()
+    );
+}
+
 #[test]
 fn typed_errors() {
     let f = Format::new(Bits::Q4, Scheme::Symmetric, 32, ScaleType::F16).unwrap();
@@ -361,6 +456,8 @@ fn gear_beats_the_plain_backbone_and_its_gemv_is_the_dense_product() {
     let (mut y1, mut y2) = (vec![0.0f32; rows], vec![0.0f32; rows]);
     g.gemv(&x, &mut y1).unwrap();
     g.gemv_scalar(&x, &mut y2).unwrap();
+    let mut y3 = vec![0.0f32; rows];
+    g.gemv_int8(&x, &mut y3).unwrap();
     let mut row = vec![0.0f32; cols];
     for r in 0..rows {
         g.dequantize_row(r, &mut row).unwrap();
@@ -381,6 +478,18 @@ fn gear_beats_the_plain_backbone_and_its_gemv_is_the_dense_product() {
             y1[r]
         );
         assert!((f64::from(y2[r]) - dense).abs() < 1e-4 * scale);
+        // The int8 path: the backbone sees x rounded per block of 32.
+        let xq = shoal_core::quant::Int8Vector::quantize(&x).unwrap();
+        let rounding: f64 = row
+            .iter()
+            .enumerate()
+            .map(|(j, a)| f64::from(a.abs()) * f64::from(xq.scales()[j / 32]))
+            .sum();
+        assert!(
+            (f64::from(y3[r]) - dense).abs() < 1e-4 * scale + rounding,
+            "row {r}: int8 {} vs {dense}",
+            y3[r]
+        );
     }
     assert!(GearMatrix::compress(&w, rows, cols, f, 200, 0.02).is_err());
     assert!(GearMatrix::compress(&w, rows, cols, f, 2, 1.5).is_err());

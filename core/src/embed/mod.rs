@@ -466,7 +466,7 @@ impl<'a> Rows<'a> {
                 // SAFETY: AVX2 was detected just above.
                 Codec::F32 => return unsafe { x86::accumulate_f32(r, w, out) },
                 // SAFETY: AVX2 and F16C are checked first.
-                Codec::F16 if x86::f16c_available() => {
+                Codec::F16 if crate::arch::f16c_available() => {
                     return unsafe { x86::accumulate_f16(r, w, out) }
                 }
                 _ => {}

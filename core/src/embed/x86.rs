@@ -180,21 +180,6 @@ pub(crate) unsafe fn accumulate_f16(bytes: &[u8], w: f32, out: &mut [f32]) {
     }
 }
 
-/// Whether F16C (with AVX2) can be used: detected once.
-pub(crate) fn f16c_available() -> bool {
-    use core::sync::atomic::{AtomicU8, Ordering};
-    static STATE: AtomicU8 = AtomicU8::new(0);
-    match STATE.load(Ordering::Relaxed) {
-        0 => {
-            let yes =
-                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("f16c");
-            STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-            yes
-        }
-        s => s == 2,
-    }
-}
-
 /// Asks for the cache line at `p` ahead of its use (no fault on any address).
 #[inline]
 pub(crate) fn prefetch(p: *const u8) {

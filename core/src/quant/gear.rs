@@ -197,7 +197,19 @@ impl GearMatrix {
     /// [`QuantError::LengthMismatch`].
     pub fn gemv(&self, x: &[f32], y: &mut [f32]) -> Result<(), QuantError> {
         self.q.gemv(x, y)?;
-        self.add_corrections(x, y);
+        self.add_corrections_fast(x, y);
+        Ok(())
+    }
+
+    /// As [`GearMatrix::gemv`] with the backbone product on the int8-rounded
+    /// vector ([`QuantMatrix::gemv_int8`]); the low-rank and outlier terms
+    /// use `x` itself.
+    ///
+    /// # Errors
+    /// [`QuantError::LengthMismatch`].
+    pub fn gemv_int8(&self, x: &[f32], y: &mut [f32]) -> Result<(), QuantError> {
+        self.q.gemv_int8(x, y)?;
+        self.add_corrections_fast(x, y);
         Ok(())
     }
 
@@ -224,6 +236,21 @@ impl GearMatrix {
         Ok(())
     }
 
+    /// [`GearMatrix::add_corrections`] with AVX2/F16C when available.
+    fn add_corrections_fast(&self, x: &[f32], y: &mut [f32]) {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        if crate::arch::f16c_available() && i32::try_from(x.len()).is_ok() {
+            // SAFETY: features checked (and column indices fit the i32
+            // offsets of the gathers); `x` and `y` were checked against the
+            // shape by the backbone product; indices were validated when the
+            // matrix was built or read.
+            unsafe { super::x86::gear_corrections(self, x, y) };
+            return;
+        }
+        self.add_corrections(x, y);
+    }
+
+    /// `y += U·(Vt·x) + S·x`, the specification of the SIMD version.
     fn add_corrections(&self, x: &[f32], y: &mut [f32]) {
         let cols = self.q.cols();
         let t: Vec<f32> = (0..self.rank)

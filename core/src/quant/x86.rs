@@ -115,3 +115,348 @@ pub(crate) unsafe fn gemv(q: &QuantMatrix, x: &[f32], y: &mut [f32]) {
         *yr = hsum(accv) + tail;
     }
 }
+
+/// Decodes 16-bit scales to f32 (F16C for binary16, a shift for bfloat16).
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn decode_scales(st: super::ScaleType, bits: &[u16], out: &mut [f32]) {
+    let n = bits.len().min(out.len());
+    let mut i = 0;
+    if st == super::ScaleType::F16 {
+        while i + 8 <= n {
+            // SAFETY: `i + 8 <= n` elements are readable and writable.
+            unsafe {
+                let h = _mm_loadu_si128(bits[i..].as_ptr().cast());
+                _mm256_storeu_ps(out[i..].as_mut_ptr(), _mm256_cvtph_ps(h));
+            }
+            i += 8;
+        }
+    }
+    for (o, &b) in out[i..n].iter_mut().zip(&bits[i..n]) {
+        *o = st.decode(b);
+    }
+}
+
+/// `Σ a_i b_i` with eight lanes (AVX2 + FMA).
+#[inline(always)]
+unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    // SAFETY: inlined into `gemv_int8` (AVX2, FMA); loads stay below `n`.
+    unsafe {
+        let mut acc = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 8 <= n {
+            acc = _mm256_fmadd_ps(
+                _mm256_loadu_ps(a.as_ptr().add(i)),
+                _mm256_loadu_ps(b.as_ptr().add(i)),
+                acc,
+            );
+            i += 8;
+        }
+        let mut s = hsum(acc);
+        while i < n {
+            s += a[i] * b[i];
+            i += 1;
+        }
+        s
+    }
+}
+
+/// `Σ_g d_g · Σ_b s_b · I_b` for `R` consecutive rows (`Q4`: 4-bit codes,
+/// else 8-bit): integer dot products per block and row, one float
+/// multiply-add per block and row.
+///
+/// # Safety
+/// AVX2 and FMA; `codes` addresses `R` rows of `row_bytes` bytes, each with
+/// at least `nb` blocks; `xq` holds `nb` blocks of 32 codes (Q4: reordered
+/// as even columns then odd ones, matching the nibble split), `sx` `nb`
+/// scales, `d` `R` rows of `gpr` scales; `bpg · gpr >= nb`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rows_int8<const R: usize, const Q4: bool, const PF: usize>(
+    codes: *const u8,
+    row_bytes: usize,
+    xq: *const i8,
+    sx: *const f32,
+    d: *const f32,
+    gpr: usize,
+    bpg: usize,
+    nb: usize,
+) -> [f32; R] {
+    let bb = if Q4 { 16 } else { 32 };
+    // SAFETY: the caller's contract above; AVX2 and FMA are enabled in
+    // `gemv_int8`, into which this is inlined.
+    unsafe {
+        let ones = _mm256_set1_epi16(1);
+        let mask = _mm256_set1_epi8(0x0f);
+        let flip = _mm256_set1_epi8(-128);
+        let mut acc = [_mm256_setzero_ps(); R];
+        let mut b = 0;
+        for g in 0..gpr {
+            let mut accg = [_mm256_setzero_ps(); R];
+            let end = (b + bpg).min(nb);
+            while b < end {
+                let xv = _mm256_loadu_si256(xq.add(b * 32).cast());
+                let s = _mm256_broadcast_ss(&*sx.add(b));
+                for (r, a) in accg.iter_mut().enumerate() {
+                    let p = codes.add(r * row_bytes + b * bb);
+                    if PF > 0 && (b * bb) % 64 == 0 {
+                        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(PF * row_bytes).cast());
+                    }
+                    let prod = if Q4 {
+                        let v = _mm_loadu_si128(p.cast());
+                        let c = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16::<4>(v), v), mask);
+                        _mm256_maddubs_epi16(c, xv)
+                    } else {
+                        // c' = c - 128 as i8; |c'| · sign(q, c') keeps the
+                        // pair sums of maddubs within i16 (128·127·2 < 2^15).
+                        let c = _mm256_xor_si256(_mm256_loadu_si256(p.cast()), flip);
+                        _mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(xv, c))
+                    };
+                    let lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(prod, ones));
+                    *a = _mm256_fmadd_ps(lanes, s, *a);
+                }
+                b += 1;
+            }
+            for r in 0..R {
+                acc[r] =
+                    _mm256_fmadd_ps(accg[r], _mm256_broadcast_ss(&*d.add(r * gpr + g)), acc[r]);
+            }
+        }
+        core::array::from_fn(|r| hsum(acc[r]))
+    }
+}
+
+/// Q4 rows, two blocks per step: one 32-byte load holds both blocks'
+/// codes; the low nibbles (even columns) and high nibbles (odd columns) of
+/// both multiply the vector's codes laid out per pair of blocks as
+/// `[even b | even b+1 | odd b | odd b+1]` (16 bytes each), so the eight
+/// i32 lanes are four of block `b` and four of block `b+1`, scaled by
+/// `sxp` (`[s_b ×4 | s_b+1 ×4]` per pair) times the rows' group scales.
+///
+/// # Safety
+/// As [`rows_int8`], with `xp` holding `ceil(nb / 2)` pairs of 64 codes and
+/// `sxp` 8 scales per pair (zero-padded past `nb`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rows_q4<const R: usize, const PF: usize>(
+    codes: *const u8,
+    row_bytes: usize,
+    xp: *const i8,
+    sxp: *const f32,
+    d: *const f32,
+    gpr: usize,
+    bpg: usize,
+    nb: usize,
+) -> [f32; R] {
+    // SAFETY: the caller's contract above; AVX2 and FMA are enabled in
+    // `gemv_int8`, into which this is inlined.
+    unsafe {
+        let ones = _mm256_set1_epi16(1);
+        let mask = _mm256_set1_epi8(0x0f);
+        let shift = bpg.trailing_zeros();
+        let mut acc = [_mm256_setzero_ps(); R];
+        let mut b = 0;
+        while b < nb {
+            let pair = b + 2 <= nb;
+            let xlo = _mm256_loadu_si256(xp.add(b * 32).cast());
+            let xhi = _mm256_loadu_si256(xp.add(b * 32 + 32).cast());
+            let sv = _mm256_loadu_ps(sxp.add(b * 4));
+            // `bpg` is 1, 2 or 4: shift, not divide.
+            let (g0, g1) = (b >> shift, ((b + 1) >> shift).min(gpr - 1));
+            for (r, a) in acc.iter_mut().enumerate() {
+                let p = codes.add(r * row_bytes + b * 16);
+                if PF > 0 && (b * 16) % 64 == 0 {
+                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(PF * row_bytes).cast());
+                }
+                let v = if pair {
+                    _mm256_loadu_si256(p.cast())
+                } else {
+                    _mm256_zextsi128_si256(_mm_loadu_si128(p.cast()))
+                };
+                let lo = _mm256_and_si256(v, mask);
+                let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), mask);
+                // Pair sums of each maddubs are at most 15·127·2, so the sum
+                // of two stays far inside i16.
+                let s16 =
+                    _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
+                let lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones));
+                let dr = d.add(r * gpr);
+                let dv = _mm256_set_m128(
+                    _mm_broadcast_ss(&*dr.add(g1)),
+                    _mm_broadcast_ss(&*dr.add(g0)),
+                );
+                *a = _mm256_fmadd_ps(lanes, _mm256_mul_ps(dv, sv), *a);
+            }
+            b += 2;
+        }
+        core::array::from_fn(|r| hsum(acc[r]))
+    }
+}
+
+/// Software prefetch distance of the integer GEMV, in rows: the same bytes
+/// of the next group of four rows (measured best of 1 KB, 4 KB, 8 KB and
+/// this on 4096 x 4096 and 11008 x 4096).
+const PREFETCH_ROWS: usize = 4;
+
+/// `y = W x̂` for Q8 and Q4 (specification: [`super::int8::gemv`]).
+///
+/// # Safety
+/// AVX2, FMA and F16C must be available; `xq.cols() == q.cols`,
+/// `y.len() == q.rows`, and the format is Q8 or Q4 (checked by the caller).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn gemv_int8(q: &QuantMatrix, xq: &super::Int8Vector, y: &mut [f32]) {
+    debug_assert!(crate::arch::f16c_available());
+    debug_assert!(q.format.bits != Bits::Q2 && xq.cols() == q.cols && y.len() == q.rows);
+    let f = q.format;
+    let gpr = q.groups_per_row();
+    let row_bytes = gpr * f.group_bytes();
+    let bpg = f.group / super::int8::BLOCK;
+    let t = xq.group_sums(f.group);
+    let sx = xq.scales();
+    let nb = sx.len();
+    let q4 = f.bits == Bits::Q4;
+    // Q4 takes blocks in pairs (see `rows_q4`): lay the vector's codes and
+    // scales out the same way once.
+    let (xq, sxp): (alloc::borrow::Cow<'_, [i8]>, alloc::vec::Vec<f32>) = if q4 {
+        let pairs = nb.div_ceil(2);
+        let mut p = alloc::vec![0i8; pairs * 64];
+        let mut sp = alloc::vec![0.0f32; pairs * 8];
+        for (b, c) in xq.codes().chunks_exact(32).enumerate() {
+            let (o, half) = (&mut p[(b / 2) * 64..], (b % 2) * 16);
+            for j in 0..16 {
+                o[half + j] = c[2 * j];
+                o[32 + half + j] = c[2 * j + 1];
+            }
+            sp[(b / 2) * 8 + (b % 2) * 4..][..4].fill(sx[b]);
+        }
+        (p.into(), sp)
+    } else {
+        (xq.codes().into(), alloc::vec::Vec::new())
+    };
+    let asym = f.scheme == Scheme::Asymmetric;
+    let k = super::int8::centre(f.bits) as f32;
+    let z = f32::from(f.zero_point());
+    let mut d = alloc::vec![0.0f32; 4 * gpr];
+    let mut m = alloc::vec![0.0f32; if asym { 4 * gpr } else { 0 }];
+    let mut r0 = 0;
+    while r0 < q.rows {
+        let n = (q.rows - r0).min(4);
+        let (s0, s1) = (r0 * gpr, (r0 + n) * gpr);
+        // SAFETY: F16C is enabled for this function.
+        unsafe {
+            decode_scales(f.scale, &q.scales[s0..s1], &mut d);
+            if asym {
+                decode_scales(f.scale, &q.mins[s0..s1], &mut m);
+            }
+        }
+        let codes = q.codes[r0 * row_bytes..].as_ptr();
+        // SAFETY: rows `r0..r0 + n` exist and hold `gpr · bpg >= nb` blocks;
+        // `xq` holds `nb` blocks, `d` `n` rows of `gpr` scales.
+        let main: [f32; 4] = unsafe {
+            let (x, s, dp) = (xq.as_ptr(), sx.as_ptr(), d.as_ptr());
+            let sp = sxp.as_ptr();
+            match (n, q4) {
+                (4, true) => rows_q4::<4, PREFETCH_ROWS>(codes, row_bytes, x, sp, dp, gpr, bpg, nb),
+                (4, false) => {
+                    rows_int8::<4, false, PREFETCH_ROWS>(codes, row_bytes, x, s, dp, gpr, bpg, nb)
+                }
+                _ => core::array::from_fn(|r| {
+                    if r >= n {
+                        return 0.0;
+                    }
+                    let (c, dr) = (codes.add(r * row_bytes), dp.add(r * gpr));
+                    if q4 {
+                        rows_q4::<1, PREFETCH_ROWS>(c, row_bytes, x, sp, dr, gpr, bpg, nb)[0]
+                    } else {
+                        rows_int8::<1, false, PREFETCH_ROWS>(c, row_bytes, x, s, dr, gpr, bpg, nb)
+                            [0]
+                    }
+                }),
+            }
+        };
+        for r in 0..n {
+            let dr = &d[r * gpr..(r + 1) * gpr];
+            // Σ_g e_g T_g with e_g = (k - z)·d_g, or m_g + k·d_g (asymmetric).
+            // SAFETY: AVX2 and FMA are enabled for this function.
+            let corr = unsafe {
+                if asym {
+                    dot(&m[r * gpr..(r + 1) * gpr], &t) + k * dot(dr, &t)
+                } else {
+                    (k - z) * dot(dr, &t)
+                }
+            };
+            y[r0 + r] = main[r] + corr;
+        }
+        r0 += n;
+    }
+}
+
+/// `y += U·(Vt·x) + S·x` of a GEAR matrix (specification: the scalar
+/// `GearMatrix::add_corrections`): f16 factors and outlier values converted
+/// eight at a time by F16C, outlier columns gathered.
+///
+/// # Safety
+/// AVX2, FMA and F16C must be available; `x.len()` is the matrix's columns
+/// and `y.len()` its rows; column indices are below `x.len()` and row
+/// pointers are non-decreasing within the outlier arrays (checked when the
+/// matrix was built or read).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn gear_corrections(g: &super::gear::GearMatrix, x: &[f32], y: &mut [f32]) {
+    let cols = x.len();
+    let rank = g.rank;
+    let mut vt = alloc::vec![0.0f32; cols];
+    let mut t = alloc::vec![0.0f32; rank];
+    for (k, tk) in t.iter_mut().enumerate() {
+        // SAFETY: F16C, AVX2 and FMA are enabled for this function.
+        unsafe {
+            decode_scales(
+                super::ScaleType::F16,
+                &g.vt[k * cols..(k + 1) * cols],
+                &mut vt,
+            );
+            *tk = dot(&vt, x);
+        }
+    }
+    let mut u = alloc::vec![0.0f32; g.u.len()];
+    // SAFETY: as above.
+    unsafe { decode_scales(super::ScaleType::F16, &g.u, &mut u) };
+    for (r, yr) in y.iter_mut().enumerate() {
+        let mut s = 0.0f32;
+        for (uk, tk) in u[r * rank..(r + 1) * rank].iter().zip(&t) {
+            s += uk * tk;
+        }
+        let (a, b) = (g.row_ptr[r] as usize, g.row_ptr[r + 1] as usize);
+        let (cs, vs) = (&g.col[a..b], &g.val[a..b]);
+        // SAFETY: every column index is below `cols` (caller); loads stay
+        // inside `cs` and `vs`; the tail gathers only the lanes it has.
+        unsafe {
+            let mut acc = _mm256_setzero_ps();
+            let mut i = 0;
+            while i + 8 <= cs.len() {
+                let idx = _mm256_loadu_si256(cs.as_ptr().add(i).cast());
+                let v = _mm256_cvtph_ps(_mm_loadu_si128(vs.as_ptr().add(i).cast()));
+                acc = _mm256_fmadd_ps(v, _mm256_i32gather_ps::<4>(x.as_ptr(), idx), acc);
+                i += 8;
+            }
+            if i < cs.len() {
+                let (mut ci, mut vi) = ([0i32; 8], [0u16; 8]);
+                let mut mask = [0i32; 8];
+                for j in 0..cs.len() - i {
+                    ci[j] = cs[i + j] as i32;
+                    vi[j] = vs[i + j];
+                    mask[j] = -1;
+                }
+                let xg = _mm256_mask_i32gather_ps::<4>(
+                    _mm256_setzero_ps(),
+                    x.as_ptr(),
+                    _mm256_loadu_si256(ci.as_ptr().cast()),
+                    _mm256_castsi256_ps(_mm256_loadu_si256(mask.as_ptr().cast())),
+                );
+                let v = _mm256_cvtph_ps(_mm_loadu_si128(vi.as_ptr().cast()));
+                acc = _mm256_fmadd_ps(v, xg, acc);
+            }
+            s += hsum(acc);
+        }
+        *yr += s;
+    }
+}
