@@ -18,7 +18,10 @@ USAGE:
   shoal bench [--n N]           CPU and GPU throughput side by side, with the adapter name
   shoal quant compress --format q8|q4|q2 [--group 32|64|128] [--asym] [--scale f16|bf16]
                        [--rank R] [--sparse FRACTION] IN.npy OUT.shq   (GEAR with --rank/--sparse)
-  shoal quant matvec FILE.shq X.npy Y.npy     Y = X Wᵀ (X: cols, or n x cols), f32 .npy out
+  shoal quant matvec [--int8] FILE.shq X.npy Y.npy
+                                             Y = X Wᵀ (X: cols, or n x cols), f32 .npy out;
+                                             --int8: X rounded to int8 per 32 columns, integer
+                                             kernels (several times faster, ggml-style)
   shoal quant info FILE.shq [--original IN.npy]   bits per weight, relative Frobenius error
   shoal classify [--model FILE] [--labels FILE] [--catalog FILE] [--top K] [--json]
                  [--raw] [--backend auto|cpu|gpu] [--input-raw FILE] IMAGE...
@@ -95,7 +98,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
         ["embed", "info", rest @ ..] => cli::embed::info(rest),
         ["langid", rest @ ..] => cli::langid::run(rest),
         ["quant", "compress", rest @ ..] => quant_compress(rest),
-        ["quant", "matvec", shq, x, y] => quant_matvec(shq, x, y),
+        ["quant", "matvec", rest @ ..] => quant_matvec(rest),
         ["quant", "info", shq, rest @ ..] => quant_info(shq, rest),
         _ => Err(usage(format!(
             "unrecognised arguments: {}\n\n{USAGE}",
@@ -458,7 +461,13 @@ fn load_shq(path: &str) -> Result<shoal_core::quant::gear::GearMatrix, Fail> {
         .map_err(|e| usage(format!("{path}: {e}")))
 }
 
-fn quant_matvec(shq: &str, xpath: &str, ypath: &str) -> Result<(), Fail> {
+fn quant_matvec(rest: &[&str]) -> Result<(), Fail> {
+    let a = cli::args::Args::parse(rest, &[], &["--int8"])?;
+    let [shq, xpath, ypath] = a.positional[..] else {
+        return Err(usage(String::from(
+            "usage: shoal quant matvec [--int8] FILE.shq X.npy Y.npy",
+        )));
+    };
     let g = load_shq(shq)?;
     let q = g.backbone();
     let bytes = read_capped(xpath)?;
@@ -481,7 +490,13 @@ fn quant_matvec(shq: &str, xpath: &str, ypath: &str) -> Result<(), Fail> {
     }
     let x = arr.to_f32();
     let mut y = vec![0.0f32; n * q.rows()];
-    g.gemm(&x, n, &mut y).map_err(|e| Fail(1, e.to_string()))?;
+    if a.has("--int8") {
+        for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(q.rows())) {
+            g.gemv_int8(xr, yr).map_err(|e| Fail(1, e.to_string()))?;
+        }
+    } else {
+        g.gemm(&x, n, &mut y).map_err(|e| Fail(1, e.to_string()))?;
+    }
     let out = npy::write_f32(&shape_out, &y).map_err(|e| Fail(1, e.to_string()))?;
     write_atomic(ypath, &out)
 }

@@ -159,6 +159,26 @@ fn quant_compress_matvec_info() {
     let mut want = vec![0.0f32; 2 * rows];
     q.gemm(&x, 2, &mut want).unwrap();
     assert_eq!(y.to_f32(), want);
+    // --int8: the integer kernel, row by row.
+    let (code, _, err) = shoal(
+        &[
+            "quant",
+            "matvec",
+            "--int8",
+            &p("w.shq"),
+            &p("x.npy"),
+            &p("y8.npy"),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let y8 = shoal_core::npy::read(&std::fs::read(p("y8.npy")).unwrap())
+        .unwrap()
+        .to_f32();
+    for (xr, yr) in x.chunks_exact(cols).zip(want.chunks_exact_mut(rows)) {
+        q.gemv_int8(xr, yr).unwrap();
+    }
+    assert_eq!(y8, want);
     // GEAR: --rank and --sparse, read back by info and matvec.
     let (code, _, err) = shoal(
         &[

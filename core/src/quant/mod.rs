@@ -46,6 +46,11 @@
 //! group, in column order); [`QuantMatrix::gemv`] dispatches to AVX2 when
 //! available (run-time detection with `std`) and is tested against it with
 //! the bound `|Δy| <= 2^-20 · Σ |d·(c - z)·x|` per row.
+//!
+//! [`QuantMatrix::gemv_int8`] rounds the vector to int8 per 32 columns and
+//! multiplies in integers (module [`int8`], whose scalar `gemv` is the
+//! specification of the AVX2 kernel for Q8 and Q4; same bound on the float
+//! summation order, plus the vector's rounding against the f32 product).
 
 pub use file::ShqError;
 pub use int8::Int8Vector;
