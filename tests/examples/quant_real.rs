@@ -2,7 +2,10 @@
 //! classifier of EfficientNet-Lite0 (BN folded; `python3 tools/effnet_lite0.py
 //! export target/effl-export` first), per format and for GEAR, as relative
 //! Frobenius error over all those weights (and the uniform-noise model's
-//! prediction for plain quantization).
+//! prediction for plain quantization). Then the same for MobileNetV2 1.0 (the
+//! Coral uint8 model in ../shared/models/coral, its 1×1 convolutions
+//! dequantized to f32 — those weights were already on a 256-level grid, so
+//! the Q8 rows there mostly measure grid mismatch).
 //!
 //!     cargo run --release -p shoal-tests --example quant_real [DIR]
 
@@ -38,6 +41,30 @@ fn main() {
         };
         mats.push((a.to_f32(), rows, cols));
     }
+    table("EfficientNet-Lite0", &mats);
+    if let Some(shared) = shoal_tests::shared_dir() {
+        let path = shared.join("models/coral/mobilenet_v2_1.0_224_quant.tflite");
+        let bytes = std::fs::read(&path).unwrap();
+        let model = shoal_core::tflite::Model::parse(&bytes).unwrap();
+        let mut mats = Vec::new();
+        for op in &model.ops {
+            if let shoal_core::tflite::Op::Conv2d { filter, .. } = op {
+                let t = &model.tensors[*filter];
+                if let ([o, 1, 1, i], Some(d)) = (&t.shape[..], t.data) {
+                    let w = d
+                        .iter()
+                        .map(|&q| (i32::from(q) - t.zero_point) as f32 * t.scale)
+                        .collect();
+                    mats.push((w, *o, *i));
+                }
+            }
+        }
+        println!();
+        table("MobileNetV2 1.0 (Coral uint8, dequantized)", &mats);
+    }
+}
+
+fn table(model: &str, mats: &[(Vec<f32>, usize, usize)]) {
     let weights: usize = mats.iter().map(|m| m.0.len()).sum();
     let norm2: f64 = mats
         .iter()
@@ -45,7 +72,7 @@ fn main() {
         .map(|&v| f64::from(v).powi(2))
         .sum();
     println!(
-        "EfficientNet-Lite0: {} matrices (1×1 convolutions and the classifier), {weights} weights\n",
+        "{model}: {} matrices (1×1 convolutions and the classifier), {weights} weights\n",
         mats.len()
     );
     println!("| format | bits/weight | relative Frobenius error | uniform-noise model |");
@@ -55,7 +82,7 @@ fn main() {
             for group in [32, 64, 128] {
                 let f = Format::new(bits, scheme, group, ScaleType::F16).unwrap();
                 let (mut err2, mut pred2, mut bitsum) = (0.0f64, 0.0f64, 0.0f64);
-                for (w, rows, cols) in &mats {
+                for (w, rows, cols) in mats {
                     let q = QuantMatrix::quantize(w, *rows, *cols, f).unwrap();
                     bitsum += q.bits_per_weight() * w.len() as f64;
                     let (e2, p2) = quant_error_and_noise_model(w, *cols, &q);
@@ -76,7 +103,7 @@ fn main() {
     let f = Format::new(Bits::Q4, Scheme::Asymmetric, 64, ScaleType::F16).unwrap();
     for (rank, outliers) in [(0, 0.0), (0, 0.01), (8, 0.0), (8, 0.01), (32, 0.01)] {
         let (mut err2, mut bitsum) = (0.0f64, 0.0f64);
-        for (w, rows, cols) in &mats {
+        for (w, rows, cols) in mats {
             let r = rank.min((*rows).min(*cols));
             let g = GearMatrix::compress(w, *rows, *cols, f, r, outliers).unwrap();
             bitsum += g.bits_per_weight() * w.len() as f64;
