@@ -173,3 +173,60 @@ fn unsupported_operator_is_named() {
     assert_eq!(err, TfliteError::UnsupportedOperator(18));
     assert!(err.to_string().contains("MUL"), "{err}");
 }
+
+/// `run_in` (planned arena, reference loops, no allocation) gives the same
+/// output bytes as `run_u8`; the arena is refused when too small.
+#[test]
+fn arena_runs_equal_the_allocating_runs() {
+    use shoal_core::tflite::TfliteError;
+    let tiny = shoal_tests::flatbuf::tflite::tiny(0);
+    let mut models = vec![("tiny".to_string(), tiny)];
+    if let Some(shared) = shared_dir() {
+        for m in MODELS {
+            let b = std::fs::read(shared.join(format!("models/coral/{m}.tflite"))).unwrap();
+            models.push((m.to_string(), b));
+        }
+    }
+    let refdir = workspace_root().join("tests/ref/tflite");
+    for (name, bytes) in &models {
+        let model = Model::parse(bytes).unwrap();
+        let plan = model.plan().unwrap();
+        let n = model.tensors[model.inputs[0]].len();
+        let input: Vec<u8> = if name == "tiny" {
+            load(&refdir.join("tiny_inputs.npy"))[2 * n..3 * n].to_vec()
+        } else {
+            let size = model.tensors[model.inputs[0]].shape[1];
+            load(&refdir.join(format!("input_{size}_cat.npy")))
+        };
+        let want = model
+            .run_u8(&input)
+            .unwrap()
+            .output(&model, 0)
+            .unwrap()
+            .to_vec();
+        let total: usize = model
+            .tensors
+            .iter()
+            .filter(|t| t.data.is_none())
+            .map(|t| t.len())
+            .sum();
+        let mut arena = vec![0xa5u8; plan.arena_bytes()];
+        let got = model.run_in(&plan, &input, &mut arena).unwrap().to_vec();
+        assert_eq!(got, want, "{name}");
+        // A second run on the dirty arena gives the same bytes.
+        assert_eq!(model.run_in(&plan, &input, &mut arena).unwrap(), &want[..]);
+        println!(
+            "{name}: arena {} bytes (all activations together: {total})",
+            plan.arena_bytes()
+        );
+        assert!(plan.arena_bytes() < total || model.ops.len() < 3);
+        let mut small = vec![0u8; plan.arena_bytes() - 1];
+        assert_eq!(
+            model.run_in(&plan, &input, &mut small),
+            Err(TfliteError::ArenaTooSmall {
+                needed: plan.arena_bytes(),
+                given: plan.arena_bytes() - 1
+            })
+        );
+    }
+}

@@ -4,7 +4,6 @@
 
 #![allow(clippy::indexing_slicing)] // shapes are validated by `super` before any kernel runs
 
-use alloc::vec;
 use alloc::vec::Vec;
 
 use super::{Activation, DType, Model, Op, Tensor, TfliteError, Window};
@@ -98,13 +97,6 @@ fn pad(stride: usize, dilation: usize, input: usize, filter: usize, output: usiz
     (((output as i64 - 1) * stride as i64 + eff - input as i64) / 2).max(0)
 }
 
-fn get(values: &[Option<Vec<u8>>], i: usize) -> Result<&[u8], TfliteError> {
-    values
-        .get(i)
-        .and_then(|v| v.as_deref())
-        .ok_or(TfliteError::BadGraph("tensor read before it was written"))
-}
-
 fn dims(t: &Tensor<'_>) -> (usize, usize, usize) {
     match t.shape[..] {
         [_, h, w, c] => (h, w, c),
@@ -112,25 +104,36 @@ fn dims(t: &Tensor<'_>) -> (usize, usize, usize) {
     }
 }
 
-fn bias_values(model: &Model<'_>, bias: Option<usize>, n: usize) -> Vec<i32> {
-    match bias.and_then(|b| model.tensors[b].data) {
-        Some(d) => d
-            .chunks_exact(4)
-            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        None => vec![0; n],
+/// The data inputs an operator reads (the second only for ADD) and its output.
+pub(crate) fn op_io(op: &Op) -> (usize, Option<usize>, usize) {
+    match *op {
+        Op::Conv2d { input, output, .. }
+        | Op::DepthwiseConv2d { input, output, .. }
+        | Op::AvgPool { input, output, .. }
+        | Op::Reshape { input, output }
+        | Op::Softmax { input, output, .. } => (input, None, output),
+        Op::Add { a, b, output, .. } => (a, Some(b), output),
     }
 }
 
-/// Runs one operator, writing its output into `values`.
+/// Runs one operator: `a` (and `b` for ADD) are its data inputs, `out` its
+/// output tensor (already sized). `fast` picks the i16 convolution loops,
+/// which allocate i16 copies of input and filter; without it the reference
+/// loops run, allocation-free.
 pub(crate) fn run_op(
     model: &Model<'_>,
     op: &Op,
-    values: &mut [Option<Vec<u8>>],
-    reference: bool,
+    a: &[u8],
+    b: &[u8],
+    out: &mut [u8],
+    fast: bool,
 ) -> Result<(), TfliteError> {
     let t = |i: usize| &model.tensors[i];
-    let (out_index, data) = match *op {
+    let (_, _, out_index) = op_io(op);
+    if t(out_index).dtype != DType::U8 || out.len() != t(out_index).len() {
+        return Err(TfliteError::BadGraph("output size"));
+    }
+    match *op {
         Op::Conv2d {
             input,
             filter,
@@ -138,11 +141,8 @@ pub(crate) fn run_op(
             output,
             window,
             act,
-        } => (
-            output,
-            conv(
-                model, values, input, filter, bias, output, window, act, None, reference,
-            )?,
+        } => conv(
+            model, a, out, input, filter, bias, output, window, act, None, fast,
         ),
         Op::DepthwiseConv2d {
             input,
@@ -152,20 +152,18 @@ pub(crate) fn run_op(
             window,
             multiplier,
             act,
-        } => (
+        } => conv(
+            model,
+            a,
+            out,
+            input,
+            filter,
+            bias,
             output,
-            conv(
-                model,
-                values,
-                input,
-                filter,
-                bias,
-                output,
-                window,
-                act,
-                Some(multiplier),
-                reference,
-            )?,
+            window,
+            act,
+            Some(multiplier),
+            fast,
         ),
         Op::AvgPool {
             input,
@@ -175,13 +173,11 @@ pub(crate) fn run_op(
             filter_h,
             act,
         } => {
-            let x = get(values, input)?;
             let (ih, iw, c) = dims(t(input));
             let (oh, ow, _) = dims(t(output));
             let ph = pad(window.stride_h, 1, ih, filter_h, oh);
             let pw = pad(window.stride_w, 1, iw, filter_w, ow);
             let (lo, hi) = act_range(act, t(output));
-            let mut out = vec![0u8; oh * ow * c];
             for oy in 0..oh {
                 for ox in 0..ow {
                     let y0 = oy as i64 * window.stride_h as i64 - ph;
@@ -192,7 +188,7 @@ pub(crate) fn run_op(
                             for fx in 0..filter_w as i64 {
                                 let (iy, ix) = (y0 + fy, x0 + fx);
                                 if iy >= 0 && ix >= 0 && (iy as usize) < ih && (ix as usize) < iw {
-                                    sum += i32::from(x[(iy as usize * iw + ix as usize) * c + ch]);
+                                    sum += i32::from(a[(iy as usize * iw + ix as usize) * c + ch]);
                                     count += 1;
                                 }
                             }
@@ -206,34 +202,30 @@ pub(crate) fn run_op(
                     }
                 }
             }
-            (output, out)
         }
-        Op::Reshape { input, output } => (output, get(values, input)?.to_vec()),
-        Op::Softmax {
-            input,
-            output,
-            beta,
-        } => {
-            let x = get(values, input)?;
+        Op::Reshape { .. } => out.copy_from_slice(a),
+        Op::Softmax { input, beta, .. } => {
             let depth = *t(input).shape.last().unwrap_or(&1);
-            (output, softmax_u8(x, depth.max(1), beta, t(input).scale))
+            softmax_u8(a, out, depth.max(1), beta, t(input).scale);
         }
-        Op::Add { a, b, output, act } => (
+        Op::Add {
+            a: ia,
+            b: ib,
             output,
-            add_u8(get(values, a)?, get(values, b)?, t(a), t(b), t(output), act),
-        ),
-    };
-    if t(out_index).dtype != DType::U8 || data.len() != t(out_index).len() {
-        return Err(TfliteError::BadGraph("output size"));
+            act,
+        } => add_u8(a, b, out, t(ia), t(ib), t(output), act),
     }
-    values[out_index] = Some(data);
     Ok(())
 }
+
+/// Output channels computed together per pixel (accumulators on the stack).
+const CHUNK: usize = 64;
 
 #[allow(clippy::too_many_arguments)]
 fn conv(
     model: &Model<'_>,
-    values: &[Option<Vec<u8>>],
+    x: &[u8],
+    out: &mut [u8],
     input: usize,
     filter: usize,
     bias: Option<usize>,
@@ -241,24 +233,23 @@ fn conv(
     w: Window,
     act: Activation,
     depthwise: Option<usize>,
-    reference: bool,
-) -> Result<Vec<u8>, TfliteError> {
+    fast: bool,
+) {
     let t = |i: usize| &model.tensors[i];
-    let x = get(values, input)?;
-    let f = t(filter)
-        .data
-        .ok_or(TfliteError::BadGraph("filter is not constant"))?;
+    let f = t(filter).data.unwrap_or(&[]);
     let (ih, iw, ic) = dims(t(input));
     let (oh, ow, oc) = dims(t(output));
     let (fh, fw) = (t(filter).shape[1], t(filter).shape[2]);
     let in_off = -t(input).zero_point;
     let f_off = -t(filter).zero_point;
-    let out_zp = t(output).zero_point;
     // TFLite forms the product of the two float scales in float, then divides in double.
     let real = f64::from(t(input).scale * t(filter).scale) / f64::from(t(output).scale);
-    let (q, shift) = quantize_multiplier(real);
-    let (lo, hi) = act_range(act, t(output));
-    let biases = bias_values(model, bias, oc);
+    let rq = Requant {
+        q: quantize_multiplier(real),
+        range: act_range(act, t(output)),
+        zero: t(output).zero_point,
+        bias: bias.and_then(|b| t(b).data).unwrap_or(&[]),
+    };
     let g = Geometry {
         ih,
         iw,
@@ -273,21 +264,80 @@ fn conv(
         w,
         depthwise,
     };
-    let acc = if reference {
-        accumulate_reference(&g, x, in_off, f, f_off)
-    } else {
-        accumulate_fast(&g, x, in_off, f, f_off)
-    };
-    let out = acc
-        .chunks_exact(oc)
-        .flat_map(|px| {
-            px.iter().zip(&biases).map(|(&a, &b)| {
-                let v = multiply_by_quantized_multiplier(a.wrapping_add(b), q, shift) + out_zp;
-                v.max(lo).min(hi) as u8
-            })
-        })
-        .collect();
-    Ok(out)
+    if !fast {
+        return conv_loop(&g, &rq, out, |oy, ox, o0, acc| {
+            pixel_reference(&g, x, in_off, f, f_off, oy, ox, o0, acc)
+        });
+    }
+    let x16: Vec<i16> = x.iter().map(|&v| (i32::from(v) + in_off) as i16).collect();
+    let f16: Vec<i16> = f.iter().map(|&v| (i32::from(v) + f_off) as i16).collect();
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if crate::arch::avx2_available() {
+        // SAFETY: AVX2 support was just checked.
+        return unsafe { conv_loop_avx2(&g, &rq, out, &x16, &f16) };
+    }
+    conv_loop(&g, &rq, out, |oy, ox, o0, acc| {
+        pixel_i16(&g, &x16, &f16, oy, ox, o0, acc)
+    });
+}
+
+/// Requantization of one convolution's accumulators.
+struct Requant<'a> {
+    q: (i32, i32),
+    range: (i32, i32),
+    zero: i32,
+    /// int32 little-endian biases (empty: none).
+    bias: &'a [u8],
+}
+
+/// Every output pixel, `CHUNK` channels at a time: `pixel` fills the int32
+/// sums `Σ (f - z_f)(x - z_x)` of channels `o0..o0 + acc.len()`, which are
+/// then biased, requantized and clamped into `out`.
+#[inline(always)]
+fn conv_loop(
+    g: &Geometry,
+    rq: &Requant<'_>,
+    out: &mut [u8],
+    mut pixel: impl FnMut(usize, usize, usize, &mut [i32]),
+) {
+    let mut acc = [0i32; CHUNK];
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            let base = (oy * g.ow + ox) * g.oc;
+            let mut o0 = 0;
+            while o0 < g.oc {
+                let n = (g.oc - o0).min(CHUNK);
+                let a = &mut acc[..n];
+                a.fill(0);
+                pixel(oy, ox, o0, a);
+                for (k, (o, &v)) in out[base + o0..base + o0 + n]
+                    .iter_mut()
+                    .zip(a.iter())
+                    .enumerate()
+                {
+                    let bi = 4 * (o0 + k);
+                    let b = rq
+                        .bias
+                        .get(bi..bi + 4)
+                        .map_or(0, |c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+                    let r = multiply_by_quantized_multiplier(v.wrapping_add(b), rq.q.0, rq.q.1)
+                        + rq.zero;
+                    *o = r.max(rq.range.0).min(rq.range.1) as u8;
+                }
+                o0 += n;
+            }
+        }
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+unsafe fn conv_loop_avx2(g: &Geometry, rq: &Requant<'_>, out: &mut [u8], x16: &[i16], f16: &[i16]) {
+    conv_loop(g, rq, out, |oy, ox, o0, acc| {
+        pixel_i16(g, x16, f16, oy, ox, o0, acc)
+    });
 }
 
 /// Shapes and window of one convolution.
@@ -321,69 +371,49 @@ impl Geometry {
     }
 }
 
-/// int32 accumulators `Σ (f - z_f)(x - z_x)` (no bias), output-major: the
-/// plain loops of TFLite's reference kernels, the specification of
-/// [`accumulate_fast`].
-fn accumulate_reference(g: &Geometry, x: &[u8], in_off: i32, f: &[u8], f_off: i32) -> Vec<i32> {
-    let mut acc = vec![0i32; g.oh * g.ow * g.oc];
-    for oy in 0..g.oh {
-        for ox in 0..g.ow {
-            for o in 0..g.oc {
-                let mut a = 0i32;
-                for ky in 0..g.fh {
-                    for kx in 0..g.fw {
-                        let Some(p) = g.tap(oy, ox, ky, kx) else {
-                            continue;
-                        };
-                        let px = p * g.ic;
-                        match g.depthwise {
-                            None => {
-                                let fo = ((o * g.fh + ky) * g.fw + kx) * g.ic;
-                                for c in 0..g.ic {
-                                    a = a.wrapping_add(
-                                        (i32::from(f[fo + c]) + f_off)
-                                            * (i32::from(x[px + c]) + in_off),
-                                    );
-                                }
-                            }
-                            Some(m) => {
-                                let c = o / m;
-                                a = a.wrapping_add(
-                                    (i32::from(f[(ky * g.fw + kx) * g.oc + o]) + f_off)
-                                        * (i32::from(x[px + c]) + in_off),
-                                );
-                            }
+/// int32 sums `Σ (f - z_f)(x - z_x)` (no bias) of output channels
+/// `o0..o0 + acc.len()` at pixel `(oy, ox)`: the plain loops of TFLite's
+/// reference kernels, the specification of [`pixel_i16`].
+#[allow(clippy::too_many_arguments)]
+fn pixel_reference(
+    g: &Geometry,
+    x: &[u8],
+    in_off: i32,
+    f: &[u8],
+    f_off: i32,
+    oy: usize,
+    ox: usize,
+    o0: usize,
+    acc: &mut [i32],
+) {
+    for (k, a) in acc.iter_mut().enumerate() {
+        let o = o0 + k;
+        for ky in 0..g.fh {
+            for kx in 0..g.fw {
+                let Some(p) = g.tap(oy, ox, ky, kx) else {
+                    continue;
+                };
+                let px = p * g.ic;
+                match g.depthwise {
+                    None => {
+                        let fo = ((o * g.fh + ky) * g.fw + kx) * g.ic;
+                        for c in 0..g.ic {
+                            *a = a.wrapping_add(
+                                (i32::from(f[fo + c]) + f_off) * (i32::from(x[px + c]) + in_off),
+                            );
                         }
                     }
+                    Some(m) => {
+                        let c = o / m;
+                        *a = a.wrapping_add(
+                            (i32::from(f[(ky * g.fw + kx) * g.oc + o]) + f_off)
+                                * (i32::from(x[px + c]) + in_off),
+                        );
+                    }
                 }
-                acc[(oy * g.ow + ox) * g.oc + o] = a;
             }
         }
     }
-    acc
-}
-
-/// The same sums, from i16 copies of the offset inputs and filters with
-/// contiguous inner loops that the compiler vectorises (`pmaddwd`), built a
-/// second time with AVX2 enabled and chosen at run time. Integer sums are
-/// exact, so the result equals [`accumulate_reference`] bit for bit.
-fn accumulate_fast(g: &Geometry, x: &[u8], in_off: i32, f: &[u8], f_off: i32) -> Vec<i32> {
-    let x16: Vec<i16> = x.iter().map(|&v| (i32::from(v) + in_off) as i16).collect();
-    let f16: Vec<i16> = f.iter().map(|&v| (i32::from(v) + f_off) as i16).collect();
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if crate::arch::avx2_available() {
-        // SAFETY: AVX2 support was just checked.
-        return unsafe { accumulate_avx2(g, &x16, &f16) };
-    }
-    accumulate_i16(g, &x16, &f16)
-}
-
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-#[target_feature(enable = "avx2")]
-unsafe fn accumulate_avx2(g: &Geometry, x16: &[i16], f16: &[i16]) -> Vec<i32> {
-    accumulate_i16(g, x16, f16)
 }
 
 #[inline(always)]
@@ -403,47 +433,53 @@ fn dot_i16(a: &[i16], b: &[i16]) -> i32 {
     t
 }
 
+/// The same sums as [`pixel_reference`], from i16 copies of the offset
+/// inputs and filters with contiguous inner loops that the compiler
+/// vectorises (`pmaddwd`; built a second time with AVX2 and chosen at run
+/// time). Integer sums are exact, so the result is the same bit for bit.
 #[inline(always)]
-fn accumulate_i16(g: &Geometry, x16: &[i16], f16: &[i16]) -> Vec<i32> {
-    let mut acc = vec![0i32; g.oh * g.ow * g.oc];
-    for oy in 0..g.oh {
-        for ox in 0..g.ow {
-            let base = (oy * g.ow + ox) * g.oc;
-            let out = &mut acc[base..base + g.oc];
-            for ky in 0..g.fh {
-                for kx in 0..g.fw {
-                    let Some(p) = g.tap(oy, ox, ky, kx) else {
-                        continue;
-                    };
-                    match g.depthwise {
-                        None => {
-                            let xs = &x16[p * g.ic..(p + 1) * g.ic];
-                            for (o, a) in out.iter_mut().enumerate() {
-                                let fo = ((o * g.fh + ky) * g.fw + kx) * g.ic;
-                                *a = a.wrapping_add(dot_i16(xs, &f16[fo..fo + g.ic]));
-                            }
-                        }
-                        Some(1) => {
-                            let xs = &x16[p * g.ic..(p + 1) * g.ic];
-                            let fs = &f16[(ky * g.fw + kx) * g.oc..(ky * g.fw + kx + 1) * g.oc];
-                            for ((a, &xv), &fv) in out.iter_mut().zip(xs).zip(fs) {
-                                *a = a.wrapping_add(i32::from(xv) * i32::from(fv));
-                            }
-                        }
-                        Some(m) => {
-                            let fs = &f16[(ky * g.fw + kx) * g.oc..(ky * g.fw + kx + 1) * g.oc];
-                            for (o, a) in out.iter_mut().enumerate() {
-                                *a = a.wrapping_add(
-                                    i32::from(x16[p * g.ic + o / m]) * i32::from(fs[o]),
-                                );
-                            }
-                        }
+#[allow(clippy::too_many_arguments)]
+fn pixel_i16(
+    g: &Geometry,
+    x16: &[i16],
+    f16: &[i16],
+    oy: usize,
+    ox: usize,
+    o0: usize,
+    acc: &mut [i32],
+) {
+    let n = acc.len();
+    for ky in 0..g.fh {
+        for kx in 0..g.fw {
+            let Some(p) = g.tap(oy, ox, ky, kx) else {
+                continue;
+            };
+            match g.depthwise {
+                None => {
+                    let xs = &x16[p * g.ic..(p + 1) * g.ic];
+                    for (k, a) in acc.iter_mut().enumerate() {
+                        let fo = (((o0 + k) * g.fh + ky) * g.fw + kx) * g.ic;
+                        *a = a.wrapping_add(dot_i16(xs, &f16[fo..fo + g.ic]));
+                    }
+                }
+                Some(1) => {
+                    let xs = &x16[p * g.ic + o0..p * g.ic + o0 + n];
+                    let fo = (ky * g.fw + kx) * g.oc + o0;
+                    for ((a, &xv), &fv) in acc.iter_mut().zip(xs).zip(&f16[fo..fo + n]) {
+                        *a = a.wrapping_add(i32::from(xv) * i32::from(fv));
+                    }
+                }
+                Some(m) => {
+                    let fo = (ky * g.fw + kx) * g.oc + o0;
+                    for (k, a) in acc.iter_mut().enumerate() {
+                        *a = a.wrapping_add(
+                            i32::from(x16[p * g.ic + (o0 + k) / m]) * i32::from(f16[fo + k]),
+                        );
                     }
                 }
             }
         }
     }
-    acc
 }
 
 /// `QuantizeMultiplierSmallerThanOneExp`: `(q, shift)` with `shift <= 0`.
@@ -454,11 +490,12 @@ fn quantize_small(m: f64) -> (i32, i32) {
 fn add_u8(
     a: &[u8],
     b: &[u8],
+    out: &mut [u8],
     ta: &Tensor<'_>,
     tb: &Tensor<'_>,
     to: &Tensor<'_>,
     act: Activation,
-) -> Vec<u8> {
+) {
     const LEFT_SHIFT: i32 = 20;
     // As TFLite's Prepare: float max times 2 (in float), divisions in double.
     let twice_max = f64::from(2.0 * ta.scale.max(tb.scale));
@@ -466,17 +503,14 @@ fn add_u8(
     let (m2, s2) = quantize_small(f64::from(tb.scale) / twice_max);
     let (mo, so) = quantize_small(twice_max / f64::from((1i32 << LEFT_SHIFT) as f32 * to.scale));
     let (lo, hi) = act_range(act, to);
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| {
-            let x = (i32::from(x) - ta.zero_point) * (1 << LEFT_SHIFT);
-            let y = (i32::from(y) - tb.zero_point) * (1 << LEFT_SHIFT);
-            let sx = multiply_by_quantized_multiplier(x, m1, s1);
-            let sy = multiply_by_quantized_multiplier(y, m2, s2);
-            let raw = multiply_by_quantized_multiplier(sx.wrapping_add(sy), mo, so) + to.zero_point;
-            raw.max(lo).min(hi) as u8
-        })
-        .collect()
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        let x = (i32::from(x) - ta.zero_point) * (1 << LEFT_SHIFT);
+        let y = (i32::from(y) - tb.zero_point) * (1 << LEFT_SHIFT);
+        let sx = multiply_by_quantized_multiplier(x, m1, s1);
+        let sy = multiply_by_quantized_multiplier(y, m2, s2);
+        let raw = multiply_by_quantized_multiplier(sx.wrapping_add(sy), mo, so) + to.zero_point;
+        *o = raw.max(lo).min(hi) as u8;
+    }
 }
 
 // ---- gemmlowp-style fixed point for the uint8 softmax ------------------
@@ -545,7 +579,7 @@ fn one_over_one_plus_x(a: i32) -> i32 {
     mul_pot(x, 1)
 }
 
-fn softmax_u8(x: &[u8], depth: usize, beta: f32, scale: f32) -> Vec<u8> {
+fn softmax_u8(x: &[u8], out: &mut [u8], depth: usize, beta: f32, scale: f32) {
     const DIFF_BITS: i32 = 5;
     const ACC_BITS: i32 = 12;
     let real = (f64::from(beta) * f64::from(scale) * f64::from(1u32 << (31 - DIFF_BITS)))
@@ -554,7 +588,6 @@ fn softmax_u8(x: &[u8], depth: usize, beta: f32, scale: f32) -> Vec<u8> {
     let max_rescaled = f64::from((1 << DIFF_BITS) - 1) * (1i64 << (31 - DIFF_BITS)) as f64
         / (1i64 << left.clamp(0, 62)) as f64;
     let diff_min = -(libm::floor(max_rescaled) as i32);
-    let mut out = vec![0u8; x.len()];
     for (row, orow) in x.chunks(depth).zip(out.chunks_mut(depth)) {
         let max = i32::from(*row.iter().max().unwrap_or(&0));
         let scaled = |v: u8| {
@@ -582,5 +615,4 @@ fn softmax_u8(x: &[u8], depth: usize, beta: f32, scale: f32) -> Vec<u8> {
             };
         }
     }
-    out
 }

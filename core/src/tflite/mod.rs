@@ -48,6 +48,13 @@ pub enum TfliteError {
     TooLarge,
     /// Shapes or tensor references that do not fit together.
     BadGraph(&'static str),
+    /// The arena given to [`Model::run_in`] is smaller than the plan needs.
+    ArenaTooSmall {
+        /// Bytes the plan needs.
+        needed: usize,
+        /// Bytes given.
+        given: usize,
+    },
     /// The input has the wrong number of bytes.
     InputSize {
         /// Bytes required.
@@ -74,6 +81,12 @@ impl core::fmt::Display for TfliteError {
             TfliteError::UnsupportedType(t) => write!(f, "tflite: unsupported tensor type {t}"),
             TfliteError::TooLarge => write!(f, "tflite: model exceeds the size caps"),
             TfliteError::BadGraph(w) => write!(f, "tflite: inconsistent graph ({w})"),
+            TfliteError::ArenaTooSmall { needed, given } => {
+                write!(
+                    f,
+                    "tflite: the arena has {given} bytes, the plan needs {needed}"
+                )
+            }
             TfliteError::InputSize { expected, found } => {
                 write!(
                     f,
@@ -665,6 +678,31 @@ impl<'a> Model<'a> {
     #[allow(clippy::indexing_slicing)]
     fn run_impl(&self, input: &[u8], reference: bool) -> Result<Run, TfliteError> {
         let mut values: Vec<Option<Vec<u8>>> = vec![None; self.tensors.len()];
+        let first = self.check_input(input)?;
+        values[first] = Some(input.to_vec());
+        for op in &self.ops {
+            let (a, b, o) = kernels::op_io(op);
+            let mut out = vec![0u8; self.tensors[o].len()];
+            let read = |i: usize| -> Result<&[u8], TfliteError> {
+                match (self.tensors[i].data, values[i].as_deref()) {
+                    (Some(d), _) | (None, Some(d)) => Ok(d),
+                    (None, None) => Err(TfliteError::BadGraph("tensor read before it was written")),
+                }
+            };
+            let bb = match b {
+                Some(b) => read(b)?,
+                None => &[],
+            };
+            kernels::run_op(self, op, read(a)?, bb, &mut out, !reference)?;
+            values[o] = Some(out);
+        }
+        Ok(Run { values })
+    }
+
+    /// Index of input tensor 0, after checking that `input` fills it.
+    // Tensor indices were checked by `idx` while parsing.
+    #[allow(clippy::indexing_slicing)]
+    fn check_input(&self, input: &[u8]) -> Result<usize, TfliteError> {
         let first = *self
             .inputs
             .first()
@@ -676,11 +714,185 @@ impl<'a> Model<'a> {
                 found: input.len(),
             });
         }
-        values[first] = Some(input.to_vec());
-        for op in &self.ops {
-            kernels::run_op(self, op, &mut values, reference)?;
+        Ok(first)
+    }
+
+    /// Plans the activations of [`Model::run_in`] in one arena: each tensor
+    /// an operator writes (and the input) lives from the operator that
+    /// writes it to the last one that reads it (graph outputs to the end),
+    /// and tensors whose lifetimes overlap get disjoint byte ranges, placed
+    /// largest first at the lowest free offset (16-byte aligned).
+    ///
+    /// # Errors
+    /// [`TfliteError::BadGraph`] for a graph without input.
+    // Tensor indices were checked by `idx` while parsing.
+    #[allow(clippy::indexing_slicing)]
+    pub fn plan(&self) -> Result<Plan, TfliteError> {
+        let n = self.tensors.len();
+        let first = *self
+            .inputs
+            .first()
+            .ok_or(TfliteError::BadGraph("no input"))?;
+        // Lifetimes in steps: 0 = input, k + 1 = operator k.
+        let mut life: Vec<Option<(usize, usize)>> = vec![None; n];
+        life[first] = Some((0, 0));
+        for (k, op) in self.ops.iter().enumerate() {
+            let (a, b, o) = kernels::op_io(op);
+            for i in core::iter::once(a).chain(b) {
+                if let Some((_, end)) = &mut life[i] {
+                    *end = k + 1;
+                }
+            }
+            if self.tensors[o].data.is_none() && life[o].is_none() {
+                life[o] = Some((k + 1, k + 1));
+            }
         }
-        Ok(Run { values })
+        for &o in &self.outputs {
+            if let Some((_, end)) = &mut life[o] {
+                *end = self.ops.len() + 1;
+            }
+        }
+        let mut order: Vec<usize> = (0..n).filter(|&i| life[i].is_some()).collect();
+        order.sort_by_key(|&i| (core::cmp::Reverse(self.tensors[i].len()), i));
+        let mut offsets: Vec<Option<(usize, usize)>> = vec![None; n];
+        let mut placed: Vec<(usize, usize, usize)> = Vec::new(); // (offset, len, tensor)
+        let mut arena_bytes = 0;
+        for i in order {
+            let (s0, e0) = life[i].unwrap_or((0, 0));
+            let len = self.tensors[i].len();
+            let mut busy: Vec<(usize, usize)> = placed
+                .iter()
+                .filter(|&&(_, _, j)| {
+                    let (s1, e1) = life[j].unwrap_or((0, 0));
+                    s0 <= e1 && s1 <= e0
+                })
+                .map(|&(off, l, _)| (off, off + l))
+                .collect();
+            busy.sort_unstable();
+            let mut at = 0usize;
+            for (lo, hi) in busy {
+                if at + len <= lo {
+                    break;
+                }
+                at = at.max(hi.next_multiple_of(16));
+            }
+            placed.push((at, len, i));
+            offsets[i] = Some((at, len));
+            arena_bytes = arena_bytes.max(at + len);
+        }
+        Ok(Plan {
+            offsets,
+            arena_bytes,
+        })
+    }
+
+    /// Runs a uint8 model without allocating: activations live in `arena`
+    /// at the offsets of `plan` (from [`Model::plan`] on this model), and the
+    /// convolutions use the reference loops (TFLite's arithmetic, so the
+    /// outputs equal [`Model::run_u8`]'s bit for bit). Returns graph output 0,
+    /// borrowed from the arena.
+    ///
+    /// ```no_run
+    /// # fn demo(bytes: &[u8], image: &[u8]) -> Result<(), shoal_core::tflite::TfliteError> {
+    /// use shoal_core::tflite::Model;
+    /// let model = Model::parse(bytes)?;
+    /// let plan = model.plan()?;                    // once, at start-up
+    /// let mut arena = vec![0u8; plan.arena_bytes()]; // or a static buffer
+    /// let probs = model.run_in(&plan, image, &mut arena)?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`TfliteError::ArenaTooSmall`], [`TfliteError::InputSize`],
+    /// [`TfliteError::BadGraph`] for a plan that does not fit the model.
+    pub fn run_in<'r>(
+        &self,
+        plan: &Plan,
+        input: &[u8],
+        arena: &'r mut [u8],
+    ) -> Result<&'r [u8], TfliteError> {
+        if arena.len() < plan.arena_bytes {
+            return Err(TfliteError::ArenaTooSmall {
+                needed: plan.arena_bytes,
+                given: arena.len(),
+            });
+        }
+        if plan.offsets.len() != self.tensors.len() {
+            return Err(TfliteError::BadGraph("plan made for another model"));
+        }
+        let first = self.check_input(input)?;
+        let region = |i: usize| -> Result<(usize, usize), TfliteError> {
+            plan.offsets
+                .get(i)
+                .copied()
+                .flatten()
+                .ok_or(TfliteError::BadGraph("tensor has no place in the plan"))
+        };
+        let (at, len) = region(first)?;
+        arena
+            .get_mut(at..at + len)
+            .ok_or(TfliteError::BadGraph("plan beyond the arena"))?
+            .copy_from_slice(input);
+        for op in &self.ops {
+            let (a, b, o) = kernels::op_io(op);
+            let (oat, olen) = region(o)?;
+            let (left, rest) = arena.split_at_mut(oat);
+            let (out, right) = rest
+                .split_at_mut_checked(olen)
+                .ok_or(TfliteError::BadGraph("plan beyond the arena"))?;
+            let (left, right): (&[u8], &[u8]) = (left, right);
+            // An input is a constant, or an arena range on either side of
+            // the output's (the plan keeps live tensors apart).
+            let read = |i: usize| -> Result<&[u8], TfliteError> {
+                if let Some(d) = self.tensors.get(i).and_then(|t| t.data) {
+                    return Ok(d);
+                }
+                let (at, len) = region(i)?;
+                let end = at + len;
+                if end <= oat {
+                    left.get(at..end)
+                } else if at >= oat + olen {
+                    right.get(at - oat - olen..end - oat - olen)
+                } else {
+                    None
+                }
+                .ok_or(TfliteError::BadGraph(
+                    "plan overlaps an input with the output",
+                ))
+            };
+            let bb = match b {
+                Some(b) => read(b)?,
+                None => &[],
+            };
+            kernels::run_op(self, op, read(a)?, bb, out, false)?;
+        }
+        let o = *self
+            .outputs
+            .first()
+            .ok_or(TfliteError::BadGraph("no output"))?;
+        let (at, len) = region(o)?;
+        arena
+            .get(at..at + len)
+            .ok_or(TfliteError::BadGraph("plan beyond the arena"))
+    }
+}
+
+/// Where [`Model::run_in`] keeps each activation tensor (from [`Model::plan`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    offsets: Vec<Option<(usize, usize)>>,
+    arena_bytes: usize,
+}
+
+impl Plan {
+    /// Bytes of arena the model needs.
+    pub fn arena_bytes(&self) -> usize {
+        self.arena_bytes
+    }
+
+    /// `(offset, length)` of tensor `i` in the arena, if it has a place.
+    pub fn region(&self, i: usize) -> Option<(usize, usize)> {
+        self.offsets.get(i).copied().flatten()
     }
 }
 
