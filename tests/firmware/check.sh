@@ -28,4 +28,8 @@ if [[ "$(grep -v -e '^heap' -e '^ticks' <<<"$got")" != "$want" ]]; then
   echo "$want"
   exit 1
 fi
-echo "firmware output equals the host's, bit for bit"
+if ! grep -q '^heap allocated during inference 0 bytes$' <<<"$got"; then
+  echo "MISMATCH: the inference allocated on the heap"
+  exit 1
+fi
+echo "firmware output equals the host's, bit for bit; the inference allocated nothing"

@@ -119,7 +119,7 @@ pub(crate) fn op_io(op: &Op) -> (usize, Option<usize>, usize) {
 /// Runs one operator: `a` (and `b` for ADD) are its data inputs, `out` its
 /// output tensor (already sized). `fast` picks the i16 convolution loops,
 /// which allocate i16 copies of input and filter; without it the reference
-/// loops run, allocation-free.
+/// arithmetic runs without allocating ([`pixel_direct`]).
 pub(crate) fn run_op(
     model: &Model<'_>,
     op: &Op,
@@ -266,7 +266,7 @@ fn conv(
     };
     if !fast {
         return conv_loop(&g, &rq, out, |oy, ox, o0, acc| {
-            pixel_reference(&g, x, in_off, f, f_off, oy, ox, o0, acc)
+            pixel_direct(&g, x, in_off, f, f_off, oy, ox, o0, acc)
         });
     }
     let x16: Vec<i16> = x.iter().map(|&v| (i32::from(v) + in_off) as i16).collect();
@@ -414,6 +414,71 @@ fn pixel_reference(
             }
         }
     }
+}
+
+/// The sums of [`pixel_reference`] without copies of input or filter: for
+/// a full convolution, each tap's input channels are offset into i16 on
+/// the stack (256 at a time) and `Σ (f - z_f)(x - z_x)` is formed as
+/// `Σ f·x' - z_f·Σ x'` with `x' = x - z_x` (exact in integers, so equal to
+/// the reference bit for bit). Depthwise convolutions take the reference
+/// loops, which have one product per tap already.
+#[allow(clippy::too_many_arguments)]
+fn pixel_direct(
+    g: &Geometry,
+    x: &[u8],
+    in_off: i32,
+    f: &[u8],
+    f_off: i32,
+    oy: usize,
+    ox: usize,
+    o0: usize,
+    acc: &mut [i32],
+) {
+    if g.depthwise.is_some() {
+        return pixel_reference(g, x, in_off, f, f_off, oy, ox, o0, acc);
+    }
+    const SPAN: usize = 256;
+    let mut xb = [0i16; SPAN];
+    for ky in 0..g.fh {
+        for kx in 0..g.fw {
+            let Some(p) = g.tap(oy, ox, ky, kx) else {
+                continue;
+            };
+            let mut c0 = 0;
+            while c0 < g.ic {
+                let n = (g.ic - c0).min(SPAN);
+                let xs = &mut xb[..n];
+                let mut sum = 0i32;
+                for (d, &v) in xs.iter_mut().zip(&x[p * g.ic + c0..p * g.ic + c0 + n]) {
+                    *d = (i32::from(v) + in_off) as i16;
+                    sum += i32::from(*d);
+                }
+                for (k, a) in acc.iter_mut().enumerate() {
+                    let fo = (((o0 + k) * g.fh + ky) * g.fw + kx) * g.ic + c0;
+                    let d = dot_i16_u8(xs, &f[fo..fo + n]);
+                    *a = a.wrapping_add(d).wrapping_add(f_off.wrapping_mul(sum));
+                }
+                c0 += n;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn dot_i16_u8(a: &[i16], b: &[u8]) -> i32 {
+    let mut s = [0i32; 8];
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for k in 0..8 {
+            s[k] = s[k].wrapping_add(i32::from(x[k]) * i32::from(y[k]));
+        }
+    }
+    let mut t = s.iter().fold(0i32, |p, &v| p.wrapping_add(v));
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        t = t.wrapping_add(i32::from(*x) * i32::from(*y));
+    }
+    t
 }
 
 #[inline(always)]
