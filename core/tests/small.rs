@@ -2,8 +2,9 @@
 //! Miri too (`cargo +nightly miri test -p shoal-core --no-default-features
 //! --features alloc --test small`, which takes the scalar paths): every
 //! embedding method through its file form, `.npy` round trips and rejects,
-//! a quantized GEMV, and a hand-built dense fastText model whose tokenizer
-//! output is counted by hand.
+//! a quantized GEMV (f32 and int8 vectors), the tiny TFLite model through
+//! both runners, and a hand-built dense fastText model whose tokenizer output
+//! is counted by hand.
 
 use shoal_core::embed::{Codec, Method, Pool, Table};
 use shoal_core::fasttext::FastText;
@@ -92,6 +93,32 @@ fn quantized_gemv_matches_the_dequantized_product() {
     }
     let back = QuantMatrix::from_bytes(&q.to_bytes()).unwrap();
     assert_eq!(back, q);
+    // The integer kernel: its specification, within x's rounding of the f32 product.
+    let mut y8 = vec![0.0f32; rows];
+    q.gemv_int8(&x, &mut y8).unwrap();
+    for (a, b) in y8.iter().zip(&y) {
+        assert!((a - b).abs() < 0.05, "{a} vs {b}");
+    }
+}
+
+/// The 2.3 KB TFLite model with every supported operator
+/// (`tests/ref/tflite/tiny.tflite`): the arena runner equals the allocating
+/// one, and LiteRT's softmax output for input 2 (`tiny__t10.npy`).
+#[test]
+fn tiny_tflite_model_runs_in_its_arena() {
+    use shoal_core::tflite::Model;
+    let bytes = include_bytes!("../../tests/ref/tflite/tiny.tflite");
+    let inputs = include_bytes!("../../tests/ref/tflite/tiny_inputs.npy");
+    let want = include_bytes!("../../tests/ref/tflite/tiny__t10.npy");
+    let model = Model::parse(bytes).unwrap();
+    let x = shoal_core::npy::read(inputs).unwrap();
+    let x = &x.data[2 * 192..3 * 192];
+    let want = shoal_core::npy::read(want).unwrap();
+    let plan = model.plan().unwrap();
+    let mut arena = vec![0u8; plan.arena_bytes()];
+    let got = model.run_in(&plan, x, &mut arena).unwrap().to_vec();
+    assert_eq!(got, &want.data[2 * 4..3 * 4]);
+    assert_eq!(model.run_u8(x).unwrap().output(&model, 0).unwrap(), &got[..]);
 }
 
 /// A dense (`.bin`-style) supervised model: dim 4, words `</s>` and `fish`,
