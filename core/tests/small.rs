@@ -118,7 +118,10 @@ fn tiny_tflite_model_runs_in_its_arena() {
     let mut arena = vec![0u8; plan.arena_bytes()];
     let got = model.run_in(&plan, x, &mut arena).unwrap().to_vec();
     assert_eq!(got, &want.data[2 * 4..3 * 4]);
-    assert_eq!(model.run_u8(x).unwrap().output(&model, 0).unwrap(), &got[..]);
+    assert_eq!(
+        model.run_u8(x).unwrap().output(&model, 0).unwrap(),
+        &got[..]
+    );
 }
 
 /// A dense (`.bin`-style) supervised model: dim 4, words `</s>` and `fish`,

@@ -90,6 +90,24 @@ fn gaussian_error_matches_the_uniform_noise_model() {
     }
 }
 
+/// `Σ a_i b_i` in f64.
+fn dot64(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum()
+}
+
+/// The SIMD kernel within `2^-20 · scale` of its scalar specification, and
+/// the specification within the same of the dense product.
+fn check_kernel(what: &str, simd: f32, spec: f32, dense: f64, scale: f64) {
+    let tol = 2f64.powi(-20) * scale + 1e-30;
+    let dv = (f64::from(simd) - f64::from(spec)).abs();
+    assert!(dv <= tol, "{what}: simd {simd} scalar {spec}");
+    let dd = (dense - f64::from(spec)).abs();
+    assert!(dd <= tol, "{what}: spec {spec} dense {dense}");
+}
+
 #[test]
 fn gemv_kernels_match_the_specification_and_the_dense_product() {
     let mut rng = Rng::new(8);
@@ -103,26 +121,9 @@ fn gemv_kernels_match_the_specification_and_the_dense_product() {
             q.gemv(&x, &mut yv).unwrap();
             let mut row = vec![0.0f32; cols];
             for r in 0..rows {
-                let scale = gemv_abs(&q, r, &x);
-                let dv = (f64::from(yv[r]) - f64::from(ys[r])).abs();
-                assert!(
-                    dv <= 2f64.powi(-20) * scale + 1e-30,
-                    "{f:?} {rows}x{cols}: simd {} scalar {}",
-                    yv[r],
-                    ys[r]
-                );
                 q.dequantize_row(r, &mut row).unwrap();
-                let dense: f64 = row
-                    .iter()
-                    .zip(&x)
-                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
-                    .sum();
-                let dd = (dense - f64::from(ys[r])).abs();
-                assert!(
-                    dd <= 2f64.powi(-20) * scale + 1e-30,
-                    "{f:?}: spec {} dense {dense}",
-                    ys[r]
-                );
+                let what = format!("{f:?} {rows}x{cols} row {r}");
+                check_kernel(&what, yv[r], ys[r], dot64(&row, &x), gemv_abs(&q, r, &x));
             }
             // Batched product = row-by-row GEMV.
             let n = 3;
@@ -171,25 +172,9 @@ fn int8_gemv_matches_its_specification_and_the_rounding_bound() {
             let mut row = vec![0.0f32; cols];
             for r in 0..rows {
                 let scale = int8::gemv_abs(&q, &xq, r);
-                let dv = (f64::from(yv[r]) - f64::from(ys[r])).abs();
-                assert!(
-                    dv <= 2f64.powi(-20) * scale + 1e-30,
-                    "{f:?} {rows}x{cols} row {r}: simd {} scalar {}",
-                    yv[r],
-                    ys[r]
-                );
                 q.dequantize_row(r, &mut row).unwrap();
-                let dense_hat: f64 = row
-                    .iter()
-                    .zip(&xhat)
-                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
-                    .sum();
-                let dd = (dense_hat - f64::from(ys[r])).abs();
-                assert!(
-                    dd <= 2f64.powi(-20) * scale + 1e-30,
-                    "{f:?}: spec {} dense {dense_hat}",
-                    ys[r]
-                );
+                let what = format!("{f:?} {rows}x{cols} row {r} (int8)");
+                check_kernel(&what, yv[r], ys[r], dot64(&row, &xhat), scale);
                 // |Σ w (x - x̂)| <= Σ |w| s_b / 2, plus both kernels' rounding.
                 let bound: f64 = row
                     .iter()

@@ -116,17 +116,26 @@ pub(crate) fn op_io(op: &Op) -> (usize, Option<usize>, usize) {
     }
 }
 
+/// Which loops compute the convolution sums (all give the same integers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Loops {
+    /// TFLite's reference loops ([`pixel_reference`]): the specification.
+    Reference,
+    /// No copies, no allocation ([`pixel_direct`]): the arena path.
+    Direct,
+    /// i16 copies of input and filter, vectorised ([`pixel_i16`]).
+    I16,
+}
+
 /// Runs one operator: `a` (and `b` for ADD) are its data inputs, `out` its
-/// output tensor (already sized). `fast` picks the i16 convolution loops,
-/// which allocate i16 copies of input and filter; without it the reference
-/// arithmetic runs without allocating ([`pixel_direct`]).
+/// output tensor (already sized); `loops` picks the convolution loops.
 pub(crate) fn run_op(
     model: &Model<'_>,
     op: &Op,
     a: &[u8],
     b: &[u8],
     out: &mut [u8],
-    fast: bool,
+    loops: Loops,
 ) -> Result<(), TfliteError> {
     let t = |i: usize| &model.tensors[i];
     let (_, _, out_index) = op_io(op);
@@ -142,7 +151,7 @@ pub(crate) fn run_op(
             window,
             act,
         } => conv(
-            model, a, out, input, filter, bias, output, window, act, None, fast,
+            model, a, out, input, filter, bias, output, window, act, None, loops,
         ),
         Op::DepthwiseConv2d {
             input,
@@ -163,7 +172,7 @@ pub(crate) fn run_op(
             window,
             act,
             Some(multiplier),
-            fast,
+            loops,
         ),
         Op::AvgPool {
             input,
@@ -233,7 +242,7 @@ fn conv(
     w: Window,
     act: Activation,
     depthwise: Option<usize>,
-    fast: bool,
+    loops: Loops,
 ) {
     let t = |i: usize| &model.tensors[i];
     let f = t(filter).data.unwrap_or(&[]);
@@ -264,10 +273,24 @@ fn conv(
         w,
         depthwise,
     };
-    if !fast {
-        return conv_loop(&g, &rq, out, |oy, ox, o0, acc| {
-            pixel_direct(&g, x, in_off, f, f_off, oy, ox, o0, acc)
-        });
+    let v = Operands {
+        x,
+        in_off,
+        f,
+        f_off,
+    };
+    match loops {
+        Loops::Reference => {
+            return conv_loop(&g, &rq, out, |oy, ox, o0, acc| {
+                pixel_reference(&g, &v, oy, ox, o0, acc)
+            })
+        }
+        Loops::Direct => {
+            return conv_loop(&g, &rq, out, |oy, ox, o0, acc| {
+                pixel_direct(&g, &v, oy, ox, o0, acc)
+            })
+        }
+        Loops::I16 => {}
     }
     let x16: Vec<i16> = x.iter().map(|&v| (i32::from(v) + in_off) as i16).collect();
     let f16: Vec<i16> = f.iter().map(|&v| (i32::from(v) + f_off) as i16).collect();
@@ -340,6 +363,16 @@ unsafe fn conv_loop_avx2(g: &Geometry, rq: &Requant<'_>, out: &mut [u8], x16: &[
     });
 }
 
+/// A convolution's input and filter with the offsets that centre them
+/// (`-zero_point`).
+#[derive(Clone, Copy)]
+struct Operands<'a> {
+    x: &'a [u8],
+    in_off: i32,
+    f: &'a [u8],
+    f_off: i32,
+}
+
 /// Shapes and window of one convolution.
 struct Geometry {
     ih: usize,
@@ -374,18 +407,20 @@ impl Geometry {
 /// int32 sums `Σ (f - z_f)(x - z_x)` (no bias) of output channels
 /// `o0..o0 + acc.len()` at pixel `(oy, ox)`: the plain loops of TFLite's
 /// reference kernels, the specification of [`pixel_i16`].
-#[allow(clippy::too_many_arguments)]
 fn pixel_reference(
     g: &Geometry,
-    x: &[u8],
-    in_off: i32,
-    f: &[u8],
-    f_off: i32,
+    v: &Operands<'_>,
     oy: usize,
     ox: usize,
     o0: usize,
     acc: &mut [i32],
 ) {
+    let Operands {
+        x,
+        in_off,
+        f,
+        f_off,
+    } = *v;
     for (k, a) in acc.iter_mut().enumerate() {
         let o = o0 + k;
         for ky in 0..g.fh {
@@ -422,21 +457,16 @@ fn pixel_reference(
 /// `Σ f·x' - z_f·Σ x'` with `x' = x - z_x` (exact in integers, so equal to
 /// the reference bit for bit). Depthwise convolutions take the reference
 /// loops, which have one product per tap already.
-#[allow(clippy::too_many_arguments)]
-fn pixel_direct(
-    g: &Geometry,
-    x: &[u8],
-    in_off: i32,
-    f: &[u8],
-    f_off: i32,
-    oy: usize,
-    ox: usize,
-    o0: usize,
-    acc: &mut [i32],
-) {
+fn pixel_direct(g: &Geometry, v: &Operands<'_>, oy: usize, ox: usize, o0: usize, acc: &mut [i32]) {
     if g.depthwise.is_some() {
-        return pixel_reference(g, x, in_off, f, f_off, oy, ox, o0, acc);
+        return pixel_reference(g, v, oy, ox, o0, acc);
     }
+    let Operands {
+        x,
+        in_off,
+        f,
+        f_off,
+    } = *v;
     const SPAN: usize = 256;
     let mut xb = [0i16; SPAN];
     for ky in 0..g.fh {
@@ -455,7 +485,7 @@ fn pixel_direct(
                 }
                 for (k, a) in acc.iter_mut().enumerate() {
                     let fo = (((o0 + k) * g.fh + ky) * g.fw + kx) * g.ic + c0;
-                    let d = dot_i16_u8(xs, &f[fo..fo + n]);
+                    let d = dot_i16(xs, &f[fo..fo + n]);
                     *a = a.wrapping_add(d).wrapping_add(f_off.wrapping_mul(sum));
                 }
                 c0 += n;
@@ -464,36 +494,21 @@ fn pixel_direct(
     }
 }
 
+/// `Σ a_i b_i` with wrapping i32 sums in 16 lanes (vectorised), for i16 or
+/// u8 `b`.
 #[inline(always)]
-fn dot_i16_u8(a: &[i16], b: &[u8]) -> i32 {
-    let mut s = [0i32; 8];
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for k in 0..8 {
-            s[k] = s[k].wrapping_add(i32::from(x[k]) * i32::from(y[k]));
-        }
-    }
-    let mut t = s.iter().fold(0i32, |p, &v| p.wrapping_add(v));
-    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-        t = t.wrapping_add(i32::from(*x) * i32::from(*y));
-    }
-    t
-}
-
-#[inline(always)]
-fn dot_i16(a: &[i16], b: &[i16]) -> i32 {
+fn dot_i16<B: Copy + Into<i32>>(a: &[i16], b: &[B]) -> i32 {
     let mut s = [0i32; 16];
     let mut ca = a.chunks_exact(16);
     let mut cb = b.chunks_exact(16);
     for (x, y) in (&mut ca).zip(&mut cb) {
         for k in 0..16 {
-            s[k] = s[k].wrapping_add(i32::from(x[k]) * i32::from(y[k]));
+            s[k] = s[k].wrapping_add(i32::from(x[k]) * y[k].into());
         }
     }
     let mut t = s.iter().fold(0i32, |p, &v| p.wrapping_add(v));
     for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-        t = t.wrapping_add(i32::from(*x) * i32::from(*y));
+        t = t.wrapping_add(i32::from(*x) * (*y).into());
     }
     t
 }

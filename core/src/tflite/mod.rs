@@ -693,7 +693,12 @@ impl<'a> Model<'a> {
                 Some(b) => read(b)?,
                 None => &[],
             };
-            kernels::run_op(self, op, read(a)?, bb, &mut out, !reference)?;
+            let loops = if reference {
+                kernels::Loops::Reference
+            } else {
+                kernels::Loops::I16
+            };
+            kernels::run_op(self, op, read(a)?, bb, &mut out, loops)?;
             values[o] = Some(out);
         }
         Ok(Run { values })
@@ -788,8 +793,8 @@ impl<'a> Model<'a> {
 
     /// Runs a uint8 model without allocating: activations live in `arena`
     /// at the offsets of `plan` (from [`Model::plan`] on this model), and the
-    /// convolutions use the reference loops (TFLite's arithmetic, so the
-    /// outputs equal [`Model::run_u8`]'s bit for bit). Returns graph output 0,
+    /// convolutions run loops that need no copies (TFLite's integer
+    /// arithmetic, so the outputs equal [`Model::run_u8`]'s bit for bit). Returns graph output 0,
     /// borrowed from the arena.
     ///
     /// ```no_run
@@ -864,7 +869,7 @@ impl<'a> Model<'a> {
                 Some(b) => read(b)?,
                 None => &[],
             };
-            kernels::run_op(self, op, read(a)?, bb, out, false)?;
+            kernels::run_op(self, op, read(a)?, bb, out, kernels::Loops::Direct)?;
         }
         let o = *self
             .outputs
