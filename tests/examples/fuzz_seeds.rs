@@ -117,11 +117,17 @@ fn main() {
         px.write_to(&mut out, fmt).unwrap();
         put("image", name, &out.into_inner());
     }
-    // A TFLite model with every supported operator (2.3 KB).
+    // Two TFLite models that use every supported operator between them (2.3
+    // and 2.5 KB).
     put(
         "tflite",
         "tiny.tflite",
         &shoal_tests::flatbuf::tflite::tiny(0),
+    );
+    put(
+        "tflite",
+        "tiny2.tflite",
+        &shoal_tests::flatbuf::tflite::tiny2(),
     );
     // Two small fastText models (the real lid.176.ftz is added by fuzz/run.sh):
     // dense input and output, and a quantized input with row norms.

@@ -1,14 +1,21 @@
-//! Writes the tiny TFLite test model built by `shoal_tests::flatbuf` (every
-//! operator the engine runs, 8x8x3 input) to the given path; LiteRT's
-//! outputs for it come from `tests/ref/gen_tiny_tflite_ref.py`.
+//! Writes the tiny TFLite test models built by `shoal_tests::flatbuf`
+//! (`tiny.tflite`: CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D,
+//! RESHAPE, SOFTMAX; `tiny2.tflite`: PAD, MEAN, FULLY_CONNECTED) into the
+//! given folder; LiteRT's outputs for them come from
+//! `tests/ref/gen_tiny_tflite_ref.py`.
 //!
-//!     cargo run -p shoal-tests --example tiny_tflite -- tests/ref/tflite/tiny.tflite
+//!     cargo run -p shoal-tests --example tiny_tflite -- tests/ref/tflite
 
 fn main() {
-    let path = std::env::args()
+    let dir = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "tests/ref/tflite/tiny.tflite".into());
-    let bytes = shoal_tests::flatbuf::tflite::tiny(0);
-    std::fs::write(&path, &bytes).expect("write model");
-    println!("{path}: {} bytes", bytes.len());
+        .unwrap_or_else(|| "tests/ref/tflite".into());
+    for (name, bytes) in [
+        ("tiny.tflite", shoal_tests::flatbuf::tflite::tiny(0)),
+        ("tiny2.tflite", shoal_tests::flatbuf::tflite::tiny2()),
+    ] {
+        let path = std::path::Path::new(&dir).join(name);
+        std::fs::write(&path, &bytes).expect("write model");
+        println!("{}: {} bytes", path.display(), bytes.len());
+    }
 }

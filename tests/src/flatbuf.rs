@@ -344,4 +344,73 @@ pub mod tflite {
             vec![vec![], conv_w, conv_b, dw_w, dw_b],
         )
     }
+
+    /// A 1x6x6x3 uint8 network for the other operators: PAD (1 row above
+    /// and below, 1 and 2 columns left and right) → CONV_2D (3x3, stride 2,
+    /// VALID, ReLU) → MEAN over height and width (keep dims, new scale) →
+    /// RESHAPE → FULLY_CONNECTED (4 → 5, ReLU6) → SOFTMAX.
+    pub fn tiny2() -> Vec<u8> {
+        let h = |i: usize, salt: u32| {
+            let x = (i as u32 + 7).wrapping_mul(0x9E37_79B1) ^ salt.wrapping_mul(0x85EB_CA6B);
+            (x.wrapping_mul(0xC2B2_AE35) >> 24) as u8
+        };
+        let le = |v: &[i32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+        let tensors = vec![
+            tensor(&[1, 6, 6, 3], 3, 0, 0.007_812_5, 128), // 0 input
+            tensor(&[4, 2], 2, 1, 0.0, 0),                 // 1 paddings
+            tensor(&[1, 8, 9, 3], 3, 0, 0.007_812_5, 128), // 2 padded
+            tensor(&[4, 3, 3, 3], 3, 2, 0.012, 131),       // 3 conv filter
+            tensor(&[4], 2, 3, 0.007_812_5 * 0.012, 0),    // 4 conv bias
+            tensor(&[1, 3, 4, 4], 3, 0, 0.02, 5),          // 5 conv out
+            tensor(&[2], 2, 4, 0.0, 0),                    // 6 mean axes
+            tensor(&[1, 1, 1, 4], 3, 0, 0.013, 9),         // 7 mean out
+            tensor(&[1, 4], 3, 0, 0.013, 9),               // 8 reshape out
+            tensor(&[5, 4], 3, 5, 0.03, 127),              // 9 fc weights
+            tensor(&[5], 2, 6, 0.013 * 0.03, 0),           // 10 fc bias
+            tensor(&[1, 5], 3, 0, 0.05, 100),              // 11 fc out
+            tensor(&[1, 5], 3, 0, 1.0 / 256.0, 0),         // 12 softmax out
+        ];
+        let ops = vec![
+            op(0, &[0, 1], &[2], Some((22, vec![]))),
+            op(
+                1,
+                &[2, 3, 4],
+                &[5],
+                Some((
+                    1,
+                    vec![
+                        (0, Val::U8(1)),
+                        (1, Val::I32(2)),
+                        (2, Val::I32(2)),
+                        (3, Val::U8(1)),
+                    ],
+                )),
+            ),
+            op(2, &[5, 6], &[7], Some((27, vec![(0, Val::U8(1))]))),
+            op(
+                3,
+                &[7],
+                &[8],
+                Some((17, vec![(0, Val::Obj(Obj::I32s(vec![1, 4])))])),
+            ),
+            op(4, &[8, 9, 10], &[11], Some((8, vec![(0, Val::U8(3))]))),
+            op(5, &[11], &[12], Some((9, vec![(0, Val::F32(1.0))]))),
+        ];
+        model(
+            &[34, 3, 40, 22, 9, 25],
+            tensors,
+            &[0],
+            &[12],
+            ops,
+            vec![
+                vec![],
+                le(&[0, 0, 1, 1, 1, 2, 0, 0]),
+                (0..4 * 27).map(|i| h(i, 3)).collect(),
+                le(&[500, -700, 90, 0]),
+                le(&[1, 2]),
+                (0..20).map(|i| h(i, 4)).collect(),
+                le(&[-300, 250, 0, 1000, -40]),
+            ],
+        )
+    }
 }

@@ -129,39 +129,56 @@ fn vectorised_convolutions_equal_the_reference_loops_on_every_tensor() {
     }
 }
 
-/// The tiny model written by the project's FlatBuffers writer exercises every
-/// operator the engine runs (CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D,
-/// RESHAPE, SOFTMAX); every intermediate tensor must equal LiteRT's
-/// (tests/ref/gen_tiny_tflite_ref.py) on six inputs, on both the vectorised
-/// and the reference path. Runs without ../shared.
+/// The tiny models written by the project's FlatBuffers writer exercise
+/// every operator the engine runs (tiny: CONV_2D, DEPTHWISE_CONV_2D, ADD,
+/// AVERAGE_POOL_2D, RESHAPE, SOFTMAX; tiny2: PAD, CONV_2D, MEAN,
+/// FULLY_CONNECTED); every operator's output must equal LiteRT's
+/// (tests/ref/gen_tiny_tflite_ref.py) on six inputs, on the vectorised and
+/// the reference path. Runs without ../shared.
 #[test]
-fn tiny_model_matches_litert_on_every_tensor() {
+fn tiny_models_match_litert_on_every_tensor() {
     let refdir = workspace_root().join("tests/ref/tflite");
-    let bytes = shoal_tests::flatbuf::tflite::tiny(0);
-    let committed = std::fs::read(refdir.join("tiny.tflite")).unwrap();
-    assert!(
-        bytes == committed,
-        "the writer no longer reproduces tests/ref/tflite/tiny.tflite"
-    );
-    let model = Model::parse(&bytes).expect("parses");
-    assert_eq!(model.ops.len(), 6);
-    let inputs = load(&refdir.join("tiny_inputs.npy"));
-    let n = 8 * 8 * 3;
-    assert_eq!(inputs.len(), 6 * n);
-    let mut compared = 0;
-    for k in [3usize, 6, 7, 8, 9, 10] {
-        let want = load(&refdir.join(format!("tiny__t{k}.npy")));
-        let per = model.tensors[k].len();
-        assert_eq!(want.len(), 6 * per);
-        for (r, x) in inputs.chunks(n).enumerate() {
-            for run in [model.run_u8(x).unwrap(), model.run_u8_reference(x).unwrap()] {
-                let got = run.tensor(k).unwrap();
-                assert_eq!(got, &want[r * per..(r + 1) * per], "tensor {k}, input {r}");
-                compared += per;
+    for (name, bytes, checked) in [
+        (
+            "tiny",
+            shoal_tests::flatbuf::tflite::tiny(0),
+            [3usize, 6, 7, 8, 9, 10],
+        ),
+        (
+            "tiny2",
+            shoal_tests::flatbuf::tflite::tiny2(),
+            [2, 5, 7, 8, 11, 12],
+        ),
+    ] {
+        let committed = std::fs::read(refdir.join(format!("{name}.tflite"))).unwrap();
+        assert!(
+            bytes == committed,
+            "the writer no longer reproduces tests/ref/tflite/{name}.tflite"
+        );
+        let model = Model::parse(&bytes).expect("parses");
+        assert_eq!(model.ops.len(), 6);
+        let inputs = load(&refdir.join(format!("{name}_inputs.npy")));
+        let n = model.tensors[model.inputs[0]].len();
+        assert_eq!(inputs.len(), 6 * n);
+        let mut compared = 0;
+        for k in checked {
+            let want = load(&refdir.join(format!("{name}__t{k}.npy")));
+            let per = model.tensors[k].len();
+            assert_eq!(want.len(), 6 * per);
+            for (r, x) in inputs.chunks(n).enumerate() {
+                for run in [model.run_u8(x).unwrap(), model.run_u8_reference(x).unwrap()] {
+                    let got = run.tensor(k).unwrap();
+                    assert_eq!(
+                        got,
+                        &want[r * per..(r + 1) * per],
+                        "{name}: tensor {k}, input {r}"
+                    );
+                    compared += per;
+                }
             }
         }
+        println!("{name}: {compared} tensor values equal to LiteRT's");
     }
-    println!("tiny model: {compared} tensor values equal to LiteRT's");
 }
 
 #[test]
@@ -179,8 +196,10 @@ fn unsupported_operator_is_named() {
 #[test]
 fn arena_runs_equal_the_allocating_runs() {
     use shoal_core::tflite::TfliteError;
-    let tiny = shoal_tests::flatbuf::tflite::tiny(0);
-    let mut models = vec![("tiny".to_string(), tiny)];
+    let mut models = vec![
+        ("tiny".to_string(), shoal_tests::flatbuf::tflite::tiny(0)),
+        ("tiny2".to_string(), shoal_tests::flatbuf::tflite::tiny2()),
+    ];
     if let Some(shared) = shared_dir() {
         for m in MODELS {
             let b = std::fs::read(shared.join(format!("models/coral/{m}.tflite"))).unwrap();
@@ -192,8 +211,8 @@ fn arena_runs_equal_the_allocating_runs() {
         let model = Model::parse(bytes).unwrap();
         let plan = model.plan().unwrap();
         let n = model.tensors[model.inputs[0]].len();
-        let input: Vec<u8> = if name == "tiny" {
-            load(&refdir.join("tiny_inputs.npy"))[2 * n..3 * n].to_vec()
+        let input: Vec<u8> = if name.starts_with("tiny") {
+            load(&refdir.join(format!("{name}_inputs.npy")))[2 * n..3 * n].to_vec()
         } else {
             let size = model.tensors[model.inputs[0]].shape[1];
             load(&refdir.join(format!("input_{size}_cat.npy")))

@@ -112,6 +112,9 @@ pub(crate) fn op_io(op: &Op) -> (usize, Option<usize>, usize) {
         | Op::AvgPool { input, output, .. }
         | Op::Reshape { input, output }
         | Op::Softmax { input, output, .. } => (input, None, output),
+        Op::FullyConnected { input, output, .. }
+        | Op::Pad { input, output, .. }
+        | Op::Mean { input, output } => (input, None, output),
         Op::Add { a, b, output, .. } => (a, Some(b), output),
     }
 }
@@ -151,7 +154,17 @@ pub(crate) fn run_op(
             window,
             act,
         } => conv(
-            model, a, out, input, filter, bias, output, window, act, None, loops,
+            model,
+            a,
+            out,
+            input,
+            filter,
+            bias,
+            output,
+            window,
+            act,
+            Kind::Full,
+            loops,
         ),
         Op::DepthwiseConv2d {
             input,
@@ -171,7 +184,7 @@ pub(crate) fn run_op(
             output,
             window,
             act,
-            Some(multiplier),
+            Kind::Depthwise(multiplier),
             loops,
         ),
         Op::AvgPool {
@@ -212,6 +225,68 @@ pub(crate) fn run_op(
                 }
             }
         }
+        Op::FullyConnected {
+            input,
+            weights,
+            bias,
+            output,
+            act,
+        } => conv(
+            model,
+            a,
+            out,
+            input,
+            weights,
+            bias,
+            output,
+            Window {
+                padding: super::Padding::Valid,
+                stride_w: 1,
+                stride_h: 1,
+                dilation_w: 1,
+                dilation_h: 1,
+            },
+            act,
+            Kind::Dense,
+            loops,
+        ),
+        Op::Pad {
+            input,
+            output,
+            pads,
+        } => {
+            let (ih, iw, c) = dims(t(input));
+            let (_, ow, oc) = dims(t(output));
+            out.fill(t(output).zero_point as u8);
+            for (y, row) in a.chunks_exact(iw * c).take(ih).enumerate() {
+                for (xi, px) in row.chunks_exact(c).enumerate() {
+                    let p = ((y + pads[1].0) * ow + pads[2].0 + xi) * oc + pads[3].0;
+                    out[p..p + c].copy_from_slice(px);
+                }
+            }
+        }
+        Op::Mean { input, output } => {
+            // As LiteRT's reference kernel for uint8: the multiplier of
+            // `s_in / s_out` takes in `1 / n` as an integer division after a
+            // left shift by `floor(log2 n)` (at most 32, and at most
+            // 31 + its shift), then one fixed-point rescale of the centred
+            // integer sum.
+            let (ih, iw, c) = dims(t(input));
+            let n = (ih * iw) as i64;
+            let (q, shift) =
+                quantize_multiplier(f64::from(t(input).scale) / f64::from(t(output).scale));
+            let k = (63 - (n as u64).leading_zeros() as i32)
+                .min(32)
+                .min(31 + shift);
+            let q = ((i64::from(q) << k) / n) as i32;
+            let shift = shift - k;
+            for (ch, o) in out.iter_mut().enumerate().take(c) {
+                let sum: i64 = a.iter().skip(ch).step_by(c).map(|&v| i64::from(v)).sum();
+                let centred = (sum - i64::from(t(input).zero_point) * n) as i32;
+                let v = multiply_by_quantized_multiplier(centred, q, shift) + t(output).zero_point;
+                *o = v.clamp(0, 255) as u8;
+            }
+        }
         Op::Reshape { .. } => out.copy_from_slice(a),
         Op::Softmax { input, beta, .. } => {
             let depth = *t(input).shape.last().unwrap_or(&1);
@@ -225,6 +300,17 @@ pub(crate) fn run_op(
         } => add_u8(a, b, out, t(ia), t(ib), t(output), act),
     }
     Ok(())
+}
+
+/// What a [`conv`] call computes.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// CONV_2D.
+    Full,
+    /// DEPTHWISE_CONV_2D with this multiplier.
+    Depthwise(usize),
+    /// FULLY_CONNECTED (one batch).
+    Dense,
 }
 
 /// Output channels computed together per pixel (accumulators on the stack).
@@ -241,14 +327,24 @@ fn conv(
     output: usize,
     w: Window,
     act: Activation,
-    depthwise: Option<usize>,
+    kind: Kind,
     loops: Loops,
 ) {
     let t = |i: usize| &model.tensors[i];
     let f = t(filter).data.unwrap_or(&[]);
-    let (ih, iw, ic) = dims(t(input));
-    let (oh, ow, oc) = dims(t(output));
-    let (fh, fw) = (t(filter).shape[1], t(filter).shape[2]);
+    let ((ih, iw, ic), (oh, ow, oc), (fh, fw)) = match kind {
+        // One batch: a 1 x 1 convolution over a single pixel.
+        Kind::Dense => ((1, 1, t(input).len()), (1, 1, t(output).len()), (1, 1)),
+        _ => (
+            dims(t(input)),
+            dims(t(output)),
+            (t(filter).shape[1], t(filter).shape[2]),
+        ),
+    };
+    let depthwise = match kind {
+        Kind::Depthwise(m) => Some(m),
+        _ => None,
+    };
     let in_off = -t(input).zero_point;
     let f_off = -t(filter).zero_point;
     // TFLite forms the product of the two float scales in float, then divides in double.

@@ -10,8 +10,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Supported now: CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, RESHAPE,
-//! ADD (uint8, with fused ReLU/ReLU6), and SOFTMAX. Any other operator is
+//! Supported now: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED (one batch),
+//! AVERAGE_POOL_2D, MEAN (over height and width), PAD, RESHAPE, ADD (uint8,
+//! with fused ReLU/ReLU6), and SOFTMAX. Any other operator is
 //! rejected at parse time with [`TfliteError::UnsupportedOperator`] naming
 //! it. Arithmetic: int32 accumulation, TFLite's fixed-point requantization
 //! (`QuantizeMultiplier`, saturating rounding doubling high multiply,
@@ -265,6 +266,35 @@ pub enum Op {
         /// Beta.
         beta: f32,
     },
+    /// FULLY_CONNECTED with one batch: weights `[outputs, inputs]`.
+    FullyConnected {
+        /// Input (any shape holding `inputs` values).
+        input: usize,
+        /// Weights tensor.
+        weights: usize,
+        /// Bias tensor (int32), if any.
+        bias: Option<usize>,
+        /// Output.
+        output: usize,
+        /// Fused activation.
+        act: Activation,
+    },
+    /// PAD of an NHWC tensor with the output's zero point.
+    Pad {
+        /// Input.
+        input: usize,
+        /// Output.
+        output: usize,
+        /// `(before, after)` per dimension.
+        pads: [(usize, usize); 4],
+    },
+    /// MEAN over height and width of an NHWC tensor.
+    Mean {
+        /// Input.
+        input: usize,
+        /// Output (`[1, 1, 1, C]` or `[1, C]`).
+        output: usize,
+    },
     /// ADD of two same-shape tensors.
     Add {
         /// First input.
@@ -338,6 +368,20 @@ fn window(t: &Table<'_>, dilation: Option<(usize, usize)>) -> Result<Window, Tfl
         dilation_w,
         dilation_h,
     })
+}
+
+/// The values of a constant int32 tensor (PAD's paddings, MEAN's axes).
+fn constant_i32s(tensors: &[Tensor<'_>], i: usize) -> Result<Vec<i32>, TfliteError> {
+    let t = tensors
+        .get(i)
+        .ok_or(TfliteError::BadGraph("tensor index out of range"))?;
+    match (t.dtype, t.data) {
+        (DType::I32, Some(d)) => Ok(d
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes(crate::quant::file::le(c)))
+            .collect()),
+        _ => Err(TfliteError::BadGraph("expected a constant int32 tensor")),
+    }
 }
 
 impl<'a> Model<'a> {
@@ -515,6 +559,52 @@ impl<'a> Model<'a> {
                         None => Activation::None,
                     },
                 },
+                9 => Op::FullyConnected {
+                    input: input(0)?,
+                    weights: input(1)?,
+                    bias: bias(2)?,
+                    output,
+                    act: match o.table(4)? {
+                        Some(t) => activation(t.u8_or(0, 0)?)?,
+                        None => Activation::None,
+                    },
+                },
+                34 => {
+                    let p = constant_i32s(&tensors, input(1)?)?;
+                    let mut pads = [(0usize, 0usize); 4];
+                    if p.len() != 8 {
+                        return Err(TfliteError::BadGraph("PAD needs 4 x 2 paddings"));
+                    }
+                    let side = |v: i32| {
+                        usize::try_from(v)
+                            .ok()
+                            .filter(|&v| v <= 1024)
+                            .ok_or(TfliteError::BadGraph("padding out of range"))
+                    };
+                    for (pair, v) in pads.iter_mut().zip(p.chunks_exact(2)) {
+                        if let [a, b] = *v {
+                            *pair = (side(a)?, side(b)?);
+                        }
+                    }
+                    Op::Pad {
+                        input: input(0)?,
+                        output,
+                        pads,
+                    }
+                }
+                40 => {
+                    let mut axes = constant_i32s(&tensors, input(1)?)?;
+                    axes.sort_unstable();
+                    if axes != [1, 2] {
+                        return Err(TfliteError::BadGraph(
+                            "MEAN is supported over height and width only",
+                        ));
+                    }
+                    Op::Mean {
+                        input: input(0)?,
+                        output,
+                    }
+                }
                 other => return Err(TfliteError::UnsupportedOperator(other)),
             };
             ops.push(op);
@@ -565,6 +655,7 @@ impl<'a> Model<'a> {
         for op in &self.ops {
             if let Op::Conv2d { output, act, .. }
             | Op::DepthwiseConv2d { output, act, .. }
+            | Op::FullyConnected { output, act, .. }
             | Op::AvgPool { output, act, .. }
             | Op::Add { output, act, .. } = *op
             {
@@ -639,6 +730,58 @@ impl<'a> Model<'a> {
                     u8t(output)?;
                     if t(input).len() != t(output).len() {
                         return Err(TfliteError::BadGraph("reshape/softmax element count"));
+                    }
+                }
+                Op::FullyConnected {
+                    input,
+                    weights,
+                    bias,
+                    output,
+                    ..
+                } => {
+                    u8t(input)?;
+                    u8t(weights)?;
+                    u8t(output)?;
+                    let w = &t(weights).shape;
+                    let [n_out, n_in] = w[..] else {
+                        return Err(TfliteError::BadGraph("weights must be [outputs, inputs]"));
+                    };
+                    if t(weights).data.is_none()
+                        || t(input).len() != n_in
+                        || t(output).len() != n_out
+                        || n_in > 32_768
+                    {
+                        return Err(TfliteError::BadGraph(
+                            "FULLY_CONNECTED shapes (one batch, constant weights)",
+                        ));
+                    }
+                    if let Some(b) = bias {
+                        if t(b).dtype != DType::I32 || t(b).len() != n_out || t(b).data.is_none() {
+                            return Err(TfliteError::BadGraph(
+                                "bias must be constant int32 of the output depth",
+                            ));
+                        }
+                    }
+                }
+                Op::Pad {
+                    input,
+                    output,
+                    pads,
+                } => {
+                    u8t(input)?;
+                    u8t(output)?;
+                    let i = nhwc(input)?;
+                    let o = t(output).shape.clone();
+                    let want: Vec<usize> = (0..4).map(|k| i[k] + pads[k].0 + pads[k].1).collect();
+                    if o != want || pads[0] != (0, 0) {
+                        return Err(TfliteError::BadGraph("PAD output shape"));
+                    }
+                }
+                Op::Mean { input, output } => {
+                    u8t(input)?;
+                    u8t(output)?;
+                    if t(input).is_empty() || t(output).len() != nhwc(input)?[3] {
+                        return Err(TfliteError::BadGraph("MEAN output shape"));
                     }
                 }
                 Op::Add { a, b, output, .. } => {
@@ -921,6 +1064,13 @@ fn op_tensors(op: &Op) -> Vec<usize> {
         | Op::Softmax { input, output, .. } => {
             vec![input, output]
         }
+        Op::FullyConnected {
+            input,
+            weights,
+            output,
+            ..
+        } => vec![input, weights, output],
+        Op::Pad { input, output, .. } | Op::Mean { input, output } => vec![input, output],
         Op::Add { a, b, output, .. } => vec![a, b, output],
     }
 }
