@@ -426,34 +426,42 @@ pub(crate) unsafe fn gear_corrections(g: &super::gear::GearMatrix, x: &[f32], y:
             s += uk * tk;
         }
         let (a, b) = (g.row_ptr[r] as usize, g.row_ptr[r + 1] as usize);
-        let (cs, vs) = (&g.col[a..b], &g.val[a..b]);
         // SAFETY: every column index is below `cols` (caller); loads stay
-        // inside `cs` and `vs`; the tail gathers only the lanes it has.
+        // inside `g.col` and `g.val` (a row's last group of eight reads into
+        // the next row's entries, masked off; at the very end the tail is
+        // copied first); masked-off lanes gather nothing.
         unsafe {
             let mut acc = _mm256_setzero_ps();
-            let mut i = 0;
-            while i + 8 <= cs.len() {
-                let idx = _mm256_loadu_si256(cs.as_ptr().add(i).cast());
-                let v = _mm256_cvtph_ps(_mm_loadu_si128(vs.as_ptr().add(i).cast()));
+            let mut i = a;
+            while i + 8 <= b {
+                let idx = _mm256_loadu_si256(g.col.as_ptr().add(i).cast());
+                let v = _mm256_cvtph_ps(_mm_loadu_si128(g.val.as_ptr().add(i).cast()));
                 acc = _mm256_fmadd_ps(v, _mm256_i32gather_ps::<4>(x.as_ptr(), idx), acc);
                 i += 8;
             }
-            if i < cs.len() {
-                let (mut ci, mut vi) = ([0i32; 8], [0u16; 8]);
-                let mut mask = [0i32; 8];
-                for j in 0..cs.len() - i {
-                    ci[j] = cs[i + j] as i32;
-                    vi[j] = vs[i + j];
-                    mask[j] = -1;
-                }
-                let xg = _mm256_mask_i32gather_ps::<4>(
-                    _mm256_setzero_ps(),
-                    x.as_ptr(),
-                    _mm256_loadu_si256(ci.as_ptr().cast()),
-                    _mm256_castsi256_ps(_mm256_loadu_si256(mask.as_ptr().cast())),
+            if i < b {
+                let rem = (b - i) as i32;
+                let mask = _mm256_cmpgt_epi32(
+                    _mm256_set1_epi32(rem),
+                    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                 );
-                let v = _mm256_cvtph_ps(_mm_loadu_si128(vi.as_ptr().cast()));
-                acc = _mm256_fmadd_ps(v, xg, acc);
+                let (idx, v) = if i + 8 <= g.col.len() {
+                    (
+                        _mm256_loadu_si256(g.col.as_ptr().add(i).cast()),
+                        _mm256_cvtph_ps(_mm_loadu_si128(g.val.as_ptr().add(i).cast())),
+                    )
+                } else {
+                    let (mut ci, mut vi) = ([0u32; 8], [0u16; 8]);
+                    ci[..b - i].copy_from_slice(&g.col[i..b]);
+                    vi[..b - i].copy_from_slice(&g.val[i..b]);
+                    (
+                        _mm256_loadu_si256(ci.as_ptr().cast()),
+                        _mm256_cvtph_ps(_mm_loadu_si128(vi.as_ptr().cast())),
+                    )
+                };
+                let maskf = _mm256_castsi256_ps(mask);
+                let xg = _mm256_mask_i32gather_ps::<4>(_mm256_setzero_ps(), x.as_ptr(), idx, maskf);
+                acc = _mm256_fmadd_ps(_mm256_and_ps(v, maskf), xg, acc);
             }
             s += hsum(acc);
         }
