@@ -1,5 +1,5 @@
 //! A strict reader and writer for NumPy `.npy` files (format versions 1.0,
-//! 2.0 and 3.0) holding `u1` or little-endian `f2`, `f4`, `f8` arrays in C
+//! 2.0 and 3.0) holding `u1`, `i1` or little-endian `f2`, `f4`, `f8` arrays in C
 //! order.
 //!
 //! Every size is checked before anything is allocated: the header is capped
@@ -39,7 +39,7 @@ pub enum NpyError {
     HeaderTooLarge(usize),
     /// The header dictionary is not valid.
     BadHeader(&'static str),
-    /// A dtype other than `|u1`, `<f2`, `<f4`, `<f8`, `<i4`, `<i8`, `<u4`, `<u8`.
+    /// A dtype other than `|u1`, `|i1`, `<f2`, `<f4`, `<f8`, `<i4`, `<i8`, `<u4`, `<u8`.
     UnsupportedDtype(String),
     /// Fortran-ordered data.
     FortranOrder,
@@ -72,7 +72,7 @@ impl core::fmt::Display for NpyError {
             NpyError::UnsupportedDtype(d) => {
                 write!(
                     f,
-                    "npy: dtype {d} not supported (use |u1, <f2, <f4, <f8, <i4, <i8, <u4 or <u8)"
+                    "npy: dtype {d} not supported (use |u1, |i1, <f2, <f4, <f8, <i4, <i8, <u4 or <u8)"
                 )
             }
             NpyError::NotIds(i) => write!(
@@ -97,6 +97,8 @@ impl core::error::Error for NpyError {}
 pub enum Dtype {
     /// uint8.
     U8,
+    /// int8.
+    I8,
     /// IEEE binary16.
     F16,
     /// IEEE binary32.
@@ -117,7 +119,7 @@ impl Dtype {
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
-            Dtype::U8 => 1,
+            Dtype::U8 | Dtype::I8 => 1,
             Dtype::F16 => 2,
             Dtype::F32 => 4,
             Dtype::F64 | Dtype::I64 | Dtype::U64 => 8,
@@ -167,7 +169,7 @@ impl Array<'_> {
                 .chunks_exact(8)
                 .map(|c| f64::from_le_bytes(le(c)))
                 .collect(),
-            Dtype::I32 | Dtype::I64 | Dtype::U32 | Dtype::U64 => self
+            Dtype::I8 | Dtype::I32 | Dtype::I64 | Dtype::U32 | Dtype::U64 => self
                 .to_i128()
                 .unwrap_or_default()
                 .into_iter()
@@ -186,13 +188,16 @@ impl Array<'_> {
                 .rev()
                 .fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte));
             match self.dtype {
+                Dtype::I8 => i128::from(u as u8 as i8),
                 Dtype::I32 => i128::from(u as u32 as i32),
                 Dtype::I64 => i128::from(u as i64),
                 _ => i128::from(u),
             }
         });
         match self.dtype {
-            Dtype::I32 | Dtype::I64 | Dtype::U8 | Dtype::U32 | Dtype::U64 => Some(it.collect()),
+            Dtype::I8 | Dtype::I32 | Dtype::I64 | Dtype::U8 | Dtype::U32 | Dtype::U64 => {
+                Some(it.collect())
+            }
             _ => None,
         }
     }
@@ -274,6 +279,7 @@ pub fn read(bytes: &[u8]) -> Result<Array<'_>, NpyError> {
     let descr = d.get(..q).ok_or(NpyError::BadHeader("descr"))?;
     let dtype = match descr {
         "|u1" | "<u1" => Dtype::U8,
+        "|i1" | "<i1" => Dtype::I8,
         "<f2" => Dtype::F16,
         "<f4" => Dtype::F32,
         "<f8" => Dtype::F64,

@@ -5,8 +5,8 @@ kernels (BUILTIN_REF, one thread), for Shoal's bit-exactness tests.
 For each model in ../../../shared/models/coral/ (uint8 ones) and each BMP
 test image there, writes into tflite/:
   input_<size>_<image>.npy   the uint8 HxWx3 input (PIL bilinear resize)
-  <model>__<image>.logits.npy  the uint8 tensor fed to SOFTMAX
-  <model>__<image>.probs.npy   the uint8 SOFTMAX output
+  <model>__<image>.logits.npy  the tensor fed to SOFTMAX (uint8, or int8)
+  <model>__<image>.probs.npy   the model's uint8 output
 
 The models and images are Apache-2.0 (google-coral/test_data); the derived
 input tensors committed here carry the same licence (see tflite/LICENSE.md).
@@ -27,6 +27,8 @@ MODELS = [
     "mobilenet_v1_0.5_160_quant",
     "mobilenet_v1_0.75_192_quant",
     "mobilenet_v2_1.0_224_quant",
+    # int8 inside (per-channel weights), uint8 at the edges (QUANTIZE).
+    "tf2_mobilenet_v2_1.0_224_ptq",
 ]
 IMAGES = ["cat", "grace_hopper"]
 
@@ -51,7 +53,7 @@ def main():
             it.set_tensor(inp["index"], x[None])
             it.invoke()
             logits = it.get_tensor(int(softmax["inputs"][0])).reshape(-1)
-            probs = it.get_tensor(int(softmax["outputs"][0])).reshape(-1)
+            probs = it.get_tensor(it.get_output_details()[0]["index"]).reshape(-1)
             np.save(os.path.join(OUT, f"{m}__{name}.logits.npy"), logits)
             np.save(os.path.join(OUT, f"{m}__{name}.probs.npy"), probs)
             print(m, name, "top-1", int(np.argmax(probs)), int(probs.max()))

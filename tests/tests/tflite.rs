@@ -5,11 +5,13 @@
 use shoal_core::{npy, tflite::Model};
 use shoal_tests::{shared_dir, workspace_root};
 
-const MODELS: [&str; 4] = [
+const MODELS: [&str; 5] = [
     "mobilenet_v1_0.25_128_quant",
     "mobilenet_v1_0.5_160_quant",
     "mobilenet_v1_0.75_192_quant",
     "mobilenet_v2_1.0_224_quant",
+    // int8 with per-channel weights inside, uint8 at the edges.
+    "tf2_mobilenet_v2_1.0_224_ptq",
 ];
 
 fn load(path: &std::path::Path) -> Vec<u8> {
@@ -35,10 +37,15 @@ fn coral_mobilenets_are_bit_exact_against_litert_reference_kernels() {
             let ms = t0.elapsed().as_secs_f64() * 1e3;
             let probs = run.output(&model, 0).unwrap();
             let want_probs = load(&refdir.join(format!("{m}__{img}.probs.npy")));
-            let softmax_in = match model.ops.last() {
-                Some(shoal_core::tflite::Op::Softmax { input, .. }) => *input,
-                _ => panic!("last op is not SOFTMAX"),
-            };
+            let softmax_in = model
+                .ops
+                .iter()
+                .rev()
+                .find_map(|op| match op {
+                    shoal_core::tflite::Op::Softmax { input, .. } => Some(*input),
+                    _ => None,
+                })
+                .expect("a SOFTMAX");
             let logits = run.tensor(softmax_in).unwrap();
             let want_logits = load(&refdir.join(format!("{m}__{img}.logits.npy")));
             let top = probs

@@ -83,7 +83,8 @@ fn mul_pot(x: i32, e: i32) -> i32 {
 /// `(min, max)` of the output after a fused activation, as TFLite rounds it
 /// (the model validation rejects graphs where `min > max`).
 pub(crate) fn act_range(act: Activation, out: &Tensor<'_>) -> (i32, i32) {
-    let q = |f: f32| out.zero_point + libm::roundf(f / out.scale) as i32;
+    // In the uint8 view of int8 tensors (see [`flip`]).
+    let q = |f: f32| zp(out) + libm::roundf(f / out.scale) as i32;
     match act {
         Activation::None => (0, 255),
         Activation::Relu => (q(0.0).max(0), 255),
@@ -104,6 +105,23 @@ fn dims(t: &Tensor<'_>) -> (usize, usize, usize) {
     }
 }
 
+/// int8 tensors are handled as uint8 with the sign bit flipped: byte
+/// `b ^ 0x80` is `q + 128`, so with the zero point also moved up by 128
+/// every centred value `q - z` (and every clamp to the type's range) is the
+/// same. [`flip`] is that byte mask, [`zp`] the moved zero point.
+pub(crate) fn flip(t: &Tensor<'_>) -> u8 {
+    if t.dtype == DType::I8 {
+        0x80
+    } else {
+        0
+    }
+}
+
+/// Zero point in the uint8 view (see [`flip`]).
+pub(crate) fn zp(t: &Tensor<'_>) -> i32 {
+    t.zero_point + i32::from(flip(t))
+}
+
 /// The data inputs an operator reads (the second only for ADD) and its output.
 pub(crate) fn op_io(op: &Op) -> (usize, Option<usize>, usize) {
     match *op {
@@ -114,7 +132,8 @@ pub(crate) fn op_io(op: &Op) -> (usize, Option<usize>, usize) {
         | Op::Softmax { input, output, .. } => (input, None, output),
         Op::FullyConnected { input, output, .. }
         | Op::Pad { input, output, .. }
-        | Op::Mean { input, output } => (input, None, output),
+        | Op::Mean { input, output }
+        | Op::Quantize { input, output } => (input, None, output),
         Op::Add { a, b, output, .. } => (a, Some(b), output),
     }
 }
@@ -142,7 +161,7 @@ pub(crate) fn run_op(
 ) -> Result<(), TfliteError> {
     let t = |i: usize| &model.tensors[i];
     let (_, _, out_index) = op_io(op);
-    if t(out_index).dtype != DType::U8 || out.len() != t(out_index).len() {
+    if !matches!(t(out_index).dtype, DType::U8 | DType::I8) || out.len() != t(out_index).len() {
         return Err(TfliteError::BadGraph("output size"));
     }
     match *op {
@@ -200,6 +219,10 @@ pub(crate) fn run_op(
             let ph = pad(window.stride_h, 1, ih, filter_h, oh);
             let pw = pad(window.stride_w, 1, iw, filter_w, ow);
             let (lo, hi) = act_range(act, t(output));
+            let (fi, fo) = (flip(t(input)), flip(t(output)));
+            // TFLite rounds the average of the stored values half away from
+            // zero: for int8 that is around -128 in the uint8 view.
+            let off = i32::from(fi);
             for oy in 0..oh {
                 for ox in 0..ow {
                     let y0 = oy as i64 * window.stride_h as i64 - ph;
@@ -210,17 +233,18 @@ pub(crate) fn run_op(
                             for fx in 0..filter_w as i64 {
                                 let (iy, ix) = (y0 + fy, x0 + fx);
                                 if iy >= 0 && ix >= 0 && (iy as usize) < ih && (ix as usize) < iw {
-                                    sum += i32::from(a[(iy as usize * iw + ix as usize) * c + ch]);
+                                    let b = a[(iy as usize * iw + ix as usize) * c + ch] ^ fi;
+                                    sum += i32::from(b) - off;
                                     count += 1;
                                 }
                             }
                         }
-                        let avg = if count > 0 {
-                            (sum + count / 2) / count
-                        } else {
-                            0
-                        };
-                        out[(oy * ow + ox) * c + ch] = avg.max(lo).min(hi) as u8;
+                        let avg = match count {
+                            0 => 0,
+                            n if sum >= 0 => (sum + n / 2) / n,
+                            n => (sum - n / 2) / n,
+                        } + off;
+                        out[(oy * ow + ox) * c + ch] = avg.max(lo).min(hi) as u8 ^ fo;
                     }
                 }
             }
@@ -280,17 +304,39 @@ pub(crate) fn run_op(
                 .min(31 + shift);
             let q = ((i64::from(q) << k) / n) as i32;
             let shift = shift - k;
+            let (fi, fo) = (flip(t(input)), flip(t(output)));
             for (ch, o) in out.iter_mut().enumerate().take(c) {
-                let sum: i64 = a.iter().skip(ch).step_by(c).map(|&v| i64::from(v)).sum();
-                let centred = (sum - i64::from(t(input).zero_point) * n) as i32;
-                let v = multiply_by_quantized_multiplier(centred, q, shift) + t(output).zero_point;
-                *o = v.clamp(0, 255) as u8;
+                let sum: i64 = a
+                    .iter()
+                    .skip(ch)
+                    .step_by(c)
+                    .map(|&v| i64::from(v ^ fi))
+                    .sum();
+                let centred = (sum - i64::from(zp(t(input))) * n) as i32;
+                let v = multiply_by_quantized_multiplier(centred, q, shift) + zp(t(output));
+                *o = v.clamp(0, 255) as u8 ^ fo;
             }
         }
         Op::Reshape { .. } => out.copy_from_slice(a),
-        Op::Softmax { input, beta, .. } => {
+        Op::Softmax {
+            input,
+            output,
+            beta,
+        } => {
             let depth = *t(input).shape.last().unwrap_or(&1);
-            softmax_u8(a, out, depth.max(1), beta, t(input).scale);
+            let flips = (flip(t(input)), flip(t(output)));
+            softmax_u8(a, out, flips, depth.max(1), beta, t(input).scale);
+        }
+        Op::Quantize { input, output } => {
+            // TFLite's Requantize: `MBQM(x - z_in, s_in / s_out) + z_out`.
+            let (q, shift) =
+                quantize_multiplier(f64::from(t(input).scale) / f64::from(t(output).scale));
+            let (fi, fo) = (flip(t(input)), flip(t(output)));
+            let (zi, zo) = (zp(t(input)), zp(t(output)));
+            for (o, &v) in out.iter_mut().zip(a) {
+                let r = multiply_by_quantized_multiplier(i32::from(v ^ fi) - zi, q, shift) + zo;
+                *o = r.clamp(0, 255) as u8 ^ fo;
+            }
         }
         Op::Add {
             a: ia,
@@ -345,14 +391,13 @@ fn conv(
         Kind::Depthwise(m) => Some(m),
         _ => None,
     };
-    let in_off = -t(input).zero_point;
-    let f_off = -t(filter).zero_point;
-    // TFLite forms the product of the two float scales in float, then divides in double.
-    let real = f64::from(t(input).scale * t(filter).scale) / f64::from(t(output).scale);
+    let in_off = -zp(t(input));
+    let f_off = -zp(t(filter));
     let rq = Requant {
-        q: quantize_multiplier(real),
+        scales: (t(input).scale, &t(filter).scales, t(output).scale),
         range: act_range(act, t(output)),
-        zero: t(output).zero_point,
+        zero: zp(t(output)),
+        flip: flip(t(output)),
         bias: bias.and_then(|b| t(b).data).unwrap_or(&[]),
     };
     let g = Geometry {
@@ -372,8 +417,10 @@ fn conv(
     let v = Operands {
         x,
         in_off,
+        x_flip: flip(t(input)),
         f,
         f_off,
+        f_flip: flip(t(filter)),
     };
     match loops {
         Loops::Reference => {
@@ -388,8 +435,14 @@ fn conv(
         }
         Loops::I16 => {}
     }
-    let x16: Vec<i16> = x.iter().map(|&v| (i32::from(v) + in_off) as i16).collect();
-    let f16: Vec<i16> = f.iter().map(|&v| (i32::from(v) + f_off) as i16).collect();
+    let x16: Vec<i16> = x
+        .iter()
+        .map(|&b| (i32::from(b ^ v.x_flip) + in_off) as i16)
+        .collect();
+    let f16: Vec<i16> = f
+        .iter()
+        .map(|&b| (i32::from(b ^ v.f_flip) + f_off) as i16)
+        .collect();
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if crate::arch::avx2_available() {
         // SAFETY: AVX2 support was just checked.
@@ -402,11 +455,28 @@ fn conv(
 
 /// Requantization of one convolution's accumulators.
 struct Requant<'a> {
-    q: (i32, i32),
+    /// Input scale, filter scales (one, or one per output channel), output scale.
+    scales: (f32, &'a [f32], f32),
     range: (i32, i32),
     zero: i32,
+    /// Output byte mask (see [`flip`]).
+    flip: u8,
     /// int32 little-endian biases (empty: none).
     bias: &'a [u8],
+}
+
+impl Requant<'_> {
+    /// `(multiplier, shift)` of output channel `o`, as TFLite prepares it:
+    /// per tensor, the float product of the input and filter scales divided
+    /// in double; per channel, all in double.
+    fn multiplier(&self, o: usize) -> (i32, i32) {
+        let (si, sf, so) = self.scales;
+        let real = match sf {
+            [one] => f64::from(si * *one) / f64::from(so),
+            many => f64::from(si) * f64::from(many.get(o).copied().unwrap_or(0.0)) / f64::from(so),
+        };
+        quantize_multiplier(real)
+    }
 }
 
 /// Every output pixel, `CHUNK` channels at a time: `pixel` fills the int32
@@ -420,32 +490,34 @@ fn conv_loop(
     mut pixel: impl FnMut(usize, usize, usize, &mut [i32]),
 ) {
     let mut acc = [0i32; CHUNK];
-    for oy in 0..g.oh {
-        for ox in 0..g.ow {
-            let base = (oy * g.ow + ox) * g.oc;
-            let mut o0 = 0;
-            while o0 < g.oc {
-                let n = (g.oc - o0).min(CHUNK);
+    let mut mult = [(0i32, 0i32); CHUNK];
+    let mut bias = [0i32; CHUNK];
+    let mut o0 = 0;
+    while o0 < g.oc {
+        let n = (g.oc - o0).min(CHUNK);
+        for k in 0..n {
+            mult[k] = rq.multiplier(o0 + k);
+            let bi = 4 * (o0 + k);
+            bias[k] = rq
+                .bias
+                .get(bi..bi + 4)
+                .map_or(0, |c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        }
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let base = (oy * g.ow + ox) * g.oc + o0;
                 let a = &mut acc[..n];
                 a.fill(0);
                 pixel(oy, ox, o0, a);
-                for (k, (o, &v)) in out[base + o0..base + o0 + n]
-                    .iter_mut()
-                    .zip(a.iter())
-                    .enumerate()
-                {
-                    let bi = 4 * (o0 + k);
-                    let b = rq
-                        .bias
-                        .get(bi..bi + 4)
-                        .map_or(0, |c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-                    let r = multiply_by_quantized_multiplier(v.wrapping_add(b), rq.q.0, rq.q.1)
+                for (k, (o, &v)) in out[base..base + n].iter_mut().zip(a.iter()).enumerate() {
+                    let (q, shift) = mult[k];
+                    let r = multiply_by_quantized_multiplier(v.wrapping_add(bias[k]), q, shift)
                         + rq.zero;
-                    *o = r.max(rq.range.0).min(rq.range.1) as u8;
+                    *o = r.max(rq.range.0).min(rq.range.1) as u8 ^ rq.flip;
                 }
-                o0 += n;
             }
         }
+        o0 += n;
     }
 }
 
@@ -465,8 +537,12 @@ unsafe fn conv_loop_avx2(g: &Geometry, rq: &Requant<'_>, out: &mut [u8], x16: &[
 struct Operands<'a> {
     x: &'a [u8],
     in_off: i32,
+    /// Byte mask of int8 input (see [`flip`]).
+    x_flip: u8,
     f: &'a [u8],
     f_off: i32,
+    /// Byte mask of int8 filters.
+    f_flip: u8,
 }
 
 /// Shapes and window of one convolution.
@@ -514,9 +590,13 @@ fn pixel_reference(
     let Operands {
         x,
         in_off,
+        x_flip,
         f,
         f_off,
+        f_flip,
     } = *v;
+    let xv = |i: usize| i32::from(x[i] ^ x_flip) + in_off;
+    let fv = |i: usize| i32::from(f[i] ^ f_flip) + f_off;
     for (k, a) in acc.iter_mut().enumerate() {
         let o = o0 + k;
         for ky in 0..g.fh {
@@ -529,17 +609,12 @@ fn pixel_reference(
                     None => {
                         let fo = ((o * g.fh + ky) * g.fw + kx) * g.ic;
                         for c in 0..g.ic {
-                            *a = a.wrapping_add(
-                                (i32::from(f[fo + c]) + f_off) * (i32::from(x[px + c]) + in_off),
-                            );
+                            *a = a.wrapping_add(fv(fo + c) * xv(px + c));
                         }
                     }
                     Some(m) => {
                         let c = o / m;
-                        *a = a.wrapping_add(
-                            (i32::from(f[(ky * g.fw + kx) * g.oc + o]) + f_off)
-                                * (i32::from(x[px + c]) + in_off),
-                        );
+                        *a = a.wrapping_add(fv((ky * g.fw + kx) * g.oc + o) * xv(px + c));
                     }
                 }
             }
@@ -560,8 +635,10 @@ fn pixel_direct(g: &Geometry, v: &Operands<'_>, oy: usize, ox: usize, o0: usize,
     let Operands {
         x,
         in_off,
+        x_flip,
         f,
         f_off,
+        f_flip,
     } = *v;
     const SPAN: usize = 256;
     let mut xb = [0i16; SPAN];
@@ -576,12 +653,12 @@ fn pixel_direct(g: &Geometry, v: &Operands<'_>, oy: usize, ox: usize, o0: usize,
                 let xs = &mut xb[..n];
                 let mut sum = 0i32;
                 for (d, &v) in xs.iter_mut().zip(&x[p * g.ic + c0..p * g.ic + c0 + n]) {
-                    *d = (i32::from(v) + in_off) as i16;
+                    *d = (i32::from(v ^ x_flip) + in_off) as i16;
                     sum += i32::from(*d);
                 }
                 for (k, a) in acc.iter_mut().enumerate() {
                     let fo = (((o0 + k) * g.fh + ky) * g.fw + kx) * g.ic + c0;
-                    let d = dot_i16(xs, &f[fo..fo + n]);
+                    let d = dot_i16(xs, &f[fo..fo + n], |b| i32::from(b ^ f_flip));
                     *a = a.wrapping_add(d).wrapping_add(f_off.wrapping_mul(sum));
                 }
                 c0 += n;
@@ -590,21 +667,20 @@ fn pixel_direct(g: &Geometry, v: &Operands<'_>, oy: usize, ox: usize, o0: usize,
     }
 }
 
-/// `Σ a_i b_i` with wrapping i32 sums in 16 lanes (vectorised), for i16 or
-/// u8 `b`.
+/// `Σ a_i val(b_i)` with wrapping i32 sums in 16 lanes (vectorised).
 #[inline(always)]
-fn dot_i16<B: Copy + Into<i32>>(a: &[i16], b: &[B]) -> i32 {
+fn dot_i16<B: Copy>(a: &[i16], b: &[B], val: impl Fn(B) -> i32) -> i32 {
     let mut s = [0i32; 16];
     let mut ca = a.chunks_exact(16);
     let mut cb = b.chunks_exact(16);
     for (x, y) in (&mut ca).zip(&mut cb) {
         for k in 0..16 {
-            s[k] = s[k].wrapping_add(i32::from(x[k]) * y[k].into());
+            s[k] = s[k].wrapping_add(i32::from(x[k]) * val(y[k]));
         }
     }
     let mut t = s.iter().fold(0i32, |p, &v| p.wrapping_add(v));
     for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-        t = t.wrapping_add(i32::from(*x) * (*y).into());
+        t = t.wrapping_add(i32::from(*x) * val(*y));
     }
     t
 }
@@ -635,7 +711,7 @@ fn pixel_i16(
                     let xs = &x16[p * g.ic..(p + 1) * g.ic];
                     for (k, a) in acc.iter_mut().enumerate() {
                         let fo = (((o0 + k) * g.fh + ky) * g.fw + kx) * g.ic;
-                        *a = a.wrapping_add(dot_i16(xs, &f16[fo..fo + g.ic]));
+                        *a = a.wrapping_add(dot_i16(xs, &f16[fo..fo + g.ic], i32::from));
                     }
                 }
                 Some(1) => {
@@ -679,13 +755,14 @@ fn add_u8(
     let (m2, s2) = quantize_small(f64::from(tb.scale) / twice_max);
     let (mo, so) = quantize_small(twice_max / f64::from((1i32 << LEFT_SHIFT) as f32 * to.scale));
     let (lo, hi) = act_range(act, to);
+    let (fa, fb, fo) = (flip(ta), flip(tb), flip(to));
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        let x = (i32::from(x) - ta.zero_point) * (1 << LEFT_SHIFT);
-        let y = (i32::from(y) - tb.zero_point) * (1 << LEFT_SHIFT);
+        let x = (i32::from(x ^ fa) - zp(ta)) * (1 << LEFT_SHIFT);
+        let y = (i32::from(y ^ fb) - zp(tb)) * (1 << LEFT_SHIFT);
         let sx = multiply_by_quantized_multiplier(x, m1, s1);
         let sy = multiply_by_quantized_multiplier(y, m2, s2);
-        let raw = multiply_by_quantized_multiplier(sx.wrapping_add(sy), mo, so) + to.zero_point;
-        *o = raw.max(lo).min(hi) as u8;
+        let raw = multiply_by_quantized_multiplier(sx.wrapping_add(sy), mo, so) + zp(to);
+        *o = raw.max(lo).min(hi) as u8 ^ fo;
     }
 }
 
@@ -755,7 +832,8 @@ fn one_over_one_plus_x(a: i32) -> i32 {
     mul_pot(x, 1)
 }
 
-fn softmax_u8(x: &[u8], out: &mut [u8], depth: usize, beta: f32, scale: f32) {
+fn softmax_u8(x: &[u8], out: &mut [u8], flips: (u8, u8), depth: usize, beta: f32, scale: f32) {
+    let (fi, fo) = flips;
     const DIFF_BITS: i32 = 5;
     const ACC_BITS: i32 = 12;
     let real = (f64::from(beta) * f64::from(scale) * f64::from(1u32 << (31 - DIFF_BITS)))
@@ -765,16 +843,16 @@ fn softmax_u8(x: &[u8], out: &mut [u8], depth: usize, beta: f32, scale: f32) {
         / (1i64 << left.clamp(0, 62)) as f64;
     let diff_min = -(libm::floor(max_rescaled) as i32);
     for (row, orow) in x.chunks(depth).zip(out.chunks_mut(depth)) {
-        let max = i32::from(*row.iter().max().unwrap_or(&0));
+        let max = row.iter().map(|&v| i32::from(v ^ fi)).max().unwrap_or(0);
         let scaled = |v: u8| {
             srdhm(
-                (i32::from(v) - max).wrapping_mul(1 << left.clamp(0, 31)),
+                (i32::from(v ^ fi) - max).wrapping_mul(1 << left.clamp(0, 31)),
                 mult,
             )
         };
         let mut sum = 0i32;
         for &v in row {
-            if i32::from(v) - max >= diff_min {
+            if i32::from(v ^ fi) - max >= diff_min {
                 sum = sum.wrapping_add(rounding_divide_by_pot(exp_negative(scaled(v)), ACC_BITS));
             }
         }
@@ -783,12 +861,12 @@ fn softmax_u8(x: &[u8], out: &mut [u8], depth: usize, beta: f32, scale: f32) {
         let shifted = ((sum as u32) << headroom).wrapping_sub(1u32 << 31) as i32;
         let recip = one_over_one_plus_x(shifted);
         for (o, &v) in orow.iter_mut().zip(row) {
-            *o = if i32::from(v) - max >= diff_min {
+            *o = if i32::from(v ^ fi) - max >= diff_min {
                 let e = exp_negative(scaled(v));
                 rounding_divide_by_pot(srdhm(recip, e), bits_over_unit + 31 - 8).clamp(0, 255) as u8
             } else {
                 0
-            };
+            } ^ fo;
         }
     }
 }

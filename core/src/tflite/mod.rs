@@ -150,6 +150,9 @@ pub struct Tensor<'a> {
     pub scale: f32,
     /// Quantization zero point (first channel).
     pub zero_point: i32,
+    /// Per-channel scales (of the last dimension for convolution filters;
+    /// one entry for per-tensor quantization).
+    pub scales: Vec<f32>,
 }
 
 impl Tensor<'_> {
@@ -293,6 +296,14 @@ pub enum Op {
         /// Input.
         input: usize,
         /// Output (`[1, 1, 1, C]` or `[1, C]`).
+        output: usize,
+    },
+    /// QUANTIZE between 8-bit types (requantization: new scale, zero
+    /// point and signedness).
+    Quantize {
+        /// Input.
+        input: usize,
+        /// Output.
         output: usize,
     },
     /// ADD of two same-shape tensors.
@@ -453,17 +464,21 @@ impl<'a> Model<'a> {
                 }
                 _ => None,
             };
-            let (mut scale, mut zero_point) = (0.0, 0);
+            let (mut scales, mut zero_point) = (Vec::new(), 0);
             if let Some(q) = t.table(4)? {
-                scale = q.f32s(2)?.first().copied().unwrap_or(0.0);
+                scales = q.f32s(2)?;
+                if scales.len() > MAX_ITEMS {
+                    return Err(TfliteError::TooLarge);
+                }
                 zero_point = q.i64s(3)?.first().copied().unwrap_or(0) as i32;
             }
             tensors.push(Tensor {
                 shape,
                 dtype,
                 data,
-                scale,
+                scale: scales.first().copied().unwrap_or(0.0),
                 zero_point,
+                scales,
             });
         }
         let n = tensors.len();
@@ -592,6 +607,10 @@ impl<'a> Model<'a> {
                         pads,
                     }
                 }
+                114 => Op::Quantize {
+                    input: input(0)?,
+                    output,
+                },
                 40 => {
                     let mut axes = constant_i32s(&tensors, input(1)?)?;
                     axes.sort_unstable();
@@ -626,12 +645,14 @@ impl<'a> Model<'a> {
     #[allow(clippy::indexing_slicing)]
     fn validate(&self) -> Result<(), TfliteError> {
         let t = |i: usize| &self.tensors[i];
+        // 8-bit quantized tensors: uint8, or int8 (all of one operator's
+        // data tensors share the type of its first input).
+        let q8 = |i: usize| matches!(t(i).dtype, DType::U8 | DType::I8);
         let u8t = |i: usize| {
-            if t(i).dtype == DType::U8 {
-                Ok(())
-            } else {
-                Err(TfliteError::UnsupportedType(t(i).dtype as u8))
+            if !q8(i) {
+                return Err(TfliteError::UnsupportedType(t(i).dtype as u8));
             }
+            Ok(())
         };
         let nhwc = |i: usize| -> Result<[usize; 4], TfliteError> {
             match t(i).shape[..] {
@@ -641,15 +662,30 @@ impl<'a> Model<'a> {
         };
         for (i, tensor) in self.tensors.iter().enumerate() {
             let used = self.ops.iter().any(|op| op_tensors(op).contains(&i));
+            let zp_range = match tensor.dtype {
+                DType::U8 => 0..=255,
+                DType::I8 => -128..=127,
+                _ => continue,
+            };
             if used
-                && tensor.dtype == DType::U8
-                && !(tensor.scale.is_finite()
-                    && tensor.scale > 0.0
-                    && (0..=255).contains(&tensor.zero_point))
+                && !(tensor.scales.iter().all(|s| s.is_finite() && *s > 0.0)
+                    && !tensor.scales.is_empty()
+                    && zp_range.contains(&tensor.zero_point))
             {
                 return Err(TfliteError::BadGraph(
-                    "uint8 tensor with invalid scale or zero point",
+                    "8-bit tensor with invalid scale or zero point",
                 ));
+            }
+        }
+        // One 8-bit type per operator (QUANTIZE converts between them).
+        for op in &self.ops {
+            let ts = op_tensors(op);
+            let same = ts
+                .iter()
+                .filter(|&&i| q8(i))
+                .all(|&i| t(i).dtype == t(ts[0]).dtype);
+            if !same && !matches!(op, Op::Quantize { .. }) {
+                return Err(TfliteError::BadGraph("mixed uint8 and int8 tensors"));
             }
         }
         for op in &self.ops {
@@ -698,6 +734,12 @@ impl<'a> Model<'a> {
                         .is_none_or(|n| n > 32_768)
                     {
                         return Err(TfliteError::TooLarge);
+                    }
+                    let per_channel = t(filter).scales.len();
+                    if per_channel != 1 && (per_channel != oc || t(filter).zero_point != 0) {
+                        return Err(TfliteError::BadGraph(
+                            "filter scales: one, or one per output channel with zero point 0",
+                        ));
                     }
                     match op {
                         Op::Conv2d { .. } if f[0] != oc || f[3] != ic => {
@@ -775,6 +817,13 @@ impl<'a> Model<'a> {
                     let want: Vec<usize> = (0..4).map(|k| i[k] + pads[k].0 + pads[k].1).collect();
                     if o != want || pads[0] != (0, 0) {
                         return Err(TfliteError::BadGraph("PAD output shape"));
+                    }
+                }
+                Op::Quantize { input, output } => {
+                    u8t(input)?;
+                    u8t(output)?;
+                    if t(input).len() != t(output).len() {
+                        return Err(TfliteError::BadGraph("QUANTIZE element count"));
                     }
                 }
                 Op::Mean { input, output } => {
@@ -1070,7 +1119,9 @@ fn op_tensors(op: &Op) -> Vec<usize> {
             output,
             ..
         } => vec![input, weights, output],
-        Op::Pad { input, output, .. } | Op::Mean { input, output } => vec![input, output],
+        Op::Pad { input, output, .. }
+        | Op::Mean { input, output }
+        | Op::Quantize { input, output } => vec![input, output],
         Op::Add { a, b, output, .. } => vec![a, b, output],
     }
 }
