@@ -435,14 +435,8 @@ fn conv(
         }
         Loops::I16 => {}
     }
-    let x16: Vec<i16> = x
-        .iter()
-        .map(|&b| (i32::from(b ^ v.x_flip) + in_off) as i16)
-        .collect();
-    let f16: Vec<i16> = f
-        .iter()
-        .map(|&b| (i32::from(b ^ v.f_flip) + f_off) as i16)
-        .collect();
+    let x16: Vec<i16> = (0..x.len()).map(|i| v.x_at(i) as i16).collect();
+    let f16: Vec<i16> = (0..f.len()).map(|i| v.f_at(i) as i16).collect();
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if crate::arch::avx2_available() {
         // SAFETY: AVX2 support was just checked.
@@ -545,6 +539,20 @@ struct Operands<'a> {
     f_flip: u8,
 }
 
+impl Operands<'_> {
+    /// Centred input value `x[i] - z_x`.
+    #[inline(always)]
+    fn x_at(&self, i: usize) -> i32 {
+        i32::from(self.x[i] ^ self.x_flip) + self.in_off
+    }
+
+    /// Centred filter value `f[i] - z_f`.
+    #[inline(always)]
+    fn f_at(&self, i: usize) -> i32 {
+        i32::from(self.f[i] ^ self.f_flip) + self.f_off
+    }
+}
+
 /// Shapes and window of one convolution.
 struct Geometry {
     ih: usize,
@@ -587,16 +595,7 @@ fn pixel_reference(
     o0: usize,
     acc: &mut [i32],
 ) {
-    let Operands {
-        x,
-        in_off,
-        x_flip,
-        f,
-        f_off,
-        f_flip,
-    } = *v;
-    let xv = |i: usize| i32::from(x[i] ^ x_flip) + in_off;
-    let fv = |i: usize| i32::from(f[i] ^ f_flip) + f_off;
+    let (xv, fv) = (|i: usize| v.x_at(i), |i: usize| v.f_at(i));
     for (k, a) in acc.iter_mut().enumerate() {
         let o = o0 + k;
         for ky in 0..g.fh {
@@ -633,12 +632,7 @@ fn pixel_direct(g: &Geometry, v: &Operands<'_>, oy: usize, ox: usize, o0: usize,
         return pixel_reference(g, v, oy, ox, o0, acc);
     }
     let Operands {
-        x,
-        in_off,
-        x_flip,
-        f,
-        f_off,
-        f_flip,
+        f, f_off, f_flip, ..
     } = *v;
     const SPAN: usize = 256;
     let mut xb = [0i16; SPAN];
@@ -652,8 +646,8 @@ fn pixel_direct(g: &Geometry, v: &Operands<'_>, oy: usize, ox: usize, o0: usize,
                 let n = (g.ic - c0).min(SPAN);
                 let xs = &mut xb[..n];
                 let mut sum = 0i32;
-                for (d, &v) in xs.iter_mut().zip(&x[p * g.ic + c0..p * g.ic + c0 + n]) {
-                    *d = (i32::from(v ^ x_flip) + in_off) as i16;
+                for (j, d) in xs.iter_mut().enumerate() {
+                    *d = v.x_at(p * g.ic + c0 + j) as i16;
                     sum += i32::from(*d);
                 }
                 for (k, a) in acc.iter_mut().enumerate() {

@@ -11,8 +11,11 @@
 //! ```
 //!
 //! Supported now: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED (one batch),
-//! AVERAGE_POOL_2D, MEAN (over height and width), PAD, RESHAPE, ADD (uint8,
-//! with fused ReLU/ReLU6), and SOFTMAX. Any other operator is
+//! AVERAGE_POOL_2D, MEAN (over height and width), PAD, RESHAPE, ADD (with
+//! fused ReLU/ReLU6), SOFTMAX and QUANTIZE, on uint8 tensors and on int8
+//! tensors with per-tensor or per-channel weight scales (int8 is computed as
+//! uint8 with the sign bit flipped and the zero point moved by 128, which
+//! leaves every centred value and clamp unchanged). Any other operator is
 //! rejected at parse time with [`TfliteError::UnsupportedOperator`] naming
 //! it. Arithmetic: int32 accumulation, TFLite's fixed-point requantization
 //! (`QuantizeMultiplier`, saturating rounding doubling high multiply,
