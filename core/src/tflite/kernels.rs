@@ -625,15 +625,42 @@ fn pixel_reference(
 /// a full convolution, each tap's input channels are offset into i16 on
 /// the stack (256 at a time) and `Σ (f - z_f)(x - z_x)` is formed as
 /// `Σ f·x' - z_f·Σ x'` with `x' = x - z_x` (exact in integers, so equal to
-/// the reference bit for bit). Depthwise convolutions take the reference
-/// loops, which have one product per tap already.
+/// the reference bit for bit). Depthwise convolutions run taps outer and
+/// channels inner (one product per tap and channel, contiguous rows).
 fn pixel_direct(g: &Geometry, v: &Operands<'_>, oy: usize, ox: usize, o0: usize, acc: &mut [i32]) {
-    if g.depthwise.is_some() {
-        return pixel_reference(g, v, oy, ox, o0, acc);
-    }
     let Operands {
-        f, f_off, f_flip, ..
+        x,
+        in_off,
+        x_flip,
+        f,
+        f_off,
+        f_flip,
     } = *v;
+    match g.depthwise {
+        // Depth multipliers above 1 (no model at hand uses them) take the
+        // specification's loops.
+        Some(m) if m != 1 => return pixel_reference(g, v, oy, ox, o0, acc),
+        Some(_) => {
+            // Taps outer, channels inner: contiguous input and filter rows.
+            let n = acc.len();
+            for ky in 0..g.fh {
+                for kx in 0..g.fw {
+                    let Some(p) = g.tap(oy, ox, ky, kx) else {
+                        continue;
+                    };
+                    let fo = (ky * g.fw + kx) * g.oc + o0;
+                    let xs = &x[p * g.ic + o0..p * g.ic + o0 + n];
+                    for ((a, &xb), &fb) in acc.iter_mut().zip(xs).zip(&f[fo..fo + n]) {
+                        let prod =
+                            (i32::from(xb ^ x_flip) + in_off) * (i32::from(fb ^ f_flip) + f_off);
+                        *a = a.wrapping_add(prod);
+                    }
+                }
+            }
+            return;
+        }
+        None => {}
+    }
     const SPAN: usize = 256;
     let mut xb = [0i16; SPAN];
     for ky in 0..g.fh {
@@ -646,8 +673,8 @@ fn pixel_direct(g: &Geometry, v: &Operands<'_>, oy: usize, ox: usize, o0: usize,
                 let n = (g.ic - c0).min(SPAN);
                 let xs = &mut xb[..n];
                 let mut sum = 0i32;
-                for (j, d) in xs.iter_mut().enumerate() {
-                    *d = v.x_at(p * g.ic + c0 + j) as i16;
+                for (d, &b) in xs.iter_mut().zip(&x[p * g.ic + c0..p * g.ic + c0 + n]) {
+                    *d = (i32::from(b ^ x_flip) + in_off) as i16;
                     sum += i32::from(*d);
                 }
                 for (k, a) in acc.iter_mut().enumerate() {
