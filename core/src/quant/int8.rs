@@ -13,7 +13,7 @@
 //! e_g = (k - z) · d_g  (symmetric, zero point z)   or   m_g + k · d_g  (asymmetric).
 //! ```
 //!
-//! [`gemv`] below evaluates exactly this, in this order, and is the
+//! [`QuantMatrix::gemv_int8_scalar`] evaluates exactly this, in this order: the
 //! specification of the AVX2 kernel. Compared with the f32 product, the only
 //! extra error is the rounding of `x`: `|x_j - x̂_j| <= s_b / 2`.
 
