@@ -917,11 +917,52 @@ impl<'a> Model<'a> {
         Ok(first)
     }
 
+    /// First-fit placement of the tensors in `order` (lifetimes `life`):
+    /// each goes to the lowest 16-byte-aligned offset free of every placed
+    /// tensor whose lifetime overlaps its own. Returns the offsets and the
+    /// arena size.
+    // Tensor indices come from the model's own tensor list.
+    #[allow(clippy::indexing_slicing)]
+    fn first_fit(
+        &self,
+        order: &[usize],
+        life: &[Option<(usize, usize)>],
+    ) -> (Vec<Option<(usize, usize)>>, usize) {
+        let mut offsets: Vec<Option<(usize, usize)>> = vec![None; self.tensors.len()];
+        let mut placed: Vec<(usize, usize, usize)> = Vec::new(); // (offset, len, tensor)
+        let mut arena_bytes = 0;
+        for &i in order {
+            let (s0, e0) = life[i].unwrap_or((0, 0));
+            let len = self.tensors[i].len();
+            let mut busy: Vec<(usize, usize)> = placed
+                .iter()
+                .filter(|&&(_, _, j)| {
+                    let (s1, e1) = life[j].unwrap_or((0, 0));
+                    s0 <= e1 && s1 <= e0
+                })
+                .map(|&(off, l, _)| (off, off + l))
+                .collect();
+            busy.sort_unstable();
+            let mut at = 0usize;
+            for (lo, hi) in busy {
+                if at + len <= lo {
+                    break;
+                }
+                at = at.max(hi.next_multiple_of(16));
+            }
+            placed.push((at, len, i));
+            offsets[i] = Some((at, len));
+            arena_bytes = arena_bytes.max(at + len);
+        }
+        (offsets, arena_bytes)
+    }
+
     /// Plans the activations of [`Model::run_in`] in one arena: each tensor
     /// an operator writes (and the input) lives from the operator that
     /// writes it to the last one that reads it (graph outputs to the end),
-    /// and tensors whose lifetimes overlap get disjoint byte ranges, placed
-    /// largest first at the lowest free offset (16-byte aligned).
+    /// and tensors whose lifetimes overlap get disjoint byte ranges at the
+    /// lowest free offset (16-byte aligned), placed largest first or in the
+    /// order they are written, whichever needs the smaller arena.
     ///
     /// # Errors
     /// [`TfliteError::BadGraph`] for a graph without input.
@@ -952,34 +993,23 @@ impl<'a> Model<'a> {
                 *end = self.ops.len() + 1;
             }
         }
-        let mut order: Vec<usize> = (0..n).filter(|&i| life[i].is_some()).collect();
-        order.sort_by_key(|&i| (core::cmp::Reverse(self.tensors[i].len()), i));
-        let mut offsets: Vec<Option<(usize, usize)>> = vec![None; n];
-        let mut placed: Vec<(usize, usize, usize)> = Vec::new(); // (offset, len, tensor)
-        let mut arena_bytes = 0;
-        for i in order {
-            let (s0, e0) = life[i].unwrap_or((0, 0));
-            let len = self.tensors[i].len();
-            let mut busy: Vec<(usize, usize)> = placed
-                .iter()
-                .filter(|&&(_, _, j)| {
-                    let (s1, e1) = life[j].unwrap_or((0, 0));
-                    s0 <= e1 && s1 <= e0
-                })
-                .map(|&(off, l, _)| (off, off + l))
-                .collect();
-            busy.sort_unstable();
-            let mut at = 0usize;
-            for (lo, hi) in busy {
-                if at + len <= lo {
-                    break;
-                }
-                at = at.max(hi.next_multiple_of(16));
-            }
-            placed.push((at, len, i));
-            offsets[i] = Some((at, len));
-            arena_bytes = arena_bytes.max(at + len);
-        }
+        // Two first-fit orders, keep the smaller arena: largest tensor first
+        // (TFLite Micro's greedy planner), and in the order they are written.
+        let live: Vec<usize> = (0..n).filter(|&i| life[i].is_some()).collect();
+        let mut by_size = live.clone();
+        by_size.sort_by_key(|&i| (core::cmp::Reverse(self.tensors[i].len()), i));
+        let mut by_start = live;
+        by_start.sort_by_key(|&i| {
+            (
+                life[i].map(|l| l.0),
+                core::cmp::Reverse(self.tensors[i].len()),
+            )
+        });
+        let (a, b) = (
+            self.first_fit(&by_size, &life),
+            self.first_fit(&by_start, &life),
+        );
+        let (offsets, arena_bytes) = if b.1 < a.1 { b } else { a };
         Ok(Plan {
             offsets,
             arena_bytes,
