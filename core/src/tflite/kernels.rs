@@ -165,47 +165,11 @@ pub(crate) fn run_op(
         return Err(TfliteError::BadGraph("output size"));
     }
     match *op {
-        Op::Conv2d {
-            input,
-            filter,
-            bias,
-            output,
-            window,
-            act,
-        } => conv(
-            model,
-            a,
-            out,
-            input,
-            filter,
-            bias,
-            output,
-            window,
-            act,
-            Kind::Full,
-            loops,
-        ),
-        Op::DepthwiseConv2d {
-            input,
-            filter,
-            bias,
-            output,
-            window,
-            multiplier,
-            act,
-        } => conv(
-            model,
-            a,
-            out,
-            input,
-            filter,
-            bias,
-            output,
-            window,
-            act,
-            Kind::Depthwise(multiplier),
-            loops,
-        ),
+        Op::Conv2d { .. } | Op::DepthwiseConv2d { .. } | Op::FullyConnected { .. } => {
+            if let Some(c) = ConvSpec::of(op) {
+                conv(model, a, out, &c, loops);
+            }
+        }
         Op::AvgPool {
             input,
             output,
@@ -249,31 +213,6 @@ pub(crate) fn run_op(
                 }
             }
         }
-        Op::FullyConnected {
-            input,
-            weights,
-            bias,
-            output,
-            act,
-        } => conv(
-            model,
-            a,
-            out,
-            input,
-            weights,
-            bias,
-            output,
-            Window {
-                padding: super::Padding::Valid,
-                stride_w: 1,
-                stride_h: 1,
-                dilation_w: 1,
-                dilation_h: 1,
-            },
-            act,
-            Kind::Dense,
-            loops,
-        ),
         Op::Pad {
             input,
             output,
@@ -359,23 +298,94 @@ enum Kind {
     Dense,
 }
 
-/// Output channels computed together per pixel (accumulators on the stack).
-const CHUNK: usize = 64;
-
-#[allow(clippy::too_many_arguments)]
-fn conv(
-    model: &Model<'_>,
-    x: &[u8],
-    out: &mut [u8],
+/// The tensors and parameters of CONV_2D, DEPTHWISE_CONV_2D and
+/// FULLY_CONNECTED, which share one kernel.
+#[derive(Clone, Copy)]
+struct ConvSpec {
     input: usize,
     filter: usize,
     bias: Option<usize>,
     output: usize,
-    w: Window,
+    window: Window,
     act: Activation,
     kind: Kind,
-    loops: Loops,
-) {
+}
+
+impl ConvSpec {
+    fn of(op: &Op) -> Option<Self> {
+        Some(match *op {
+            Op::Conv2d {
+                input,
+                filter,
+                bias,
+                output,
+                window,
+                act,
+            } => ConvSpec {
+                input,
+                filter,
+                bias,
+                output,
+                window,
+                act,
+                kind: Kind::Full,
+            },
+            Op::DepthwiseConv2d {
+                input,
+                filter,
+                bias,
+                output,
+                window,
+                multiplier,
+                act,
+            } => ConvSpec {
+                input,
+                filter,
+                bias,
+                output,
+                window,
+                act,
+                kind: Kind::Depthwise(multiplier),
+            },
+            Op::FullyConnected {
+                input,
+                weights,
+                bias,
+                output,
+                act,
+            } => ConvSpec {
+                input,
+                filter: weights,
+                bias,
+                output,
+                window: Window {
+                    padding: super::Padding::Valid,
+                    stride_w: 1,
+                    stride_h: 1,
+                    dilation_w: 1,
+                    dilation_h: 1,
+                },
+                act,
+                kind: Kind::Dense,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// Output channels computed together per pixel (accumulators on the stack).
+const CHUNK: usize = 64;
+
+fn conv(model: &Model<'_>, x: &[u8], out: &mut [u8], c: &ConvSpec, loops: Loops) {
+    let ConvSpec {
+        input,
+        filter,
+        bias,
+        output,
+        window: w,
+        act,
+        kind,
+    } = *c;
     let t = |i: usize| &model.tensors[i];
     let f = t(filter).data.unwrap_or(&[]);
     let ((ih, iw, ic), (oh, ow, oc), (fh, fw)) = match kind {
@@ -711,7 +721,6 @@ fn dot_i16<B: Copy>(a: &[i16], b: &[B], val: impl Fn(B) -> i32) -> i32 {
 /// vectorises (`pmaddwd`; built a second time with AVX2 and chosen at run
 /// time). Integer sums are exact, so the result is the same bit for bit.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn pixel_i16(
     g: &Geometry,
     x16: &[i16],
