@@ -161,18 +161,17 @@ unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
-/// `Σ_g d_g · Σ_b s_b · I_b` for `R` consecutive rows (`Q4`: 4-bit codes,
-/// else 8-bit): integer dot products per block and row, one float
-/// multiply-add per block and row.
+/// `Σ_g d_g · Σ_b s_b · I_b` for `R` consecutive rows of Q8 codes: integer
+/// dot products per block and row, one float multiply-add per block and row
+/// (Q4 rows take [`rows_q4`]).
 ///
 /// # Safety
 /// AVX2 and FMA; `codes` addresses `R` rows of `row_bytes` bytes, each with
-/// at least `nb` blocks; `xq` holds `nb` blocks of 32 codes (Q4: reordered
-/// as even columns then odd ones, matching the nibble split), `sx` `nb`
-/// scales, `d` `R` rows of `gpr` scales; `bpg · gpr >= nb`.
+/// at least `nb` blocks of 32 bytes; `xq` holds `nb` blocks of 32 codes,
+/// `sx` `nb` scales, `d` `R` rows of `gpr` scales; `bpg · gpr >= nb`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn rows_int8<const R: usize, const Q4: bool, const PF: usize>(
+unsafe fn rows_q8<const R: usize, const PF: usize>(
     codes: *const u8,
     row_bytes: usize,
     xq: *const i8,
@@ -182,12 +181,11 @@ unsafe fn rows_int8<const R: usize, const Q4: bool, const PF: usize>(
     bpg: usize,
     nb: usize,
 ) -> [f32; R] {
-    let bb = if Q4 { 16 } else { 32 };
+    let bb = 32;
     // SAFETY: the caller's contract above; AVX2 and FMA are enabled in
     // `gemv_int8`, into which this is inlined.
     unsafe {
         let ones = _mm256_set1_epi16(1);
-        let mask = _mm256_set1_epi8(0x0f);
         let flip = _mm256_set1_epi8(-128);
         let mut acc = [_mm256_setzero_ps(); R];
         let mut b = 0;
@@ -202,16 +200,10 @@ unsafe fn rows_int8<const R: usize, const Q4: bool, const PF: usize>(
                     if PF > 0 && (b * bb) % 64 == 0 {
                         _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(PF * row_bytes).cast());
                     }
-                    let prod = if Q4 {
-                        let v = _mm_loadu_si128(p.cast());
-                        let c = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16::<4>(v), v), mask);
-                        _mm256_maddubs_epi16(c, xv)
-                    } else {
-                        // c' = c - 128 as i8; |c'| · sign(q, c') keeps the
-                        // pair sums of maddubs within i16 (128·127·2 < 2^15).
-                        let c = _mm256_xor_si256(_mm256_loadu_si256(p.cast()), flip);
-                        _mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(xv, c))
-                    };
+                    // c' = c - 128 as i8; |c'| · sign(q, c') keeps the pair
+                    // sums of maddubs within i16 (128·127·2 < 2^15).
+                    let c = _mm256_xor_si256(_mm256_loadu_si256(p.cast()), flip);
+                    let prod = _mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(xv, c));
                     let lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(prod, ones));
                     *a = _mm256_fmadd_ps(lanes, s, *a);
                 }
@@ -234,7 +226,7 @@ unsafe fn rows_int8<const R: usize, const Q4: bool, const PF: usize>(
 /// `sxp` (`[s_b ×4 | s_b+1 ×4]` per pair) times the rows' group scales.
 ///
 /// # Safety
-/// As [`rows_int8`], with `xp` holding `ceil(nb / 2)` pairs of 64 codes and
+/// As [`rows_q8`], with `xp` holding `ceil(nb / 2)` pairs of 64 codes and
 /// `sxp` 8 scales per pair (zero-padded past `nb`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -357,9 +349,7 @@ pub(crate) unsafe fn gemv_int8(q: &QuantMatrix, xq: &super::Int8Vector, y: &mut 
             let sp = sxp.as_ptr();
             match (n, q4) {
                 (4, true) => rows_q4::<4, PREFETCH_ROWS>(codes, row_bytes, x, sp, dp, gpr, bpg, nb),
-                (4, false) => {
-                    rows_int8::<4, false, PREFETCH_ROWS>(codes, row_bytes, x, s, dp, gpr, bpg, nb)
-                }
+                (4, false) => rows_q8::<4, PREFETCH_ROWS>(codes, row_bytes, x, s, dp, gpr, bpg, nb),
                 _ => core::array::from_fn(|r| {
                     if r >= n {
                         return 0.0;
@@ -368,8 +358,7 @@ pub(crate) unsafe fn gemv_int8(q: &QuantMatrix, xq: &super::Int8Vector, y: &mut 
                     if q4 {
                         rows_q4::<1, PREFETCH_ROWS>(c, row_bytes, x, sp, dr, gpr, bpg, nb)[0]
                     } else {
-                        rows_int8::<1, false, PREFETCH_ROWS>(c, row_bytes, x, s, dr, gpr, bpg, nb)
-                            [0]
+                        rows_q8::<1, PREFETCH_ROWS>(c, row_bytes, x, s, dr, gpr, bpg, nb)[0]
                     }
                 }),
             }
