@@ -33,16 +33,22 @@ MODELS = [
 IMAGES = ["cat", "grace_hopper"]
 
 
+def reference_interpreter(path):
+    """LiteRT with its reference kernels, one thread, every tensor kept."""
+    it = Interpreter(
+        model_path=path,
+        num_threads=1,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+        experimental_preserve_all_tensors=True,
+    )
+    it.allocate_tensors()
+    return it
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for m in MODELS:
-        it = Interpreter(
-            model_path=os.path.join(CORAL, m + ".tflite"),
-            num_threads=1,
-            experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-            experimental_preserve_all_tensors=True,
-        )
-        it.allocate_tensors()
+        it = reference_interpreter(os.path.join(CORAL, m + ".tflite"))
         inp = it.get_input_details()[0]
         h, w = int(inp["shape"][1]), int(inp["shape"][2])
         softmax = [o for o in it._get_ops_details() if o["op_name"] == "SOFTMAX"][-1]

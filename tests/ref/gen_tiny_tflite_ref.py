@@ -16,7 +16,7 @@ Usage: python3 gen_tiny_tflite_ref.py  (needs ai-edge-litert, numpy)
 import os
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter, OpResolverType
+from gen_tflite_ref import reference_interpreter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "tflite")
@@ -26,13 +26,7 @@ MODELS = {"tiny": [3, 6, 7, 8, 9, 10], "tiny2": [2, 5, 7, 8, 11, 12]}
 
 def main():
     for name, tensors in MODELS.items():
-        it = Interpreter(
-            model_path=os.path.join(OUT, name + ".tflite"),
-            num_threads=1,
-            experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-            experimental_preserve_all_tensors=True,
-        )
-        it.allocate_tensors()
+        it = reference_interpreter(os.path.join(OUT, name + ".tflite"))
         shape = tuple(it.get_input_details()[0]["shape"])
         rng = np.random.default_rng(20261127)
         inputs = rng.integers(0, 256, size=(6,) + shape, dtype=np.uint8)
