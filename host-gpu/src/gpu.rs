@@ -60,6 +60,8 @@ pub enum GpuError {
     Unsupported(&'static str),
     /// Ids or offsets rejected by the table's own checks.
     Embed(shoal_core::embed::EmbedError),
+    /// A model or input rejected by the TFLite engine's own checks.
+    Tflite(shoal_core::tflite::TfliteError),
 }
 
 impl fmt::Display for GpuError {
@@ -73,6 +75,7 @@ impl fmt::Display for GpuError {
             GpuError::Readback(why) => write!(f, "GPU readback failed: {why}"),
             GpuError::Unsupported(what) => write!(f, "not supported on the GPU: {what}"),
             GpuError::Embed(e) => write!(f, "{e}"),
+            GpuError::Tflite(e) => write!(f, "{e}"),
         }
     }
 }
@@ -111,11 +114,11 @@ impl Job<'_> {
 
 /// An open GPU device with the compiled pipelines.
 pub struct Gpu {
-    device: wgpu::Device,
-    queue: wgpu::Queue,
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     max_binding: u64,
-    max_storage: u64,
+    pub(crate) max_storage: u64,
     bessel_i: wgpu::ComputePipeline,
     bessel_k: wgpu::ComputePipeline,
     quant_gemv: wgpu::ComputePipeline,
@@ -726,7 +729,12 @@ impl Gpu {
             .max(1))
     }
 
-    fn upload(&self, label: &str, contents: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
+    pub(crate) fn upload(
+        &self,
+        label: &str,
+        contents: &[u8],
+        usage: wgpu::BufferUsages,
+    ) -> wgpu::Buffer {
         self.device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
@@ -735,7 +743,7 @@ impl Gpu {
             })
     }
 
-    fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+    pub(crate) fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size,
@@ -745,6 +753,15 @@ impl Gpu {
     }
 
     fn read_back(&self, rb: &wgpu::Buffer, n: usize) -> Result<Vec<f32>, GpuError> {
+        Ok(self
+            .read_words(rb, n)?
+            .into_iter()
+            .map(f32::from_bits)
+            .collect())
+    }
+
+    /// Maps `rb` (MAP_READ) and returns its first `n` little-endian words.
+    pub(crate) fn read_words(&self, rb: &wgpu::Buffer, n: usize) -> Result<Vec<u32>, GpuError> {
         let slice = rb.slice(..);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -762,7 +779,7 @@ impl Gpu {
         let out = view
             .chunks_exact(4)
             .take(n)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
         drop(view);
         rb.unmap();

@@ -15,6 +15,7 @@
 
 pub mod classify;
 pub mod gpu;
+pub mod gpu_tflite;
 
 /// fastText's `lid.176.ftz` language identifier (176 languages, CC BY-SA
 /// 3.0; see `models/LICENSE.md`), the default model of `shoal langid`.

@@ -93,12 +93,18 @@ pub(crate) fn act_range(act: Activation, out: &Tensor<'_>) -> (i32, i32) {
 }
 
 /// Padding before the first row/column (TFLite's `ComputePadding`).
-fn pad(stride: usize, dilation: usize, input: usize, filter: usize, output: usize) -> i64 {
+pub(crate) fn pad(
+    stride: usize,
+    dilation: usize,
+    input: usize,
+    filter: usize,
+    output: usize,
+) -> i64 {
     let eff = (filter as i64 - 1) * dilation as i64 + 1;
     (((output as i64 - 1) * stride as i64 + eff - input as i64) / 2).max(0)
 }
 
-fn dims(t: &Tensor<'_>) -> (usize, usize, usize) {
+pub(crate) fn dims(t: &Tensor<'_>) -> (usize, usize, usize) {
     match t.shape[..] {
         [_, h, w, c] => (h, w, c),
         _ => (1, 1, t.len()),
@@ -236,13 +242,7 @@ pub(crate) fn run_op(
             // integer sum.
             let (ih, iw, c) = dims(t(input));
             let n = (ih * iw) as i64;
-            let (q, shift) =
-                quantize_multiplier(f64::from(t(input).scale) / f64::from(t(output).scale));
-            let k = (63 - (n as u64).leading_zeros() as i32)
-                .min(32)
-                .min(31 + shift);
-            let q = ((i64::from(q) << k) / n) as i32;
-            let shift = shift - k;
+            let (q, shift) = mean_multiplier(t(input), t(output), ih * iw);
             let (fi, fo) = (flip(t(input)), flip(t(output)));
             for (ch, o) in out.iter_mut().enumerate().take(c) {
                 let sum: i64 = a
@@ -268,8 +268,7 @@ pub(crate) fn run_op(
         }
         Op::Quantize { input, output } => {
             // TFLite's Requantize: `MBQM(x - z_in, s_in / s_out) + z_out`.
-            let (q, shift) =
-                quantize_multiplier(f64::from(t(input).scale) / f64::from(t(output).scale));
+            let (q, shift) = requantize_multiplier(t(input), t(output));
             let (fi, fo) = (flip(t(input)), flip(t(output)));
             let (zi, zo) = (zp(t(input)), zp(t(output)));
             for (o, &v) in out.iter_mut().zip(a) {
@@ -289,7 +288,7 @@ pub(crate) fn run_op(
 
 /// What a [`conv`] call computes.
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     /// CONV_2D.
     Full,
     /// DEPTHWISE_CONV_2D with this multiplier.
@@ -301,18 +300,18 @@ enum Kind {
 /// The tensors and parameters of CONV_2D, DEPTHWISE_CONV_2D and
 /// FULLY_CONNECTED, which share one kernel.
 #[derive(Clone, Copy)]
-struct ConvSpec {
-    input: usize,
-    filter: usize,
-    bias: Option<usize>,
-    output: usize,
-    window: Window,
-    act: Activation,
-    kind: Kind,
+pub(crate) struct ConvSpec {
+    pub(crate) input: usize,
+    pub(crate) filter: usize,
+    pub(crate) bias: Option<usize>,
+    pub(crate) output: usize,
+    pub(crate) window: Window,
+    pub(crate) act: Activation,
+    pub(crate) kind: Kind,
 }
 
 impl ConvSpec {
-    fn of(op: &Op) -> Option<Self> {
+    pub(crate) fn of(op: &Op) -> Option<Self> {
         Some(match *op {
             Op::Conv2d {
                 input,
@@ -382,25 +381,12 @@ fn conv(model: &Model<'_>, x: &[u8], out: &mut [u8], c: &ConvSpec, loops: Loops)
         filter,
         bias,
         output,
-        window: w,
         act,
-        kind,
+        ..
     } = *c;
     let t = |i: usize| &model.tensors[i];
     let f = t(filter).data.unwrap_or(&[]);
-    let ((ih, iw, ic), (oh, ow, oc), (fh, fw)) = match kind {
-        // One batch: a 1 x 1 convolution over a single pixel.
-        Kind::Dense => ((1, 1, t(input).len()), (1, 1, t(output).len()), (1, 1)),
-        _ => (
-            dims(t(input)),
-            dims(t(output)),
-            (t(filter).shape[1], t(filter).shape[2]),
-        ),
-    };
-    let depthwise = match kind {
-        Kind::Depthwise(m) => Some(m),
-        _ => None,
-    };
+    let g = geometry(model, c);
     let in_off = -zp(t(input));
     let f_off = -zp(t(filter));
     let rq = Requant {
@@ -409,20 +395,6 @@ fn conv(model: &Model<'_>, x: &[u8], out: &mut [u8], c: &ConvSpec, loops: Loops)
         zero: zp(t(output)),
         flip: flip(t(output)),
         bias: bias.and_then(|b| t(b).data).unwrap_or(&[]),
-    };
-    let g = Geometry {
-        ih,
-        iw,
-        ic,
-        oh,
-        ow,
-        oc,
-        fh,
-        fw,
-        ph: pad(w.stride_h, w.dilation_h, ih, fh, oh),
-        pw: pad(w.stride_w, w.dilation_w, iw, fw, ow),
-        w,
-        depthwise,
     };
     let v = Operands {
         x,
@@ -457,6 +429,38 @@ fn conv(model: &Model<'_>, x: &[u8], out: &mut [u8], c: &ConvSpec, loops: Loops)
     });
 }
 
+/// Shapes, padding and window of the convolution `c` (a FULLY_CONNECTED is
+/// a 1 x 1 convolution over a single pixel).
+pub(crate) fn geometry(model: &Model<'_>, c: &ConvSpec) -> Geometry {
+    let t = |i: usize| &model.tensors[i];
+    let ((ih, iw, ic), (oh, ow, oc), (fh, fw)) = match c.kind {
+        Kind::Dense => ((1, 1, t(c.input).len()), (1, 1, t(c.output).len()), (1, 1)),
+        _ => (
+            dims(t(c.input)),
+            dims(t(c.output)),
+            (t(c.filter).shape[1], t(c.filter).shape[2]),
+        ),
+    };
+    let w = c.window;
+    Geometry {
+        ih,
+        iw,
+        ic,
+        oh,
+        ow,
+        oc,
+        fh,
+        fw,
+        ph: pad(w.stride_h, w.dilation_h, ih, fh, oh),
+        pw: pad(w.stride_w, w.dilation_w, iw, fw, ow),
+        w,
+        depthwise: match c.kind {
+            Kind::Depthwise(m) => Some(m),
+            _ => None,
+        },
+    }
+}
+
 /// Requantization of one convolution's accumulators.
 struct Requant<'a> {
     /// Input scale, filter scales (one, or one per output channel), output scale.
@@ -474,13 +478,21 @@ impl Requant<'_> {
     /// per tensor, the float product of the input and filter scales divided
     /// in double; per channel, all in double.
     fn multiplier(&self, o: usize) -> (i32, i32) {
-        let (si, sf, so) = self.scales;
-        let real = match sf {
-            [one] => f64::from(si * *one) / f64::from(so),
-            many => f64::from(si) * f64::from(many.get(o).copied().unwrap_or(0.0)) / f64::from(so),
-        };
-        quantize_multiplier(real)
+        channel_multiplier(self.scales, o)
     }
+}
+
+/// `(multiplier, shift)` of output channel `o` of a convolution with input,
+/// filter and output scales `scales`, as TFLite prepares it: per tensor,
+/// the float product of the input and filter scales divided in double; per
+/// channel, all in double.
+pub(crate) fn channel_multiplier(scales: (f32, &[f32], f32), o: usize) -> (i32, i32) {
+    let (si, sf, so) = scales;
+    let real = match sf {
+        [one] => f64::from(si * *one) / f64::from(so),
+        many => f64::from(si) * f64::from(many.get(o).copied().unwrap_or(0.0)) / f64::from(so),
+    };
+    quantize_multiplier(real)
 }
 
 /// Every output pixel, `CHUNK` channels at a time: `pixel` fills the int32
@@ -564,19 +576,19 @@ impl Operands<'_> {
 }
 
 /// Shapes and window of one convolution.
-struct Geometry {
-    ih: usize,
-    iw: usize,
-    ic: usize,
-    oh: usize,
-    ow: usize,
-    oc: usize,
-    fh: usize,
-    fw: usize,
-    ph: i64,
-    pw: i64,
-    w: Window,
-    depthwise: Option<usize>,
+pub(crate) struct Geometry {
+    pub(crate) ih: usize,
+    pub(crate) iw: usize,
+    pub(crate) ic: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
+    pub(crate) oc: usize,
+    pub(crate) fh: usize,
+    pub(crate) fw: usize,
+    pub(crate) ph: i64,
+    pub(crate) pw: i64,
+    pub(crate) w: Window,
+    pub(crate) depthwise: Option<usize>,
 }
 
 impl Geometry {
@@ -769,6 +781,43 @@ fn quantize_small(m: f64) -> (i32, i32) {
     quantize_multiplier(m)
 }
 
+/// Left shift of both ADD operands before rescaling (TFLite's uint8 ADD).
+pub(crate) const ADD_LEFT_SHIFT: i32 = 20;
+
+/// The three `(multiplier, shift)` pairs of an ADD, as TFLite's Prepare
+/// computes them: the float maximum of the input scales times 2 (in
+/// float), the divisions in double.
+pub(crate) fn add_multipliers(
+    ta: &Tensor<'_>,
+    tb: &Tensor<'_>,
+    to: &Tensor<'_>,
+) -> [(i32, i32); 3] {
+    let twice_max = f64::from(2.0 * ta.scale.max(tb.scale));
+    [
+        quantize_small(f64::from(ta.scale) / twice_max),
+        quantize_small(f64::from(tb.scale) / twice_max),
+        quantize_small(twice_max / f64::from((1i32 << ADD_LEFT_SHIFT) as f32 * to.scale)),
+    ]
+}
+
+/// `(multiplier, shift)` of QUANTIZE between 8-bit types: `s_in / s_out`.
+pub(crate) fn requantize_multiplier(ti: &Tensor<'_>, to: &Tensor<'_>) -> (i32, i32) {
+    quantize_multiplier(f64::from(ti.scale) / f64::from(to.scale))
+}
+
+/// `(multiplier, shift)` of a MEAN over `n` values: LiteRT's reference
+/// kernel folds `1 / n` into the multiplier of `s_in / s_out` as an integer
+/// division after a left shift by `floor(log2 n)` (at most 32, and at most
+/// 31 + its shift).
+pub(crate) fn mean_multiplier(ti: &Tensor<'_>, to: &Tensor<'_>, n: usize) -> (i32, i32) {
+    let n = (n as i64).max(1);
+    let (q, shift) = requantize_multiplier(ti, to);
+    let k = (63 - (n as u64).leading_zeros() as i32)
+        .min(32)
+        .min(31 + shift);
+    (((i64::from(q) << k) / n) as i32, shift - k)
+}
+
 fn add_u8(
     a: &[u8],
     b: &[u8],
@@ -778,17 +827,12 @@ fn add_u8(
     to: &Tensor<'_>,
     act: Activation,
 ) {
-    const LEFT_SHIFT: i32 = 20;
-    // As TFLite's Prepare: float max times 2 (in float), divisions in double.
-    let twice_max = f64::from(2.0 * ta.scale.max(tb.scale));
-    let (m1, s1) = quantize_small(f64::from(ta.scale) / twice_max);
-    let (m2, s2) = quantize_small(f64::from(tb.scale) / twice_max);
-    let (mo, so) = quantize_small(twice_max / f64::from((1i32 << LEFT_SHIFT) as f32 * to.scale));
+    let [(m1, s1), (m2, s2), (mo, so)] = add_multipliers(ta, tb, to);
     let (lo, hi) = act_range(act, to);
     let (fa, fb, fo) = (flip(ta), flip(tb), flip(to));
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        let x = (i32::from(x ^ fa) - zp(ta)) * (1 << LEFT_SHIFT);
-        let y = (i32::from(y ^ fb) - zp(tb)) * (1 << LEFT_SHIFT);
+        let x = (i32::from(x ^ fa) - zp(ta)) * (1 << ADD_LEFT_SHIFT);
+        let y = (i32::from(y ^ fb) - zp(tb)) * (1 << ADD_LEFT_SHIFT);
         let sx = multiply_by_quantized_multiplier(x, m1, s1);
         let sy = multiply_by_quantized_multiplier(y, m2, s2);
         let raw = multiply_by_quantized_multiplier(sx.wrapping_add(sy), mo, so) + zp(to);
@@ -815,7 +859,7 @@ fn exp_quarter(a: i32) -> i32 {
 }
 
 /// `exp(a)` for `a <= 0` given in Q5.26; result Q0.31.
-fn exp_negative(a: i32) -> i32 {
+pub fn exp_negative(a: i32) -> i32 {
     const FRAC: i32 = 26;
     let quarter = 1i32 << (FRAC - 2);
     let mask = quarter - 1;
@@ -844,7 +888,7 @@ fn exp_negative(a: i32) -> i32 {
 }
 
 /// `1 / (1 + x)` for `x` in `[0, 1)`, Q0.31 in and out (Newton-Raphson).
-fn one_over_one_plus_x(a: i32) -> i32 {
+pub fn one_over_one_plus_x(a: i32) -> i32 {
     let half_denominator = {
         let sum = i64::from(a) + i64::from(i32::MAX);
         let sign = if sum >= 0 { 1 } else { -1 };
@@ -862,32 +906,61 @@ fn one_over_one_plus_x(a: i32) -> i32 {
     mul_pot(x, 1)
 }
 
-fn softmax_u8(x: &[u8], out: &mut [u8], flips: (u8, u8), depth: usize, beta: f32, scale: f32) {
-    let (fi, fo) = flips;
+/// Integer bits of the softmax's exponential sums (gemmlowp Q12.19).
+pub(crate) const SOFTMAX_ACC_BITS: i32 = 12;
+
+/// The prepared constants of a uint8 softmax.
+pub(crate) struct SoftmaxParams {
+    /// Multiplier of the input differences.
+    pub mult: i32,
+    /// Left shift of the differences before it, in `0..=31`.
+    pub left: i32,
+    /// Differences below this contribute nothing.
+    pub diff_min: i32,
+}
+
+/// TFLite's `PreprocessSoftmaxScaling` and `CalculateInputRadius` for 5
+/// integer bits of input difference.
+pub(crate) fn softmax_params(beta: f32, scale: f32) -> SoftmaxParams {
     const DIFF_BITS: i32 = 5;
-    const ACC_BITS: i32 = 12;
     let real = (f64::from(beta) * f64::from(scale) * f64::from(1u32 << (31 - DIFF_BITS)))
         .min(2_147_483_647.0);
     let (mult, left) = quantize_multiplier(real);
     let max_rescaled = f64::from((1 << DIFF_BITS) - 1) * (1i64 << (31 - DIFF_BITS)) as f64
         / (1i64 << left.clamp(0, 62)) as f64;
-    let diff_min = -(libm::floor(max_rescaled) as i32);
+    SoftmaxParams {
+        mult,
+        left: left.clamp(0, 31),
+        diff_min: -(libm::floor(max_rescaled) as i32),
+    }
+}
+
+fn softmax_u8(x: &[u8], out: &mut [u8], flips: (u8, u8), depth: usize, beta: f32, scale: f32) {
+    let (fi, fo) = flips;
+    let SoftmaxParams {
+        mult,
+        left,
+        diff_min,
+    } = softmax_params(beta, scale);
     for (row, orow) in x.chunks(depth).zip(out.chunks_mut(depth)) {
         let max = row.iter().map(|&v| i32::from(v ^ fi)).max().unwrap_or(0);
         let scaled = |v: u8| {
             srdhm(
-                (i32::from(v ^ fi) - max).wrapping_mul(1 << left.clamp(0, 31)),
+                (i32::from(v ^ fi) - max).wrapping_mul(1i32.wrapping_shl(left as u32)),
                 mult,
             )
         };
         let mut sum = 0i32;
         for &v in row {
             if i32::from(v ^ fi) - max >= diff_min {
-                sum = sum.wrapping_add(rounding_divide_by_pot(exp_negative(scaled(v)), ACC_BITS));
+                sum = sum.wrapping_add(rounding_divide_by_pot(
+                    exp_negative(scaled(v)),
+                    SOFTMAX_ACC_BITS,
+                ));
             }
         }
         let headroom = (sum as u32).leading_zeros().min(31) as i32;
-        let bits_over_unit = ACC_BITS - headroom;
+        let bits_over_unit = SOFTMAX_ACC_BITS - headroom;
         let shifted = ((sum as u32) << headroom).wrapping_sub(1u32 << 31) as i32;
         let recip = one_over_one_plus_x(shifted);
         for (o, &v) in orow.iter_mut().zip(row) {

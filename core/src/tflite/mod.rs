@@ -28,6 +28,7 @@ use alloc::vec::Vec;
 
 mod flatbuf;
 pub mod kernels;
+pub mod lower;
 
 use flatbuf::Table;
 
