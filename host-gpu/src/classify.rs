@@ -216,11 +216,18 @@ fn rank(raw: Vec<u8>, scores: Vec<f32>, top: usize) -> Prediction {
 /// [`ClassifyError::Model`].
 pub fn predict(model: &Model<'_>, input: &[u8], top: usize) -> Result<Prediction, ClassifyError> {
     let run = model.run_u8(input)?;
-    let raw = run.output(model, 0)?.to_vec();
-    let o = &model.tensors[model.outputs[0]];
+    Ok(rank_raw(model, run.output(model, 0)?.to_vec(), top))
+}
+
+/// Ranking and uncertainty of a raw uint8 output of `model` (from the CPU
+/// engine or the GPU), dequantized with the output tensor's scale.
+pub fn rank_raw(model: &Model<'_>, raw: Vec<u8>, top: usize) -> Prediction {
+    let Some(o) = model.outputs.first().and_then(|&i| model.tensors.get(i)) else {
+        return rank(raw, Vec::new(), top);
+    };
     let scores: Vec<f32> = raw
         .iter()
         .map(|&q| (f32::from(q) - o.zero_point as f32) * o.scale)
         .collect();
-    Ok(rank(raw, scores, top))
+    rank(raw, scores, top)
 }

@@ -261,6 +261,11 @@ impl Gpu {
         })
     }
 
+    /// True for a software adapter (a CPU rasteriser such as llvmpipe).
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
     /// Adapter name, backend and device type, for logs and `shoal bench`.
     pub fn adapter_name(&self) -> String {
         format!(
@@ -434,6 +439,43 @@ impl Gpu {
         r0: usize,
         r1: usize,
     ) -> Result<Vec<f32>, GpuError> {
+        let job = self.quant_gemv_job(w, x, r0, r1);
+        self.run_and_read(&job, r1 - r0)
+    }
+
+    /// GEMV throughput with the matrix and vector resident on the device:
+    /// `reps` dispatches over the rows that fit one storage binding.
+    /// Returns weights per second.
+    ///
+    /// # Errors
+    /// [`GpuError::LengthMismatch`], [`GpuError::Readback`].
+    pub fn bench_quant_gemv(
+        &self,
+        w: &shoal_core::quant::QuantMatrix,
+        x: &[f32],
+        reps: u32,
+    ) -> Result<f64, GpuError> {
+        if x.len() != w.cols() {
+            return Err(GpuError::LengthMismatch {
+                orders: w.cols(),
+                args: x.len(),
+            });
+        }
+        let row_bytes = w.groups_per_row() * w.format().group_bytes();
+        let max_rows = usize::try_from(self.max_binding).unwrap_or(usize::MAX) / row_bytes.max(1);
+        let rows = w.rows().min(max_rows.clamp(1, 65535 * 64));
+        let job = self.quant_gemv_job(w, x, 0, rows);
+        Ok((rows * w.cols()) as f64 / self.seconds_per_dispatch(&job, reps)?)
+    }
+
+    /// Uploads rows `r0..r1` of `w` and `x`; the job's output holds `y`.
+    fn quant_gemv_job(
+        &self,
+        w: &shoal_core::quant::QuantMatrix,
+        x: &[f32],
+        r0: usize,
+        r1: usize,
+    ) -> Job<'_> {
         let f = w.format();
         let gpr = w.groups_per_row();
         let row_bytes = gpr * f.group_bytes();
@@ -493,11 +535,6 @@ impl Gpu {
             bytes,
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
         );
-        let rb = self.buffer(
-            "readback",
-            bytes,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        );
         let layout = self.quant_gemv.get_bind_group_layout(0);
         let entries: Vec<wgpu::BindGroupEntry> = [&pb, &cb, &sb, &mb, &xb, &yb]
             .iter()
@@ -512,23 +549,13 @@ impl Gpu {
             layout: &layout,
             entries: &entries,
         });
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: None,
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&self.quant_gemv);
-            pass.set_bind_group(0, &bind, &[]);
-            let gx = to_u32(rows.min(65535));
-            let gy = to_u32(rows.div_ceil(65535));
-            pass.dispatch_workgroups(gx, gy, 1);
+        Job {
+            pipeline: &self.quant_gemv,
+            bind,
+            out: yb,
+            groups: to_u32(rows.min(65535)),
+            groups_y: to_u32(rows.div_ceil(65535)),
         }
-        enc.copy_buffer_to_buffer(&yb, 0, &rb, 0, bytes);
-        self.queue.submit([enc.finish()]);
-        self.read_back(&rb, rows)
     }
 
     /// Pooled lookups like [`Table::bag`](shoal_core::embed::Table::bag)

@@ -268,7 +268,7 @@ fn rate(n: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn bench(flags: &[&str]) -> Result<(), Fail> {
-    let a = cli::args::Args::parse(flags, &["--n", "--gpu-n"], &[])?;
+    let a = cli::args::Args::parse(flags, &["--n", "--gpu-n", "--model", "--batch"], &[])?;
     if let Some(extra) = a.positional.first() {
         return Err(usage(format!("unknown argument '{extra}'")));
     }
@@ -278,6 +278,8 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
             .ok_or_else(|| usage(format!("{name} needs a positive integer")))
     };
     let (n, gpu_n) = (positive("--n", 1 << 16)?, positive("--gpu-n", 1 << 22)?);
+    let batch = positive("--batch", 64)?;
+    let model = a.value("--model").map(read_capped).transpose()?;
     let (v, x) = bench_inputs(n);
     let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
     let x32: Vec<f32> = x.iter().map(|&a| a as f32).collect();
@@ -322,7 +324,91 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
         }
         Err(e) => println!("GPU: none ({e})"),
     }
-    bench_embed()
+    bench_embed()?;
+    bench_gemv()?;
+    match model {
+        Some(bytes) => bench_tflite(&bytes, batch),
+        None => {
+            println!("MobileNet: give --model FILE.tflite (a quantized model) to measure it");
+            Ok(())
+        }
+    }
+}
+
+/// Q8 and Q4 GEMV (groups of 32, f16 scales) on a 4096 x 4096 Gaussian
+/// matrix: one CPU core against the WGSL kernel with the matrix resident.
+fn bench_gemv() -> Result<(), Fail> {
+    use shoal_core::quant::{Bits, Format, QuantMatrix, ScaleType, Scheme};
+    let (rows, cols) = (4096usize, 4096usize);
+    let mut rng = shoal_core::rng::Rng::new(5);
+    let w: Vec<f32> = (0..rows * cols).map(|_| rng.normal() as f32).collect();
+    let x: Vec<f32> = (0..cols).map(|_| rng.normal() as f32).collect();
+    let gpu = shoal_host_gpu::gpu::Gpu::new().ok();
+    println!("GEMV {rows} x {cols} (groups of 32, f16 scales):");
+    for (name, bits) in [("Q8", Bits::Q8), ("Q4", Bits::Q4)] {
+        let f = Format::new(bits, Scheme::Symmetric, 32, ScaleType::F16)
+            .map_err(|e| Fail(1, e.to_string()))?;
+        let q = QuantMatrix::quantize(&w, rows, cols, f).map_err(|e| Fail(1, e.to_string()))?;
+        let bytes_per_weight =
+            (q.groups_per_row() * f.group_bytes() + 2 * q.groups_per_row()) as f64 / cols as f64;
+        let mut y = vec![0.0f32; rows];
+        let mut res = Ok(());
+        let cpu = rate(rows * cols, || res = q.gemv(&x, &mut y));
+        res.map_err(|e| Fail(1, e.to_string()))?;
+        print!("  {name} cpu {:8.2} G weights/s", cpu / 1e9);
+        if let Some(g) = &gpu {
+            let r = g
+                .bench_quant_gemv(&q, &x, 20)
+                .map_err(|e| Fail(1, e.to_string()))?;
+            print!(
+                "   gpu {:8.2} G weights/s ({:.1}x one CPU core; {:.1} GB/s of codes and scales)",
+                r / 1e9,
+                r / cpu,
+                r * bytes_per_weight / 1e9
+            );
+        }
+        println!();
+    }
+    Ok(())
+}
+
+/// A quantized TFLite model: images/s on one CPU core (the integer engine)
+/// and on the GPU with `batch` images per submission.
+fn bench_tflite(bytes: &[u8], batch: usize) -> Result<(), Fail> {
+    let model = shoal_core::tflite::Model::parse(bytes).map_err(|e| usage(e.to_string()))?;
+    let n = model
+        .inputs
+        .first()
+        .and_then(|&i| model.tensors.get(i))
+        .map_or(0, |t| t.len());
+    let mut rng = shoal_core::rng::Rng::new(11);
+    let input: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
+    let mut res = Ok(());
+    let cpu = rate(1, || res = model.run_u8(&input).map(|_| ()));
+    res.map_err(|e| Fail(1, e.to_string()))?;
+    println!("TFLite model ({n} input values):");
+    println!("  cpu  {cpu:10.1} images/s (one core)");
+    match shoal_host_gpu::gpu::Gpu::new() {
+        Ok(g) => {
+            let m = g
+                .load_tflite(&model, batch)
+                .map_err(|e| Fail(1, e.to_string()))?;
+            let images: Vec<&[u8]> = vec![&input[..]; m.capacity()];
+            let got = m.run(&images).map_err(|e| Fail(1, e.to_string()))?;
+            let want = model.run_u8(&input).map_err(|e| Fail(1, e.to_string()))?;
+            let same = want
+                .output(&model, 0)
+                .is_ok_and(|w| got.iter().all(|o| o == w));
+            let r = m.bench(5).map_err(|e| Fail(1, e.to_string()))?;
+            println!(
+                "  gpu  {r:10.1} images/s (batch {}; {:.1}x one CPU core; output equal to the CPU engine's: {same})",
+                m.capacity(),
+                r / cpu
+            );
+        }
+        Err(e) => println!("  gpu  none ({e})"),
+    }
+    Ok(())
 }
 
 /// Pooled int8 lookups (bags of 20, mean) on a 262,144 x 64 table: one CPU
@@ -565,56 +651,37 @@ pub(crate) fn json_str(s: &str) -> String {
 
 fn classify(flags: &[&str]) -> Result<(), Fail> {
     use shoal_host_gpu::classify::{self as cl, ClassifyError};
-    let mut model_path = None;
-    let mut labels_path = None;
-    let mut catalog_path = None;
-    let mut top = 5usize;
-    let (mut json, mut raw) = (false, false);
-    let mut backend = "auto";
-    let mut input_raw = None;
-    let mut images = Vec::new();
-    let mut it = flags.iter();
-    while let Some(&f) = it.next() {
-        let mut val = || {
-            it.next()
-                .copied()
-                .ok_or_else(|| usage(format!("{f} needs a value")))
-        };
-        match f {
-            "--model" => model_path = Some(val()?),
-            "--labels" => labels_path = Some(val()?),
-            "--catalog" => catalog_path = Some(val()?),
-            "--top" => {
-                top = val()?
-                    .parse()
-                    .ok()
-                    .filter(|&k| k > 0)
-                    .ok_or_else(|| usage("--top takes a positive integer"))?
-            }
-            "--json" => json = true,
-            "--raw" => raw = true,
-            "--backend" => backend = val()?,
-            "--input-raw" => input_raw = Some(val()?),
-            other if other.starts_with("--") => {
-                return Err(usage(format!("unknown flag '{other}'")))
-            }
-            image => images.push(image),
-        }
+    let a = cli::args::Args::parse(
+        flags,
+        &[
+            "--model",
+            "--labels",
+            "--catalog",
+            "--top",
+            "--backend",
+            "--input-raw",
+        ],
+        &["--json", "--raw"],
+    )?;
+    let (model_path, labels_path, catalog_path, input_raw) = (
+        a.value("--model"),
+        a.value("--labels"),
+        a.value("--catalog"),
+        a.value("--input-raw"),
+    );
+    let top = a
+        .get("--top", 5usize)
+        .ok()
+        .filter(|&k| k > 0)
+        .ok_or_else(|| usage("--top takes a positive integer"))?;
+    let (json, raw) = (a.has("--json"), a.has("--raw"));
+    let backend = a.value("--backend").unwrap_or("auto");
+    if !matches!(backend, "auto" | "cpu" | "gpu") {
+        return Err(usage(format!(
+            "unknown backend '{backend}' (cpu, gpu or auto)"
+        )));
     }
-    match backend {
-        "auto" | "cpu" => {}
-        "gpu" => {
-            return Err(Fail(
-                1,
-                "--backend gpu: the GPU MobileNet path is not implemented yet (use cpu)".into(),
-            ))
-        }
-        other => {
-            return Err(usage(format!(
-                "unknown backend '{other}' (cpu, gpu or auto)"
-            )))
-        }
-    }
+    let images = a.positional;
     if images.is_empty() && input_raw.is_none() {
         return Err(usage(
             "classify needs at least one IMAGE (or --input-raw FILE)",
@@ -644,6 +711,49 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
     let (h, w) = match &engine {
         Engine::Tflite(m) => cl::input_size(m).map_err(|e| usage(format!("{model_name}: {e}")))?,
         Engine::Shm(m) => (m.size, m.size),
+    };
+    // The GPU runs quantized TFLite models; `auto` takes a hardware adapter
+    // only (a software rasteriser such as llvmpipe is slower than the CPU
+    // engine), `gpu` any adapter or fails.
+    let gpu = match (&engine, backend) {
+        (_, "cpu") => None,
+        (Engine::Shm(_), "gpu") => {
+            return Err(Fail(
+                1,
+                "--backend gpu: the built-in .shm model runs on the CPU only; \
+                 give a quantized TFLite model with --model"
+                    .into(),
+            ))
+        }
+        (Engine::Shm(_), _) => None,
+        (Engine::Tflite(_), "gpu") => Some(
+            shoal_host_gpu::gpu::Gpu::new().map_err(|e| Fail(1, format!("--backend gpu: {e}")))?,
+        ),
+        (Engine::Tflite(_), _) => match shoal_host_gpu::gpu::Gpu::new() {
+            Ok(g) if !g.is_software() => Some(g),
+            Ok(g) => {
+                eprintln!(
+                    "shoal: classify on the CPU ({} is a software adapter; --backend gpu uses it)",
+                    g.adapter_name()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("shoal: classify on the CPU ({e})");
+                None
+            }
+        },
+    };
+    let on_gpu = match (&engine, &gpu) {
+        (Engine::Tflite(m), Some(g)) => Some(
+            g.load_tflite(m, 1)
+                .map_err(|e| Fail(1, format!("{model_name}: {e}")))?,
+        ),
+        _ => None,
+    };
+    let backend_name = match &gpu {
+        Some(g) => format!("gpu ({})", g.adapter_name()),
+        None => "cpu".to_string(),
     };
     if raw && matches!(engine, Engine::Shm(_)) {
         return Err(usage(
@@ -711,9 +821,17 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
     for (name, input) in inputs {
         let t0 = std::time::Instant::now();
         let p = match &engine {
-            Engine::Tflite(m) => {
-                cl::predict(m, &input, top).map_err(|e| Fail(1, format!("{name}: {e}")))?
-            }
+            Engine::Tflite(m) => match &on_gpu {
+                Some(g) => {
+                    let raw = g
+                        .run(&[&input])
+                        .map_err(|e| Fail(1, format!("{name}: {e}")))?
+                        .pop()
+                        .unwrap_or_default();
+                    cl::rank_raw(m, raw, top)
+                }
+                None => cl::predict(m, &input, top).map_err(|e| Fail(1, format!("{name}: {e}")))?,
+            },
             Engine::Shm(m) => cl::rank_logits(
                 &m.run(&input).map_err(|e| Fail(1, format!("{name}: {e}")))?,
                 top,
@@ -763,8 +881,9 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
                 })
                 .collect();
             println!(
-                "{{\"image\": {}, \"backend\": \"cpu\", \"latency_ms\": {}, \"margin\": {}, \"entropy\": {}, \"top\": [{}]}}",
+                "{{\"image\": {}, \"backend\": {}, \"latency_ms\": {}, \"margin\": {}, \"entropy\": {}, \"top\": [{}]}}",
                 json_str(&name),
+                json_str(&backend_name),
                 json_num(ms),
                 json_num(f64::from(p.margin)),
                 json_num(f64::from(p.entropy)),
@@ -789,7 +908,7 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
                 println!();
             }
             println!(
-                "  uncertainty: margin {:.3}, entropy {:.3}; backend cpu; {ms:.1} ms",
+                "  uncertainty: margin {:.3}, entropy {:.3}; backend {backend_name}; {ms:.1} ms",
                 p.margin, p.entropy
             );
         }

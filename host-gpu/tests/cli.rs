@@ -300,6 +300,48 @@ fn classify_raw_output_is_bit_exact_and_errors_are_clean() {
     .to_vec();
     let got: Vec<u8> = out.lines().map(|l| l.parse().unwrap()).collect();
     assert_eq!(got, want);
+    // The same through the GPU path (any adapter, llvmpipe included), when
+    // one exists; without one `--backend gpu` is a clear error.
+    let (code, out, err) = shoal(
+        &[
+            "classify",
+            "--model",
+            m,
+            "--backend",
+            "gpu",
+            "--raw",
+            "--input-raw",
+            input.to_str().unwrap(),
+        ],
+        "",
+    );
+    if code == 0 {
+        let got: Vec<u8> = out.lines().map(|l| l.parse().unwrap()).collect();
+        assert_eq!(got, want, "GPU raw output");
+        let (code, out, err) = shoal(
+            &[
+                "classify",
+                "--model",
+                m,
+                "--backend",
+                "gpu",
+                "--json",
+                coral.join("cat.bmp").to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("\"backend\": \"gpu (") && out.contains("cat"),
+            "{out}"
+        );
+    } else {
+        assert!(err.contains("--backend gpu: no GPU adapter"), "{err}");
+        assert!(
+            std::env::var("SHOAL_REQUIRE_GPU").as_deref() != Ok("1"),
+            "{err}"
+        );
+    }
     // A real photo, JSON out, the label file found next to the model.
     let (code, out, err) = shoal(
         &[
