@@ -1,6 +1,6 @@
 // Shoal web page: log-Bessel plot computed by the wasm core (f64) and, where
 // WebGPU exists, by the same WGSL kernel the native host runs (f32).
-import init, { Classifier, LangId, logBesselI, logBesselIF32Twin, logBesselWgsl, seaLifeCatalog, simdEnabled } from './pkg/shoal_wasm.js';
+import init, { Classifier, LangId, logBesselI, logBesselIF32Twin, logBesselWgsl, seaLifeCatalog, simdEnabled, tfliteWgsl } from './pkg/shoal_wasm.js';
 
 const LN_F64_MAX = Math.log(Number.MAX_VALUE); // 709.78
 const N = 512;
@@ -49,6 +49,68 @@ async function gpuLogBesselI(gpu, v, x) {
   const out = Float64Array.from(new Float32Array(rb.getMappedRange()));
   rb.unmap();
   return out;
+}
+
+// A quantized TFLite model on WebGPU: the launches lowered by the wasm core
+// (`Classifier.lowered()`) run the same WGSL file as the native host over one
+// resident arena of u32 values (see shoal_core::tflite::lower).
+function gpuModel(device, classifier) {
+  const l = classifier.lowered();
+  const module = device.createShaderModule({ code: tfliteWgsl() });
+  const layout = device.createBindGroupLayout({
+    entries: [
+      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+      { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+      { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+    ],
+  });
+  const plLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+  const pipelines = new Map();
+  const pipelineOf = (entryPoint) => {
+    if (!pipelines.has(entryPoint)) {
+      pipelines.set(entryPoint, device.createComputePipeline({ layout: plLayout, compute: { module, entryPoint } }));
+    }
+    return pipelines.get(entryPoint);
+  };
+  const init = (data, usage) => {
+    const b = device.createBuffer({ size: Math.max(4, data.byteLength), usage, mappedAtCreation: true });
+    new data.constructor(b.getMappedRange()).set(data);
+    b.unmap();
+    return b;
+  };
+  const arena = device.createBuffer({ size: 4 * l.arenaLen, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+  const consts = init(l.consts.length ? l.consts : new Uint32Array(1), GPUBufferUsage.STORAGE);
+  const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
+  const launches = l.entryPoints.map((entry, k) => {
+    const groups = Math.max(1, Math.ceil(l.threads[k] / 64));
+    const gx = Math.min(groups, maxDim), gy = Math.ceil(groups / gx);
+    const params = l.params.slice(32 * k, 32 * k + 32);
+    params[29] = gx * 64; // threads per dispatch row (SLOT_ROW)
+    const bind = device.createBindGroup({
+      layout,
+      entries: [arena, consts, init(params, GPUBufferUsage.UNIFORM)].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    return { pipeline: pipelineOf(entry), bind, gx, gy };
+  });
+  return async (input) => {
+    device.queue.writeBuffer(arena, 4 * l.input.offset, Uint32Array.from(input, (v) => v ^ l.input.flip));
+    const rb = device.createBuffer({ size: 4 * l.output.len, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (const s of launches) {
+      pass.setPipeline(s.pipeline);
+      pass.setBindGroup(0, s.bind);
+      pass.dispatchWorkgroups(s.gx, s.gy);
+    }
+    pass.end();
+    enc.copyBufferToBuffer(arena, 4 * l.output.offset, rb, 0, 4 * l.output.len);
+    device.queue.submit([enc.finish()]);
+    await rb.mapAsync(GPUMapMode.READ);
+    const raw = Uint8Array.from(new Uint32Array(rb.getMappedRange()), (v) => v ^ l.output.flip);
+    rb.unmap();
+    rb.destroy();
+    return raw;
+  };
 }
 
 function draw(canvas, xs, series, order) {
@@ -111,14 +173,27 @@ async function pixelsOf(blob) {
   return ctx.getImageData(0, 0, bmp.width, bmp.height);
 }
 
-// Classifies `imageBlob` with the model bytes; renders and returns the result.
-async function classifyBlobs(modelBytes, labelsText, imageBlob, backendName) {
+// Classifies `imageBlob` with the model bytes, on WebGPU when `gpu` has a
+// device and the model is a quantized TFLite one, else in wasm; renders and
+// returns the result.
+async function classifyBlobs(modelBytes, labelsText, imageBlob, gpu, cpuName) {
   const classifier = new Classifier(modelBytes);
   const labels = labelsText ? labelsText.split('\n') : [];
   const img = await pixelsOf(imageBlob);
-  const t0 = performance.now();
-  const out = classifier.classify(img.data, img.width, img.height);
-  const ms = performance.now() - t0;
+  let out, ms, backendName = cpuName;
+  if (gpu.device && classifier.gpuCapable) {
+    const run = gpuModel(gpu.device, classifier);
+    const input = classifier.input(img.data, img.width, img.height);
+    out = classifier.fromRaw(await run(input)); // first run compiles the pipelines
+    const t0 = performance.now();
+    out = classifier.fromRaw(await run(input));
+    ms = performance.now() - t0;
+    backendName = 'WebGPU';
+  } else {
+    const t0 = performance.now();
+    out = classifier.classify(img.data, img.width, img.height);
+    ms = performance.now() - t0;
+  }
   const scores = Array.from(out.scores);
   const order = scores.map((s, i) => [s, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 5);
   const catalog = parseCatalog(seaLifeCatalog());
@@ -162,14 +237,35 @@ async function main() {
   // For automation: the wasm classes themselves.
   window.shoalWasm = { Classifier, LangId };
   const cpuBackend = simdEnabled() ? 'wasm-simd' : 'wasm';
-  // Test and automation hook: classify files given by URL.
+  const gpu = await openGpu();
+  let builtInCache = null;
+  const builtIn = async () => {
+    if (!builtInCache) {
+      const get = async (u) => {
+        const r = await fetch(u);
+        if (!r.ok) throw new Error(`${u}: HTTP ${r.status}`);
+        return r;
+      };
+      builtInCache = [
+        new Uint8Array(await (await get('models/efficientnet-lite0.shm')).arrayBuffer()),
+        await (await get('models/imagenet-labels.txt')).text(),
+      ];
+    }
+    return builtInCache;
+  };
+  // Test and automation hook: classify files given by URL (no model URL:
+  // the built-in model).
+  window.shoalClassifyBuiltIn = async (imageUrl) => {
+    const [[m, l], i] = await Promise.all([builtIn(), fetch(imageUrl).then((r) => r.blob())]);
+    return classifyBlobs(m, l, i, gpu, cpuBackend);
+  };
   window.shoalClassifyUrls = async (modelUrl, imageUrl, labelsUrl) => {
     const [m, i, l] = await Promise.all([
       fetch(modelUrl).then((r) => r.arrayBuffer()),
       fetch(imageUrl).then((r) => r.blob()),
       labelsUrl ? fetch(labelsUrl).then((r) => r.text()) : Promise.resolve(''),
     ]);
-    return classifyBlobs(new Uint8Array(m), l, i, cpuBackend);
+    return classifyBlobs(new Uint8Array(m), l, i, gpu, cpuBackend);
   };
   document.getElementById('classify-form').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -178,8 +274,12 @@ async function main() {
       const model = document.getElementById('model-file').files[0];
       const image = document.getElementById('image-file').files[0];
       const labels = document.getElementById('labels-file').files[0];
-      if (!model || !image) throw new Error('pick a model and a photo');
-      await classifyBlobs(new Uint8Array(await model.arrayBuffer()), labels ? await labels.text() : '', image, cpuBackend);
+      if (!image) throw new Error('pick a photo');
+      // Without a model file: the built-in EfficientNet-Lite0 (served with the page).
+      const [modelBytes, labelText] = model
+        ? [new Uint8Array(await model.arrayBuffer()), labels ? await labels.text() : '']
+        : await builtIn();
+      await classifyBlobs(modelBytes, labelText, image, gpu, cpuBackend);
     } catch (err) {
       el.textContent = `error: ${err.message || err}`;
     }
@@ -207,7 +307,6 @@ async function main() {
   });
   const backendEl = document.getElementById('backend');
   const status = document.getElementById('bessel-status');
-  const gpu = await openGpu();
   const cpuName = simdEnabled() ? 'wasm-simd' : 'wasm';
   const backend = gpu.device ? 'WebGPU' : cpuName;
   backendEl.textContent = gpu.device

@@ -1107,6 +1107,17 @@ fn serve(flags: &[&str]) -> Result<(), Fail> {
                 shoal_host_gpu::LID176.to_vec(),
                 "application/octet-stream",
             ),
+            // The built-in classifier and its labels, for the photo panel.
+            ("GET" | "HEAD", None) if path == "/models/efficientnet-lite0.shm" => (
+                "200 OK",
+                shoal_host_gpu::classify::DEFAULT_MODEL.to_vec(),
+                "application/octet-stream",
+            ),
+            ("GET" | "HEAD", None) if path == "/models/imagenet-labels.txt" => (
+                "200 OK",
+                shoal_host_gpu::classify::DEFAULT_LABELS.as_bytes().to_vec(),
+                "text/plain; charset=utf-8",
+            ),
             ("GET" | "HEAD", Some(p)) => {
                 let ctype = match p.extension().and_then(|e| e.to_str()).unwrap_or("") {
                     "html" => "text/html; charset=utf-8",

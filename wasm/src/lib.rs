@@ -108,25 +108,54 @@ pub fn vmf_fit(samples: &Float64Array, p: usize) -> Result<Object, JsError> {
     Ok(o)
 }
 
-/// A uint8 TFLite image classifier held by JavaScript (`new Classifier(bytes)`).
-/// The model bytes are copied into the instance; every method returns errors
-/// as exceptions and leaves the instance usable.
+/// The WGSL source of the quantized TFLite operators (entry points named by
+/// `Classifier.lowered().entryPoints`), the same file the native host runs.
+#[wasm_bindgen(js_name = tfliteWgsl)]
+pub fn tflite_wgsl() -> String {
+    include_str!("../../core/src/tflite/wgsl/quantized.wgsl").to_string()
+}
+
+/// An image classifier held by JavaScript (`new Classifier(bytes)`): a uint8
+/// TFLite model, or a Shoal `.shm` model such as the built-in
+/// EfficientNet-Lite0. The model bytes are copied into the instance; every
+/// method returns errors as exceptions and leaves the instance usable.
 #[wasm_bindgen]
 pub struct Classifier {
     bytes: Vec<u8>,
+    shm: Option<shoal_core::model::ShmModel>,
     height: usize,
     width: usize,
     classes: usize,
 }
 
+fn js_err(e: impl core::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// Sets `key` on `obj` (building a result object cannot fail in practice).
+fn set(obj: &Object, key: &str, value: JsValue) -> Result<(), JsError> {
+    Reflect::set(obj, &key.into(), &value)
+        .map(|_| ())
+        .map_err(|_| JsError::new("building the result failed"))
+}
+
 #[wasm_bindgen]
 impl Classifier {
-    /// Parses and validates a `.tflite` model.
+    /// Parses and validates a `.tflite` (uint8 input) or `.shm` model.
     #[wasm_bindgen(constructor)]
     pub fn new(model: &[u8]) -> Result<Classifier, JsError> {
         let bytes = model.to_vec();
-        let m =
-            shoal_core::tflite::Model::parse(&bytes).map_err(|e| JsError::new(&e.to_string()))?;
+        if bytes.starts_with(b"SHM1") {
+            let m = shoal_core::model::ShmModel::parse(&bytes).map_err(js_err)?;
+            return Ok(Classifier {
+                height: m.size,
+                width: m.size,
+                classes: m.classes,
+                shm: Some(m),
+                bytes: Vec::new(),
+            });
+        }
+        let m = shoal_core::tflite::Model::parse(&bytes).map_err(js_err)?;
         let input = *m
             .inputs
             .first()
@@ -142,6 +171,7 @@ impl Classifier {
         let classes = m.tensors[out].len();
         Ok(Classifier {
             bytes,
+            shm: None,
             height,
             width,
             classes,
@@ -166,10 +196,16 @@ impl Classifier {
         self.classes
     }
 
-    /// Classifies an RGBA (`ImageData.data`) or RGB image of `width × height`
-    /// (resized here to the model's input). Returns `{ raw: Uint8Array,
-    /// scores: Float32Array }` with one dequantized score per class.
-    pub fn classify(&self, pixels: &[u8], width: usize, height: usize) -> Result<Object, JsError> {
+    /// Whether the model can run on WebGPU (quantized TFLite models can;
+    /// `.shm` models run in wasm).
+    #[wasm_bindgen(getter, js_name = gpuCapable)]
+    pub fn gpu_capable(&self) -> bool {
+        self.shm.is_none()
+    }
+
+    /// The model's input from an RGBA (`ImageData.data`) or RGB image of
+    /// `width × height`: resized to the model's size, RGB bytes.
+    pub fn input(&self, pixels: &[u8], width: usize, height: usize) -> Result<Vec<u8>, JsError> {
         let n = width
             .checked_mul(height)
             .filter(|&n| n > 0 && n <= 1 << 26)
@@ -187,27 +223,98 @@ impl Classifier {
                 pixels.len()
             )));
         };
-        let input = shoal_core::image::resize_rgb(&rgb, width, height, self.width, self.height);
-        let m = shoal_core::tflite::Model::parse(&self.bytes)
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        let run = m.run_u8(&input).map_err(|e| JsError::new(&e.to_string()))?;
-        let raw = run
-            .output(&m, 0)
-            .map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(shoal_core::image::resize_rgb(
+            &rgb,
+            width,
+            height,
+            self.width,
+            self.height,
+        ))
+    }
+
+    /// Classifies an RGBA (`ImageData.data`) or RGB image of `width × height`
+    /// (resized here to the model's input) in wasm. Returns `{ raw:
+    /// Uint8Array, scores: Float32Array }` with one score per class (`raw`
+    /// is empty for `.shm` models, whose scores are the softmax of logits).
+    pub fn classify(&self, pixels: &[u8], width: usize, height: usize) -> Result<Object, JsError> {
+        let input = self.input(pixels, width, height)?;
+        if let Some(m) = &self.shm {
+            let logits = m.run(&input).map_err(js_err)?;
+            let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f32> = logits.iter().map(|&z| (z - top).exp()).collect();
+            let sum: f32 = e.iter().sum();
+            let scores: Vec<f32> = e.iter().map(|v| v / sum).collect();
+            return Self::result(Vec::new(), &scores);
+        }
+        let m = shoal_core::tflite::Model::parse(&self.bytes).map_err(js_err)?;
+        let run = m.run_u8(&input).map_err(js_err)?;
+        self.from_raw(run.output(&m, 0).map_err(js_err)?)
+    }
+
+    /// The result object of [`Classifier::classify`] from a raw uint8
+    /// output (as the WebGPU path reads it back).
+    #[wasm_bindgen(js_name = fromRaw)]
+    pub fn from_raw(&self, raw: &[u8]) -> Result<Object, JsError> {
+        if self.shm.is_some() || raw.len() != self.classes {
+            return Err(JsError::new(&format!(
+                "expected {} raw uint8 outputs of a TFLite model",
+                self.classes
+            )));
+        }
+        let m = shoal_core::tflite::Model::parse(&self.bytes).map_err(js_err)?;
         let o = &m.tensors[m.outputs[0]];
         let scores: Vec<f32> = raw
             .iter()
             .map(|&q| (f32::from(q) - o.zero_point as f32) * o.scale)
             .collect();
+        Self::result(raw.to_vec(), &scores)
+    }
+
+    fn result(raw: Vec<u8>, scores: &[f32]) -> Result<Object, JsError> {
         let obj = Object::new();
-        let err = |_| JsError::new("building the result failed");
-        Reflect::set(&obj, &"raw".into(), &js_sys::Uint8Array::from(raw).into()).map_err(err)?;
-        Reflect::set(
+        set(&obj, "raw", js_sys::Uint8Array::from(&raw[..]).into())?;
+        set(&obj, "scores", js_sys::Float32Array::from(scores).into())?;
+        Ok(obj)
+    }
+
+    /// The model lowered to WGSL launches (see `shoal_core::tflite::lower`):
+    /// `{ entryPoints: string[], params: Int32Array (32 per launch),
+    /// threads: Uint32Array, consts: Uint32Array, arenaLen, input: {offset,
+    /// len, flip}, output: {offset, len, flip} }`. The page runs them with
+    /// [`tfliteWgsl`](tflite_wgsl) on WebGPU.
+    pub fn lowered(&self) -> Result<Object, JsError> {
+        if self.shm.is_some() {
+            return Err(JsError::new(".shm models run in wasm only"));
+        }
+        let m = shoal_core::tflite::Model::parse(&self.bytes).map_err(js_err)?;
+        let l = m.lower().map_err(js_err)?;
+        let obj = Object::new();
+        let names = js_sys::Array::new();
+        for s in &l.steps {
+            names.push(&s.kernel.entry_point().into());
+        }
+        set(&obj, "entryPoints", names.into())?;
+        let params: Vec<i32> = l.steps.iter().flat_map(|s| s.params).collect();
+        set(&obj, "params", js_sys::Int32Array::from(&params[..]).into())?;
+        let threads: Vec<u32> = l.steps.iter().map(|s| s.threads).collect();
+        set(
             &obj,
-            &"scores".into(),
-            &js_sys::Float32Array::from(scores.as_slice()).into(),
-        )
-        .map_err(err)?;
+            "threads",
+            js_sys::Uint32Array::from(&threads[..]).into(),
+        )?;
+        set(
+            &obj,
+            "consts",
+            js_sys::Uint32Array::from(&l.consts[..]).into(),
+        )?;
+        set(&obj, "arenaLen", (l.arena_len as f64).into())?;
+        for (key, r) in [("input", l.input), ("output", l.output)] {
+            let o = Object::new();
+            set(&o, "offset", (r.offset as f64).into())?;
+            set(&o, "len", (r.len as f64).into())?;
+            set(&o, "flip", u32::from(r.flip).into())?;
+            set(&obj, key, o.into())?;
+        }
         Ok(obj)
     }
 }

@@ -202,3 +202,49 @@ fn quantized_gemv_matches_the_scalar_spec() {
         }
     }
 }
+
+#[wasm_bindgen_test]
+fn classifier_lowers_tflite_for_webgpu_and_runs_the_built_in_shm_model() {
+    use shoal_wasm::Classifier;
+    let get = |o: &JsValue, k: &str| Reflect::get(o, &k.into()).unwrap();
+    // A writer-built uint8 model (8 x 8 x 3, six operators).
+    let bytes = shoal_tests::flatbuf::tflite::tiny(0);
+    let c = Classifier::new(&bytes).unwrap();
+    assert!(c.gpu_capable());
+    let l: JsValue = c.lowered().unwrap().into();
+    let model = shoal_core::tflite::Model::parse(&bytes).unwrap();
+    let want = model.lower().unwrap();
+    let names = js_sys::Array::from(&get(&l, "entryPoints"));
+    assert_eq!(names.length() as usize, want.steps.len());
+    let params = js_sys::Int32Array::from(get(&l, "params")).to_vec();
+    let flat: Vec<i32> = want.steps.iter().flat_map(|s| s.params).collect();
+    assert_eq!(params, flat);
+    assert_eq!(
+        js_sys::Uint32Array::from(get(&l, "consts")).to_vec(),
+        want.consts
+    );
+    // fromRaw of the wasm run's raw output is the same result.
+    let px: Vec<u8> = (0..8 * 8 * 4).map(|i| (i * 37 % 251) as u8).collect();
+    let r: JsValue = c.classify(&px, 8, 8).unwrap().into();
+    let raw = js_sys::Uint8Array::from(get(&r, "raw")).to_vec();
+    let again: JsValue = c.from_raw(&raw).unwrap().into();
+    assert_eq!(
+        js_sys::Float32Array::from(get(&again, "scores")).to_vec(),
+        js_sys::Float32Array::from(get(&r, "scores")).to_vec()
+    );
+    assert!(c.from_raw(&raw[1..]).is_err());
+    assert!(shoal_wasm::tflite_wgsl().contains("fn q_conv"));
+    // The built-in .shm model: scores sum to one; no WebGPU lowering.
+    let shm = Classifier::new(include_bytes!(
+        "../../host-gpu/models/efficientnet-lite0.shm"
+    ))
+    .unwrap();
+    assert!(!shm.gpu_capable());
+    assert_eq!(shm.classes(), 1000);
+    assert!(shm.lowered().is_err());
+    let px = vec![128u8; 32 * 32 * 3];
+    let r: JsValue = shm.classify(&px, 32, 32).unwrap().into();
+    let s = js_sys::Float32Array::from(get(&r, "scores")).to_vec();
+    assert_eq!(s.len(), 1000);
+    assert!((s.iter().sum::<f32>() - 1.0).abs() < 1e-3);
+}

@@ -92,6 +92,7 @@ async function run(name, args, expectGpu, url) {
       const model = 'mobilenet_v1_0.25_128_quant.tflite';
       const r = await page.evaluate(([m]) => window.shoalClassifyUrls(`/coral/${m}`, '/coral/cat.bmp', '/coral/imagenet_labels.txt'), [model]);
       console.log(`${name}: classify top-1 ${r.top[0].index} ${r.top[0].label} (${r.ms.toFixed(1)} ms, ${r.backend})`);
+      check(expectGpu ? r.backend === 'WebGPU' : r.backend.startsWith('wasm'), `${name}: the MobileNet ran on ${r.backend}`);
       const shoal = join(root, '..', 'target', 'release', 'shoal');
       if (existsSync(shoal)) {
         const want = execFileSync(shoal, ['classify', '--model', join(coral, model), '--raw', join(coral, 'cat.bmp')])
@@ -104,6 +105,21 @@ async function run(name, args, expectGpu, url) {
       const card = await page.locator('#classify-result').screenshot({ path: join(outDir, `classify-${name}.png`) });
       const img = decodePng(card);
       check(countColour(img, [0, 80, 200]) > 200, `${name}: the top-5 bars are drawn`);
+    }
+    {
+      // The built-in model (no model file) on the bundled photo: the native
+      // CLI's top-1 (the browser decodes the JPEG itself, so scores may
+      // differ in the last digits; the class must not).
+      const r = await page.evaluate(() => window.shoalClassifyBuiltIn('/images/parrot.jpg'));
+      console.log(`${name}: built-in model top-1 ${r.top[0].index} ${r.top[0].label} (${r.ms.toFixed(1)} ms, ${r.backend})`);
+      check(r.backend.startsWith('wasm'), `${name}: the built-in .shm model ran in ${r.backend}`);
+      const shoal = join(root, '..', 'target', 'release', 'shoal');
+      if (existsSync(shoal)) {
+        const native = JSON.parse(execFileSync(shoal, ['classify', '--json', '--top', '1', join(root, 'images', 'parrot.jpg')]).toString());
+        check(native.top[0].index === r.top[0].index, `${name}: built-in model top-1 equals the native CLI's (${native.top[0].label})`);
+      } else {
+        check(/macaw|lorikeet|parrot/i.test(r.top[0].label), `${name}: built-in model sees a parrot`);
+      }
     }
   } finally {
     await browser.close();
