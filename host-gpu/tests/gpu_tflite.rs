@@ -50,6 +50,8 @@ fn writer_built_models_equal_the_cpu_engine() {
     for (name, bytes) in [
         ("tiny", shoal_tests::flatbuf::tflite::tiny(0)),
         ("tiny2", shoal_tests::flatbuf::tflite::tiny2()),
+        // HARD_SWISH on every uint8 value, CONCATENATION as copies.
+        ("tiny3", shoal_tests::flatbuf::tflite::tiny3(false)),
     ] {
         let model = Model::parse(&bytes).unwrap();
         let n = model.tensors[model.inputs[0]].len();
@@ -57,6 +59,12 @@ fn writer_built_models_equal_the_cpu_engine() {
         let inputs: Vec<&[u8]> = inputs.chunks(n).collect();
         check(&gpu, name, &bytes, &inputs);
     }
+    // A CONCATENATION that requantizes rounds in float: not lowered.
+    let bytes = shoal_tests::flatbuf::tflite::tiny3(true);
+    let err = gpu
+        .load_tflite(&Model::parse(&bytes).unwrap(), 1)
+        .unwrap_err();
+    assert!(err.to_string().contains("CONCATENATION"), "{err}");
 }
 
 #[test]

@@ -9,7 +9,9 @@ on 6 uint8 inputs drawn from a fixed seed and writes into tflite/, per model:
   <model>__t<k>.npy      (6, ...) uint8: tensor k of the graph after each run
                          (tiny: 3 conv, 6 depthwise, 7 add, 8 pool, 9 reshape,
                          10 softmax; tiny2: 2 pad, 5 conv, 7 mean, 8 reshape,
-                         11 fully connected, 12 softmax)
+                         11 fully connected, 12 softmax; tiny3: 1 hard
+                         swish, 4 conv, 5 and 6 concatenation, 7 hard swish;
+                         its inputs hold every uint8 value)
 
 Usage: python3 gen_tiny_tflite_ref.py  (needs ai-edge-litert, numpy)
 """
@@ -21,7 +23,11 @@ from gen_tflite_ref import reference_interpreter
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "tflite")
 # Model -> the tensors compared (every operator output).
-MODELS = {"tiny": [3, 6, 7, 8, 9, 10], "tiny2": [2, 5, 7, 8, 11, 12]}
+MODELS = {
+    "tiny": [3, 6, 7, 8, 9, 10],
+    "tiny2": [2, 5, 7, 8, 11, 12],
+    "tiny3": [1, 4, 5, 6, 7],
+}
 
 
 def main():
@@ -32,6 +38,8 @@ def main():
         inputs = rng.integers(0, 256, size=(6,) + shape, dtype=np.uint8)
         inputs[0] = 128  # the input zero point everywhere
         inputs[1] = 255
+        if name == "tiny3":
+            inputs.reshape(-1)[:256] = np.arange(256, dtype=np.uint8)
         outs = {k: [] for k in tensors}
         for x in inputs:
             it.set_tensor(it.get_input_details()[0]["index"], x)

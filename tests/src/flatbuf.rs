@@ -413,4 +413,52 @@ pub mod tflite {
             ],
         )
     }
+
+    /// A writer-built model (4 x 4 x 3 uint8) for HARD_SWISH and
+    /// CONCATENATION: HARD_SWISH and a 1 x 1 CONV_2D of the input,
+    /// concatenated along channels (same quantization: a copy), that result
+    /// concatenated with itself along height (requantized when `scaled`,
+    /// else a copy), and HARD_SWISH again.
+    pub fn tiny3(scaled: bool) -> Vec<u8> {
+        let le = |v: &[i32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+        let (s6, z6) = if scaled { (0.045, 70) } else { (0.03, 40) };
+        let tensors = vec![
+            tensor(&[1, 4, 4, 3], 3, 0, 0.05, 120), // 0 input
+            tensor(&[1, 4, 4, 3], 3, 0, 0.03, 40),  // 1 hard swish
+            tensor(&[2, 1, 1, 3], 3, 1, 0.01, 128), // 2 conv filter
+            tensor(&[2], 2, 2, 0.05 * 0.01, 0),     // 3 conv bias
+            tensor(&[1, 4, 4, 2], 3, 0, 0.03, 40),  // 4 conv out
+            tensor(&[1, 4, 4, 5], 3, 0, 0.03, 40),  // 5 concat channels
+            tensor(&[1, 8, 4, 5], 3, 0, s6, z6),    // 6 concat height
+            tensor(&[1, 8, 4, 5], 3, 0, 0.02, 10),  // 7 hard swish
+        ];
+        let ops = vec![
+            op(0, &[0], &[1], None),
+            op(
+                1,
+                &[0, 2, 3],
+                &[4],
+                Some((
+                    1,
+                    vec![
+                        (0, Val::U8(1)),
+                        (1, Val::I32(1)),
+                        (2, Val::I32(1)),
+                        (3, Val::U8(0)),
+                    ],
+                )),
+            ),
+            op(2, &[1, 4], &[5], Some((10, vec![(0, Val::I32(3))]))),
+            op(2, &[5, 5], &[6], Some((10, vec![(0, Val::I32(-3))]))),
+            op(0, &[6], &[7], None),
+        ];
+        model(
+            &[117, 3, 2],
+            tensors,
+            &[0],
+            &[7],
+            ops,
+            vec![vec![], vec![200, 40, 128, 10, 255, 90], le(&[1500, -2200])],
+        )
+    }
 }

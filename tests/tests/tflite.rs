@@ -139,7 +139,8 @@ fn vectorised_convolutions_equal_the_reference_loops_on_every_tensor() {
 /// The tiny models written by the project's FlatBuffers writer exercise
 /// every operator the engine runs (tiny: CONV_2D, DEPTHWISE_CONV_2D, ADD,
 /// AVERAGE_POOL_2D, RESHAPE, SOFTMAX; tiny2: PAD, CONV_2D, MEAN,
-/// FULLY_CONNECTED); every operator's output must equal LiteRT's
+/// FULLY_CONNECTED; tiny3: HARD_SWISH on every uint8 value, CONCATENATION
+/// copying and requantizing); every operator's output must equal LiteRT's
 /// (tests/ref/gen_tiny_tflite_ref.py) on six inputs, on the vectorised and
 /// the reference path. Runs without ../shared.
 #[test]
@@ -149,12 +150,17 @@ fn tiny_models_match_litert_on_every_tensor() {
         (
             "tiny",
             shoal_tests::flatbuf::tflite::tiny(0),
-            [3usize, 6, 7, 8, 9, 10],
+            &[3usize, 6, 7, 8, 9, 10][..],
         ),
         (
             "tiny2",
             shoal_tests::flatbuf::tflite::tiny2(),
-            [2, 5, 7, 8, 11, 12],
+            &[2, 5, 7, 8, 11, 12][..],
+        ),
+        (
+            "tiny3",
+            shoal_tests::flatbuf::tflite::tiny3(true),
+            &[1, 4, 5, 6, 7][..],
         ),
     ] {
         let committed = std::fs::read(refdir.join(format!("{name}.tflite"))).unwrap();
@@ -163,12 +169,12 @@ fn tiny_models_match_litert_on_every_tensor() {
             "the writer no longer reproduces tests/ref/tflite/{name}.tflite"
         );
         let model = Model::parse(&bytes).expect("parses");
-        assert_eq!(model.ops.len(), 6);
+        assert_eq!(model.ops.len(), checked.len());
         let inputs = load(&refdir.join(format!("{name}_inputs.npy")));
         let n = model.tensors[model.inputs[0]].len();
         assert_eq!(inputs.len(), 6 * n);
         let mut compared = 0;
-        for k in checked {
+        for &k in checked {
             let want = load(&refdir.join(format!("{name}__t{k}.npy")));
             let per = model.tensors[k].len();
             assert_eq!(want.len(), 6 * per);
@@ -206,6 +212,10 @@ fn arena_runs_equal_the_allocating_runs() {
     let mut models = vec![
         ("tiny".to_string(), shoal_tests::flatbuf::tflite::tiny(0)),
         ("tiny2".to_string(), shoal_tests::flatbuf::tflite::tiny2()),
+        (
+            "tiny3".to_string(),
+            shoal_tests::flatbuf::tflite::tiny3(true),
+        ),
     ];
     if let Some(shared) = shared_dir() {
         for m in MODELS {

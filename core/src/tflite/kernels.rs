@@ -140,7 +140,10 @@ pub(crate) fn op_io(op: &Op) -> (usize, Option<usize>, usize) {
         | Op::Pad { input, output, .. }
         | Op::Mean { input, output }
         | Op::Quantize { input, output } => (input, None, output),
-        Op::Add { a, b, output, .. } => (a, Some(b), output),
+        Op::HardSwish { input, output } => (input, None, output),
+        Op::Add { a, b, output, .. } | Op::Concatenation { a, b, output, .. } => {
+            (a, Some(b), output)
+        }
     }
 }
 
@@ -282,8 +285,140 @@ pub(crate) fn run_op(
             output,
             act,
         } => add_u8(a, b, out, t(ia), t(ib), t(output), act),
+        Op::HardSwish { input, output } => {
+            let hp = hard_swish_params(t(input), t(output));
+            for (o, &v) in out.iter_mut().zip(a) {
+                *o = hard_swish(i32::from(v ^ hp.flips.0), &hp) as u8 ^ hp.flips.1;
+            }
+        }
+        Op::Concatenation {
+            a: ia,
+            b: ib,
+            output,
+            axis,
+        } => {
+            let to = t(output);
+            // Each input's block per outer index: its dims from the axis on.
+            let inner = |ti: &Tensor<'_>| ti.shape[axis..].iter().product::<usize>();
+            let (na, nb) = (inner(t(ia)), inner(t(ib)));
+            let outer = to.shape[..axis].iter().product::<usize>();
+            let mut at = 0;
+            for k in 0..outer {
+                for (src, ti, n) in [(a, t(ia), na), (b, t(ib), nb)] {
+                    let dst = &mut out[at..at + n];
+                    concat_block(&src[k * n..(k + 1) * n], dst, ti, to);
+                    at += n;
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// One input block of a CONCATENATION into the output: a copy when the
+/// quantization is the same, else TFLite's float requantization
+/// `round(q·s + b) + z_out` with `s = s_in · (1 / s_out)`, `b = -z_in · s`
+/// (f32, rounding half away from zero), clamped.
+fn concat_block(src: &[u8], dst: &mut [u8], ti: &Tensor<'_>, to: &Tensor<'_>) {
+    if ti.scale == to.scale && ti.zero_point == to.zero_point {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let (fi, fo) = (flip(ti), flip(to));
+    let scale = ti.scale * (1.0 / to.scale);
+    let bias = -(ti.zero_point as f32) * scale;
+    for (d, &q) in dst.iter_mut().zip(src) {
+        // The stored value (int8 as int8): undo the view's flip and offset.
+        let stored = i32::from(q ^ fi) - i32::from(fi);
+        let v = libm::roundf(stored as f32 * scale + bias) as i32 + to.zero_point;
+        let lo = -i32::from(fo);
+        *d = ((v.clamp(lo, lo + 255) + i32::from(fo)) as u8) ^ fo;
+    }
+}
+
+/// The prepared constants of a quantized HARD_SWISH (TFLite's
+/// `HardSwishPrepare`): 16-bit fixed-point multipliers and exponents for
+/// the output and the "relu-ish" factor, zero points in the uint8 view.
+pub(crate) struct HardSwishParams {
+    pub(crate) zero_in: i32,
+    pub(crate) zero_out: i32,
+    pub(crate) out_mult: i32,
+    pub(crate) out_exp: i32,
+    pub(crate) relu_mult: i32,
+    pub(crate) relu_exp: i32,
+    pub(crate) flips: (u8, u8),
+}
+
+/// `(q16, exponent)`: the Q0.31 multiplier of `m` (in float, as TFLite
+/// computes it) rounded to Q0.15, saturating at its top.
+fn multiplier_16(m: f32) -> (i32, i32) {
+    let (q, e) = quantize_multiplier(f64::from(m));
+    let q16 = if q >= i32::MAX - (1 << 15) {
+        i32::from(i16::MAX)
+    } else {
+        (q + (1 << 15)) >> 16
+    };
+    (q16, e)
+}
+
+pub(crate) fn hard_swish_params(ti: &Tensor<'_>, to: &Tensor<'_>) -> HardSwishParams {
+    let hires = (1.0f32 / 128.0) * ti.scale;
+    let (out_mult, out_exp) = multiplier_16(hires / to.scale);
+    let (relu_mult, relu_exp) = multiplier_16(hires / (3.0f32 / 32768.0));
+    HardSwishParams {
+        zero_in: zp(ti),
+        zero_out: zp(to),
+        out_mult,
+        out_exp,
+        relu_mult,
+        relu_exp,
+        flips: (flip(ti), flip(to)),
+    }
+}
+
+/// gemmlowp's 16-bit `SaturatingRoundingDoublingHighMul`.
+fn srdhm16(a: i32, b: i32) -> i32 {
+    if a == i32::from(i16::MIN) && b == i32::from(i16::MIN) {
+        return i32::from(i16::MAX);
+    }
+    let ab = a * b;
+    let nudge = if ab >= 0 { 1 << 14 } else { 1 - (1 << 14) };
+    (ab + nudge) / (1 << 15)
+}
+
+/// 16-bit doubling high multiply truncating toward zero (no rounding).
+fn sdhm16(a: i32, b: i32) -> i32 {
+    if a == i32::from(i16::MIN) && b == i32::from(i16::MIN) {
+        return i32::from(i16::MAX);
+    }
+    (a * b) / (1 << 15)
+}
+
+/// `x · 2^e` saturated to int16.
+fn shl_sat16(x: i32, e: i32) -> i32 {
+    (i64::from(x) << e.clamp(0, 40)).clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i32
+}
+
+/// HARD_SWISH of one value `v` in the uint8 view: 16-bit fixed point as
+/// TFLite's reference kernel (the input on a 2^7 finer scale; a
+/// "relu-ish" factor in [0, 1] from rescaling [-3, 3]; their product
+/// rescaled to the output), clamped to the view's range.
+pub(crate) fn hard_swish(v: i32, p: &HardSwishParams) -> i32 {
+    let hires = (v - p.zero_in) * (1 << 7);
+    let pre_out = srdhm16(hires, p.out_mult);
+    let mut relu = hires;
+    if p.relu_exp > 0 {
+        relu = shl_sat16(relu, p.relu_exp - 1);
+    }
+    relu = srdhm16(relu, p.relu_mult);
+    if p.relu_exp > 0 {
+        relu = shl_sat16(relu, 1);
+    } else if p.relu_exp < 0 {
+        relu = rounding_divide_by_pot(relu, -p.relu_exp);
+    }
+    let relu = (relu + (1 << 15)) >> 1;
+    let out = rounding_divide_by_pot(sdhm16(relu, pre_out), -p.out_exp) + p.zero_out;
+    out.clamp(0, 255)
 }
 
 /// What a [`conv`] call computes.

@@ -89,6 +89,14 @@ pub enum Kernel {
     /// SOFTMAX, one thread per row. Slots: 0 input, 1 output, 2 depth,
     /// 3 multiplier, 4 left shift, 5 smallest difference counted.
     Softmax,
+    /// HARD_SWISH, one thread per value. Slots: 0 input, 1 output, 2 zero
+    /// in, 3 zero out, 4/5 output multiplier (Q0.15) and exponent, 6/7 the
+    /// relu-ish multiplier and exponent.
+    HardSwish,
+    /// CONCATENATION with the inputs' quantization equal to the output's
+    /// (a copy), one thread per output value. Slots: 0 a, 1 b, 2 output,
+    /// 3/4 the blocks of a and b per outer index.
+    Concat,
 }
 
 impl Kernel {
@@ -103,11 +111,13 @@ impl Kernel {
             Kernel::Pad => "q_pad",
             Kernel::Copy => "q_copy",
             Kernel::Softmax => "q_softmax",
+            Kernel::HardSwish => "q_hard_swish",
+            Kernel::Concat => "q_concat",
         }
     }
 
     /// Every kernel, for building pipelines up front.
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 10] = [
         Kernel::Conv,
         Kernel::AvgPool,
         Kernel::Add,
@@ -116,6 +126,8 @@ impl Kernel {
         Kernel::Pad,
         Kernel::Copy,
         Kernel::Softmax,
+        Kernel::HardSwish,
+        Kernel::Concat,
     ];
 }
 
@@ -413,6 +425,41 @@ impl Model<'_> {
                                 .map_err(|_| TfliteError::TooLarge)?,
                         });
                         continue;
+                    }
+                    Op::HardSwish { input, output } => {
+                        let hp = kernels::hard_swish_params(t(input), t(output));
+                        let vals = [
+                            at(input)?,
+                            at(output)?,
+                            hp.zero_in,
+                            hp.zero_out,
+                            hp.out_mult,
+                            hp.out_exp,
+                            hp.relu_mult,
+                            hp.relu_exp,
+                        ];
+                        p[..vals.len()].copy_from_slice(&vals);
+                        Kernel::HardSwish
+                    }
+                    Op::Concatenation { a, b, output, axis } => {
+                        let same = |i: usize| {
+                            t(i).scale == t(output).scale && t(i).zero_point == t(output).zero_point
+                        };
+                        if !same(a) || !same(b) {
+                            return Err(TfliteError::NotLowerable(
+                                "CONCATENATION that requantizes (float rounding)",
+                            ));
+                        }
+                        let inner = |i: usize| t(i).shape[axis..].iter().product::<usize>();
+                        let vals = [
+                            at(a)?,
+                            at(b)?,
+                            at(output)?,
+                            slot(inner(a))?,
+                            slot(inner(b))?,
+                        ];
+                        p[..vals.len()].copy_from_slice(&vals);
+                        Kernel::Concat
                     }
                     _ => return Err(TfliteError::BadGraph("operator without a kernel")),
                 }

@@ -12,7 +12,8 @@
 //!
 //! Supported now: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED (one batch),
 //! AVERAGE_POOL_2D, MEAN (over height and width), PAD, RESHAPE, ADD (with
-//! fused ReLU/ReLU6), SOFTMAX and QUANTIZE, on uint8 tensors and on int8
+//! fused ReLU/ReLU6), SOFTMAX, QUANTIZE, HARD_SWISH and CONCATENATION (two
+//! inputs, any axis), on uint8 tensors and on int8
 //! tensors with per-tensor or per-channel weight scales (int8 is computed as
 //! uint8 with the sign bit flipped and the zero point moved by 128, which
 //! leaves every centred value and clamp unchanged). Any other operator is
@@ -60,6 +61,8 @@ pub enum TfliteError {
         /// Bytes given.
         given: usize,
     },
+    /// An operator form the accelerator kernels do not run (what).
+    NotLowerable(&'static str),
     /// The input has the wrong number of bytes.
     InputSize {
         /// Bytes required.
@@ -91,6 +94,9 @@ impl core::fmt::Display for TfliteError {
                     f,
                     "tflite: the arena has {given} bytes, the plan needs {needed}"
                 )
+            }
+            TfliteError::NotLowerable(w) => {
+                write!(f, "tflite: not supported by the GPU kernels ({w})")
             }
             TfliteError::InputSize { expected, found } => {
                 write!(
@@ -309,6 +315,24 @@ pub enum Op {
         input: usize,
         /// Output.
         output: usize,
+    },
+    /// HARD_SWISH: `x·relu6(x + 3)/6` in TFLite's 16-bit fixed point.
+    HardSwish {
+        /// Input.
+        input: usize,
+        /// Output.
+        output: usize,
+    },
+    /// CONCATENATION of two tensors along `axis`.
+    Concatenation {
+        /// First input.
+        a: usize,
+        /// Second input.
+        b: usize,
+        /// Output.
+        output: usize,
+        /// Axis (non-negative, below the rank).
+        axis: usize,
     },
     /// ADD of two same-shape tensors.
     Add {
@@ -615,6 +639,36 @@ impl<'a> Model<'a> {
                     input: input(0)?,
                     output,
                 },
+                117 => Op::HardSwish {
+                    input: input(0)?,
+                    output,
+                },
+                2 => {
+                    if ins.len() != 2 {
+                        return Err(TfliteError::BadGraph(
+                            "CONCATENATION is supported for two inputs",
+                        ));
+                    }
+                    let t = opt(())?;
+                    if activation(t.u8_or(1, 0)?)? != Activation::None {
+                        return Err(TfliteError::BadGraph(
+                            "CONCATENATION with a fused activation",
+                        ));
+                    }
+                    let a = input(0)?;
+                    let rank = tensors.get(a).map_or(0, |t: &Tensor<'_>| t.shape.len()) as i32;
+                    let axis = t.i32_or(0, 0)?;
+                    let axis = if axis < 0 { axis + rank } else { axis };
+                    Op::Concatenation {
+                        a,
+                        b: input(1)?,
+                        output,
+                        axis: usize::try_from(axis)
+                            .ok()
+                            .filter(|&x| (x as i32) < rank)
+                            .ok_or(TfliteError::BadGraph("CONCATENATION axis"))?,
+                    }
+                }
                 40 => {
                     let mut axes = constant_i32s(&tensors, input(1)?)?;
                     axes.sort_unstable();
@@ -835,6 +889,31 @@ impl<'a> Model<'a> {
                     u8t(output)?;
                     if t(input).is_empty() || t(output).len() != nhwc(input)?[3] {
                         return Err(TfliteError::BadGraph("MEAN output shape"));
+                    }
+                }
+                Op::HardSwish { input, output } => {
+                    u8t(input)?;
+                    u8t(output)?;
+                    if t(input).shape != t(output).shape {
+                        return Err(TfliteError::BadGraph("HARD_SWISH shapes"));
+                    }
+                }
+                Op::Concatenation { a, b, output, axis } => {
+                    u8t(a)?;
+                    u8t(b)?;
+                    u8t(output)?;
+                    let (sa, sb, so) = (&t(a).shape, &t(b).shape, &t(output).shape);
+                    let fits = sa.len() == so.len()
+                        && sb.len() == so.len()
+                        && (0..so.len()).all(|k| {
+                            if k == axis {
+                                sa[k].checked_add(sb[k]) == Some(so[k])
+                            } else {
+                                sa[k] == so[k] && sb[k] == so[k]
+                            }
+                        });
+                    if !fits {
+                        return Err(TfliteError::BadGraph("CONCATENATION shapes"));
                     }
                 }
                 Op::Add { a, b, output, .. } => {
@@ -1156,7 +1235,10 @@ fn op_tensors(op: &Op) -> Vec<usize> {
         Op::Pad { input, output, .. }
         | Op::Mean { input, output }
         | Op::Quantize { input, output } => vec![input, output],
-        Op::Add { a, b, output, .. } => vec![a, b, output],
+        Op::HardSwish { input, output } => vec![input, output],
+        Op::Add { a, b, output, .. } | Op::Concatenation { a, b, output, .. } => {
+            vec![a, b, output]
+        }
     }
 }
 

@@ -402,3 +402,76 @@ fn q_softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
     arena[orow + u32(k)] = u32(o);
   }
 }
+
+// ---- 16-bit fixed point of HARD_SWISH ------------------------------------
+
+fn srdhm16(a: i32, b: i32) -> i32 {
+  if (a == -32768 && b == -32768) {
+    return 32767;
+  }
+  let ab = a * b;
+  return (ab + select(1 - (1 << 14u), 1 << 14u, ab >= 0)) / (1 << 15u);
+}
+
+fn sdhm16(a: i32, b: i32) -> i32 {
+  if (a == -32768 && b == -32768) {
+    return 32767;
+  }
+  return (a * b) / (1 << 15u);
+}
+
+// x·2^e saturated to int16, for x within int16 (16 bits of shift or more
+// saturate every non-zero x; fewer cannot overflow 32 bits).
+fn shl_sat16(x: i32, e: i32) -> i32 {
+  let s = u32(clamp(e, 0, 31));
+  if (x == 0) {
+    return 0;
+  }
+  if (s >= 16u) {
+    return select(-32768, 32767, x > 0);
+  }
+  return clamp(x << s, -32768, 32767);
+}
+
+@compute @workgroup_size(64)
+fn q_hard_swish(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = thread_index(gid);
+  if (i < 0) {
+    return;
+  }
+  let base = image_base(gid);
+  let hires = (i32(arena[base + u32(p(0u) + i)]) - p(2u)) * 128;
+  let pre_out = srdhm16(hires, p(4u));
+  let e = p(7u);
+  var relu = hires;
+  if (e > 0) {
+    relu = shl_sat16(relu, e - 1);
+  }
+  relu = srdhm16(relu, p(6u));
+  if (e > 0) {
+    relu = shl_sat16(relu, 1);
+  } else if (e < 0) {
+    relu = rdbp(relu, -e);
+  }
+  relu = (relu + 32768) >> 1u;
+  let out = rdbp(sdhm16(relu, pre_out), -p(5u)) + p(3u);
+  arena[base + u32(p(1u) + i)] = u32(clamp(out, 0, 255));
+}
+
+@compute @workgroup_size(64)
+fn q_concat(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = thread_index(gid);
+  if (i < 0) {
+    return;
+  }
+  let base = image_base(gid);
+  let na = p(3u);
+  let nb = p(4u);
+  let k = i / (na + nb);
+  let r = i % (na + nb);
+  var src = p(1u) + k * nb + (r - na);
+  if (r < na) {
+    src = p(0u) + k * na + r;
+  }
+  arena[base + u32(p(2u) + i)] = arena[base + u32(src)];
+}
