@@ -9,6 +9,8 @@ Usage:
   python3 tools/effnet_lite0.py export OUT_DIR     # folded .npy + manifest.txt
   python3 tools/effnet_lite0.py predict IMAGE...   # NumPy f32 top-5 (reference)
   python3 tools/effnet_lite0.py reference OUT_DIR  # inputs + f32 logits for the agreement test
+  python3 tools/effnet_lite0.py onnx OUT.onnx      # the same f32 network as ONNX (the
+                                                   # onnxruntime-web peer; needs `onnx`)
 
 The checkpoint is the legacy (non-zip) torch pickle format: five pickles
 (magic, protocol, sys info, the state dict with persistent storage ids, the
@@ -174,6 +176,81 @@ def forward(net, img):
     raise AssertionError("no classifier")
 
 
+def to_onnx(net, path):
+    """Writes the float32 network as an ONNX graph (opset 13) that takes the
+    same input as Shoal's model: a (1, 224, 224, 3) uint8 image, normalised
+    inside the graph; output: (1, 1000) logits. Checks it against forward()
+    with onnxruntime when that is installed."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits = [], []
+    count = [0]
+
+    def name(base):
+        count[0] += 1
+        return f"{base}_{count[0]}"
+
+    def const(arr, base):
+        n = name(base)
+        inits.append(numpy_helper.from_array(np.asarray(arr), n))
+        return n
+
+    def node(op, ins, **attrs):
+        out = name(op.lower())
+        nodes.append(helper.make_node(op, ins, [out], **attrs))
+        return out
+
+    lo, hi = const(np.float32(0), "zero"), const(np.float32(6), "six")
+    x = node("Cast", ["image"], to=TensorProto.FLOAT)
+    x = node("Div", [node("Sub", [x, const(MEAN, "mean")]), const(STD, "std")])
+    x = node("Transpose", [x], perm=[0, 3, 1, 2])
+    size = 224
+    block_in = None
+    for kind, lname, p, (w, b) in net:
+        if p.get("first"):
+            block_in = x
+        if kind == "fc":
+            x = node("Flatten", [node("GlobalAveragePool", [x])])
+            x = node("Gemm", [x, const(w, lname + "_w"), const(b, lname + "_b")], transB=1)
+            break
+        k, s = w.shape[2], p.get("s", 1)
+        out, pt, pb = same_pad(size, k, s)
+        groups = w.shape[0] if kind == "dw" else 1
+        x = node("Conv", [x, const(w, lname + "_w"), const(b, lname + "_b")],
+                 kernel_shape=[k, k], strides=[s, s], pads=[pt, pt, pb, pb], group=groups)
+        size = out
+        if kind in ("conv", "dw") or p.get("relu6"):
+            x = node("Clip", [x, lo, hi])
+        if p.get("residual"):
+            x = node("Add", [x, block_in])
+    nodes.append(helper.make_node("Identity", [x], ["logits"]))
+    graph = helper.make_graph(
+        nodes, "efficientnet_lite0",
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, [1, 224, 224, 3])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 1000])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                              producer_name="shoal tools/effnet_lite0.py")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    print(f"{path}: {os.path.getsize(path)} bytes")
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(5)
+    for _ in range(2):
+        img = rng.integers(0, 256, size=(224, 224, 3), dtype=np.uint8)
+        got = sess.run(None, {"image": img[None]})[0][0]
+        want = forward(net, img)
+        print(f"onnxruntime vs NumPy forward: max |logit diff| {np.abs(got - want).max():.2e}, "
+              f"top-1 {int(got.argmax())} / {int(want.argmax())}")
+        assert got.argmax() == want.argmax() and np.abs(got - want).max() < 1e-3
+
+
 def main():
     cmd = sys.argv[1]
     net = layers(load_state_dict(checkpoint_path()))
@@ -210,6 +287,8 @@ def main():
                 stem = name.split(".")[0] + tag
                 np.save(os.path.join(out, f"{stem}.input.npy"), x)
                 np.save(os.path.join(out, f"{stem}.logits.npy"), forward(net, x).astype(np.float32))
+    elif cmd == "onnx":
+        to_onnx(net, sys.argv[2])
     else:
         raise SystemExit(__doc__)
 

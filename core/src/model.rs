@@ -345,9 +345,9 @@ impl ShmModel {
                 (Weights::Dense(f), Kind::Depthwise) => depthwise(&x, h, w, c, f, l),
                 (Weights::Packed(g), Kind::Pointwise) => {
                     let mut y = vec![0.0f32; h * w * l.cout];
-                    for (px, py) in x.chunks_exact(c).zip(y.chunks_exact_mut(l.cout)) {
-                        g.gemv(px, py)
-                            .map_err(|_| ShmError::BadGraph("pointwise shape"))?;
+                    g.gemm(&x, h * w, &mut y)
+                        .map_err(|_| ShmError::BadGraph("pointwise shape"))?;
+                    for py in y.chunks_exact_mut(l.cout) {
                         for (v, b) in py.iter_mut().zip(&l.bias) {
                             *v += b;
                         }

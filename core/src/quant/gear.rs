@@ -230,8 +230,9 @@ impl GearMatrix {
     pub fn gemm(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
         let (rows, cols) = (self.q.rows(), self.q.cols());
         super::check_batch(x, y, n, rows, cols)?;
+        self.q.gemm(x, n, y)?;
         for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(rows)) {
-            self.gemv(xr, yr)?;
+            self.add_corrections_fast(xr, yr);
         }
         Ok(())
     }

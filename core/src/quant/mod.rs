@@ -60,6 +60,7 @@ use alloc::vec::Vec;
 
 pub mod file;
 pub mod gear;
+pub mod gemm;
 pub mod int8;
 pub mod lowrank;
 pub mod scalar;
@@ -510,9 +511,17 @@ impl QuantMatrix {
     /// [`QuantError::LengthMismatch`].
     pub fn gemm(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
         check_batch(x, y, n, self.rows, self.cols)?;
+        if n >= Self::GEMM_MIN_BATCH {
+            return gemm::gemm(self, x, n, y);
+        }
         for (xr, yr) in x.chunks_exact(self.cols).zip(y.chunks_exact_mut(self.rows)) {
             self.gemv(xr, yr)?;
         }
         Ok(())
     }
+
+    /// Batches of at least this many rows take the panel product of module
+    /// [`gemm`] (weights decoded once per panel and block); smaller ones
+    /// are row-by-row [`QuantMatrix::gemv`].
+    pub const GEMM_MIN_BATCH: usize = 4;
 }
