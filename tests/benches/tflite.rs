@@ -1,24 +1,33 @@
 //! MobileNet uint8 latency on one core: Shoal (vectorised integer kernels)
 //! against LiteRT measured in the same run (XNNPACK and reference kernels),
-//! on the Coral models. `cargo bench -p shoal-tests --bench tflite`.
+//! on the Coral models; and the built-in EfficientNet-Lite0 against
+//! onnxruntime on the same network. `cargo bench -p shoal-tests --bench tflite`.
 
 use std::time::Instant;
 
 use shoal_core::{npy, tflite::Model};
 use shoal_tests::{json_number, python_peer, shared_dir, workspace_root};
 
+/// The built-in model's bytes (the same file `shoal` embeds).
+fn shoal_host_gpu_default_model() -> &'static [u8] {
+    include_bytes!("../../host-gpu/models/efficientnet-lite0.shm")
+}
+
 fn main() {
-    let Some(shared) = shared_dir() else {
-        println!("../shared/models/coral not present: nothing to measure");
-        return;
-    };
+    let shared = shared_dir();
+    if shared.is_none() {
+        println!("../shared/models/coral not present: the MobileNets are not measured");
+    }
     let refdir = workspace_root().join("tests/ref/tflite");
-    for m in [
-        "mobilenet_v1_0.25_128_quant",
-        "mobilenet_v1_0.5_160_quant",
-        "mobilenet_v1_0.75_192_quant",
-        "mobilenet_v2_1.0_224_quant",
-    ] {
+    for m in shared.iter().flat_map(|_| {
+        [
+            "mobilenet_v1_0.25_128_quant",
+            "mobilenet_v1_0.5_160_quant",
+            "mobilenet_v1_0.75_192_quant",
+            "mobilenet_v2_1.0_224_quant",
+        ]
+    }) {
+        let Some(shared) = &shared else { break };
         let path = shared.join(format!("models/coral/{m}.tflite"));
         let bytes = std::fs::read(&path).expect("model");
         let model = Model::parse(&bytes).expect("parses");
@@ -52,6 +61,38 @@ fn main() {
             }
             None => println!("{m:<30} Shoal {shoal:8.2} ms | LiteRT peer unavailable (pip install ai-edge-litert)"),
         }
+    }
+    // The built-in model (.shm EfficientNet-Lite0) against onnxruntime on
+    // the same network exported to ONNX, same input.
+    let shm = shoal_core::model::ShmModel::parse(shoal_host_gpu_default_model()).expect("parses");
+    let input_path = workspace_root().join("tests/ref/effl/cat.input.npy");
+    let input = npy::read(&std::fs::read(&input_path).unwrap())
+        .unwrap()
+        .data
+        .to_vec();
+    let mut times = Vec::new();
+    let mut top = 0;
+    for _ in 0..15 {
+        let t = Instant::now();
+        let z = shm.run(&input).unwrap();
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        top = (0..z.len())
+            .max_by(|&a, &b| z[a].total_cmp(&z[b]))
+            .unwrap_or(0);
+    }
+    times.sort_by(f64::total_cmp);
+    let shoal = times[times.len() / 2];
+    match python_peer("tests/benches/ort_peer.py", &[&input_path]) {
+        Some(p) => {
+            let o = json_number(&p, "onnxruntime").unwrap_or(f64::NAN);
+            let t1 = json_number(&p, "top1").unwrap_or(f64::NAN);
+            println!(
+                "{:<30} Shoal {shoal:8.2} ms | onnxruntime f32 {o:8.2} ms ({:.2}x) | top-1 {top} / {t1}",
+                "efficientnet-lite0 (.shm)",
+                shoal / o
+            );
+        }
+        None => println!("efficientnet-lite0 (.shm)      Shoal {shoal:8.2} ms | onnxruntime peer unavailable (pip install onnx onnxruntime)"),
     }
     println!("(ratios are Shoal time / peer time: below 1 means Shoal is faster)");
 }

@@ -170,7 +170,11 @@ fn panel_gemm_matches_its_specification_and_the_dense_product() {
                 for i in 0..n {
                     let xr = &x[i * cols..(i + 1) * cols];
                     let exact = dot64(&row, xr);
-                    let abs: f64 = row.iter().zip(xr).map(|(a, b)| f64::from(a * b).abs()).sum();
+                    let abs: f64 = row
+                        .iter()
+                        .zip(xr)
+                        .map(|(a, b)| f64::from(a * b).abs())
+                        .sum();
                     let err = (f64::from(y[i * rows + r]) - exact).abs();
                     assert!(
                         err <= 1e-6 * abs + 1e-30,

@@ -239,6 +239,9 @@ impl GearMatrix {
 
     /// [`GearMatrix::add_corrections`] with AVX2/F16C when available.
     fn add_corrections_fast(&self, x: &[f32], y: &mut [f32]) {
+        if self.rank == 0 && self.val.is_empty() {
+            return; // a plain quantized matrix: nothing to add
+        }
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         if crate::arch::f16c_available() && i32::try_from(x.len()).is_ok() {
             // SAFETY: features checked (and column indices fit the i32
