@@ -74,15 +74,24 @@ if [[ "$QUICK" != 1 ]]; then
     "$XCARGO" test wasm32-unknown-unknown -p shoal-wasm --release --test api
   # The page's package, shrunk by binaryen's wasm-opt -Oz (npm); the page
   # tests then run the optimised module. Sizes go to the suite's log.
+  # Two packages: web/pkg (plain) and web/pkg-simd (simd128); the page
+  # loads the second where the browser has wasm SIMD.
   build_pkg() {
-    local wasm="$ROOT/web/pkg/shoal_wasm_bg.wasm"
-    xcargo build wasm32-unknown-unknown -p shoal-wasm --release --lib &&
-      wasm-bindgen --target web --out-dir "$ROOT/web/pkg" "$ROOT/target/wasm32-unknown-unknown/release/shoal_wasm.wasm" &&
-      echo "wasm-bindgen output: $(wc -c <"$wasm") bytes ($(gzip -9 -c "$wasm" | wc -c) gzipped)" &&
+    local dir=$1 target=$2
+    local wasm="$ROOT/web/$dir/shoal_wasm_bg.wasm"
+    wasm-bindgen --target web --out-dir "$ROOT/web/$dir" "$target/wasm32-unknown-unknown/release/shoal_wasm.wasm" &&
+      echo "$dir: wasm-bindgen output: $(wc -c <"$wasm") bytes ($(gzip -9 -c "$wasm" | wc -c) gzipped)" &&
       "$ROOT/web/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-        --enable-sign-ext --enable-mutable-globals "$wasm" -o "$wasm.opt" &&
+        --enable-sign-ext --enable-mutable-globals --enable-simd "$wasm" -o "$wasm.opt" &&
       mv "$wasm.opt" "$wasm" &&
-      echo "after wasm-opt -Oz: $(wc -c <"$wasm") bytes ($(gzip -9 -c "$wasm" | wc -c) gzipped)"
+      echo "$dir: after wasm-opt -Oz: $(wc -c <"$wasm") bytes ($(gzip -9 -c "$wasm" | wc -c) gzipped)"
+  }
+  build_pkgs() {
+    xcargo build wasm32-unknown-unknown -p shoal-wasm --release --lib &&
+      build_pkg pkg "$ROOT/target" &&
+      env RUSTFLAGS="-C target-feature=+simd128" CARGO_TARGET_DIR="$ROOT/target-simd" \
+        "$XCARGO" build wasm32-unknown-unknown -p shoal-wasm --release --lib &&
+      build_pkg pkg-simd "$ROOT/target-simd"
   }
   if [[ -f "${SHOAL_TOOLS:-$ROOT/target/tools}/miri-ok" ]]; then
     step miri-core cargo +nightly miri test -p shoal-core --no-default-features --features alloc --test small
@@ -90,7 +99,7 @@ if [[ "$QUICK" != 1 ]]; then
     echo "== miri-core                          SKIPPED (no nightly toolchain with miri)"
   fi
   step firmware-qemu bash tests/firmware/check.sh
-  step web-pkg build_pkg
+  step web-pkg build_pkgs
   step page-tests node web/tests/page.test.mjs
 fi
 

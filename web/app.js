@@ -1,6 +1,21 @@
 // Shoal web page: log-Bessel plot computed by the wasm core (f64) and, where
 // WebGPU exists, by the same WGSL kernel the native host runs (f32).
-import init, { Classifier, LangId, logBesselI, logBesselIF32Twin, logBesselWgsl, seaLifeCatalog, simdEnabled, tfliteWgsl } from './pkg/shoal_wasm.js';
+// The wasm package: the simd128 build where the browser validates a module
+// with a v128 instruction, else the plain build (either may be served alone).
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0,
+  10, 22, 1, 20, 0, 0xfd, 0x0c, ...new Array(16).fill(0), 0x0b]); // () -> v128 { v128.const 0 }
+async function loadPackage() {
+  if (WebAssembly.validate(SIMD_PROBE)) {
+    try {
+      return await import('./pkg-simd/shoal_wasm.js');
+    } catch (e) {
+      console.log(`wasm-simd package unavailable (${e}); using the plain build`);
+    }
+  }
+  return import('./pkg/shoal_wasm.js');
+}
+const { default: init, Classifier, EmbeddingTable, LangId, logBesselI, logBesselIF32Twin, logBesselWgsl, simdEnabled, tfliteWgsl } =
+  await loadPackage();
 
 const LN_F64_MAX = Math.log(Number.MAX_VALUE); // 709.78
 const N = 512;
@@ -153,16 +168,6 @@ function draw(canvas, xs, series, order) {
   ctx.lineWidth = 1;
 }
 
-function parseCatalog(text) {
-  const map = new Map();
-  for (const line of text.split('\n')) {
-    if (!line.trim() || line.startsWith('#')) continue;
-    const [label, common, scientific, edible, conservation] = line.split('\t');
-    map.set(label.trim().toLowerCase(), { common, scientific, edible, conservation });
-  }
-  return map;
-}
-
 async function pixelsOf(blob) {
   const bmp = await createImageBitmap(blob);
   const canvas = document.createElement('canvas');
@@ -178,7 +183,7 @@ async function pixelsOf(blob) {
 // returns the result.
 async function classifyBlobs(modelBytes, labelsText, imageBlob, gpu, cpuName) {
   const classifier = new Classifier(modelBytes);
-  const labels = labelsText ? labelsText.split('\n') : [];
+  if (labelsText) classifier.setLabels(labelsText);
   const img = await pixelsOf(imageBlob);
   let out, ms, backendName = cpuName;
   if (gpu.device && classifier.gpuCapable) {
@@ -194,14 +199,9 @@ async function classifyBlobs(modelBytes, labelsText, imageBlob, gpu, cpuName) {
     out = classifier.classify(img.data, img.width, img.height);
     ms = performance.now() - t0;
   }
-  const scores = Array.from(out.scores);
-  const order = scores.map((s, i) => [s, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 5);
-  const catalog = parseCatalog(seaLifeCatalog());
-  const top = order.map(([score, index]) => {
-    const label = labels[index] || `class ${index}`;
-    return { index, label, score, catalog: catalog.get(label.split(',')[0].trim().toLowerCase()) || null };
-  });
-  const margin = order.length > 1 ? order[0][0] - order[1][0] : order[0][0];
+  // Labels, catalogue entries and uncertainty come with the result (wasm core).
+  const top = out.top;
+  const margin = out.margin;
   const el = document.getElementById('classify-result');
   el.innerHTML = '';
   for (const t of top) {
@@ -224,9 +224,9 @@ async function classifyBlobs(modelBytes, labelsText, imageBlob, gpu, cpuName) {
     el.append(card);
   }
   const info = document.createElement('p');
-  info.textContent = `uncertainty: margin ${margin.toFixed(3)} (1 = certain); backend ${backendName}; ${ms.toFixed(1)} ms`;
+  info.textContent = `uncertainty: margin ${margin.toFixed(3)} (1 = certain), entropy ${out.entropy.toFixed(3)} (0 = certain); backend ${backendName}; ${ms.toFixed(1)} ms`;
   el.append(info);
-  const result = { top, raw: Array.from(out.raw), margin, ms, backend: backendName };
+  const result = { top, raw: Array.from(out.raw), margin, entropy: out.entropy, ms, backend: backendName };
   window.shoalClassifyResult = result;
   el.dataset.done = '1';
   return result;
@@ -235,7 +235,7 @@ async function classifyBlobs(modelBytes, labelsText, imageBlob, gpu, cpuName) {
 async function main() {
   await init();
   // For automation: the wasm classes themselves.
-  window.shoalWasm = { Classifier, LangId };
+  window.shoalWasm = { Classifier, EmbeddingTable, LangId };
   const cpuBackend = simdEnabled() ? 'wasm-simd' : 'wasm';
   const gpu = await openGpu();
   let builtInCache = null;
@@ -267,14 +267,13 @@ async function main() {
     ]);
     return classifyBlobs(new Uint8Array(m), l, i, gpu, cpuBackend);
   };
-  document.getElementById('classify-form').addEventListener('submit', async (e) => {
-    e.preventDefault();
+  // Classifies a photo with the picked model (or the built-in one).
+  const classifyPicked = async (image) => {
     const el = document.getElementById('classify-result');
     try {
       const model = document.getElementById('model-file').files[0];
-      const image = document.getElementById('image-file').files[0];
       const labels = document.getElementById('labels-file').files[0];
-      if (!image) throw new Error('pick a photo');
+      if (!image) throw new Error('pick or drop a photo');
       // Without a model file: the built-in EfficientNet-Lite0 (served with the page).
       const [modelBytes, labelText] = model
         ? [new Uint8Array(await model.arrayBuffer()), labels ? await labels.text() : '']
@@ -283,6 +282,20 @@ async function main() {
     } catch (err) {
       el.textContent = `error: ${err.message || err}`;
     }
+  };
+  document.getElementById('classify-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    classifyPicked(document.getElementById('image-file').files[0]);
+  });
+  // A photo dropped anywhere on the panel.
+  const panel = document.getElementById('classify-panel');
+  panel.addEventListener('dragover', (e) => { e.preventDefault(); panel.classList.add('dropping'); });
+  panel.addEventListener('dragleave', () => panel.classList.remove('dropping'));
+  panel.addEventListener('drop', (e) => {
+    e.preventDefault();
+    panel.classList.remove('dropping');
+    const file = [...(e.dataTransfer?.files || [])].find((f) => f.type.startsWith('image/'));
+    classifyPicked(file);
   });
   // Language identification: the model comes from `shoal serve` (built in).
   let langid = null;

@@ -45,6 +45,8 @@ extern crate std;
 mod arch;
 pub mod bessel;
 #[cfg(feature = "alloc")]
+pub mod classify;
+#[cfg(feature = "alloc")]
 pub mod embed;
 #[cfg(feature = "alloc")]
 pub mod fasttext;

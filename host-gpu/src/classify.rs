@@ -57,44 +57,14 @@ impl From<TfliteError> for ClassifyError {
     }
 }
 
-/// One catalogue entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CatalogEntry {
-    /// Label it matches (first name in the model's label line).
-    pub label: String,
-    /// Common name.
-    pub common: String,
-    /// Scientific name.
-    pub scientific: String,
-    /// `yes`, `no` or `caution`.
-    pub edible: String,
-    /// Conservation note.
-    pub conservation: String,
-}
+pub use shoal_core::classify::CatalogEntry;
 
 /// Parses a catalogue (`#` comments, 5 tab-separated fields per line).
 ///
 /// # Errors
 /// [`ClassifyError::Catalog`] naming the first bad line.
 pub fn parse_catalog(text: &str) -> Result<Vec<CatalogEntry>, ClassifyError> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let f: Vec<&str> = line.split('\t').collect();
-        let [label, common, scientific, edible, conservation] = f[..] else {
-            return Err(ClassifyError::Catalog(i + 1));
-        };
-        out.push(CatalogEntry {
-            label: label.trim().to_string(),
-            common: common.trim().to_string(),
-            scientific: scientific.trim().to_string(),
-            edible: edible.trim().to_string(),
-            conservation: conservation.trim().to_string(),
-        });
-    }
-    Ok(out)
+    shoal_core::classify::parse_catalog(text).map_err(|e| ClassifyError::Catalog(e.0))
 }
 
 /// Decodes a JPEG, PNG or BMP file into RGB8 `(width, height, pixels)`.
@@ -173,40 +143,17 @@ pub struct Prediction {
 /// Softmax of logits, then the same ranking and uncertainty as [`predict`]
 /// (for float models such as the built-in `.shm`).
 pub fn rank_logits(logits: &[f32], top: usize) -> Prediction {
-    let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let e: Vec<f32> = logits.iter().map(|&z| (z - m).exp()).collect();
-    let s: f32 = e.iter().sum();
-    let scores: Vec<f32> = e.iter().map(|v| v / s).collect();
-    rank(Vec::new(), scores, top)
+    rank(Vec::new(), shoal_core::classify::softmax(logits), top)
 }
 
 fn rank(raw: Vec<u8>, scores: Vec<f32>, top: usize) -> Prediction {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    let margin = match (order.first(), order.get(1)) {
-        (Some(&a), Some(&b)) => scores[a] - scores[b],
-        (Some(&a), None) => scores[a],
-        _ => 0.0,
-    };
-    let total: f32 = scores.iter().map(|s| s.max(0.0)).sum();
-    let entropy = if total > 0.0 && scores.len() > 1 {
-        let h: f32 = scores
-            .iter()
-            .map(|s| s.max(0.0) / total)
-            .filter(|&p| p > 0.0)
-            .map(|p| -p * p.ln())
-            .sum();
-        (h / (scores.len() as f32).ln()).clamp(0.0, 1.0)
-    } else {
-        1.0
-    };
-    order.truncate(top.max(1));
+    let r = shoal_core::classify::rank(&scores, top);
     Prediction {
         raw,
         scores,
-        top: order,
-        margin,
-        entropy,
+        top: r.top,
+        margin: r.margin,
+        entropy: r.entropy,
     }
 }
 

@@ -853,10 +853,7 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
             let _ = out.flush();
             continue;
         }
-        let entry = |label: &str| {
-            let key = label.split(',').next().unwrap_or("").trim();
-            catalog.iter().find(|c| c.label.eq_ignore_ascii_case(key))
-        };
+        let entry = |label: &str| shoal_core::classify::lookup(&catalog, label);
         if json {
             let tops: Vec<String> = p
                 .top

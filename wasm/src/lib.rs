@@ -126,7 +126,15 @@ pub struct Classifier {
     height: usize,
     width: usize,
     classes: usize,
+    labels: Vec<String>,
+    catalog: Vec<shoal_core::classify::CatalogEntry>,
+    top: usize,
 }
+
+/// The ImageNet labels of the built-in `.shm` model (1000 classes).
+const IMAGENET_LABELS: &str = include_str!("../../host-gpu/models/imagenet-labels.txt");
+/// The built-in sea-life catalogue.
+const SEA_LIFE: &str = include_str!("../../host-gpu/catalog/sea-life.tsv");
 
 fn js_err(e: impl core::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
@@ -147,12 +155,20 @@ impl Classifier {
         let bytes = model.to_vec();
         if bytes.starts_with(b"SHM1") {
             let m = shoal_core::model::ShmModel::parse(&bytes).map_err(js_err)?;
+            let labels = if m.classes == 1000 {
+                IMAGENET_LABELS.lines().map(String::from).collect()
+            } else {
+                Vec::new()
+            };
             return Ok(Classifier {
                 height: m.size,
                 width: m.size,
                 classes: m.classes,
                 shm: Some(m),
                 bytes: Vec::new(),
+                labels,
+                catalog: builtin_catalog(),
+                top: 5,
             });
         }
         let m = shoal_core::tflite::Model::parse(&bytes).map_err(js_err)?;
@@ -175,7 +191,31 @@ impl Classifier {
             height,
             width,
             classes,
+            labels: Vec::new(),
+            catalog: builtin_catalog(),
+            top: 5,
         })
+    }
+
+    /// Sets the class labels, one per line in output order (the built-in
+    /// model has ImageNet's; a TFLite model's come with it as a text file).
+    #[wasm_bindgen(js_name = setLabels)]
+    pub fn set_labels(&mut self, text: &str) {
+        self.labels = text.lines().map(String::from).collect();
+    }
+
+    /// Replaces the built-in sea-life catalogue (tab-separated: label,
+    /// common name, scientific name, commonly eaten, conservation note).
+    #[wasm_bindgen(js_name = setCatalog)]
+    pub fn set_catalog(&mut self, text: &str) -> Result<(), JsError> {
+        self.catalog = shoal_core::classify::parse_catalog(text).map_err(js_err)?;
+        Ok(())
+    }
+
+    /// How many classes results list (at least 1; default 5).
+    #[wasm_bindgen(js_name = setTop)]
+    pub fn set_top(&mut self, k: usize) {
+        self.top = k.max(1);
     }
 
     /// Input height the model expects.
@@ -234,17 +274,17 @@ impl Classifier {
 
     /// Classifies an RGBA (`ImageData.data`) or RGB image of `width × height`
     /// (resized here to the model's input) in wasm. Returns `{ raw:
-    /// Uint8Array, scores: Float32Array }` with one score per class (`raw`
-    /// is empty for `.shm` models, whose scores are the softmax of logits).
+    /// Uint8Array, scores: Float32Array, top: [{ index, label, score,
+    /// catalog: { common, scientific, edible, conservation } | null }],
+    /// margin, entropy }`: one score per class (`raw` is empty for `.shm`
+    /// models, whose scores are the softmax of logits), the best classes
+    /// with their labels and sea-life catalogue entries, and the
+    /// uncertainty (margin between the two best scores; normalised entropy).
     pub fn classify(&self, pixels: &[u8], width: usize, height: usize) -> Result<Object, JsError> {
         let input = self.input(pixels, width, height)?;
         if let Some(m) = &self.shm {
             let logits = m.run(&input).map_err(js_err)?;
-            let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let e: Vec<f32> = logits.iter().map(|&z| (z - top).exp()).collect();
-            let sum: f32 = e.iter().sum();
-            let scores: Vec<f32> = e.iter().map(|v| v / sum).collect();
-            return Self::result(Vec::new(), &scores);
+            return self.result(Vec::new(), &shoal_core::classify::softmax(&logits));
         }
         let m = shoal_core::tflite::Model::parse(&self.bytes).map_err(js_err)?;
         let run = m.run_u8(&input).map_err(js_err)?;
@@ -267,13 +307,42 @@ impl Classifier {
             .iter()
             .map(|&q| (f32::from(q) - o.zero_point as f32) * o.scale)
             .collect();
-        Self::result(raw.to_vec(), &scores)
+        self.result(raw.to_vec(), &scores)
     }
 
-    fn result(raw: Vec<u8>, scores: &[f32]) -> Result<Object, JsError> {
+    fn result(&self, raw: Vec<u8>, scores: &[f32]) -> Result<Object, JsError> {
         let obj = Object::new();
         set(&obj, "raw", js_sys::Uint8Array::from(&raw[..]).into())?;
         set(&obj, "scores", js_sys::Float32Array::from(scores).into())?;
+        let r = shoal_core::classify::rank(scores, self.top);
+        let top = js_sys::Array::new();
+        for &i in &r.top {
+            let label = self
+                .labels
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("class {i}"));
+            let e = Object::new();
+            set(&e, "index", (i as f64).into())?;
+            set(&e, "score", f64::from(scores[i]).into())?;
+            let cat = match shoal_core::classify::lookup(&self.catalog, &label) {
+                Some(c) => {
+                    let o = Object::new();
+                    set(&o, "common", c.common.as_str().into())?;
+                    set(&o, "scientific", c.scientific.as_str().into())?;
+                    set(&o, "edible", c.edible.as_str().into())?;
+                    set(&o, "conservation", c.conservation.as_str().into())?;
+                    o.into()
+                }
+                None => JsValue::NULL,
+            };
+            set(&e, "label", label.into())?;
+            set(&e, "catalog", cat)?;
+            top.push(&e);
+        }
+        set(&obj, "top", top.into())?;
+        set(&obj, "margin", f64::from(r.margin).into())?;
+        set(&obj, "entropy", f64::from(r.entropy).into())?;
         Ok(obj)
     }
 
@@ -358,11 +427,74 @@ impl LangId {
     }
 }
 
+/// A compressed embedding table (`new EmbeddingTable(bytes)` with a `.she`
+/// file from `shoal embed build`): single, batched and pooled lookups, the
+/// same values as the native core. The table is copied into the instance.
+#[wasm_bindgen]
+pub struct EmbeddingTable {
+    table: shoal_core::embed::Table<'static>,
+}
+
+#[wasm_bindgen]
+impl EmbeddingTable {
+    /// Parses and validates a `.she` file.
+    #[wasm_bindgen(constructor)]
+    pub fn new(bytes: &[u8]) -> Result<EmbeddingTable, JsError> {
+        let t = shoal_core::embed::Table::from_bytes(bytes).map_err(js_err)?;
+        Ok(EmbeddingTable {
+            table: t.into_owned(),
+        })
+    }
+
+    /// Number of rows.
+    #[wasm_bindgen(getter)]
+    pub fn rows(&self) -> usize {
+        self.table.rows()
+    }
+
+    /// Row length.
+    #[wasm_bindgen(getter)]
+    pub fn dim(&self) -> usize {
+        self.table.dim()
+    }
+
+    /// The rows of `ids`, concatenated (`ids.length × dim` floats). An id
+    /// out of range is an exception naming it; nothing is returned.
+    pub fn lookup(&self, ids: &[u32]) -> Result<Vec<f32>, JsError> {
+        let ids: Vec<u64> = ids.iter().map(|&i| u64::from(i)).collect();
+        let mut out = vec![0.0f32; ids.len() * self.table.dim()];
+        self.table.lookup_batch(&ids, &mut out).map_err(js_err)?;
+        Ok(out)
+    }
+
+    /// Pooled lookups (EmbeddingBag): bag `k` holds `ids[offsets[k] ..
+    /// offsets[k + 1]]` (the last runs to the end); `mean` averages instead
+    /// of summing. Returns `offsets.length × dim` floats.
+    pub fn bag(&self, ids: &[u32], offsets: &[u32], mean: bool) -> Result<Vec<f32>, JsError> {
+        let ids: Vec<u64> = ids.iter().map(|&i| u64::from(i)).collect();
+        let offsets: Vec<usize> = offsets.iter().map(|&o| o as usize).collect();
+        let mut out = vec![0.0f32; offsets.len() * self.table.dim()];
+        let mode = if mean {
+            shoal_core::embed::Pool::Mean
+        } else {
+            shoal_core::embed::Pool::Sum
+        };
+        self.table
+            .bag(&ids, &offsets, None, mode, &mut out)
+            .map_err(js_err)?;
+        Ok(out)
+    }
+}
+
 /// The built-in sea-life catalogue (tab-separated: label, common name,
 /// scientific name, commonly eaten, conservation note; `#` comments).
 #[wasm_bindgen(js_name = seaLifeCatalog)]
 pub fn sea_life_catalog() -> String {
-    include_str!("../../host-gpu/catalog/sea-life.tsv").to_string()
+    SEA_LIFE.to_string()
+}
+
+fn builtin_catalog() -> Vec<shoal_core::classify::CatalogEntry> {
+    shoal_core::classify::parse_catalog(SEA_LIFE).unwrap_or_default()
 }
 
 /// Whether this build was compiled with wasm `simd128`.

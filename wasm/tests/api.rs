@@ -137,6 +137,63 @@ fn embedding_lookups_equal_the_scalar_spec() {
 }
 
 #[wasm_bindgen_test]
+fn embedding_table_class_loads_a_she_file_and_looks_up() {
+    use shoal_core::embed::{Method, Pool, Table};
+    let (rows, dim) = (40, 12);
+    let e: Vec<f32> = (0..rows * dim)
+        .map(|i| ((i * 31) % 97) as f32 / 40.0 - 1.2)
+        .collect();
+    let t = Table::encode(&e, rows, dim, Method::Int8).unwrap();
+    let js = shoal_wasm::EmbeddingTable::new(&t.to_bytes()).unwrap();
+    assert_eq!((js.rows(), js.dim()), (rows, dim));
+    let ids = [3u32, 0, 39, 3];
+    let got = js.lookup(&ids).unwrap();
+    let mut want = vec![0.0f32; ids.len() * dim];
+    t.lookup_batch(&[3, 0, 39, 3], &mut want).unwrap();
+    assert_eq!(got, want);
+    let got = js.bag(&ids, &[0, 1], true).unwrap();
+    let mut want = vec![0.0f32; 2 * dim];
+    t.bag(&[3, 0, 39, 3], &[0, 1], None, Pool::Mean, &mut want)
+        .unwrap();
+    assert_eq!(got, want);
+    assert!(js.lookup(&[40]).is_err(), "id 40 is out of range");
+    assert!(js.bag(&ids, &[3, 1], false).is_err());
+    assert!(shoal_wasm::EmbeddingTable::new(&[0u8; 10]).is_err());
+    assert_eq!(js.lookup(&[1]).unwrap().len(), dim);
+}
+
+#[wasm_bindgen_test]
+fn classify_results_carry_labels_catalogue_and_uncertainty() {
+    use shoal_wasm::Classifier;
+    let get = |o: &JsValue, k: &str| Reflect::get(o, &k.into()).unwrap();
+    let mut c = Classifier::new(&shoal_tests::flatbuf::tflite::tiny(0)).unwrap();
+    c.set_labels("tench, Tinca tinca\ngoldfish\nlobster\nnothing");
+    c.set_top(2);
+    let raw = [10u8, 200, 30, 15];
+    let r: JsValue = c.from_raw(&raw).unwrap().into();
+    let top = js_sys::Array::from(&get(&r, "top"));
+    assert_eq!(top.length(), 2);
+    let first = top.get(0);
+    assert_eq!(get(&first, "index").as_f64(), Some(1.0));
+    assert_eq!(
+        get(&first, "label").as_string().as_deref(),
+        Some("goldfish")
+    );
+    let cat = get(&first, "catalog");
+    assert_eq!(
+        get(&cat, "scientific").as_string().as_deref(),
+        Some("Carassius auratus")
+    );
+    let scores = js_sys::Float32Array::from(get(&r, "scores")).to_vec();
+    let want = shoal_core::classify::rank(&scores, 2);
+    assert_eq!(get(&r, "margin").as_f64(), Some(f64::from(want.margin)));
+    assert_eq!(get(&r, "entropy").as_f64(), Some(f64::from(want.entropy)));
+    // A label without an entry has catalog null; bad catalogues are errors.
+    assert!(get(&top.get(1), "catalog").is_null());
+    assert!(c.set_catalog("only\ttwo").is_err());
+}
+
+#[wasm_bindgen_test]
 fn langid_matches_fasttext_in_wasm() {
     // Labels and f32 probabilities from fastText itself
     // (tests/ref/gen_langid_ref.py), bit for bit.

@@ -113,6 +113,8 @@ async function run(name, args, expectGpu, url) {
       const r = await page.evaluate(() => window.shoalClassifyBuiltIn('/images/parrot.jpg'));
       console.log(`${name}: built-in model top-1 ${r.top[0].index} ${r.top[0].label} (${r.ms.toFixed(1)} ms, ${r.backend})`);
       check(r.backend.startsWith('wasm'), `${name}: the built-in .shm model ran in ${r.backend}`);
+      check(r.top[0].catalog === null && r.top.length === 5 && r.entropy >= 0 && r.entropy <= 1,
+        `${name}: the result carries labels, catalogue entries and the uncertainty (${r.top[0].label}, entropy ${r.entropy.toFixed(3)})`);
       const shoal = join(root, '..', 'target', 'release', 'shoal');
       if (existsSync(shoal)) {
         const native = JSON.parse(execFileSync(shoal, ['classify', '--json', '--top', '1', join(root, 'images', 'parrot.jpg')]).toString());
@@ -120,6 +122,18 @@ async function run(name, args, expectGpu, url) {
       } else {
         check(/macaw|lorikeet|parrot/i.test(r.top[0].label), `${name}: built-in model sees a parrot`);
       }
+      // The same photo dropped on the panel.
+      await page.evaluate(() => { delete document.getElementById('classify-result').dataset.done; });
+      const dt = await page.evaluateHandle(async () => {
+        const d = new DataTransfer();
+        const b = await (await fetch('/images/parrot.jpg')).blob();
+        d.items.add(new File([b], 'parrot.jpg', { type: 'image/jpeg' }));
+        return d;
+      });
+      await page.dispatchEvent('#classify-panel', 'drop', { dataTransfer: dt });
+      await page.waitForSelector('#classify-result[data-done="1"]', { timeout: 60000 });
+      const dropped = await page.evaluate(() => window.shoalClassifyResult);
+      check(dropped.top[0].index === r.top[0].index, `${name}: a dropped photo is classified (${dropped.top[0].label})`);
     }
   } finally {
     await browser.close();
