@@ -19,7 +19,8 @@ async function measure(pkgDir) {
     '/ort/': ortDist,
     '/gen/': dirname(onnxPath),
   };
-  if (pkgDir) mounts['/pkg/'] = pkgDir;
+  // The plain run serves the plain build under both package paths.
+  if (pkgDir) mounts['/pkg-simd/'] = pkgDir;
   const server = await serve(root, 0, mounts);
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: ['--disable-gpu'] });
   try {
@@ -68,8 +69,7 @@ async function measure(pkgDir) {
   }
 }
 
-for (const [name, pkg] of [['wasm', null], ['wasm-simd', simdPkg]]) {
-  if (name === 'wasm-simd' && !pkg) continue;
+for (const [name, pkg] of [['wasm', join(root, 'pkg')], ['wasm-simd', simdPkg]]) {
   const r = await measure(pkg);
   console.log(`Shoal ${name}: ${r.shoalMs.toFixed(1)} ms   onnxruntime-web 1.30 (wasm, SIMD, 1 thread): ${r.ortMs.toFixed(1)} ms   ` +
     `ratio Shoal/ORT ${(r.shoalMs / r.ortMs).toFixed(2)}   top-1 ${r.shoalTop} / ${r.ortTop} (${r.shoalTop === r.ortTop ? 'agree' : 'DIFFER'})`);

@@ -14,10 +14,6 @@ mkdir -p "$ORT"
 [[ -d "$ORT/node_modules/onnxruntime-web" ]] ||
   (cd "$ORT" && npm install --silent --no-audit --no-fund onnxruntime-web@1.30.0)
 [[ -f "$ROOT/target/effnet-lite0.onnx" ]] || python3 tools/effnet_lite0.py onnx "$ROOT/target/effnet-lite0.onnx"
-# A simd128 build of the page package, next to the plain one.
-RUSTFLAGS="-C target-feature=+simd128" CARGO_TARGET_DIR="$ROOT/target-simd" \
-  bash tests/xcargo.sh build wasm32-unknown-unknown -p shoal-wasm --release --lib
-wasm-bindgen --target web --out-dir "$ROOT/target/pkg-simd" \
-  "$ROOT/target-simd/wasm32-unknown-unknown/release/shoal_wasm.wasm"
-cp "$ROOT/web/pkg/package.json" "$ROOT/target/pkg-simd/" 2>/dev/null || true
-node web/tests/ort_bench.mjs "$ORT/node_modules/onnxruntime-web/dist" "$ROOT/target/effnet-lite0.onnx" "$ROOT/target/pkg-simd"
+# The page packages (web/pkg and web/pkg-simd) come from tests/run.sh.
+[[ -f "$ROOT/web/pkg-simd/shoal_wasm.js" ]] || { echo "build the page packages first (tests/run.sh)"; exit 1; }
+node web/tests/ort_bench.mjs "$ORT/node_modules/onnxruntime-web/dist" "$ROOT/target/effnet-lite0.onnx" "$ROOT/web/pkg-simd"
