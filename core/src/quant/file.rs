@@ -265,9 +265,8 @@ impl GearMatrix {
         self.row_ptr
             .iter()
             .for_each(|v| rest.extend_from_slice(&v.to_le_bytes()));
-        self.col
-            .iter()
-            .for_each(|v| rest.extend_from_slice(&v.to_le_bytes()));
+        (0..self.col.len())
+            .for_each(|i| rest.extend_from_slice(&(self.col.get(i) as u32).to_le_bytes()));
         self.val
             .iter()
             .for_each(|v| rest.extend_from_slice(&v.to_le_bytes()));
@@ -295,7 +294,7 @@ impl GearMatrix {
                 u: Vec::new(),
                 vt: Vec::new(),
                 row_ptr: alloc::vec![0; rows + 1],
-                col: Vec::new(),
+                col: super::gear::Cols::Wide(Vec::new()),
                 val: Vec::new(),
             });
         }
@@ -356,7 +355,7 @@ impl GearMatrix {
             u: to_u16s(u_b),
             vt: to_u16s(vt_b),
             row_ptr,
-            col,
+            col: super::gear::Cols::new(col, cols),
             val: to_u16s(val_b),
         })
     }
