@@ -226,7 +226,13 @@ async function classifyBlobs(modelBytes, labelsText, imageBlob, gpu, cpuName) {
   const info = document.createElement('p');
   info.textContent = `uncertainty: margin ${margin.toFixed(3)} (1 = certain), entropy ${out.entropy.toFixed(3)} (0 = certain); backend ${backendName}; ${ms.toFixed(1)} ms`;
   el.append(info);
-  const result = { top, raw: Array.from(out.raw), margin, entropy: out.entropy, ms, backend: backendName };
+  if (out.ood) {
+    const o = document.createElement('p');
+    o.textContent = `out-of-distribution: vMF log-density ${out.ood.logDensity.toFixed(1)} nats ` +
+      (out.ood.unusual ? '(UNUSUAL input: unlike the photos the model knows)' : '(like a photo the model knows)');
+    el.append(o);
+  }
+  const result = { top, raw: Array.from(out.raw), margin, entropy: out.entropy, ood: out.ood || null, ms, backend: backendName };
   window.shoalClassifyResult = result;
   el.dataset.done = '1';
   return result;

@@ -322,6 +322,64 @@ impl ShmModel {
     /// # Errors
     /// [`ShmError::InputSize`].
     pub fn run(&self, image: &[u8]) -> Result<Vec<f32>, ShmError> {
+        self.classify_features(&self.features(image)?)
+    }
+
+    /// The classifier applied to pooled features (from
+    /// [`ShmModel::features`]): the logits.
+    ///
+    /// # Errors
+    /// [`ShmError::BadGraph`] for features of the wrong length.
+    pub fn classify_features(&self, pooled: &[f32]) -> Result<Vec<f32>, ShmError> {
+        let Some(Layer {
+            weights: Weights::Packed(g),
+            kind: Kind::Classifier,
+            bias,
+            cout,
+            ..
+        }) = self.layers.last()
+        else {
+            return Err(ShmError::BadGraph("no classifier"));
+        };
+        let mut y = vec![0.0f32; *cout];
+        g.gemv(pooled, &mut y)
+            .map_err(|_| ShmError::BadGraph("classifier shape"))?;
+        for (v, b) in y.iter_mut().zip(bias) {
+            *v += b;
+        }
+        Ok(y)
+    }
+
+    /// The classifier's weight rows, decoded (`classes × features`,
+    /// row-major): the class prototypes of the penultimate feature space.
+    ///
+    /// # Errors
+    /// [`ShmError::BadGraph`] when the model has no classifier.
+    pub fn prototypes(&self) -> Result<Vec<f32>, ShmError> {
+        let Some(Layer {
+            weights: Weights::Packed(g),
+            kind: Kind::Classifier,
+            cin,
+            cout,
+            ..
+        }) = self.layers.last()
+        else {
+            return Err(ShmError::BadGraph("no classifier"));
+        };
+        let mut w = vec![0.0f32; cin * cout];
+        for (r, row) in w.chunks_exact_mut(*cin).enumerate() {
+            g.dequantize_row(r, row)
+                .map_err(|_| ShmError::BadGraph("classifier shape"))?;
+        }
+        Ok(w)
+    }
+
+    /// The penultimate features of a `size × size × 3` uint8 image: the
+    /// last feature map averaged over its pixels (what the classifier reads).
+    ///
+    /// # Errors
+    /// [`ShmError::InputSize`].
+    pub fn features(&self, image: &[u8]) -> Result<Vec<f32>, ShmError> {
         let s = self.size;
         if image.len() != s * s * 3 {
             return Err(ShmError::InputSize {
@@ -354,7 +412,7 @@ impl ShmModel {
                     }
                     y
                 }
-                (Weights::Packed(g), Kind::Classifier) => {
+                (Weights::Packed(_), Kind::Classifier) => {
                     let mut pooled = vec![0.0f32; c];
                     for px in x.chunks_exact(c) {
                         for (p, v) in pooled.iter_mut().zip(px) {
@@ -363,13 +421,7 @@ impl ShmModel {
                     }
                     let n = (h * w) as f32;
                     pooled.iter_mut().for_each(|p| *p /= n);
-                    let mut y = vec![0.0f32; l.cout];
-                    g.gemv(&pooled, &mut y)
-                        .map_err(|_| ShmError::BadGraph("classifier shape"))?;
-                    for (v, b) in y.iter_mut().zip(&l.bias) {
-                        *v += b;
-                    }
-                    return Ok(y);
+                    return Ok(pooled);
                 }
                 _ => return Err(ShmError::BadGraph("weights do not match the layer kind")),
             };

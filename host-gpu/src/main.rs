@@ -818,7 +818,13 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
             .cloned()
             .unwrap_or_else(|| format!("class {i}"))
     };
+    // The vMF out-of-distribution score, calibrated for the built-in model.
+    let ood_model = match &engine {
+        Engine::Shm(m) => shoal_core::classify::builtin_ood::scorer(&model_bytes, m),
+        Engine::Tflite(_) => None,
+    };
     for (name, input) in inputs {
+        let mut ood: Option<f64> = None;
         let t0 = std::time::Instant::now();
         let p = match &engine {
             Engine::Tflite(m) => match &on_gpu {
@@ -832,10 +838,16 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
                 }
                 None => cl::predict(m, &input, top).map_err(|e| Fail(1, format!("{name}: {e}")))?,
             },
-            Engine::Shm(m) => cl::rank_logits(
-                &m.run(&input).map_err(|e| Fail(1, format!("{name}: {e}")))?,
-                top,
-            ),
+            Engine::Shm(m) => {
+                let f = m
+                    .features(&input)
+                    .map_err(|e| Fail(1, format!("{name}: {e}")))?;
+                let logits = m
+                    .classify_features(&f)
+                    .map_err(|e| Fail(1, format!("{name}: {e}")))?;
+                ood = ood_model.as_ref().and_then(|o| o.log_density(&f).ok());
+                cl::rank_logits(&logits, top)
+            }
         };
         let ms = t0.elapsed().as_secs_f64() * 1e3;
         if raw {
@@ -878,12 +890,21 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
                 })
                 .collect();
             println!(
-                "{{\"image\": {}, \"backend\": {}, \"latency_ms\": {}, \"margin\": {}, \"entropy\": {}, \"top\": [{}]}}",
+                "{{\"image\": {}, \"backend\": {}, \"latency_ms\": {}, \"margin\": {}, \"entropy\": {}, \"ood\": {}, \"top\": [{}]}}",
                 json_str(&name),
                 json_str(&backend_name),
                 json_num(ms),
                 json_num(f64::from(p.margin)),
                 json_num(f64::from(p.entropy)),
+                match ood {
+                    Some(l) => format!(
+                        "{{\"log_density\": {}, \"threshold\": {}, \"unusual\": {}}}",
+                        json_num(l),
+                        json_num(shoal_core::classify::builtin_ood::THRESHOLD),
+                        l < shoal_core::classify::builtin_ood::THRESHOLD
+                    ),
+                    None => "null".to_string(),
+                },
                 tops.join(", ")
             );
         } else {
@@ -908,6 +929,13 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
                 "  uncertainty: margin {:.3}, entropy {:.3}; backend {backend_name}; {ms:.1} ms",
                 p.margin, p.entropy
             );
+            if let Some(l) = ood {
+                let t = shoal_core::classify::builtin_ood::THRESHOLD;
+                println!(
+                    "  out-of-distribution: vMF log-density {l:.1} nats ({}; below {t:.0} reads as unlike the model's photos)",
+                    if l < t { "UNUSUAL input" } else { "like a photo the model knows" }
+                );
+            }
         }
     }
     Ok(())

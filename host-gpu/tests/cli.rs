@@ -372,6 +372,26 @@ fn classify_raw_output_is_bit_exact_and_errors_are_clean() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Egyptian cat"), "{out}");
+    assert!(out.contains("like a photo the model knows"), "{out}");
+    // The vMF out-of-distribution score flags uniform noise.
+    let dir = std::env::temp_dir().join(format!("shoal-ood-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = shoal_core::rng::Rng::new(5);
+    let noise: Vec<u8> = (0..224 * 224 * 3).map(|_| rng.next_u64() as u8).collect();
+    let npy_path = dir.join("noise.raw");
+    std::fs::write(&npy_path, &noise).unwrap();
+    let (code, out, err) = shoal(
+        &[
+            "classify",
+            "--json",
+            "--input-raw",
+            npy_path.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"unusual\": true"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
     // Errors: corrupt image, corrupt model, unknown backend, --raw on a float model.
     let (code, _, err) = shoal(
         &["classify", "--raw", coral.join("cat.bmp").to_str().unwrap()],

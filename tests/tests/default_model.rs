@@ -86,3 +86,92 @@ fn malformed_shm_files_are_typed_errors() {
     let m = ShmModel::parse(&bytes).unwrap();
     assert!(matches!(m.run(&[0u8; 12]), Err(ShmError::InputSize { .. })));
 }
+
+/// The vMF out-of-distribution score of the built-in model: κ fitted on the
+/// six bundled reference photos reproduces the constant the CLI uses, and
+/// photos score above synthetic inputs that are no ImageNet class (noise,
+/// flat grey, a ramp, stripes).
+#[test]
+fn vmf_ood_score_separates_photos_from_synthetic_inputs() {
+    use shoal_core::classify::VmfOod;
+    let root = workspace_root();
+    let bytes = std::fs::read(root.join("host-gpu/models/efficientnet-lite0.shm")).unwrap();
+    let model = ShmModel::parse(&bytes).unwrap();
+    let protos = model.prototypes().unwrap();
+    let p = protos.len() / model.classes;
+    let dir = root.join("tests/ref/effl");
+    let mut photos = Vec::new();
+    for n in [
+        "cat",
+        "cat_flip",
+        "grace_hopper",
+        "grace_hopper_flip",
+        "parrot",
+        "parrot_flip",
+    ] {
+        let x = npy::read(&std::fs::read(dir.join(format!("{n}.input.npy"))).unwrap())
+            .unwrap()
+            .data
+            .to_vec();
+        photos.push((n, model.features(&x).unwrap()));
+    }
+    let feats: Vec<&[f32]> = photos.iter().map(|(_, f)| &f[..]).collect();
+    let kappa = VmfOod::fit_kappa(&protos, model.classes, p, &feats).unwrap();
+    let ood = VmfOod::new(&protos, model.classes, p, kappa).unwrap();
+    println!("p = {p}, kappa = {kappa}");
+    let mut low = f64::INFINITY;
+    for (n, f) in &photos {
+        let l = ood.log_density(f).unwrap();
+        println!("{n:<20} {l:10.2}");
+        low = low.min(l);
+    }
+    let s = model.size;
+    let mut rng = shoal_core::rng::Rng::new(3);
+    let synthetic: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "uniform noise",
+            (0..s * s * 3).map(|_| rng.next_u64() as u8).collect(),
+        ),
+        ("flat grey", vec![128; s * s * 3]),
+        (
+            "ramp",
+            (0..s * s * 3)
+                .map(|i| ((i / 3) % s * 255 / s) as u8)
+                .collect(),
+        ),
+        (
+            "stripes",
+            (0..s * s * 3)
+                .map(|i| if (i / 3 / 8) % 2 == 0 { 0 } else { 255 })
+                .collect(),
+        ),
+    ];
+    let mut high = f64::NEG_INFINITY;
+    for (n, x) in &synthetic {
+        let l = ood.log_density(&model.features(x).unwrap()).unwrap();
+        println!("{n:<20} {l:10.2}");
+        high = high.max(l);
+    }
+    use shoal_core::classify::builtin_ood as b;
+    assert!(low > high + 10.0, "photos {low} vs synthetic {high}");
+    assert!(
+        (kappa / b::KAPPA - 1.0).abs() < 1e-9,
+        "KAPPA constant is stale: {kappa}"
+    );
+    assert!(
+        (low - b::REFERENCE_MIN).abs() < 0.01,
+        "REFERENCE_MIN is stale: {low}"
+    );
+    assert!(high < b::THRESHOLD && b::THRESHOLD < low);
+    assert_eq!(
+        shoal_core::quant::file::fnv1a64(&bytes),
+        b::MODEL_FNV1A64,
+        "the built-in model changed: recalibrate"
+    );
+    let scorer = b::scorer(&bytes, &model).expect("built-in model recognised");
+    assert_eq!(scorer.kappa(), b::KAPPA);
+    assert!(b::scorer(&bytes[..bytes.len() - 1], &model).is_none());
+    // The scores of the synthetic inputs are outside the reference range,
+    // and an error for features of the wrong size.
+    assert!(ood.log_density(&[1.0; 3]).is_err());
+}

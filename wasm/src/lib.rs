@@ -129,6 +129,7 @@ pub struct Classifier {
     labels: Vec<String>,
     catalog: Vec<shoal_core::classify::CatalogEntry>,
     top: usize,
+    ood: Option<shoal_core::classify::VmfOod>,
 }
 
 /// The ImageNet labels of the built-in `.shm` model (1000 classes).
@@ -164,6 +165,7 @@ impl Classifier {
                 height: m.size,
                 width: m.size,
                 classes: m.classes,
+                ood: shoal_core::classify::builtin_ood::scorer(&bytes, &m),
                 shm: Some(m),
                 bytes: Vec::new(),
                 labels,
@@ -194,6 +196,7 @@ impl Classifier {
             labels: Vec::new(),
             catalog: builtin_catalog(),
             top: 5,
+            ood: None,
         })
     }
 
@@ -280,11 +283,24 @@ impl Classifier {
     /// models, whose scores are the softmax of logits), the best classes
     /// with their labels and sea-life catalogue entries, and the
     /// uncertainty (margin between the two best scores; normalised entropy).
+    /// For the built-in model also `ood: { logDensity, threshold, unusual }`,
+    /// the vMF out-of-distribution score of its penultimate features (see
+    /// `shoal_core::classify::VmfOod`).
     pub fn classify(&self, pixels: &[u8], width: usize, height: usize) -> Result<Object, JsError> {
         let input = self.input(pixels, width, height)?;
         if let Some(m) = &self.shm {
-            let logits = m.run(&input).map_err(js_err)?;
-            return self.result(Vec::new(), &shoal_core::classify::softmax(&logits));
+            let f = m.features(&input).map_err(js_err)?;
+            let logits = m.classify_features(&f).map_err(js_err)?;
+            let r = self.result(Vec::new(), &shoal_core::classify::softmax(&logits))?;
+            if let Some(l) = self.ood.as_ref().and_then(|o| o.log_density(&f).ok()) {
+                let t = shoal_core::classify::builtin_ood::THRESHOLD;
+                let o = Object::new();
+                set(&o, "logDensity", l.into())?;
+                set(&o, "threshold", t.into())?;
+                set(&o, "unusual", (l < t).into())?;
+                set(&r, "ood", o.into())?;
+            }
+            return Ok(r);
         }
         let m = shoal_core::tflite::Model::parse(&self.bytes).map_err(js_err)?;
         let run = m.run_u8(&input).map_err(js_err)?;

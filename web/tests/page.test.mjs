@@ -113,6 +113,8 @@ async function run(name, args, expectGpu, url) {
       const r = await page.evaluate(() => window.shoalClassifyBuiltIn('/images/parrot.jpg'));
       console.log(`${name}: built-in model top-1 ${r.top[0].index} ${r.top[0].label} (${r.ms.toFixed(1)} ms, ${r.backend})`);
       check(r.backend.startsWith('wasm'), `${name}: the built-in .shm model ran in ${r.backend}`);
+      check(r.ood && r.ood.logDensity > r.ood.threshold && !r.ood.unusual,
+        `${name}: the photo scores as in-distribution (vMF log-density ${r.ood && r.ood.logDensity.toFixed(1)})`);
       check(r.top[0].catalog === null && r.top.length === 5 && r.entropy >= 0 && r.entropy <= 1,
         `${name}: the result carries labels, catalogue entries and the uncertainty (${r.top[0].label}, entropy ${r.entropy.toFixed(3)})`);
       const shoal = join(root, '..', 'target', 'release', 'shoal');
