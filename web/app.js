@@ -121,7 +121,10 @@ function gpuModel(device, classifier) {
     enc.copyBufferToBuffer(arena, 4 * l.output.offset, rb, 0, 4 * l.output.len);
     device.queue.submit([enc.finish()]);
     await rb.mapAsync(GPUMapMode.READ);
-    const raw = Uint8Array.from(new Uint32Array(rb.getMappedRange()), (v) => v ^ l.output.flip);
+    // uint8 outputs one per word; float32 (DEQUANTIZE) outputs as their bytes.
+    const raw = l.output.float
+      ? new Uint8Array(rb.getMappedRange().slice(0))
+      : Uint8Array.from(new Uint32Array(rb.getMappedRange()), (v) => v ^ l.output.flip);
     rb.unmap();
     rb.destroy();
     return raw;

@@ -198,8 +198,9 @@ impl GpuModel<'_> {
     }
 
     /// Runs the model on each input (the bytes of input tensor 0, as
-    /// [`Model::run_u8`] takes them) and returns output 0's bytes per image,
-    /// equal to the CPU engine's.
+    /// [`Model::run_u8`] takes them) and returns output 0's bytes per image
+    /// (little-endian float32 for a DEQUANTIZE output), equal to the CPU
+    /// engine's.
     ///
     /// # Errors
     /// [`GpuError::Tflite`] with [`TfliteError::InputSize`] for an input of
@@ -255,7 +256,13 @@ impl GpuModel<'_> {
         Ok(words
             .chunks(outp.len.max(1))
             .take(inputs.len())
-            .map(|c| c.iter().map(|&w| (w as u8) ^ outp.flip).collect())
+            .map(|c| {
+                if outp.float {
+                    c.iter().flat_map(|w| w.to_le_bytes()).collect()
+                } else {
+                    c.iter().map(|&w| (w as u8) ^ outp.flip).collect()
+                }
+            })
             .collect())
     }
 

@@ -853,7 +853,15 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
         if raw {
             let out = std::io::stdout();
             let mut out = std::io::BufWriter::new(out.lock());
-            for v in &p.raw {
+            // uint8 outputs as integers; float32 (DEQUANTIZE) outputs as
+            // shortest round-trip floats.
+            let float_out = p.raw.len() == 4 * p.scores.len() && !p.raw.is_empty();
+            let lines: Vec<String> = if float_out {
+                p.scores.iter().map(|v| format!("{v}")).collect()
+            } else {
+                p.raw.iter().map(|v| format!("{v}")).collect()
+            };
+            for v in &lines {
                 if let Err(e) = writeln!(out, "{v}") {
                     return if e.kind() == std::io::ErrorKind::BrokenPipe {
                         Ok(())

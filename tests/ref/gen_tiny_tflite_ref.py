@@ -10,7 +10,8 @@ on 6 uint8 inputs drawn from a fixed seed and writes into tflite/, per model:
                          (tiny: 3 conv, 6 depthwise, 7 add, 8 pool, 9 reshape,
                          10 softmax; tiny2: 2 pad, 5 conv, 7 mean, 8 reshape,
                          11 fully connected, 12 softmax; tiny3: 1 hard
-                         swish, 4 conv, 5 and 6 concatenation, 7 hard swish;
+                         swish, 4 conv, 5 and 6 concatenation, 7 hard swish,
+                         8 dequantize (float32);
                          its inputs hold every uint8 value)
 
 Usage: python3 gen_tiny_tflite_ref.py  (needs ai-edge-litert, numpy)
@@ -26,7 +27,7 @@ OUT = os.path.join(HERE, "tflite")
 MODELS = {
     "tiny": [3, 6, 7, 8, 9, 10],
     "tiny2": [2, 5, 7, 8, 11, 12],
-    "tiny3": [1, 4, 5, 6, 7],
+    "tiny3": [1, 4, 5, 6, 7, 8],
 }
 
 

@@ -418,7 +418,7 @@ pub mod tflite {
     /// CONCATENATION: HARD_SWISH and a 1 x 1 CONV_2D of the input,
     /// concatenated along channels (same quantization: a copy), that result
     /// concatenated with itself along height (requantized when `scaled`,
-    /// else a copy), and HARD_SWISH again.
+    /// else a copy), HARD_SWISH again, and DEQUANTIZE to float32.
     pub fn tiny3(scaled: bool) -> Vec<u8> {
         let le = |v: &[i32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
         let (s6, z6) = if scaled { (0.045, 70) } else { (0.03, 40) };
@@ -431,6 +431,7 @@ pub mod tflite {
             tensor(&[1, 4, 4, 5], 3, 0, 0.03, 40),  // 5 concat channels
             tensor(&[1, 8, 4, 5], 3, 0, s6, z6),    // 6 concat height
             tensor(&[1, 8, 4, 5], 3, 0, 0.02, 10),  // 7 hard swish
+            tensor(&[1, 8, 4, 5], 0, 0, 0.0, 0),    // 8 dequantized (float32)
         ];
         let ops = vec![
             op(0, &[0], &[1], None),
@@ -451,12 +452,13 @@ pub mod tflite {
             op(2, &[1, 4], &[5], Some((10, vec![(0, Val::I32(3))]))),
             op(2, &[5, 5], &[6], Some((10, vec![(0, Val::I32(-3))]))),
             op(0, &[6], &[7], None),
+            op(3, &[7], &[8], None),
         ];
         model(
-            &[117, 3, 2],
+            &[117, 3, 2, 6],
             tensors,
             &[0],
-            &[7],
+            &[8],
             ops,
             vec![vec![], vec![200, 40, 128, 10, 255, 90], le(&[1500, -2200])],
         )

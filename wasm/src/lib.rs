@@ -311,18 +311,23 @@ impl Classifier {
     /// output (as the WebGPU path reads it back).
     #[wasm_bindgen(js_name = fromRaw)]
     pub fn from_raw(&self, raw: &[u8]) -> Result<Object, JsError> {
-        if self.shm.is_some() || raw.len() != self.classes {
-            return Err(JsError::new(&format!(
-                "expected {} raw uint8 outputs of a TFLite model",
-                self.classes
-            )));
-        }
         let m = shoal_core::tflite::Model::parse(&self.bytes).map_err(js_err)?;
         let o = &m.tensors[m.outputs[0]];
-        let scores: Vec<f32> = raw
-            .iter()
-            .map(|&q| (f32::from(q) - o.zero_point as f32) * o.scale)
-            .collect();
+        if self.shm.is_some() || raw.len() != o.byte_len() {
+            return Err(JsError::new(&format!(
+                "expected the {} raw output bytes of a TFLite model",
+                o.byte_len()
+            )));
+        }
+        let scores: Vec<f32> = if o.dtype == shoal_core::tflite::DType::F32 {
+            raw.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        } else {
+            raw.iter()
+                .map(|&q| (f32::from(q) - o.zero_point as f32) * o.scale)
+                .collect()
+        };
         self.result(raw.to_vec(), &scores)
     }
 
@@ -365,7 +370,8 @@ impl Classifier {
     /// The model lowered to WGSL launches (see `shoal_core::tflite::lower`):
     /// `{ entryPoints: string[], params: Int32Array (32 per launch),
     /// threads: Uint32Array, consts: Uint32Array, arenaLen, input: {offset,
-    /// len, flip}, output: {offset, len, flip} }`. The page runs them with
+    /// len, flip, float}, output: {offset, len, flip, float} }` (`float`:
+    /// the elements hold float32 bits, a DEQUANTIZE output). The page runs them with
     /// [`tfliteWgsl`](tflite_wgsl) on WebGPU.
     pub fn lowered(&self) -> Result<Object, JsError> {
         if self.shm.is_some() {
@@ -398,6 +404,7 @@ impl Classifier {
             set(&o, "offset", (r.offset as f64).into())?;
             set(&o, "len", (r.len as f64).into())?;
             set(&o, "flip", u32::from(r.flip).into())?;
+            set(&o, "float", r.float.into())?;
             set(&obj, key, o.into())?;
         }
         Ok(obj)

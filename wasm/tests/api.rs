@@ -290,6 +290,20 @@ fn classifier_lowers_tflite_for_webgpu_and_runs_the_built_in_shm_model() {
         js_sys::Float32Array::from(get(&r, "scores")).to_vec()
     );
     assert!(c.from_raw(&raw[1..]).is_err());
+    // A model ending in DEQUANTIZE: float32 scores, the raw bytes their
+    // little-endian encoding, and the lowering says so.
+    let b3 = shoal_tests::flatbuf::tflite::tiny3(false);
+    let c3 = Classifier::new(&b3).unwrap();
+    let l3: JsValue = c3.lowered().unwrap().into();
+    assert_eq!(get(&get(&l3, "output"), "float").as_bool(), Some(true));
+    let px: Vec<u8> = (0..4 * 4 * 3).map(|i| (i * 53 % 256) as u8).collect();
+    let r3: JsValue = c3.classify(&px, 4, 4).unwrap().into();
+    let m3 = shoal_core::tflite::Model::parse(&b3).unwrap();
+    let want = m3.run_u8(&px).unwrap().output(&m3, 0).unwrap().to_vec();
+    assert_eq!(js_sys::Uint8Array::from(get(&r3, "raw")).to_vec(), want);
+    let s3 = js_sys::Float32Array::from(get(&r3, "scores")).to_vec();
+    assert_eq!(s3.len(), 160);
+    assert_eq!(s3[0].to_le_bytes().to_vec(), want[..4].to_vec());
     assert!(shoal_wasm::tflite_wgsl().contains("fn q_conv"));
     // The built-in .shm model: scores sum to one; no WebGPU lowering.
     let shm = Classifier::new(include_bytes!(

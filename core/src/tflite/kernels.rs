@@ -140,7 +140,7 @@ pub(crate) fn op_io(op: &Op) -> (usize, Option<usize>, usize) {
         | Op::Pad { input, output, .. }
         | Op::Mean { input, output }
         | Op::Quantize { input, output } => (input, None, output),
-        Op::HardSwish { input, output } => (input, None, output),
+        Op::HardSwish { input, output } | Op::Dequantize { input, output } => (input, None, output),
         Op::Add { a, b, output, .. } | Op::Concatenation { a, b, output, .. } => {
             (a, Some(b), output)
         }
@@ -170,7 +170,10 @@ pub(crate) fn run_op(
 ) -> Result<(), TfliteError> {
     let t = |i: usize| &model.tensors[i];
     let (_, _, out_index) = op_io(op);
-    if !matches!(t(out_index).dtype, DType::U8 | DType::I8) || out.len() != t(out_index).len() {
+    let float_out = matches!(op, Op::Dequantize { .. });
+    if matches!(t(out_index).dtype, DType::U8 | DType::I8) == float_out
+        || out.len() != t(out_index).byte_len()
+    {
         return Err(TfliteError::BadGraph("output size"));
     }
     match *op {
@@ -285,6 +288,17 @@ pub(crate) fn run_op(
             output,
             act,
         } => add_u8(a, b, out, t(ia), t(ib), t(output), act),
+        Op::Dequantize { input, output: _ } => {
+            // TFLite's reference: `(float)(double(scale) · (q - z))`, one
+            // rounding (the product of an f32 and a 9-bit integer is exact
+            // in double).
+            let (ti, fi) = (t(input), flip(t(input)));
+            let s = f64::from(ti.scale);
+            for (o, &q) in out.chunks_exact_mut(4).zip(a) {
+                let v = (s * f64::from(i32::from(q ^ fi) - zp(ti))) as f32;
+                o.copy_from_slice(&v.to_le_bytes());
+            }
+        }
         Op::HardSwish { input, output } => {
             let hp = hard_swish_params(t(input), t(output));
             for (o, &v) in out.iter_mut().zip(a) {

@@ -13,8 +13,9 @@
 //!
 //! - The **arena** is an array of `u32`, one per tensor element, holding the
 //!   element in the *uint8 view* (int8 values with the sign bit flipped, see
-//!   [`kernels::flip`](super::kernels)). Tensors sit at the offsets of
-//!   [`Model::plan`]; image `b` of a batch uses `arena[b·arena_len..]`.
+//!   [`kernels::flip`](super::kernels)), or a float32's bits. Tensors sit at
+//!   the byte offsets of [`Model::plan`] read as element indices; image `b`
+//!   of a batch uses `arena[b·arena_len..]`.
 //! - **Constants** ([`Lowered::consts`]) are `u32` words: filter bytes (in
 //!   the uint8 view) packed four to a word, little-endian, each filter
 //!   starting on a word; and per-output-channel tables of three `i32`
@@ -97,6 +98,10 @@ pub enum Kernel {
     /// (a copy), one thread per output value. Slots: 0 a, 1 b, 2 output,
     /// 3/4 the blocks of a and b per outer index.
     Concat,
+    /// DEQUANTIZE to float32 (the arena element holds the float's bits),
+    /// one thread per value. Slots: 0 input, 1 output, 2 zero point, 3 the
+    /// scale's f32 bits.
+    Dequantize,
 }
 
 impl Kernel {
@@ -113,11 +118,12 @@ impl Kernel {
             Kernel::Softmax => "q_softmax",
             Kernel::HardSwish => "q_hard_swish",
             Kernel::Concat => "q_concat",
+            Kernel::Dequantize => "q_dequantize",
         }
     }
 
     /// Every kernel, for building pipelines up front.
-    pub const ALL: [Kernel; 10] = [
+    pub const ALL: [Kernel; 11] = [
         Kernel::Conv,
         Kernel::AvgPool,
         Kernel::Add,
@@ -128,6 +134,7 @@ impl Kernel {
         Kernel::Softmax,
         Kernel::HardSwish,
         Kernel::Concat,
+        Kernel::Dequantize,
     ];
 }
 
@@ -151,6 +158,9 @@ pub struct Region {
     pub len: usize,
     /// Byte mask between the stored bytes and the arena's uint8 view.
     pub flip: u8,
+    /// Float32 values (each arena element holds a float's bits) instead
+    /// of 8-bit ones.
+    pub float: bool,
 }
 
 /// A model as integer kernel launches (see the module docs).
@@ -207,13 +217,17 @@ impl Model<'_> {
         };
         let region = |k: Option<&usize>| -> Result<Region, TfliteError> {
             let i = *k.ok_or(TfliteError::BadGraph("no input or output"))?;
-            let (offset, len) = plan
+            // Arena element index = the plan's byte offset (a float32
+            // tensor uses the first quarter of its planned bytes).
+            let (offset, _) = plan
                 .region(i)
                 .ok_or(TfliteError::BadGraph("tensor has no place in the plan"))?;
+            let float = t(i).dtype == super::DType::F32;
             Ok(Region {
                 offset,
-                len,
+                len: t(i).len(),
                 flip: flip(t(i)),
+                float,
             })
         };
         let mut consts = Vec::new();
@@ -425,6 +439,16 @@ impl Model<'_> {
                                 .map_err(|_| TfliteError::TooLarge)?,
                         });
                         continue;
+                    }
+                    Op::Dequantize { input, output } => {
+                        let vals = [
+                            at(input)?,
+                            at(output)?,
+                            zp(t(input)),
+                            t(input).scale.to_bits() as i32,
+                        ];
+                        p[..vals.len()].copy_from_slice(&vals);
+                        Kernel::Dequantize
                     }
                     Op::HardSwish { input, output } => {
                         let hp = kernels::hard_swish_params(t(input), t(output));

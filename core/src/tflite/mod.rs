@@ -12,8 +12,8 @@
 //!
 //! Supported now: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED (one batch),
 //! AVERAGE_POOL_2D, MEAN (over height and width), PAD, RESHAPE, ADD (with
-//! fused ReLU/ReLU6), SOFTMAX, QUANTIZE, HARD_SWISH and CONCATENATION (two
-//! inputs, any axis), on uint8 tensors and on int8
+//! fused ReLU/ReLU6), SOFTMAX, QUANTIZE, DEQUANTIZE (to float32),
+//! HARD_SWISH and CONCATENATION (two inputs, any axis), on uint8 tensors and on int8
 //! tensors with per-tensor or per-channel weight scales (int8 is computed as
 //! uint8 with the sign bit flipped and the zero point moved by 128, which
 //! leaves every centred value and clamp unchanged). Any other operator is
@@ -171,6 +171,14 @@ impl Tensor<'_> {
         self.shape.iter().product()
     }
 
+    /// Bytes of the tensor's values (4 per int32 or float32 element).
+    pub fn byte_len(&self) -> usize {
+        match self.dtype {
+            DType::U8 | DType::I8 => self.len(),
+            DType::I32 | DType::F32 => 4 * self.len(),
+        }
+    }
+
     /// True when the tensor has no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -321,6 +329,13 @@ pub enum Op {
         /// Input.
         input: usize,
         /// Output.
+        output: usize,
+    },
+    /// DEQUANTIZE of an 8-bit tensor to float32 (`s·(q - z)`).
+    Dequantize {
+        /// Input.
+        input: usize,
+        /// Output (float32).
         output: usize,
     },
     /// CONCATENATION of two tensors along `axis`.
@@ -639,6 +654,10 @@ impl<'a> Model<'a> {
                     input: input(0)?,
                     output,
                 },
+                6 => Op::Dequantize {
+                    input: input(0)?,
+                    output,
+                },
                 117 => Op::HardSwish {
                     input: input(0)?,
                     output,
@@ -891,6 +910,14 @@ impl<'a> Model<'a> {
                         return Err(TfliteError::BadGraph("MEAN output shape"));
                     }
                 }
+                Op::Dequantize { input, output } => {
+                    u8t(input)?;
+                    if t(output).dtype != DType::F32 || t(input).len() != t(output).len() {
+                        return Err(TfliteError::BadGraph(
+                            "DEQUANTIZE needs a float32 output of the input's size",
+                        ));
+                    }
+                }
                 Op::HardSwish { input, output } => {
                     u8t(input)?;
                     u8t(output)?;
@@ -957,7 +984,7 @@ impl<'a> Model<'a> {
         values[first] = Some(input.to_vec());
         for op in &self.ops {
             let (a, b, o) = kernels::op_io(op);
-            let mut out = vec![0u8; self.tensors[o].len()];
+            let mut out = vec![0u8; self.tensors[o].byte_len()];
             let read = |i: usize| -> Result<&[u8], TfliteError> {
                 match (self.tensors[i].data, values[i].as_deref()) {
                     (Some(d), _) | (None, Some(d)) => Ok(d),
@@ -1013,7 +1040,7 @@ impl<'a> Model<'a> {
         let mut arena_bytes = 0;
         for &i in order {
             let (s0, e0) = life[i].unwrap_or((0, 0));
-            let len = self.tensors[i].len();
+            let len = self.tensors[i].byte_len();
             let mut busy: Vec<(usize, usize)> = placed
                 .iter()
                 .filter(|&&(_, _, j)| {
@@ -1077,12 +1104,12 @@ impl<'a> Model<'a> {
         // (TFLite Micro's greedy planner), and in the order they are written.
         let live: Vec<usize> = (0..n).filter(|&i| life[i].is_some()).collect();
         let mut by_size = live.clone();
-        by_size.sort_by_key(|&i| (core::cmp::Reverse(self.tensors[i].len()), i));
+        by_size.sort_by_key(|&i| (core::cmp::Reverse(self.tensors[i].byte_len()), i));
         let mut by_start = live;
         by_start.sort_by_key(|&i| {
             (
                 life[i].map(|l| l.0),
-                core::cmp::Reverse(self.tensors[i].len()),
+                core::cmp::Reverse(self.tensors[i].byte_len()),
             )
         });
         let (a, b) = (
@@ -1235,7 +1262,9 @@ fn op_tensors(op: &Op) -> Vec<usize> {
         Op::Pad { input, output, .. }
         | Op::Mean { input, output }
         | Op::Quantize { input, output } => vec![input, output],
-        Op::HardSwish { input, output } => vec![input, output],
+        Op::HardSwish { input, output } | Op::Dequantize { input, output } => {
+            vec![input, output]
+        }
         Op::Add { a, b, output, .. } | Op::Concatenation { a, b, output, .. } => {
             vec![a, b, output]
         }

@@ -475,3 +475,16 @@ fn q_concat(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   arena[base + u32(p(2u) + i)] = arena[base + u32(src)];
 }
+
+@compute @workgroup_size(64)
+fn q_dequantize(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = thread_index(gid);
+  if (i < 0) {
+    return;
+  }
+  let base = image_base(gid);
+  // (q - z) is exact in f32; one correctly rounded product, as the CPU's
+  // double product rounded once.
+  let v = f32(i32(arena[base + u32(p(0u) + i)]) - p(2u)) * bitcast<f32>(p(3u));
+  arena[base + u32(p(1u) + i)] = bitcast<u32>(v);
+}
