@@ -158,12 +158,18 @@ fn rank(raw: Vec<u8>, scores: Vec<f32>, top: usize) -> Prediction {
     }
 }
 
-/// Runs the model on an already-resized HxWx3 uint8 input.
+/// Runs the model (filters packed by [`Model::prepare`]) on an
+/// already-resized HxWx3 uint8 input.
 ///
 /// # Errors
 /// [`ClassifyError::Model`].
-pub fn predict(model: &Model<'_>, input: &[u8], top: usize) -> Result<Prediction, ClassifyError> {
-    let run = model.run_u8(input)?;
+pub fn predict(
+    model: &Model<'_>,
+    prepared: &shoal_core::tflite::Prepared,
+    input: &[u8],
+    top: usize,
+) -> Result<Prediction, ClassifyError> {
+    let run = model.run_prepared(prepared, input)?;
     Ok(rank_raw(model, run.output(model, 0)?.to_vec(), top))
 }
 

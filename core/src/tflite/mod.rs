@@ -964,7 +964,42 @@ impl<'a> Model<'a> {
     /// [`TfliteError::InputSize`], [`TfliteError::BadGraph`] for a graph
     /// that reads a tensor before it is written.
     pub fn run_u8(&self, input: &[u8]) -> Result<Run, TfliteError> {
-        self.run_impl(input, false)
+        self.run_impl(input, false, None)
+    }
+
+    /// What [`Model::run_prepared`] reuses between runs: the filters of the
+    /// 1 x 1 convolutions and FULLY_CONNECTED layers packed for the
+    /// vectorised product (two bytes per weight; [`Model::run_u8`] packs
+    /// them on every call instead).
+    pub fn prepare(&self) -> Prepared {
+        Prepared {
+            packed: self
+                .ops
+                .iter()
+                .map(|op| kernels::pack_op(self, op))
+                .collect(),
+        }
+    }
+
+    /// As [`Model::run_u8`] with the filters packed once by
+    /// [`Model::prepare`] (same outputs, bit for bit).
+    ///
+    /// ```no_run
+    /// # fn demo(bytes: &[u8], images: &[Vec<u8>]) -> Result<(), shoal_core::tflite::TfliteError> {
+    /// use shoal_core::tflite::Model;
+    /// let model = Model::parse(bytes)?;
+    /// let prepared = model.prepare(); // once
+    /// for image in images {
+    ///     let run = model.run_prepared(&prepared, image)?;
+    ///     let _probs = run.output(&model, 0)?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Model::run_u8`].
+    pub fn run_prepared(&self, prepared: &Prepared, input: &[u8]) -> Result<Run, TfliteError> {
+        self.run_impl(input, false, Some(prepared))
     }
 
     /// As [`Model::run_u8`] with the plain reference loops for every
@@ -973,16 +1008,21 @@ impl<'a> Model<'a> {
     /// # Errors
     /// As [`Model::run_u8`].
     pub fn run_u8_reference(&self, input: &[u8]) -> Result<Run, TfliteError> {
-        self.run_impl(input, true)
+        self.run_impl(input, true, None)
     }
 
     // The input's tensor index was checked by `idx` while parsing.
     #[allow(clippy::indexing_slicing)]
-    fn run_impl(&self, input: &[u8], reference: bool) -> Result<Run, TfliteError> {
+    fn run_impl(
+        &self,
+        input: &[u8],
+        reference: bool,
+        prepared: Option<&Prepared>,
+    ) -> Result<Run, TfliteError> {
         let mut values: Vec<Option<Vec<u8>>> = vec![None; self.tensors.len()];
         let first = self.check_input(input)?;
         values[first] = Some(input.to_vec());
-        for op in &self.ops {
+        for (k, op) in self.ops.iter().enumerate() {
             let (a, b, o) = kernels::op_io(op);
             let mut out = vec![0u8; self.tensors[o].byte_len()];
             let read = |i: usize| -> Result<&[u8], TfliteError> {
@@ -1000,7 +1040,10 @@ impl<'a> Model<'a> {
             } else {
                 kernels::Loops::I16
             };
-            kernels::run_op(self, op, read(a)?, bb, &mut out, loops)?;
+            let packed = prepared
+                .and_then(|p| p.packed.get(k))
+                .and_then(Option::as_ref);
+            kernels::run_op(self, op, read(a)?, bb, &mut out, loops, packed)?;
             values[o] = Some(out);
         }
         Ok(Run { values })
@@ -1201,7 +1244,7 @@ impl<'a> Model<'a> {
                 Some(b) => read(b)?,
                 None => &[],
             };
-            kernels::run_op(self, op, read(a)?, bb, out, kernels::Loops::Direct)?;
+            kernels::run_op(self, op, read(a)?, bb, out, kernels::Loops::Direct, None)?;
         }
         let o = *self
             .outputs
@@ -1212,6 +1255,12 @@ impl<'a> Model<'a> {
             .get(at..at + len)
             .ok_or(TfliteError::BadGraph("plan beyond the arena"))
     }
+}
+
+/// Filters packed once for [`Model::run_prepared`] (from [`Model::prepare`]).
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    packed: Vec<Option<kernels::PackedFilter>>,
 }
 
 /// Where [`Model::run_in`] keeps each activation tensor (from [`Model::plan`]).
