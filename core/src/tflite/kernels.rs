@@ -1477,7 +1477,7 @@ mod tests {
             for _ in 0..n {
                 // A quarter exact powers of two (q = 2^30): products of odd
                 // sums then sit exactly on a rounding tie.
-                let frac = if rng.next_u64() % 4 == 0 {
+                let frac = if rng.next_u64().is_multiple_of(4) {
                     0.5
                 } else {
                     0.5 + 0.5 * rng.next_f64()
