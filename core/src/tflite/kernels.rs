@@ -1483,7 +1483,11 @@ mod tests {
                     0.5 + 0.5 * rng.next_f64()
                 };
                 let m = libm::ldexp(frac, (rng.next_u64() % 48) as i32 - 40);
-                let (q, s) = quantize_multiplier(if rng.next_u64() % 50 == 0 { 0.0 } else { m });
+                let (q, s) = quantize_multiplier(if rng.next_u64().is_multiple_of(50) {
+                    0.0
+                } else {
+                    m
+                });
                 ch.q.push(q);
                 ch.shift.push(s);
                 ch.left.push(s.max(0) & 31);
