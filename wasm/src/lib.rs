@@ -130,6 +130,8 @@ pub struct Classifier {
     catalog: Vec<shoal_core::classify::CatalogEntry>,
     top: usize,
     ood: Option<shoal_core::classify::VmfOod>,
+    /// Packed filters of a TFLite model (`Model::prepare`), built once.
+    prepared: Option<shoal_core::tflite::Prepared>,
 }
 
 /// The ImageNet labels of the built-in `.shm` model (1000 classes).
@@ -171,6 +173,7 @@ impl Classifier {
                 labels,
                 catalog: builtin_catalog(),
                 top: 5,
+                prepared: None,
             });
         }
         let m = shoal_core::tflite::Model::parse(&bytes).map_err(js_err)?;
@@ -187,6 +190,7 @@ impl Classifier {
             .first()
             .ok_or_else(|| JsError::new("model has no output"))?;
         let classes = m.tensors[out].len();
+        let prepared = Some(m.prepare());
         Ok(Classifier {
             bytes,
             shm: None,
@@ -197,6 +201,7 @@ impl Classifier {
             catalog: builtin_catalog(),
             top: 5,
             ood: None,
+            prepared,
         })
     }
 
@@ -303,7 +308,11 @@ impl Classifier {
             return Ok(r);
         }
         let m = shoal_core::tflite::Model::parse(&self.bytes).map_err(js_err)?;
-        let run = m.run_u8(&input).map_err(js_err)?;
+        let run = match &self.prepared {
+            Some(p) => m.run_prepared(p, &input),
+            None => m.run_u8(&input),
+        }
+        .map_err(js_err)?;
         self.from_raw(run.output(&m, 0).map_err(js_err)?)
     }
 

@@ -887,9 +887,11 @@ struct Channels {
     q: Vec<i32>,
     shift: Vec<i32>,
     /// The left shift as `multiply_by_quantized_multiplier` applies it
-    /// (`max(shift, 0) mod 32`).
+    /// (`max(shift, 0) mod 32`; read by the AVX2 path).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     left: Vec<i32>,
     /// The rounding right shift (`min(max(-shift, 0), 31)`).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     right: Vec<i32>,
     zero: i32,
     range: (i32, i32),
