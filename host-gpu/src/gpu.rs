@@ -94,7 +94,9 @@ pub enum BesselKind {
 /// Buffers and bindings of one log-Bessel dispatch.
 struct Job<'a> {
     pipeline: &'a wgpu::ComputePipeline,
-    bind: wgpu::BindGroup,
+    /// One dispatch per bind group, in order (more than one when the input
+    /// is split to respect the adapter's binding size).
+    binds: Vec<wgpu::BindGroup>,
     out: wgpu::Buffer,
     groups: u32,
     groups_y: u32,
@@ -107,8 +109,10 @@ impl Job<'_> {
             timestamp_writes: None,
         });
         pass.set_pipeline(self.pipeline);
-        pass.set_bind_group(0, &self.bind, &[]);
-        pass.dispatch_workgroups(self.groups, self.groups_y, 1);
+        for bind in &self.binds {
+            pass.set_bind_group(0, bind, &[]);
+            pass.dispatch_workgroups(self.groups, self.groups_y, 1);
+        }
     }
 }
 
@@ -394,7 +398,7 @@ impl Gpu {
         });
         Job {
             pipeline,
-            bind,
+            binds: vec![bind],
             out,
             groups: u32::try_from(n.div_ceil(WORKGROUP as usize)).unwrap_or(u32::MAX),
             groups_y: 1,
@@ -551,11 +555,26 @@ impl Gpu {
         });
         Job {
             pipeline: &self.quant_gemv,
-            bind,
+            binds: vec![bind],
             out: yb,
             groups: to_u32(rows.min(65535)),
             groups_y: to_u32(rows.div_ceil(65535)),
         }
+    }
+
+    /// Batched lookups like
+    /// [`Table::lookup_batch`](shoal_core::embed::Table::lookup_batch) on
+    /// the GPU (bags of one id each): `ids.len() × dim` floats.
+    ///
+    /// # Errors
+    /// As [`Gpu::embed_bag`].
+    pub fn embed_lookup(
+        &self,
+        t: &shoal_core::embed::Table,
+        ids: &[u64],
+    ) -> Result<Vec<f32>, GpuError> {
+        let offsets: Vec<usize> = (0..ids.len()).collect();
+        self.embed_bag(t, ids, &offsets, shoal_core::embed::Pool::Sum)
     }
 
     /// Pooled lookups like [`Table::bag`](shoal_core::embed::Table::bag)
@@ -627,62 +646,81 @@ impl Gpu {
             }));
         }
         let dim = t.dim();
+        let rows = t.rows();
         let to_u32 =
             |v: usize| u32::try_from(v).map_err(|_| GpuError::Unsupported("sizes above 2^32"));
-        let (pipeline, table, cents, mut params) = match t.parts() {
-            Parts::RowWise {
-                codec: Codec::Int8,
-                data,
-            } => (
-                &self.bag_int8,
-                u32_words(data),
-                vec![0.0f32],
-                [to_u32(dim)?, to_u32(dim + 4)?, 0, 0, 0, 0, 0, 0],
-            ),
-            Parts::Pq {
-                nsub,
-                dsub,
-                bits: 8,
-                centroids,
-                codes,
-                norms,
-            } => {
-                let mut bytes = codes.to_vec();
-                let mut cents = centroids.to_vec();
-                let (norm_at, has) = match norms {
-                    Some((nt, nc)) => {
-                        let at = bytes.len();
-                        bytes.extend_from_slice(nc);
+        // The table's bytes for rows r0..r1 (PQ: their codes, then their
+        // norm codes), the bytes per row, and the centroids.
+        type Slicer<'t> = Box<dyn Fn(usize, usize) -> (Vec<u8>, usize) + 't>;
+        let (pipeline, row_bytes, slice, cents, mut params): (_, usize, Slicer<'_>, _, _) =
+            match t.parts() {
+                Parts::RowWise {
+                    codec: Codec::Int8,
+                    data,
+                } => (
+                    &self.bag_int8,
+                    dim + 4,
+                    Box::new(move |r0, r1| (data[r0 * (dim + 4)..r1 * (dim + 4)].to_vec(), 0)),
+                    vec![0.0f32],
+                    [to_u32(dim)?, to_u32(dim + 4)?, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                ),
+                Parts::Pq {
+                    nsub,
+                    dsub,
+                    bits: 8,
+                    centroids,
+                    codes,
+                    norms,
+                } => {
+                    let mut cents = centroids.to_vec();
+                    let has = u32::from(norms.is_some());
+                    if let Some((nt, _)) = norms {
                         cents.extend_from_slice(nt);
-                        (at, 1)
                     }
-                    None => (0, 0),
-                };
-                (
-                    &self.bag_pq8,
-                    u32_words(&bytes),
-                    cents,
-                    [
-                        to_u32(dim)?,
-                        to_u32(nsub)?,
-                        0,
-                        to_u32(nsub)?,
-                        to_u32(dsub)?,
-                        to_u32(norm_at)?,
-                        has,
-                        0,
-                    ],
-                )
-            }
-            _ => {
-                return Err(GpuError::Unsupported(
-                    "embedding methods other than int8 and 8-bit PQ",
-                ))
-            }
-        };
-        if (table.len() * 4) as u64 > self.max_storage {
+                    let nc = norms.map(|(_, nc)| nc);
+                    (
+                        &self.bag_pq8,
+                        nsub + usize::from(norms.is_some()),
+                        Box::new(move |r0, r1| {
+                            let mut b = codes[r0 * nsub..r1 * nsub].to_vec();
+                            let at = b.len();
+                            if let Some(nc) = nc {
+                                b.extend_from_slice(&nc[r0..r1]);
+                            }
+                            (b, at)
+                        }),
+                        cents,
+                        [
+                            to_u32(dim)?,
+                            to_u32(nsub)?,
+                            0,
+                            to_u32(nsub)?,
+                            to_u32(dsub)?,
+                            0,
+                            has,
+                            0,
+                            0,
+                            0,
+                            0,
+                            0,
+                        ],
+                    )
+                }
+                _ => {
+                    return Err(GpuError::Unsupported(
+                        "embedding methods other than int8 and 8-bit PQ",
+                    ))
+                }
+            };
+        // Rows per pass: as many as one storage binding holds (a larger
+        // table is split; each pass adds its rows' terms to the bags).
+        let chunk = usize::try_from(self.max_storage)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(16)
+            / row_bytes.max(1);
+        if chunk == 0 {
             return Err(GpuError::Unsupported(
-                "a table larger than one storage binding",
+                "a table row larger than one storage binding",
             ));
         }
         let bags = offsets.len();
@@ -701,13 +739,7 @@ impl Gpu {
             .collect();
         let ids32: Vec<u32> = ids.iter().map(|&i| i as u32).chain([0]).collect();
         let st = wgpu::BufferUsages::STORAGE;
-        let bufs = [
-            self.upload(
-                "params",
-                bytemuck::cast_slice(&params),
-                wgpu::BufferUsages::UNIFORM,
-            ),
-            self.upload("table", bytemuck::cast_slice(&table), st),
+        let shared = [
             self.upload("ids", bytemuck::cast_slice(&ids32), st),
             self.upload("offsets", bytemuck::cast_slice(&off), st),
             self.upload("centroids", bytemuck::cast_slice(&cents), st),
@@ -719,27 +751,56 @@ impl Gpu {
             st | wgpu::BufferUsages::COPY_SRC,
         );
         let layout = pipeline.get_bind_group_layout(0);
-        let entries: Vec<wgpu::BindGroupEntry> = bufs
-            .iter()
-            .chain([&out])
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: b.as_entire_binding(),
-            })
-            .collect();
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("embed_bag"),
-            layout: &layout,
-            entries: &entries,
-        });
+        let passes = rows.div_ceil(chunk).max(1);
+        let mut binds = Vec::with_capacity(passes);
+        for k in 0..passes {
+            let (r0, r1) = (k * chunk, ((k + 1) * chunk).min(rows));
+            let (bytes, norm_at) = slice(r0, r1);
+            let mut pk = params;
+            pk[5] = to_u32(norm_at)?;
+            pk[8] = to_u32(r0)?;
+            pk[9] = to_u32(r1 - r0)?;
+            // bit 0: first pass (start from zero); bit 1: last (scale).
+            pk[10] = u32::from(k == 0) | (u32::from(k + 1 == passes) << 1);
+            let bufs = [
+                self.upload(
+                    "params",
+                    bytemuck::cast_slice(&pk),
+                    wgpu::BufferUsages::UNIFORM,
+                ),
+                self.upload("table", bytemuck::cast_slice(&u32_words(&bytes)), st),
+            ];
+            let entries: Vec<wgpu::BindGroupEntry> = bufs
+                .iter()
+                .chain(&shared)
+                .chain([&out])
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: b.as_entire_binding(),
+                })
+                .collect();
+            binds.push(self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("embed_bag"),
+                layout: &layout,
+                entries: &entries,
+            }));
+        }
         Ok(Job {
             pipeline,
-            bind,
+            binds,
             out,
             groups: to_u32(bags.min(65535))?,
             groups_y: to_u32(bags.div_ceil(65535))?,
         })
+    }
+
+    /// Caps the storage binding size below the adapter's (tests use it to
+    /// make small tables take the split path).
+    #[doc(hidden)]
+    pub fn limit_storage_binding(&mut self, bytes: u64) {
+        self.max_storage = self.max_storage.min(bytes);
+        self.max_binding = self.max_binding.min(bytes);
     }
 
     /// Checks that `v` and `x` pair up; returns how many f32 fit one

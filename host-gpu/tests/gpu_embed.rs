@@ -12,13 +12,17 @@ use shoal_core::rng::Rng;
 use shoal_host_gpu::gpu::GpuError;
 
 fn check(g: &shoal_host_gpu::gpu::Gpu, t: &Table, rng: &mut Rng) -> usize {
+    check_with(g, t, rng, g.adapter_name().contains("llvmpipe"))
+}
+
+/// As [`check`]; `exact` demands bit-identical results.
+fn check_with(g: &shoal_host_gpu::gpu::Gpu, t: &Table, rng: &mut Rng, exact: bool) -> usize {
     let ids: Vec<u64> = (0..500).map(|_| rng.next_u64() % t.rows() as u64).collect();
     let mut offsets = vec![0usize];
     while *offsets.last().unwrap() < ids.len() {
         let next = *offsets.last().unwrap() + (rng.next_u64() % 12) as usize;
         offsets.push(next.min(ids.len()));
     }
-    let exact = g.adapter_name().contains("llvmpipe");
     let mut identical = 0;
     for mode in [Pool::Sum, Pool::Mean] {
         let got = g.embed_bag(t, &ids, &offsets, mode).unwrap();
@@ -53,6 +57,56 @@ fn check(g: &shoal_host_gpu::gpu::Gpu, t: &Table, rng: &mut Rng) -> usize {
         }
     }
     identical
+}
+
+/// Batched lookups (bags of one) equal the CPU's rows.
+#[test]
+fn batched_lookups_equal_the_cpu_rows() {
+    let Some(g) = gpu() else { return };
+    let mut rng = Rng::new(31);
+    let (rows, dim) = (700, 20);
+    let e: Vec<f32> = (0..rows * dim).map(|_| rng.normal() as f32).collect();
+    let t = Table::encode(&e, rows, dim, Method::Int8).unwrap();
+    let ids: Vec<u64> = (0..300).map(|_| rng.next_u64() % rows as u64).collect();
+    let got = g.embed_lookup(&t, &ids).unwrap();
+    let mut want = vec![0.0f32; ids.len() * dim];
+    t.lookup_batch(&ids, &mut want).unwrap();
+    let exact = g.adapter_name().contains("llvmpipe");
+    for (a, b) in got.iter().zip(&want) {
+        assert!(if exact {
+            a.to_bits() == b.to_bits()
+        } else {
+            (a - b).abs() <= 1e-6 * b.abs().max(1.0)
+        });
+    }
+    assert!(g.embed_lookup(&t, &[rows as u64]).is_err());
+}
+
+/// A table larger than the storage binding (capped here at 8 KiB) is split
+/// into row ranges, one dispatch each; the passes' partial sums are added,
+/// so results stay within the float bound (not bit-identical).
+#[test]
+fn tables_larger_than_a_binding_are_split() {
+    let Some(mut g) = gpu() else { return };
+    g.limit_storage_binding(8 << 10);
+    let mut rng = Rng::new(29);
+    let (rows, dim) = (3000, 37);
+    let e: Vec<f32> = (0..rows * dim).map(|_| rng.normal() as f32).collect();
+    for m in [
+        Method::Int8,
+        Method::Pq {
+            subspaces: 10,
+            bits: 8,
+        },
+    ] {
+        let t = Table::encode(&e, rows, dim, m).unwrap();
+        let n = check_with(&g, &t, &mut rng, false);
+        println!("{m}: split table, {n} outputs bit-identical, the rest within the bound");
+    }
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/lid.176.ftz")).unwrap();
+    let ft = FastText::from_bytes(&bytes).unwrap();
+    let n = check_with(&g, ft.input(), &mut rng, false);
+    println!("lid.176 (PQ with norms), split: {n} outputs bit-identical");
 }
 
 #[test]

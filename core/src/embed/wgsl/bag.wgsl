@@ -5,7 +5,8 @@
 // Spec: core/src/embed/scalar.rs; the same operations in the same order
 // (out + ((q · s) + b) per id, then × the bag's scale), so the results equal
 // the CPU's bit for bit where the GPU does not contract into fused
-// multiply-adds.
+// multiply-adds and the table is not split (a split table adds the passes'
+// partial sums: a reassociation, within the float bound the tests state).
 
 struct Params {
     dim: u32,
@@ -16,6 +17,15 @@ struct Params {
     norm_codes: u32,  // PQ with row norms: byte offset of the norm codes, else 0
     has_norm: u32,
     pad: u32,
+    // A table larger than one storage binding is split into row ranges,
+    // one dispatch each: this one holds rows row0 .. row0 + rows, adds to
+    // what earlier passes wrote unless it is the first (bit 0 of phase),
+    // and applies the bag's scale if it is the last (bit 1). Unsplit: one
+    // pass with both bits, the same operations as before.
+    row0: u32,
+    rows: u32,
+    phase: u32,
+    pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -32,6 +42,24 @@ fn byte_at(k: u32) -> u32 {
 
 fn half_at(k: u32) -> f32 {
     return unpack2x16float(byte_at(k) | (byte_at(k + 1u) << 8u)).x;
+}
+
+// Whether row `id` is in this pass's range; its index inside the range.
+fn in_pass(id: u32) -> bool {
+    return id >= p.row0 && id - p.row0 < p.rows;
+}
+
+// The pooled value of this pass for one column: earlier passes' sum plus
+// `acc`, scaled on the last pass.
+fn finish(k: u32, acc: f32, bag: u32) -> f32 {
+    var v = acc;
+    if ((p.phase & 1u) == 0u) {
+        v = out[k] + acc;
+    }
+    if ((p.phase & 2u) != 0u) {
+        v = v * scale[bag];
+    }
+    return v;
 }
 
 // The bag this workgroup pools: (bag, first id, end of its ids); bag is
@@ -54,12 +82,15 @@ fn bag_int8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) 
     for (var j = lid.x; j < p.dim; j = j + 64u) {
         var acc = 0.0;
         for (var t = r.y; t < r.z; t = t + 1u) {
-            let base = ids[t] * p.row_bytes;
+            if (!in_pass(ids[t])) {
+                continue;
+            }
+            let base = (ids[t] - p.row0) * p.row_bytes;
             let s = half_at(base + p.dim);
             let b = half_at(base + p.dim + 2u);
             acc = acc + (f32(byte_at(base + j)) * s + b);
         }
-        out[bag * p.dim + j] = acc * scale[bag];
+        out[bag * p.dim + j] = finish(bag * p.dim + j, acc, bag);
     }
 }
 
@@ -79,7 +110,10 @@ fn bag_pq8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
         let lane = j - m * p.dsub;
         var acc = 0.0;
         for (var t = r.y; t < r.z; t = t + 1u) {
-            let row = ids[t];
+            if (!in_pass(ids[t])) {
+                continue;
+            }
+            let row = ids[t] - p.row0;
             let code = byte_at(row * p.nsub + m);
             var alpha = 1.0;
             if (p.has_norm == 1u) {
@@ -87,6 +121,6 @@ fn bag_pq8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
             }
             acc = acc + alpha * cents[m * 256u * p.dsub + code * width + lane];
         }
-        out[bag * p.dim + j] = acc * scale[bag];
+        out[bag * p.dim + j] = finish(bag * p.dim + j, acc, bag);
     }
 }
