@@ -67,6 +67,47 @@ impl Backend {
         }
     }
 
+    /// `ln C_p(κ)`, the von Mises-Fisher log normaliser, for a batch of
+    /// concentrations in dimension `p`: `ν ln κ − (ν + 1) ln 2π − ln I_ν(κ)`
+    /// with `ν = p/2 − 1`, where `ln I_ν` runs on this backend (the WGSL
+    /// kernel in f32 on the GPU, the core's f64 on the CPU) and the rest in
+    /// f64 on the host. `κ = 0` gives the uniform density's value.
+    ///
+    /// # Errors
+    /// [`GpuError::Unsupported`] for `p < 2` or a negative or non-finite
+    /// `κ`; GPU failures.
+    pub fn vmf_log_normalizer(&self, p: usize, kappa: &[f32]) -> Result<Vec<f64>, GpuError> {
+        if p < 2 || kappa.iter().any(|k| !(k.is_finite() && *k >= 0.0)) {
+            return Err(GpuError::Unsupported(
+                "vMF needs p >= 2 and finite kappa >= 0",
+            ));
+        }
+        let nu = 0.5 * p as f64 - 1.0;
+        let ln_2pi = (2.0 * std::f64::consts::PI).ln();
+        let log_i: Vec<f64> = match self {
+            Backend::Gpu(g) => g
+                .log_bessel(BesselKind::I, &vec![nu as f32; kappa.len()], kappa)?
+                .into_iter()
+                .map(f64::from)
+                .collect(),
+            Backend::Cpu => kappa
+                .iter()
+                .map(|&k| shoal_core::bessel::log_bessel_i(nu, f64::from(k)))
+                .collect(),
+        };
+        Ok(kappa
+            .iter()
+            .zip(log_i)
+            .map(|(&k, li)| {
+                if k == 0.0 {
+                    shoal_core::vmf::log_normalizer(p, 0.0).unwrap_or(f64::NAN)
+                } else {
+                    nu * f64::from(k).ln() - (nu + 1.0) * ln_2pi - li
+                }
+            })
+            .collect())
+    }
+
     /// `ln I` or `ln K` in f32 on this backend.
     ///
     /// # Errors

@@ -132,3 +132,35 @@ fn wgsl_special_values_and_chunking() {
         );
     }
 }
+
+/// vMF log normalisers for a batch of concentrations at p = 3 ... 32768
+/// through the GPU log-Bessel kernel, against the core's f64 `ln C_p(κ)`:
+/// within the f32 kernel's error carried through (a few f32 units of
+/// `ln I` and of `ν ln κ`, which cancel in part).
+#[test]
+fn vmf_log_normalizers_through_the_gpu_kernel() {
+    let Some(g) = gpu() else { return };
+    let b = shoal_host_gpu::Backend::Gpu(Box::new(g));
+    let kappas: Vec<f32> = [0.0f32, 0.5, 3.0, 40.0, 394.5, 2000.0, 30000.0].to_vec();
+    let eps = f64::from(f32::EPSILON);
+    let mut worst: f64 = 0.0;
+    for p in [3usize, 64, 1280, 8192, 32768] {
+        let got = b.vmf_log_normalizer(p, &kappas).unwrap();
+        for (&k, &c) in kappas.iter().zip(&got) {
+            let want = shoal_core::vmf::log_normalizer(p, f64::from(k)).unwrap();
+            let nu = 0.5 * p as f64 - 1.0;
+            let li = shoal_core::bessel::log_bessel_i(nu, f64::from(k));
+            let scale =
+                1.0 + li.abs() + (nu * f64::from(k).max(1e-30).ln()).abs() + nu + f64::from(k);
+            let units = (c - want).abs() / (eps * scale);
+            worst = worst.max(units);
+            assert!(
+                units <= 4.0,
+                "p {p} kappa {k}: {c} vs {want} ({units} units)"
+            );
+        }
+    }
+    println!("vMF log normaliser via the GPU: worst {worst:.2} f32 units");
+    assert!(b.vmf_log_normalizer(1, &[1.0]).is_err());
+    assert!(b.vmf_log_normalizer(3, &[-1.0]).is_err());
+}
