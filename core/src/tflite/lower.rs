@@ -6,7 +6,7 @@
 //! 64-bit integers: TFLite's fixed-point multipliers and shifts of every
 //! output channel, activation ranges, padding, the softmax constants. What
 //! remains for the device is integer arithmetic on 32-bit values, so a
-//! device that follows [`kernels`](super::kernels)' definitions gives the
+//! device that follows [`kernels`]' definitions gives the
 //! CPU engine's bytes exactly.
 //!
 //! Layout contract shared with the WGSL source:
