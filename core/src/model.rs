@@ -331,23 +331,28 @@ impl ShmModel {
     /// # Errors
     /// [`ShmError::BadGraph`] for features of the wrong length.
     pub fn classify_features(&self, pooled: &[f32]) -> Result<Vec<f32>, ShmError> {
-        let Some(Layer {
-            weights: Weights::Packed(g),
-            kind: Kind::Classifier,
-            bias,
-            cout,
-            ..
-        }) = self.layers.last()
-        else {
-            return Err(ShmError::BadGraph("no classifier"));
-        };
-        let mut y = vec![0.0f32; *cout];
+        let (g, l) = self.classifier()?;
+        let mut y = vec![0.0f32; l.cout];
         g.gemv(pooled, &mut y)
             .map_err(|_| ShmError::BadGraph("classifier shape"))?;
-        for (v, b) in y.iter_mut().zip(bias) {
+        for (v, b) in y.iter_mut().zip(&l.bias) {
             *v += b;
         }
         Ok(y)
+    }
+
+    /// The last layer, which `parse` checked is the packed classifier.
+    fn classifier(&self) -> Result<(&GearMatrix, &Layer), ShmError> {
+        match self.layers.last() {
+            Some(
+                l @ Layer {
+                    weights: Weights::Packed(g),
+                    kind: Kind::Classifier,
+                    ..
+                },
+            ) => Ok((g, l)),
+            _ => Err(ShmError::BadGraph("no classifier")),
+        }
     }
 
     /// The classifier's weight rows, decoded (`classes × features`,
@@ -356,18 +361,9 @@ impl ShmModel {
     /// # Errors
     /// [`ShmError::BadGraph`] when the model has no classifier.
     pub fn prototypes(&self) -> Result<Vec<f32>, ShmError> {
-        let Some(Layer {
-            weights: Weights::Packed(g),
-            kind: Kind::Classifier,
-            cin,
-            cout,
-            ..
-        }) = self.layers.last()
-        else {
-            return Err(ShmError::BadGraph("no classifier"));
-        };
-        let mut w = vec![0.0f32; cin * cout];
-        for (r, row) in w.chunks_exact_mut(*cin).enumerate() {
+        let (g, l) = self.classifier()?;
+        let mut w = vec![0.0f32; l.cin * l.cout];
+        for (r, row) in w.chunks_exact_mut(l.cin).enumerate() {
             g.dequantize_row(r, row)
                 .map_err(|_| ShmError::BadGraph("classifier shape"))?;
         }

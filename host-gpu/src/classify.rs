@@ -179,15 +179,6 @@ pub fn rank_raw(model: &Model<'_>, raw: Vec<u8>, top: usize) -> Prediction {
     let Some(o) = model.outputs.first().and_then(|&i| model.tensors.get(i)) else {
         return rank(raw, Vec::new(), top);
     };
-    let scores: Vec<f32> = if o.dtype == shoal_core::tflite::DType::F32 {
-        // A DEQUANTIZE output: little-endian float32 values.
-        raw.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    } else {
-        raw.iter()
-            .map(|&q| (f32::from(q) - o.zero_point as f32) * o.scale)
-            .collect()
-    };
+    let scores = o.values(&raw);
     rank(raw, scores, top)
 }

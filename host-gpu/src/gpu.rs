@@ -36,6 +36,23 @@ fn u32_words(b: &[u8]) -> Vec<u32> {
     v
 }
 
+/// A compute-stage buffer binding of an explicit bind group layout.
+pub(crate) fn buffer_entry(
+    binding: u32,
+    ty: wgpu::BufferBindingType,
+) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
 /// Workgroup size declared in the WGSL sources.
 const WORKGROUP: u32 = 64;
 
@@ -205,16 +222,6 @@ impl Gpu {
         });
         // One explicit layout for both entry points (the int8 one leaves the
         // centroid binding unused, which an automatic layout would drop).
-        let buffer_entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty,
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
         let ro = wgpu::BufferBindingType::Storage { read_only: true };
         let elayout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("embed_bag"),

@@ -16,7 +16,7 @@
 use shoal_core::tflite::lower::{Kernel, Lowered, SLOT_ROW};
 use shoal_core::tflite::{Model, TfliteError};
 
-use crate::gpu::{Gpu, GpuError};
+use crate::gpu::{buffer_entry as entry, Gpu, GpuError};
 
 /// The WGSL source of the quantized operators, shared with the browser.
 pub const QUANTIZED_WGSL: &str = include_str!("../../core/src/tflite/wgsl/quantized.wgsl");
@@ -76,16 +76,6 @@ impl Gpu {
             label: Some("tflite_quantized"),
             source: wgpu::ShaderSource::Wgsl(QUANTIZED_WGSL.into()),
         });
-        let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty,
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
         // One explicit layout: not every entry point reads the constants.
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("tflite_quantized"),

@@ -328,15 +328,7 @@ impl Classifier {
                 o.byte_len()
             )));
         }
-        let scores: Vec<f32> = if o.dtype == shoal_core::tflite::DType::F32 {
-            raw.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
-        } else {
-            raw.iter()
-                .map(|&q| (f32::from(q) - o.zero_point as f32) * o.scale)
-                .collect()
-        };
+        let scores = o.values(raw);
         self.result(raw.to_vec(), &scores)
     }
 

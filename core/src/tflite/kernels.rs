@@ -93,6 +93,37 @@ pub(crate) fn act_range(act: Activation, out: &Tensor<'_>) -> (i32, i32) {
     }
 }
 
+/// Shapes and padding of an AVERAGE_POOL_2D.
+pub(crate) struct PoolShape {
+    pub(crate) ih: usize,
+    pub(crate) iw: usize,
+    pub(crate) c: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
+    pub(crate) ph: i64,
+    pub(crate) pw: i64,
+}
+
+pub(crate) fn pool_shape(
+    ti: &Tensor<'_>,
+    to: &Tensor<'_>,
+    window: &Window,
+    fh: usize,
+    fw: usize,
+) -> PoolShape {
+    let (ih, iw, c) = dims(ti);
+    let (oh, ow, _) = dims(to);
+    PoolShape {
+        ih,
+        iw,
+        c,
+        oh,
+        ow,
+        ph: pad(window.stride_h, 1, ih, fh, oh),
+        pw: pad(window.stride_w, 1, iw, fw, ow),
+    }
+}
+
 /// Padding before the first row/column (TFLite's `ComputePadding`).
 pub(crate) fn pad(
     stride: usize,
@@ -192,10 +223,15 @@ pub(crate) fn run_op(
             filter_h,
             act,
         } => {
-            let (ih, iw, c) = dims(t(input));
-            let (oh, ow, _) = dims(t(output));
-            let ph = pad(window.stride_h, 1, ih, filter_h, oh);
-            let pw = pad(window.stride_w, 1, iw, filter_w, ow);
+            let PoolShape {
+                ih,
+                iw,
+                c,
+                oh,
+                ow,
+                ph,
+                pw,
+            } = pool_shape(t(input), t(output), &window, filter_h, filter_w);
             let (lo, hi) = act_range(act, t(output));
             let (fi, fo) = (flip(t(input)), flip(t(output)));
             // TFLite rounds the average of the stored values half away from

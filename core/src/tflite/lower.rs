@@ -300,19 +300,18 @@ impl Model<'_> {
                         filter_h,
                         act,
                     } => {
-                        let (ih, iw, c) = kernels::dims(t(input));
-                        let (oh, ow, _) = kernels::dims(t(output));
-                        let ph = kernels::pad(window.stride_h, 1, ih, filter_h, oh);
-                        let pw = kernels::pad(window.stride_w, 1, iw, filter_w, ow);
+                        let g =
+                            kernels::pool_shape(t(input), t(output), &window, filter_h, filter_w);
+                        let (ph, pw) = (g.ph, g.pw);
                         let (lo, hi) = act_range(act, t(output));
                         let vals = [
                             at(input)?,
                             at(output)?,
-                            slot(ih)?,
-                            slot(iw)?,
-                            slot(c)?,
-                            slot(oh)?,
-                            slot(ow)?,
+                            slot(g.ih)?,
+                            slot(g.iw)?,
+                            slot(g.c)?,
+                            slot(g.oh)?,
+                            slot(g.ow)?,
                             slot(filter_h)?,
                             slot(filter_w)?,
                             slot(window.stride_h)?,

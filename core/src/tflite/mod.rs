@@ -171,6 +171,31 @@ impl Tensor<'_> {
         self.shape.iter().product()
     }
 
+    /// Real values of `raw`, this tensor's bytes as a run produced them:
+    /// `scale · (q - zero_point)` for 8-bit tensors (first channel's
+    /// quantization), the little-endian values for float32 and int32.
+    pub fn values(&self, raw: &[u8]) -> Vec<f32> {
+        let le = |c: &[u8]| [c[0], c[1], c[2], c[3]];
+        match self.dtype {
+            DType::U8 => raw
+                .iter()
+                .map(|&q| (f32::from(q) - self.zero_point as f32) * self.scale)
+                .collect(),
+            DType::I8 => raw
+                .iter()
+                .map(|&q| (f32::from(q as i8) - self.zero_point as f32) * self.scale)
+                .collect(),
+            DType::F32 => raw
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(le(c)))
+                .collect(),
+            DType::I32 => raw
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(le(c)) as f32)
+                .collect(),
+        }
+    }
+
     /// Bytes of the tensor's values (4 per int32 or float32 element).
     pub fn byte_len(&self) -> usize {
         match self.dtype {
