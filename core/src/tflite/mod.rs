@@ -175,7 +175,7 @@ impl Tensor<'_> {
     /// `scale · (q - zero_point)` for 8-bit tensors (first channel's
     /// quantization), the little-endian values for float32 and int32.
     pub fn values(&self, raw: &[u8]) -> Vec<f32> {
-        let le = |c: &[u8]| [c[0], c[1], c[2], c[3]];
+        let le = |c: &[u8]| <[u8; 4]>::try_from(c).unwrap_or([0; 4]);
         match self.dtype {
             DType::U8 => raw
                 .iter()
