@@ -65,6 +65,12 @@ fn writer_built_models_equal_the_cpu_engine() {
         .load_tflite(&Model::parse(&bytes).unwrap(), 1)
         .unwrap_err();
     assert!(err.to_string().contains("CONCATENATION"), "{err}");
+    // Float32 models run on the CPU only.
+    let bytes = shoal_tests::flatbuf::tflite::tiny4();
+    let err = gpu
+        .load_tflite(&Model::parse(&bytes).unwrap(), 1)
+        .unwrap_err();
+    assert!(err.to_string().contains("float32"), "{err}");
 }
 
 #[test]

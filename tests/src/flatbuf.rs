@@ -463,4 +463,104 @@ pub mod tflite {
             vec![vec![], vec![200, 40, 128, 10, 255, 90], le(&[1500, -2200])],
         )
     }
+
+    /// A writer-built float32 model (5 x 5 x 3): PAD, CONV_2D (ReLU6),
+    /// DEPTHWISE_CONV_2D (ReLU), ADD, HARD_SWISH, CONCATENATION,
+    /// AVERAGE_POOL_2D, MEAN, RESHAPE, FULLY_CONNECTED, SOFTMAX, and a
+    /// QUANTIZE of the probabilities to uint8.
+    pub fn tiny4() -> Vec<u8> {
+        let h = |i: usize, salt: u32| {
+            let x = (i as u32 + 3).wrapping_mul(0x9E37_79B1) ^ salt.wrapping_mul(0x85EB_CA6B);
+            ((x.wrapping_mul(0xC2B2_AE35) >> 16) as f32 / 65536.0 - 0.5) * 0.8
+        };
+        let fl = |n: usize, salt: u32| -> Vec<u8> {
+            (0..n).flat_map(|i| h(i, salt).to_le_bytes()).collect()
+        };
+        let le = |v: &[i32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+        let f = |shape: &[i32], buffer: i32| tensor(shape, 0, buffer, 0.0, 0);
+        let tensors = vec![
+            f(&[1, 5, 5, 3], 0),                   // 0 input
+            tensor(&[4, 2], 2, 1, 0.0, 0),         // 1 paddings
+            f(&[1, 6, 6, 3], 0),                   // 2 padded
+            f(&[4, 3, 3, 3], 2),                   // 3 conv filter
+            f(&[4], 3),                            // 4 conv bias
+            f(&[1, 6, 6, 4], 0),                   // 5 conv out
+            f(&[1, 3, 3, 4], 4),                   // 6 dw filter
+            f(&[4], 5),                            // 7 dw bias
+            f(&[1, 6, 6, 4], 0),                   // 8 dw out
+            f(&[1, 6, 6, 4], 0),                   // 9 add
+            f(&[1, 6, 6, 4], 0),                   // 10 hard swish
+            f(&[1, 6, 6, 8], 0),                   // 11 concatenation
+            f(&[1, 3, 3, 8], 0),                   // 12 average pool
+            tensor(&[2], 2, 6, 0.0, 0),            // 13 mean axes
+            f(&[1, 1, 1, 8], 0),                   // 14 mean
+            f(&[1, 8], 0),                         // 15 reshape
+            f(&[5, 8], 7),                         // 16 fc weights
+            f(&[5], 8),                            // 17 fc bias
+            f(&[1, 5], 0),                         // 18 fc out
+            f(&[1, 5], 0),                         // 19 softmax
+            tensor(&[1, 5], 3, 0, 1.0 / 256.0, 0), // 20 quantized
+        ];
+        let conv_opts = |ty: u8, act: u8, dw: bool| {
+            let mut v = vec![(0, Val::U8(0)), (1, Val::I32(1)), (2, Val::I32(1))];
+            if dw {
+                v.push((3, Val::I32(1)));
+                v.push((4, Val::U8(act)));
+            } else {
+                v.push((3, Val::U8(act)));
+            }
+            Some((ty, v))
+        };
+        let ops = vec![
+            op(0, &[0, 1], &[2], Some((22, vec![]))),
+            op(1, &[2, 3, 4], &[5], conv_opts(1, 3, false)),
+            op(2, &[5, 6, 7], &[8], conv_opts(2, 1, true)),
+            op(3, &[5, 8], &[9], Some((11, vec![(0, Val::U8(0))]))),
+            op(4, &[9], &[10], None),
+            op(5, &[10, 5], &[11], Some((10, vec![(0, Val::I32(3))]))),
+            op(
+                6,
+                &[11],
+                &[12],
+                Some((
+                    5,
+                    vec![
+                        (0, Val::U8(1)),
+                        (1, Val::I32(2)),
+                        (2, Val::I32(2)),
+                        (3, Val::I32(2)),
+                        (4, Val::I32(2)),
+                    ],
+                )),
+            ),
+            op(7, &[12, 13], &[14], Some((27, vec![(0, Val::U8(1))]))),
+            op(
+                8,
+                &[14],
+                &[15],
+                Some((17, vec![(0, Val::Obj(Obj::I32s(vec![1, 8])))])),
+            ),
+            op(9, &[15, 16, 17], &[18], Some((8, vec![(0, Val::U8(0))]))),
+            op(10, &[18], &[19], Some((9, vec![(0, Val::F32(1.0))]))),
+            op(11, &[19], &[20], None),
+        ];
+        model(
+            &[34, 3, 4, 0, 117, 2, 1, 40, 22, 9, 25, 114],
+            tensors,
+            &[0],
+            &[20],
+            ops,
+            vec![
+                vec![],
+                le(&[0, 0, 1, 0, 0, 1, 0, 0]),
+                fl(4 * 27, 1),
+                fl(4, 2),
+                fl(36, 3),
+                fl(4, 4),
+                le(&[1, 2]),
+                fl(40, 5),
+                fl(5, 6),
+            ],
+        )
+    }
 }

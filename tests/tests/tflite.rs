@@ -140,7 +140,8 @@ fn vectorised_convolutions_equal_the_reference_loops_on_every_tensor() {
 /// every operator the engine runs (tiny: CONV_2D, DEPTHWISE_CONV_2D, ADD,
 /// AVERAGE_POOL_2D, RESHAPE, SOFTMAX; tiny2: PAD, CONV_2D, MEAN,
 /// FULLY_CONNECTED; tiny3: HARD_SWISH on every uint8 value, CONCATENATION
-/// copying and requantizing); every operator's output must equal LiteRT's
+/// copying and requantizing, DEQUANTIZE; tiny4: all of them in float32 and
+/// a QUANTIZE from float32); every operator's output must equal LiteRT's
 /// (tests/ref/gen_tiny_tflite_ref.py) on six inputs, on the vectorised and
 /// the reference path. Runs without ../shared.
 #[test]
@@ -162,6 +163,11 @@ fn tiny_models_match_litert_on_every_tensor() {
             shoal_tests::flatbuf::tflite::tiny3(true),
             &[1, 4, 5, 6, 7, 8][..],
         ),
+        (
+            "tiny4",
+            shoal_tests::flatbuf::tflite::tiny4(),
+            &[2, 5, 8, 9, 10, 11, 12, 14, 15, 18, 19, 20][..],
+        ),
     ] {
         let committed = std::fs::read(refdir.join(format!("{name}.tflite"))).unwrap();
         assert!(
@@ -171,7 +177,7 @@ fn tiny_models_match_litert_on_every_tensor() {
         let model = Model::parse(&bytes).expect("parses");
         assert_eq!(model.ops.len(), checked.len());
         let inputs = load(&refdir.join(format!("{name}_inputs.npy")));
-        let n = model.tensors[model.inputs[0]].len();
+        let n = model.tensors[model.inputs[0]].byte_len();
         assert_eq!(inputs.len(), 6 * n);
         let mut compared = 0;
         for &k in checked {
@@ -216,6 +222,7 @@ fn arena_runs_equal_the_allocating_runs() {
             "tiny3".to_string(),
             shoal_tests::flatbuf::tflite::tiny3(true),
         ),
+        ("tiny4".to_string(), shoal_tests::flatbuf::tflite::tiny4()),
     ];
     if let Some(shared) = shared_dir() {
         for m in MODELS {
@@ -227,7 +234,7 @@ fn arena_runs_equal_the_allocating_runs() {
     for (name, bytes) in &models {
         let model = Model::parse(bytes).unwrap();
         let plan = model.plan().unwrap();
-        let n = model.tensors[model.inputs[0]].len();
+        let n = model.tensors[model.inputs[0]].byte_len();
         let input: Vec<u8> = if name.starts_with("tiny") {
             load(&refdir.join(format!("{name}_inputs.npy")))[2 * n..3 * n].to_vec()
         } else {

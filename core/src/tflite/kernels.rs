@@ -179,6 +179,18 @@ pub(crate) fn op_io(op: &Op) -> (usize, Option<usize>, usize) {
     }
 }
 
+/// Whether `op` computes in float32: its output is float32 (DEQUANTIZE
+/// aside), or it is a QUANTIZE from float32.
+pub(crate) fn float_op(model: &Model<'_>, op: &Op) -> bool {
+    let (a, _, o) = op_io(op);
+    let dt = |i: usize| model.tensors.get(i).map(|t| t.dtype);
+    match op {
+        Op::Dequantize { .. } => false,
+        Op::Quantize { .. } => dt(a) == Some(DType::F32),
+        _ => dt(o) == Some(DType::F32),
+    }
+}
+
 /// Which loops compute the convolution sums (all give the same integers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Loops {
@@ -203,11 +215,17 @@ pub(crate) fn run_op(
 ) -> Result<(), TfliteError> {
     let t = |i: usize| &model.tensors[i];
     let (_, _, out_index) = op_io(op);
-    let float_out = matches!(op, Op::Dequantize { .. });
-    if matches!(t(out_index).dtype, DType::U8 | DType::I8) == float_out
+    let float = float_op(model, op);
+    let float_out = float || matches!(op, Op::Dequantize { .. });
+    let quantize_float = matches!(*op, Op::Quantize { input, .. } if t(input).dtype == DType::F32);
+    if matches!(t(out_index).dtype, DType::U8 | DType::I8) == (float_out && !quantize_float)
         || out.len() != t(out_index).byte_len()
     {
         return Err(TfliteError::BadGraph("output size"));
+    }
+    if float {
+        super::float::run_op(model, op, a, b, out);
+        return Ok(());
     }
     match *op {
         Op::Conv2d { .. } | Op::DepthwiseConv2d { .. } | Op::FullyConnected { .. } => {
@@ -655,6 +673,9 @@ pub(crate) struct PackedFilter {
 /// The packed filter of `op` when it is a 1 x 1 convolution or
 /// FULLY_CONNECTED the product kernel runs (see [`PackedFilter`]).
 pub(crate) fn pack_op(model: &Model<'_>, op: &Op) -> Option<PackedFilter> {
+    if float_op(model, op) {
+        return None;
+    }
     let c = ConvSpec::of(op)?;
     let t = |i: usize| &model.tensors[i];
     let g = geometry(model, &c);
@@ -1108,7 +1129,7 @@ impl Geometry {
     /// Input pixel `(iy, ix)` under filter tap `(ky, kx)` of output
     /// `(oy, ox)`, or `None` in the padding.
     #[inline(always)]
-    fn tap(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<usize> {
+    pub(crate) fn tap(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<usize> {
         let iy = oy as i64 * self.w.stride_h as i64 - self.ph + (ky * self.w.dilation_h) as i64;
         let ix = ox as i64 * self.w.stride_w as i64 - self.pw + (kx * self.w.dilation_w) as i64;
         if iy < 0 || ix < 0 || iy as usize >= self.ih || ix as usize >= self.iw {

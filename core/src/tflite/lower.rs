@@ -233,6 +233,9 @@ impl Model<'_> {
         let mut consts = Vec::new();
         let mut steps = Vec::with_capacity(self.ops.len());
         for op in &self.ops {
+            if kernels::float_op(self, op) {
+                return Err(TfliteError::NotLowerable("float32 operators"));
+            }
             let mut p = [0i32; PARAMS];
             let (_, _, out) = kernels::op_io(op);
             let threads = t(out).len();

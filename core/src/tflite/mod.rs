@@ -10,6 +10,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Float32 models run too ([`Model::run_u8`] takes the input tensor's
+//! bytes, little-endian floats for them): the same operators in float32 in
+//! the order of TFLite's reference kernels (bit-exact against LiteRT's
+//! `BUILTIN_REF` in the tests, softmax included), and QUANTIZE from
+//! float32.
+//!
 //! Supported now: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED (one batch),
 //! AVERAGE_POOL_2D, MEAN (over height and width), PAD, RESHAPE, ADD (with
 //! fused ReLU/ReLU6), SOFTMAX, QUANTIZE, DEQUANTIZE (to float32),
@@ -28,6 +34,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 mod flatbuf;
+mod float;
 pub mod kernels;
 pub mod lower;
 
@@ -791,6 +798,23 @@ impl<'a> Model<'a> {
             }
         }
         for op in &self.ops {
+            // Float32 operators: every data tensor (and bias) float32; the
+            // same shape rules. QUANTIZE from float32 is checked below.
+            let float = kernels::float_op(self, op);
+            let quantize_float =
+                matches!(*op, Op::Quantize { input, .. } if t(input).dtype == DType::F32);
+            let u8t = |i: usize| {
+                if float && !quantize_float {
+                    if t(i).dtype != DType::F32 {
+                        return Err(TfliteError::BadGraph(
+                            "float32 operator with a non-float32 tensor",
+                        ));
+                    }
+                    return Ok(());
+                }
+                u8t(i)
+            };
+            let bias_type = if float { DType::F32 } else { DType::I32 };
             if let Op::Conv2d { output, act, .. }
             | Op::DepthwiseConv2d { output, act, .. }
             | Op::FullyConnected { output, act, .. }
@@ -798,7 +822,7 @@ impl<'a> Model<'a> {
             | Op::Add { output, act, .. } = *op
             {
                 let (lo, hi) = kernels::act_range(act, t(output));
-                if lo > hi {
+                if lo > hi && !float {
                     return Err(TfliteError::BadGraph("empty activation range"));
                 }
             }
@@ -838,7 +862,10 @@ impl<'a> Model<'a> {
                         return Err(TfliteError::TooLarge);
                     }
                     let per_channel = t(filter).scales.len();
-                    if per_channel != 1 && (per_channel != oc || t(filter).zero_point != 0) {
+                    if !float
+                        && per_channel != 1
+                        && (per_channel != oc || t(filter).zero_point != 0)
+                    {
                         return Err(TfliteError::BadGraph(
                             "filter scales: one, or one per output channel with zero point 0",
                         ));
@@ -855,9 +882,9 @@ impl<'a> Model<'a> {
                         _ => {}
                     }
                     if let Some(b) = bias {
-                        if t(b).dtype != DType::I32 || t(b).len() != oc || t(b).data.is_none() {
+                        if t(b).dtype != bias_type || t(b).len() != oc || t(b).data.is_none() {
                             return Err(TfliteError::BadGraph(
-                                "bias must be constant int32 of the output depth",
+                                "bias must be constant int32 (float32 for float models) of the output depth",
                             ));
                         }
                     }
@@ -900,9 +927,9 @@ impl<'a> Model<'a> {
                         ));
                     }
                     if let Some(b) = bias {
-                        if t(b).dtype != DType::I32 || t(b).len() != n_out || t(b).data.is_none() {
+                        if t(b).dtype != bias_type || t(b).len() != n_out || t(b).data.is_none() {
                             return Err(TfliteError::BadGraph(
-                                "bias must be constant int32 of the output depth",
+                                "bias must be constant int32 (float32 for float models) of the output depth",
                             ));
                         }
                     }
@@ -922,7 +949,9 @@ impl<'a> Model<'a> {
                     }
                 }
                 Op::Quantize { input, output } => {
-                    u8t(input)?;
+                    if !quantize_float {
+                        u8t(input)?;
+                    }
                     u8t(output)?;
                     if t(input).len() != t(output).len() {
                         return Err(TfliteError::BadGraph("QUANTIZE element count"));
@@ -983,7 +1012,8 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    /// Runs a uint8 model on `input` (the bytes of input tensor 0).
+    /// Runs the model on `input` (the bytes of input tensor 0: uint8 or
+    /// int8 values, or little-endian float32 for a float model).
     ///
     /// # Errors
     /// [`TfliteError::InputSize`], [`TfliteError::BadGraph`] for a graph
@@ -1082,7 +1112,7 @@ impl<'a> Model<'a> {
             .inputs
             .first()
             .ok_or(TfliteError::BadGraph("no input"))?;
-        let need = self.tensors[first].len();
+        let need = self.tensors[first].byte_len();
         if input.len() != need {
             return Err(TfliteError::InputSize {
                 expected: need,
