@@ -630,26 +630,36 @@ fn conv(
         }
         Loops::I16 => {}
     }
-    if let Some(pf) = packed {
-        if pf.fits(&g) {
+    let made;
+    let f16: &[i16] = match packed {
+        Some(pf @ PackedFilter::Pairs { .. }) if pf.fits(&g) => {
             conv_1x1(&g, &rq, out, &v, pf);
             return;
         }
-    }
-    if let Some(pf) = PackedFilter::new(&g, &v) {
-        conv_1x1(&g, &rq, out, &v, &pf);
-        return;
-    }
+        Some(PackedFilter::Plain(f16)) if f16.len() == f.len() => f16,
+        _ => {
+            if let Some(pf) = PackedFilter::pairs(&g, &v) {
+                conv_1x1(&g, &rq, out, &v, &pf);
+                return;
+            }
+            made = centred(&v, f.len());
+            &made
+        }
+    };
     let x16: Vec<i16> = (0..x.len()).map(|i| v.x_at(i) as i16).collect();
-    let f16: Vec<i16> = (0..f.len()).map(|i| v.f_at(i) as i16).collect();
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if crate::arch::avx2_available() {
         // SAFETY: AVX2 support was just checked.
-        return unsafe { conv_loop_avx2(&g, &rq, out, &x16, &f16) };
+        return unsafe { conv_loop_avx2(&g, &rq, out, &x16, f16) };
     }
     conv_loop(&g, &rq, out, |oy, ox, o0, acc| {
-        pixel_i16(&g, &x16, &f16, oy, ox, o0, acc)
+        pixel_i16(&g, &x16, f16, oy, ox, o0, acc)
     });
+}
+
+/// The centred filter values `f - z_f` as i16, in the filter's layout.
+fn centred(v: &Operands<'_>, n: usize) -> Vec<i16> {
+    (0..n).map(|i| v.f_at(i) as i16).collect()
 }
 
 /// Output channels of one packed filter block.
@@ -664,10 +674,16 @@ const PB: usize = 4;
 /// that one `pmaddwd` of a block row with a broadcast input pair gives
 /// [`OB`] / 2 channels' partial sums without horizontal additions.
 #[derive(Clone, Debug)]
-pub(crate) struct PackedFilter {
-    pairs: usize,
-    oc: usize,
-    data: Vec<i16>,
+pub(crate) enum PackedFilter {
+    /// A 1 x 1 convolution's filter in input-channel pairs.
+    Pairs {
+        pairs: usize,
+        oc: usize,
+        data: Vec<i16>,
+    },
+    /// Any other convolution's centred filter as i16 (its own layout), for
+    /// [`pixel_i16`].
+    Plain(Vec<i16>),
 }
 
 /// The packed filter of `op` when it is a 1 x 1 convolution or
@@ -687,20 +703,25 @@ pub(crate) fn pack_op(model: &Model<'_>, op: &Op) -> Option<PackedFilter> {
         f_off: -zp(t(c.filter)),
         f_flip: flip(t(c.filter)),
     };
-    PackedFilter::new(&g, &v)
+    Some(PackedFilter::pairs(&g, &v).unwrap_or_else(|| PackedFilter::Plain(centred(&v, v.f.len()))))
 }
 
 impl PackedFilter {
-    /// Whether this packing belongs to a convolution of geometry `g`.
+    /// Whether this is a pair packing of a convolution of geometry `g`.
     fn fits(&self, g: &Geometry) -> bool {
-        self.pairs == g.ic.div_ceil(2)
-            && self.oc == g.oc
-            && self.data.len() == g.oc.div_ceil(OB) * self.pairs * 2 * OB
+        match self {
+            PackedFilter::Pairs { pairs, oc, data } => {
+                *pairs == g.ic.div_ceil(2)
+                    && *oc == g.oc
+                    && data.len() == g.oc.div_ceil(OB) * pairs * 2 * OB
+            }
+            PackedFilter::Plain(_) => false,
+        }
     }
 
     /// Packs the filter of `g` when it is a full 1 x 1 convolution with
     /// stride 1 and no padding (every pixel reads its own input pixel).
-    fn new(g: &Geometry, v: &Operands<'_>) -> Option<Self> {
+    fn pairs(g: &Geometry, v: &Operands<'_>) -> Option<Self> {
         let one = g.depthwise.is_none()
             && g.fh == 1
             && g.fw == 1
@@ -721,7 +742,7 @@ impl PackedFilter {
                 data[((b * pairs + c / 2) * OB + ob) * 2 + c % 2] = v.f_at(o * g.ic + c) as i16;
             }
         }
-        Some(PackedFilter {
+        Some(PackedFilter::Pairs {
             pairs,
             oc: g.oc,
             data,
@@ -796,7 +817,10 @@ unsafe fn block_1x1_avx2(
 /// requantized as [`conv_loop`] does. Integer sums, so equal to the
 /// reference loops bit for bit.
 fn conv_1x1(g: &Geometry, rq: &Requant<'_>, out: &mut [u8], v: &Operands<'_>, pf: &PackedFilter) {
-    let (ic, oc, pairs) = (g.ic, g.oc, pf.pairs);
+    let PackedFilter::Pairs { pairs, data, .. } = pf else {
+        return;
+    };
+    let (ic, oc, pairs) = (g.ic, g.oc, *pairs);
     let npix = g.oh * g.ow;
     let ch = Channels::new(rq, oc);
     #[cfg(target_arch = "x86_64")]
@@ -819,7 +843,7 @@ fn conv_1x1(g: &Geometry, rq: &Requant<'_>, out: &mut [u8], v: &Operands<'_>, pf
                 xp[p * pairs + j] = (u32::from(lo) | (u32::from(hi) << 16)) as i32;
             }
         }
-        for (b, blk) in pf.data.chunks_exact(pairs * 2 * OB).enumerate() {
+        for (b, blk) in data.chunks_exact(pairs * 2 * OB).enumerate() {
             #[cfg(target_arch = "x86_64")]
             if avx2 {
                 // SAFETY: AVX2 was checked; sizes as the function requires.
