@@ -667,10 +667,10 @@ const OB: usize = 16;
 /// Pixels computed together by the 1 x 1 kernel.
 const PB: usize = 4;
 
-/// The centred filter of a 1 x 1 convolution (or FULLY_CONNECTED) packed
+/// The centred filter of a full convolution (or FULLY_CONNECTED) packed
 /// for products over output channels: for each block of [`OB`] channels
-/// and each pair of input channels `(2j, 2j + 1)`, the [`OB`] channels'
-/// two taps side by side (zero-padded past the last channel or input), so
+/// and each pair of patch positions `(2j, 2j + 1)` (patch order ky, kx,
+/// input channel), the [`OB`] channels' two taps side by side (zero-padded past the last channel or input), so
 /// that one `pmaddwd` of a block row with a broadcast input pair gives
 /// [`OB`] / 2 channels' partial sums without horizontal additions.
 #[derive(Clone, Debug)]
@@ -722,24 +722,20 @@ impl PackedFilter {
     /// Packs the filter of `g` when it is a full 1 x 1 convolution with
     /// stride 1 and no padding (every pixel reads its own input pixel).
     fn pairs(g: &Geometry, v: &Operands<'_>) -> Option<Self> {
-        let one = g.depthwise.is_none()
-            && g.fh == 1
-            && g.fw == 1
-            && g.ph == 0
-            && g.pw == 0
-            && g.ih == g.oh
-            && g.iw == g.ow
-            && (g.oh * g.ow == 1 || (g.w.stride_h == 1 && g.w.stride_w == 1));
-        if !one {
+        // Full convolutions (and FULLY_CONNECTED): each output pixel is a
+        // product of the filter rows with its patch of `fh·fw·ic` inputs in
+        // filter order (ky, kx, c), padding contributing zeros.
+        if g.depthwise.is_some() {
             return None;
         }
-        let pairs = g.ic.div_ceil(2);
+        let k = g.fh * g.fw * g.ic;
+        let pairs = k.div_ceil(2);
         let blocks = g.oc.div_ceil(OB);
         let mut data = vec![0i16; blocks * pairs * 2 * OB];
         for o in 0..g.oc {
             let (b, ob) = (o / OB, o % OB);
-            for c in 0..g.ic {
-                data[((b * pairs + c / 2) * OB + ob) * 2 + c % 2] = v.f_at(o * g.ic + c) as i16;
+            for c in 0..k {
+                data[((b * pairs + c / 2) * OB + ob) * 2 + c % 2] = v.f_at(o * k + c) as i16;
             }
         }
         Some(PackedFilter::Pairs {
@@ -812,8 +808,9 @@ unsafe fn block_1x1_avx2(
     }
 }
 
-/// A full 1 x 1 convolution as a product over output channels (see
-/// [`PackedFilter`]): [`PB`] pixels at a time, [`OB`] channels per block;
+/// A full convolution as a product over output channels (see
+/// [`PackedFilter`]) of each pixel's patch: [`PB`] pixels at a time, [`OB`]
+/// channels per block;
 /// requantized as [`conv_loop`] does. Integer sums, so equal to the
 /// reference loops bit for bit.
 fn conv_1x1(g: &Geometry, rq: &Requant<'_>, out: &mut [u8], v: &Operands<'_>, pf: &PackedFilter) {
@@ -821,6 +818,8 @@ fn conv_1x1(g: &Geometry, rq: &Requant<'_>, out: &mut [u8], v: &Operands<'_>, pf
         return;
     };
     let (ic, oc, pairs) = (g.ic, g.oc, *pairs);
+    let k = g.fh * g.fw * ic;
+    let mut patch = vec![0i16; 2 * pairs];
     let npix = g.oh * g.ow;
     let ch = Channels::new(rq, oc);
     #[cfg(target_arch = "x86_64")]
@@ -831,16 +830,28 @@ fn conv_1x1(g: &Geometry, rq: &Requant<'_>, out: &mut [u8], v: &Operands<'_>, pf
     while p0 < npix {
         let n = (npix - p0).min(PB);
         for p in 0..n {
-            for j in 0..pairs {
-                let c = 2 * j;
-                let at = (p0 + p) * ic + c;
-                let lo = v.x_at(at) as i16 as u16;
-                let hi = if c + 1 < ic {
-                    v.x_at(at + 1) as i16 as u16
-                } else {
-                    0
-                };
-                xp[p * pairs + j] = (u32::from(lo) | (u32::from(hi) << 16)) as i32;
+            // The pixel's patch in filter order, zero where the window
+            // leaves the input (TFLite skips those taps: the same sums).
+            let (oy, ox) = ((p0 + p) / g.ow, (p0 + p) % g.ow);
+            let mut at = 0;
+            for ky in 0..g.fh {
+                for kx in 0..g.fw {
+                    let dst = &mut patch[at..at + ic];
+                    match g.tap(oy, ox, ky, kx) {
+                        Some(q) => {
+                            for (c, d) in dst.iter_mut().enumerate() {
+                                *d = v.x_at(q * ic + c) as i16;
+                            }
+                        }
+                        None => dst.fill(0),
+                    }
+                    at += ic;
+                }
+            }
+            debug_assert_eq!(at, k);
+            for (j, w) in xp[p * pairs..(p + 1) * pairs].iter_mut().enumerate() {
+                let (lo, hi) = (patch[2 * j] as u16, patch[2 * j + 1] as u16);
+                *w = (u32::from(lo) | (u32::from(hi) << 16)) as i32;
             }
         }
         for (b, blk) in data.chunks_exact(pairs * 2 * OB).enumerate() {
