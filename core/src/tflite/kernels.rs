@@ -732,10 +732,11 @@ impl PackedFilter {
         let pairs = k.div_ceil(2);
         let blocks = g.oc.div_ceil(OB);
         let mut data = vec![0i16; blocks * pairs * 2 * OB];
-        for o in 0..g.oc {
+        for (o, row) in v.f.chunks_exact(k).take(g.oc).enumerate() {
             let (b, ob) = (o / OB, o % OB);
-            for c in 0..k {
-                data[((b * pairs + c / 2) * OB + ob) * 2 + c % 2] = v.f_at(o * k + c) as i16;
+            let dst = &mut data[b * pairs * 2 * OB..(b + 1) * pairs * 2 * OB];
+            for (c, &f) in row.iter().enumerate() {
+                dst[((c / 2) * OB + ob) * 2 + c % 2] = (i32::from(f ^ v.f_flip) + v.f_off) as i16;
             }
         }
         Some(PackedFilter::Pairs {
