@@ -646,6 +646,18 @@ fn conv(
             &made
         }
     };
+    if g.depthwise == Some(1) {
+        // Depthwise: the input bytes are centred on the fly (no i16 copy of
+        // the whole input), the filter comes centred.
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        if crate::arch::avx2_available() {
+            // SAFETY: AVX2 support was just checked.
+            return unsafe { depthwise_loop_avx2(&g, &rq, out, &v, f16) };
+        }
+        return conv_loop(&g, &rq, out, |oy, ox, o0, acc| {
+            pixel_depthwise(&g, &v, f16, oy, ox, o0, acc)
+        });
+    }
     let x16: Vec<i16> = (0..x.len()).map(|i| v.x_at(i) as i16).collect();
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if crate::arch::avx2_available() {
@@ -654,6 +666,50 @@ fn conv(
     }
     conv_loop(&g, &rq, out, |oy, ox, o0, acc| {
         pixel_i16(&g, &x16, f16, oy, ox, o0, acc)
+    });
+}
+
+/// Depthwise sums (multiplier 1) of channels `o0..o0 + acc.len()` at pixel
+/// `(oy, ox)`: taps outer, channels inner, the input byte centred where it
+/// is read and the filter already centred (`f16`, filter layout).
+#[inline(always)]
+fn pixel_depthwise(
+    g: &Geometry,
+    v: &Operands<'_>,
+    f16: &[i16],
+    oy: usize,
+    ox: usize,
+    o0: usize,
+    acc: &mut [i32],
+) {
+    let n = acc.len();
+    for ky in 0..g.fh {
+        for kx in 0..g.fw {
+            let Some(p) = g.tap(oy, ox, ky, kx) else {
+                continue;
+            };
+            let xs = &v.x[p * g.ic + o0..p * g.ic + o0 + n];
+            let fs = &f16[(ky * g.fw + kx) * g.oc + o0..(ky * g.fw + kx) * g.oc + o0 + n];
+            for ((a, &xb), &f) in acc.iter_mut().zip(xs).zip(fs) {
+                *a += (i32::from(xb ^ v.x_flip) + v.in_off) * i32::from(f);
+            }
+        }
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+unsafe fn depthwise_loop_avx2(
+    g: &Geometry,
+    rq: &Requant<'_>,
+    out: &mut [u8],
+    v: &Operands<'_>,
+    f16: &[i16],
+) {
+    conv_loop(g, rq, out, |oy, ox, o0, acc| {
+        pixel_depthwise(g, v, f16, oy, ox, o0, acc)
     });
 }
 
