@@ -271,10 +271,11 @@ fn unit_rows(rows: &[f32], classes: usize, p: usize) -> Result<Vec<f64>, VmfErro
 /// unlike anything the model was trained on: half-way between that lowest
 /// photo and the highest of four synthetic non-images (noise, flat grey, a
 /// ramp, stripes). Six photos are a small calibration set: treat the flag
-/// as a hint.
+/// as a hint. (Features differ in the last bits between builds with and
+/// without fused multiply-add; the test allows 1e-5 relative in `κ`.)
 pub mod builtin_ood {
     /// Shared concentration `κ` of the class vMFs (p = 1280).
-    pub const KAPPA: f64 = 394.527_235_036_344;
+    pub const KAPPA: f64 = 394.527_27;
     /// Lowest log-density of the reference photos (nats).
     pub const REFERENCE_MIN: f64 = 2781.95;
     /// Log-densities below this are flagged (nats).

@@ -363,10 +363,8 @@ impl ShmModel {
     pub fn prototypes(&self) -> Result<Vec<f32>, ShmError> {
         let (g, l) = self.classifier()?;
         let mut w = vec![0.0f32; l.cin * l.cout];
-        for (r, row) in w.chunks_exact_mut(l.cin).enumerate() {
-            g.dequantize_row(r, row)
-                .map_err(|_| ShmError::BadGraph("classifier shape"))?;
-        }
+        g.dequantize_all(&mut w)
+            .map_err(|_| ShmError::BadGraph("classifier shape"))?;
         Ok(w)
     }
 
@@ -482,15 +480,21 @@ fn convolve(
 // Float engine: every index below is bounded by shapes `parse` validated.
 #[allow(clippy::indexing_slicing)]
 fn conv(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f32> {
-    let k = l.kernel;
+    let (k, cout) = (l.kernel, l.cout);
+    // The filter with output channels innermost, so that each input value
+    // updates every output channel in one vectorised pass.
+    let mut ft = vec![0.0f32; k * k * c * cout];
+    for o in 0..cout {
+        for t in 0..k * k * c {
+            ft[t * cout + o] = f[o * k * k * c + t];
+        }
+    }
     convolve(x, h, w, c, l, |out, px, ky, kx| {
-        for (o, v) in out.iter_mut().enumerate() {
-            let fo = ((o * k + ky) * k + kx) * c;
-            *v += px
-                .iter()
-                .zip(&f[fo..fo + c])
-                .map(|(a, b)| a * b)
-                .sum::<f32>();
+        for (ci, &xv) in px.iter().enumerate() {
+            let row = &ft[((ky * k + kx) * c + ci) * cout..][..cout];
+            for (v, &fw) in out.iter_mut().zip(row) {
+                *v += xv * fw;
+            }
         }
     })
 }

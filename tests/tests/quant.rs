@@ -694,3 +694,27 @@ fn output_features_beat_the_weight_svd_on_the_layer_outputs() {
         }
     }
 }
+
+/// `dequantize_all` (the factor decoded once) equals row-by-row decoding.
+#[test]
+fn gear_dequantize_all_equals_rows() {
+    use shoal_core::quant::gear::GearMatrix;
+    let mut rng = Rng::new(12);
+    let (rows, cols) = (37, 70);
+    let w = gaussian(&mut rng, rows * cols, 0.5);
+    let f = Format::new(Bits::Q4, Scheme::Asymmetric, 32, ScaleType::F16).unwrap();
+    let g = GearMatrix::compress(&w, rows, cols, f, 5, 0.04).unwrap();
+    let mut all = vec![0.0f32; rows * cols];
+    g.dequantize_all(&mut all).unwrap();
+    let mut row = vec![0.0f32; cols];
+    for (r, want) in all.chunks_exact(cols).enumerate() {
+        g.dequantize_row(r, &mut row).unwrap();
+        assert!(
+            row.iter()
+                .zip(want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "row {r}"
+        );
+    }
+    assert!(g.dequantize_all(&mut all[1..]).is_err());
+}

@@ -206,6 +206,37 @@ impl GearMatrix {
         self.q.bits_per_weight() + extra as f64 / (rows * cols) as f64
     }
 
+    /// Decodes every row into `out` (`rows × cols`, row-major): as
+    /// [`GearMatrix::dequantize_row`] for each row, with the factor `Vt`
+    /// converted from f16 once (the same values).
+    ///
+    /// # Errors
+    /// [`QuantError::LengthMismatch`].
+    pub fn dequantize_all(&self, out: &mut [f32]) -> Result<(), QuantError> {
+        let (rows, cols) = (self.q.rows(), self.q.cols());
+        super::check(out.len(), rows * cols)?;
+        let vt: Vec<f32> = self.vt.iter().map(|&b| from_f16(b)).collect();
+        for (r, o) in out.chunks_exact_mut(cols).enumerate() {
+            self.q.dequantize_row(r, o)?;
+            let u: Vec<f32> = self.u[r * self.rank..(r + 1) * self.rank]
+                .iter()
+                .map(|&b| from_f16(b))
+                .collect();
+            for (j, v) in o.iter_mut().enumerate() {
+                let mut s = 0.0f32;
+                for (t, ut) in u.iter().enumerate() {
+                    s += ut * vt[t * cols + j];
+                }
+                *v += s;
+            }
+            let (a, b) = (self.row_ptr[r] as usize, self.row_ptr[r + 1] as usize);
+            for (i, v) in (a..b).zip(&self.val[a..b]) {
+                o[self.col.get(i)] += from_f16(*v);
+            }
+        }
+        Ok(())
+    }
+
     /// Decodes row `r` (`Q + U·Vt + S`).
     ///
     /// # Errors

@@ -1,16 +1,17 @@
 //! Batched products `Y = X Wᵀ` on the compressed form, for many input rows
 //! (the pixels of a 1 x 1 convolution): a panel of [`PANEL`] weight rows is
 //! decoded to f32 once per block of [`BLOCK`] input rows (`PANEL · cols`
-//! floats, never the whole matrix) and applied to each input row of the
-//! block with eight 8-lane accumulators.
+//! floats, stored column-major, never the whole matrix) and applied to
+//! [`TILE`] input rows at a time as outer products: for each column, the
+//! panel's eight weights times each input row's value, added into eight
+//! accumulators per row.
 //!
-//! Summation order, fixed by this code: lane `l` of row `k` sums columns
-//! `c ≡ l (mod 8)` of the full 8-column steps in order, the lanes are added
-//! pairwise (`((0+4)+(2+6))+((1+5)+(3+7))`), then the tail columns in order.
-//! No fused multiply-add is formed (Rust does not contract), so the
-//! vectorised builds (AVX2 by run-time detection, simd128 at compile time)
-//! give the same bits as the plain build: [`gemm_reference`] states it
-//! with plain loops.
+//! Summation order, fixed by this code: every output is a sequential sum
+//! over the columns in order, `acc = w·x + acc`, starting from zero. Where
+//! the CPU has fused multiply-add (x86 with AVX2 and FMA, detected at run
+//! time) each step is one fused operation, elsewhere a product then a sum;
+//! [`gemm_reference`] states both with plain loops (`fmaf` for the fused
+//! one), and each build equals its own statement bit for bit.
 
 #![allow(clippy::indexing_slicing)] // shapes are checked by the callers
 
@@ -18,65 +19,140 @@ use alloc::vec;
 
 use super::{QuantError, QuantMatrix};
 
-/// Weight rows decoded together.
+/// Weight rows decoded together (one 8-lane vector per column).
 pub const PANEL: usize = 8;
 /// Input rows that share one decoded panel.
 pub const BLOCK: usize = 64;
+/// Input rows computed together (accumulators in registers).
+pub const TILE: usize = 12;
 
-/// `y[k] = Σ_c panel[k][c]·x[c]` for `NR` rows in the documented order.
-#[inline(always)]
-fn panel_dot<const NR: usize>(panel: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
-    let mut acc = [[0.0f32; 8]; NR];
-    let full = cols - cols % 8;
-    let mut c = 0;
-    while c < full {
-        let mut xv = [0.0f32; 8];
-        xv.copy_from_slice(&x[c..c + 8]);
-        for (k, a) in acc.iter_mut().enumerate() {
-            let w = &panel[k * cols + c..k * cols + c + 8];
-            for l in 0..8 {
-                a[l] += w[l] * xv[l];
-            }
-        }
-        c += 8;
+/// Whether this machine takes the fused path.
+pub fn fused() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        crate::arch::f16c_available()
     }
-    for (k, (a, yk)) in acc.iter().zip(y.iter_mut()).enumerate() {
-        let mut s = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
-        for c in full..cols {
-            s += panel[k * cols + c] * x[c];
-        }
-        *yk = s;
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
+/// Decodes rows `r0..r0 + nr` of `q` into `panel` column-major
+/// (`panel[c·PANEL + k]`), zero past `nr`.
+fn decode_panel(
+    q: &QuantMatrix,
+    r0: usize,
+    nr: usize,
+    row: &mut [f32],
+    panel: &mut [f32],
+) -> Result<(), QuantError> {
+    let cols = q.cols();
+    panel.fill(0.0);
+    for k in 0..nr {
+        q.dequantize_row(r0 + k, row)?;
+        for (c, &w) in row.iter().enumerate().take(cols) {
+            panel[c * PANEL + k] = w;
+        }
+    }
+    Ok(())
+}
+
+/// The portable tile: `acc[p][k] += panel[c][k]·x[p][c]` over the columns,
+/// product then sum.
 #[inline(always)]
-fn gemm_blocks(q: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
+fn tile_plain(panel: &[f32], x: &[f32], cols: usize, np: usize, acc: &mut [[f32; PANEL]; TILE]) {
+    for a in acc.iter_mut() {
+        *a = [0.0; PANEL];
+    }
+    for c in 0..cols {
+        let mut w = [0.0f32; PANEL];
+        w.copy_from_slice(&panel[c * PANEL..(c + 1) * PANEL]);
+        for (p, a) in acc.iter_mut().enumerate().take(np) {
+            let xv = x[p * cols + c];
+            for k in 0..PANEL {
+                a[k] += w[k] * xv;
+            }
+        }
+    }
+}
+
+/// The fused tile with AVX2/FMA: one `vfmadd` per column and input row.
+///
+/// # Safety
+/// AVX2 and FMA; `panel` holds `cols · PANEL` values, `x` `np · cols`,
+/// `np <= TILE`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_fma(
+    panel: &[f32],
+    x: &[f32],
+    cols: usize,
+    np: usize,
+    acc: &mut [[f32; PANEL]; TILE],
+) {
+    use core::arch::x86_64::*;
+    debug_assert!(np <= TILE && panel.len() >= cols * PANEL && x.len() >= np * cols);
+    let mut a = [_mm256_setzero_ps(); TILE];
+    // SAFETY (all loads): inside `panel` and `x` (caller).
+    unsafe {
+        if np == TILE {
+            for c in 0..cols {
+                let w = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL));
+                for (p, ap) in a.iter_mut().enumerate() {
+                    let xv = _mm256_broadcast_ss(&*x.as_ptr().add(p * cols + c));
+                    *ap = _mm256_fmadd_ps(w, xv, *ap);
+                }
+            }
+        } else {
+            for c in 0..cols {
+                let w = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL));
+                for (p, ap) in a.iter_mut().enumerate().take(np) {
+                    let xv = _mm256_broadcast_ss(&*x.as_ptr().add(p * cols + c));
+                    *ap = _mm256_fmadd_ps(w, xv, *ap);
+                }
+            }
+        }
+        for (p, ap) in a.iter().enumerate().take(np) {
+            _mm256_storeu_ps(acc[p].as_mut_ptr(), *ap);
+        }
+    }
+}
+
+/// The panel product (shapes checked by the caller).
+pub(super) fn gemm(q: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
     let (rows, cols) = (q.rows(), q.cols());
+    let fma = fused();
     let mut panel = vec![0.0f32; PANEL * cols];
+    let mut row = vec![0.0f32; cols];
+    let mut acc = [[0.0f32; PANEL]; TILE];
     let mut b0 = 0;
     while b0 < n {
         let b1 = (b0 + BLOCK).min(n);
         let mut r0 = 0;
         while r0 < rows {
             let nr = (rows - r0).min(PANEL);
-            for k in 0..nr {
-                q.dequantize_row(r0 + k, &mut panel[k * cols..(k + 1) * cols])?;
-            }
-            for i in b0..b1 {
-                let xr = &x[i * cols..(i + 1) * cols];
-                let yr = &mut y[i * rows + r0..i * rows + r0 + nr];
-                if nr == PANEL {
-                    panel_dot::<PANEL>(&panel, cols, xr, yr);
+            decode_panel(q, r0, nr, &mut row, &mut panel)?;
+            let mut i = b0;
+            while i < b1 {
+                let np = (b1 - i).min(TILE);
+                let xs = &x[i * cols..(i + np) * cols];
+                #[cfg(target_arch = "x86_64")]
+                if fma {
+                    // SAFETY: AVX2 and FMA were detected; sizes as required.
+                    unsafe { tile_fma(&panel, xs, cols, np, &mut acc) };
                 } else {
-                    for (k, yk) in yr.iter_mut().enumerate() {
-                        panel_dot::<1>(
-                            &panel[k * cols..(k + 1) * cols],
-                            cols,
-                            xr,
-                            core::slice::from_mut(yk),
-                        );
-                    }
+                    tile_plain(&panel, xs, cols, np, &mut acc);
                 }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    let _ = fma;
+                    tile_plain(&panel, xs, cols, np, &mut acc);
+                }
+                for (p, a) in acc.iter().enumerate().take(np) {
+                    y[(i + p) * rows + r0..(i + p) * rows + r0 + nr].copy_from_slice(&a[..nr]);
+                }
+                i += np;
             }
             r0 += nr;
         }
@@ -85,29 +161,11 @@ fn gemm_blocks(q: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) -> Result<()
     Ok(())
 }
 
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-#[target_feature(enable = "avx2")]
-unsafe fn gemm_avx2(q: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
-    gemm_blocks(q, x, n, y)
-}
-
-/// The panel product, vectorised where the target allows (shapes checked
-/// by the caller).
-pub(super) fn gemm(q: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if crate::arch::avx2_available() {
-        // SAFETY: AVX2 support was just checked.
-        return unsafe { gemm_avx2(q, x, n, y) };
-    }
-    gemm_blocks(q, x, n, y)
-}
-
 /// The specification of [`QuantMatrix::gemm`] for batches of
-/// [`QuantMatrix::GEMM_MIN_BATCH`] or more: each output is the decoded row's
-/// dot product with the input row in the order the module docs state, with
-/// plain scalar loops.
+/// [`QuantMatrix::GEMM_MIN_BATCH`] or more: each output is the decoded
+/// row's dot product with the input row, summed over the columns in order
+/// from zero, each step fused (`fmaf`) when [`fused`] is true on this
+/// machine, else a product then a sum.
 ///
 /// # Errors
 /// [`QuantError::LengthMismatch`].
@@ -119,20 +177,19 @@ pub fn gemm_reference(
 ) -> Result<(), QuantError> {
     let (rows, cols) = (q.rows(), q.cols());
     super::check_batch(x, y, n, rows, cols)?;
+    let fma = fused();
     let mut w = vec![0.0f32; cols];
     for r in 0..rows {
         q.dequantize_row(r, &mut w)?;
         for i in 0..n {
             let xr = &x[i * cols..(i + 1) * cols];
-            let mut lanes = [0.0f32; 8];
-            let full = cols - cols % 8;
-            for c in 0..full {
-                lanes[c % 8] += w[c] * xr[c];
-            }
-            let a = lanes;
-            let mut s = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
-            for c in full..cols {
-                s += w[c] * xr[c];
+            let mut s = 0.0f32;
+            for (a, b) in w.iter().zip(xr) {
+                s = if fma {
+                    libm::fmaf(*a, *b, s)
+                } else {
+                    s + a * b
+                };
             }
             y[i * rows + r] = s;
         }
