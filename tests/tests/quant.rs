@@ -500,6 +500,21 @@ fn gear_beats_the_plain_backbone_and_its_gemv_is_the_dense_product() {
     g.gemv_scalar(&x, &mut y2).unwrap();
     let mut y3 = vec![0.0f32; rows];
     g.gemv_int8(&x, &mut y3).unwrap();
+    // The one-pass GEAR product (corrections per group of rows, AVX2)
+    // against the backbone's integer product plus the corrections taken
+    // from the f32 path: the same terms, float reassociation only.
+    let (mut yb, mut yq) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+    g.backbone().gemv_int8(&x, &mut yb).unwrap();
+    g.backbone().gemv(&x, &mut yq).unwrap();
+    for r in 0..rows {
+        let want = f64::from(yb[r]) + f64::from(y1[r]) - f64::from(yq[r]);
+        let mag = f64::from(y1[r].abs()) + f64::from(yq[r].abs()) + f64::from(yb[r].abs()) + 1.0;
+        assert!(
+            (f64::from(y3[r]) - want).abs() < 1e-5 * mag,
+            "row {r}: one pass {} vs {want}",
+            y3[r]
+        );
+    }
     let mut row = vec![0.0f32; cols];
     for r in 0..rows {
         g.dequantize_row(r, &mut row).unwrap();

@@ -297,6 +297,25 @@ const PREFETCH_ROWS: usize = 4;
 /// `y.len() == q.rows`, and the format is Q8 or Q4 (checked by the caller).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn gemv_int8(q: &QuantMatrix, xq: &super::Int8Vector, y: &mut [f32]) {
+    // SAFETY: the caller's guarantees, passed on.
+    unsafe { gemv_int8_with(q, xq, y, 0, |_, _| {}) }
+}
+
+/// [`gemv_int8`] calling `after(r0, y)` with every group of rows it has
+/// finished (`y` holding rows `r0..`), so that a caller can add its own
+/// terms for those rows while they are fresh (the GEAR corrections: one
+/// pass over the matrix); groups of `chunk` rows (0: one call at the end).
+///
+/// # Safety
+/// As [`gemv_int8`].
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn gemv_int8_with(
+    q: &QuantMatrix,
+    xq: &super::Int8Vector,
+    y: &mut [f32],
+    chunk: usize,
+    mut after: impl FnMut(usize, &mut [f32]),
+) {
     debug_assert!(crate::arch::f16c_available());
     debug_assert!(q.format.bits != Bits::Q2 && xq.cols() == q.cols && y.len() == q.rows);
     let f = q.format;
@@ -331,6 +350,7 @@ pub(crate) unsafe fn gemv_int8(q: &QuantMatrix, xq: &super::Int8Vector, y: &mut 
     let mut d = alloc::vec![0.0f32; 4 * gpr];
     let mut m = alloc::vec![0.0f32; if asym { 4 * gpr } else { 0 }];
     let mut r0 = 0;
+    let mut done = 0;
     while r0 < q.rows {
         let n = (q.rows - r0).min(4);
         let (s0, s1) = (r0 * gpr, (r0 + n) * gpr);
@@ -377,6 +397,13 @@ pub(crate) unsafe fn gemv_int8(q: &QuantMatrix, xq: &super::Int8Vector, y: &mut 
             y[r0 + r] = main[r] + corr;
         }
         r0 += n;
+        if chunk > 0 && (r0 - done >= chunk || r0 == q.rows) {
+            after(done, &mut y[done..r0]);
+            done = r0;
+        }
+    }
+    if done < q.rows {
+        after(done, &mut y[done..]);
     }
 }
 
@@ -393,7 +420,23 @@ pub(crate) unsafe fn gemv_int8(q: &QuantMatrix, xq: &super::Int8Vector, y: &mut 
 /// matrix was built or read).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn gear_corrections(g: &super::gear::GearMatrix, x: &[f32], y: &mut [f32]) {
-    use super::gear::Cols;
+    // SAFETY: the caller's guarantees, passed on.
+    unsafe {
+        let f = gear_factors(g, x);
+        gear_rows(g, x, &f, 0, y);
+    }
+}
+
+/// `(U decoded, Vt·x)` of a GEAR matrix: what every row's low-rank term
+/// needs.
+///
+/// # Safety
+/// As [`gear_corrections`].
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn gear_factors(
+    g: &super::gear::GearMatrix,
+    x: &[f32],
+) -> (alloc::vec::Vec<f32>, alloc::vec::Vec<f32>) {
     let cols = x.len();
     let rank = g.rank;
     let mut vt = alloc::vec![0.0f32; cols];
@@ -412,9 +455,28 @@ pub(crate) unsafe fn gear_corrections(g: &super::gear::GearMatrix, x: &[f32], y:
     let mut u = alloc::vec![0.0f32; g.u.len()];
     // SAFETY: as above.
     unsafe { decode_scales(super::ScaleType::F16, &g.u, &mut u) };
-    for (r, yr) in y.iter_mut().enumerate() {
+    (u, t)
+}
+
+/// Adds the low-rank and outlier terms of rows `r0..r0 + y.len()`.
+///
+/// # Safety
+/// As [`gear_corrections`]; `factors` from [`gear_factors`] for `x`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn gear_rows(
+    g: &super::gear::GearMatrix,
+    x: &[f32],
+    factors: &(alloc::vec::Vec<f32>, alloc::vec::Vec<f32>),
+    r0: usize,
+    y: &mut [f32],
+) {
+    use super::gear::Cols;
+    let rank = g.rank;
+    let (u, t) = factors;
+    for (i, yr) in y.iter_mut().enumerate() {
+        let r = r0 + i;
         let mut s = 0.0f32;
-        for (uk, tk) in u[r * rank..(r + 1) * rank].iter().zip(&t) {
+        for (uk, tk) in u[r * rank..(r + 1) * rank].iter().zip(t) {
             s += uk * tk;
         }
         let (a, b) = (g.row_ptr[r] as usize, g.row_ptr[r + 1] as usize);
