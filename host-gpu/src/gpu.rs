@@ -117,6 +117,8 @@ struct Job<'a> {
     out: wgpu::Buffer,
     groups: u32,
     groups_y: u32,
+    /// Third dispatch dimension (the batch of a GEMM; 1 otherwise).
+    groups_z: u32,
 }
 
 impl Job<'_> {
@@ -128,7 +130,7 @@ impl Job<'_> {
         pass.set_pipeline(self.pipeline);
         for bind in &self.binds {
             pass.set_bind_group(0, bind, &[]);
-            pass.dispatch_workgroups(self.groups, self.groups_y, 1);
+            pass.dispatch_workgroups(self.groups, self.groups_y, self.groups_z);
         }
     }
 }
@@ -409,6 +411,7 @@ impl Gpu {
             out,
             groups: u32::try_from(n.div_ceil(WORKGROUP as usize)).unwrap_or(u32::MAX),
             groups_y: 1,
+            groups_z: 1,
         }
     }
 
@@ -450,8 +453,56 @@ impl Gpu {
         r0: usize,
         r1: usize,
     ) -> Result<Vec<f32>, GpuError> {
-        let job = self.quant_gemv_job(w, x, r0, r1);
+        let job = self.quant_gemv_job(w, x, r0, r1, 1);
         self.run_and_read(&job, r1 - r0)
+    }
+
+    /// `Y = X Wᵀ` for a batch `X` of `n × cols` vectors (row-major), `Y`
+    /// of `n × rows`: the GEMV kernel with the batch along the third
+    /// dispatch dimension, in row chunks and batch parts that respect the
+    /// adapter's binding and dispatch limits.
+    ///
+    /// # Errors
+    /// [`GpuError::LengthMismatch`] when `x.len() != n · w.cols()`,
+    /// [`GpuError::Readback`].
+    pub fn quant_gemm(
+        &self,
+        w: &shoal_core::quant::QuantMatrix,
+        x: &[f32],
+        n: usize,
+    ) -> Result<Vec<f32>, GpuError> {
+        let (rows, cols) = (w.rows(), w.cols());
+        if Some(x.len()) != n.checked_mul(cols) {
+            return Err(GpuError::LengthMismatch {
+                orders: n.saturating_mul(cols),
+                args: x.len(),
+            });
+        }
+        let row_bytes = w.groups_per_row() * w.format().group_bytes();
+        let max_rows = usize::try_from(self.max_binding).unwrap_or(usize::MAX) / row_bytes.max(1);
+        let chunk = max_rows.clamp(1, 65535 * 64);
+        // Vectors per dispatch: the z limit, and x and y within a binding.
+        let per =
+            (usize::try_from(self.max_binding).unwrap_or(usize::MAX) / 4 / cols.max(rows).max(1))
+                .clamp(1, 65535);
+        let mut y = vec![0.0f32; n * rows];
+        let mut b0 = 0;
+        while b0 < n {
+            let nb = (n - b0).min(per);
+            let xs = &x[b0 * cols..(b0 + nb) * cols];
+            let mut r0 = 0;
+            while r0 < rows {
+                let r1 = (r0 + chunk).min(rows);
+                let job = self.quant_gemv_job(w, xs, r0, r1, nb);
+                let part = self.run_and_read(&job, nb * (r1 - r0))?;
+                for (i, yr) in part.chunks_exact(r1 - r0).enumerate() {
+                    y[(b0 + i) * rows + r0..(b0 + i) * rows + r1].copy_from_slice(yr);
+                }
+                r0 = r1;
+            }
+            b0 += nb;
+        }
+        Ok(y)
     }
 
     /// GEMV throughput with the matrix and vector resident on the device:
@@ -475,7 +526,7 @@ impl Gpu {
         let row_bytes = w.groups_per_row() * w.format().group_bytes();
         let max_rows = usize::try_from(self.max_binding).unwrap_or(usize::MAX) / row_bytes.max(1);
         let rows = w.rows().min(max_rows.clamp(1, 65535 * 64));
-        let job = self.quant_gemv_job(w, x, 0, rows);
+        let job = self.quant_gemv_job(w, x, 0, rows, 1);
         Ok((rows * w.cols()) as f64 / self.seconds_per_dispatch(&job, reps)?)
     }
 
@@ -486,6 +537,7 @@ impl Gpu {
         x: &[f32],
         r0: usize,
         r1: usize,
+        batch: usize,
     ) -> Job<'_> {
         let f = w.format();
         let gpr = w.groups_per_row();
@@ -540,7 +592,7 @@ impl Gpu {
             wgpu::BufferUsages::STORAGE,
         );
         let xb = self.upload("x", bytemuck::cast_slice(x), wgpu::BufferUsages::STORAGE);
-        let bytes = (rows * 4) as u64;
+        let bytes = (batch.max(1) * rows * 4) as u64;
         let yb = self.buffer(
             "y",
             bytes,
@@ -566,6 +618,7 @@ impl Gpu {
             out: yb,
             groups: to_u32(rows.min(65535)),
             groups_y: to_u32(rows.div_ceil(65535)),
+            groups_z: to_u32(batch),
         }
     }
 
@@ -799,6 +852,7 @@ impl Gpu {
             out,
             groups: to_u32(bags.min(65535))?,
             groups_y: to_u32(bags.div_ceil(65535))?,
+            groups_z: 1,
         })
     }
 

@@ -58,3 +58,39 @@ fn wgsl_gemv_matches_the_scalar_spec() {
         )
         .is_err());
 }
+
+/// The batched product (GEMM) on the GPU: every vector of the batch equals
+/// its own GEMV on the GPU bit for bit, and the scalar specification
+/// within the same bound; a binding cap forces row chunks and batch parts.
+#[test]
+fn wgsl_gemm_equals_the_gemv_per_vector() {
+    let Some(mut g) = gpu() else { return };
+    let mut rng = Rng::new(19);
+    let f = Format::new(Bits::Q4, Scheme::Asymmetric, 32, ScaleType::F16).unwrap();
+    let (rows, cols, n) = (70, 129, 9);
+    let w: Vec<f32> = (0..rows * cols).map(|_| rng.normal() as f32).collect();
+    let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
+    let x: Vec<f32> = (0..n * cols).map(|_| rng.normal() as f32).collect();
+    for cap in [None, Some(2048u64)] {
+        if let Some(c) = cap {
+            g.limit_storage_binding(c);
+        }
+        let y = g.quant_gemm(&q, &x, n).unwrap();
+        for (i, xr) in x.chunks_exact(cols).enumerate() {
+            let one = g.quant_gemv(&q, xr).unwrap();
+            assert!(
+                one.iter()
+                    .zip(&y[i * rows..(i + 1) * rows])
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "vector {i}, cap {cap:?}"
+            );
+            let mut want = vec![0.0f32; rows];
+            q.gemv_scalar(xr, &mut want).unwrap();
+            for r in 0..rows {
+                let e = (f64::from(one[r]) - f64::from(want[r])).abs();
+                assert!(e <= 2f64.powi(-18) * gemv_abs(&q, r, xr).max(1e-30));
+            }
+        }
+    }
+    assert!(g.quant_gemm(&q, &x[1..], n).is_err());
+}

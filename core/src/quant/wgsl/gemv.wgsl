@@ -1,5 +1,6 @@
 // y = W x on a group-quantized matrix (core/src/quant, `.shq` layout), one
-// workgroup of 64 threads per row. WebGPU has no 8-bit types, so the packed
+// workgroup of 64 threads per row; a batch of vectors along the third
+// dispatch dimension (vector b at x[b·cols..], its result at y[b·rows..]). WebGPU has no 8-bit types, so the packed
 // codes and the 16-bit scales are read as u32 words (little-endian):
 // code i of group g of row r sits at bit (((r * gpr + g) * group + i) * bits)
 // of the code stream; scale k is half (k % 2) of word k / 2.
@@ -43,6 +44,7 @@ fn half_value(words_index: u32, which: u32, table: u32) -> f32 {
 @compute @workgroup_size(64)
 fn quant_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let r = wg.x + wg.y * 65535u;
+    let xb = wg.z * p.cols;
     if (r >= p.rows) {
         return;
     }
@@ -60,7 +62,7 @@ fn quant_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
         if (p.asymmetric == 1u) {
             w = w + half_value(gi / 2u, gi % 2u, 1u);
         }
-        acc = acc + w * x[c];
+        acc = acc + w * x[xb + c];
     }
     partial[lid.x] = acc;
     workgroupBarrier();
@@ -71,6 +73,6 @@ fn quant_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
         workgroupBarrier();
     }
     if (lid.x == 0u) {
-        y[r] = partial[0];
+        y[wg.z * p.rows + r] = partial[0];
     }
 }
