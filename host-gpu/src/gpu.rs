@@ -53,6 +53,21 @@ pub(crate) fn buffer_entry(
     }
 }
 
+/// 16-bit values two to a little-endian u32 word (at least one word).
+fn f16_words(h: &[u16]) -> Vec<u32> {
+    let mut v: Vec<u32> = h
+        .chunks(2)
+        .map(|c| u32::from(c[0]) | (u32::from(c.get(1).copied().unwrap_or(0)) << 16))
+        .collect();
+    if v.is_empty() {
+        v.push(0);
+    }
+    v
+}
+
+/// The WGSL kernels of the GEAR corrections (low rank and outliers).
+pub const GEAR_WGSL: &str = include_str!("../../core/src/quant/wgsl/gear.wgsl");
+
 /// Workgroup size declared in the WGSL sources.
 const WORKGROUP: u32 = 64;
 
@@ -505,6 +520,145 @@ impl Gpu {
         Ok(y)
     }
 
+    /// `y = Q·x + U·(Vt·x) + S·x` for a GEAR matrix: the backbone by the
+    /// quantized GEMV kernel, then the low-rank and outlier terms by the
+    /// GEAR kernels (`t = Vt·x`, one workgroup per component; one thread per
+    /// row for the rest), all on the device.
+    ///
+    /// # Errors
+    /// [`GpuError::LengthMismatch`], [`GpuError::Unsupported`] when the
+    /// factors or outliers exceed one storage binding, [`GpuError::Readback`].
+    pub fn gear_gemv(
+        &self,
+        g: &shoal_core::quant::gear::GearMatrix,
+        x: &[f32],
+    ) -> Result<Vec<f32>, GpuError> {
+        let q = g.backbone();
+        let y0 = self.quant_gemv(q, x)?;
+        let (rows, cols, rank) = (q.rows(), q.cols(), g.rank());
+        if rank == 0 && g.outliers() == 0 {
+            return Ok(y0);
+        }
+        let (u, vt) = g.factors();
+        let (row_ptr, col, val) = g.outlier_csr();
+        let words = [f16_words(u), f16_words(vt), f16_words(val)];
+        let too_big = words
+            .iter()
+            .map(|w| w.len())
+            .chain([row_ptr.len(), col.len(), rows, cols])
+            .any(|n| (n as u64) * 4 > self.max_binding);
+        if too_big {
+            return Err(GpuError::Unsupported(
+                "GEAR factors larger than one storage binding",
+            ));
+        }
+        let to_u32 =
+            |v: usize| u32::try_from(v).map_err(|_| GpuError::Unsupported("sizes above 2^32"));
+        let st = wgpu::BufferUsages::STORAGE;
+        let params = [to_u32(rows)?, to_u32(cols)?, to_u32(rank)?, 0];
+        let col = if col.is_empty() { vec![0] } else { col };
+        let bufs = [
+            self.upload(
+                "params",
+                bytemuck::cast_slice(&params),
+                wgpu::BufferUsages::UNIFORM,
+            ),
+            self.upload("u", bytemuck::cast_slice(&words[0]), st),
+            self.upload("vt", bytemuck::cast_slice(&words[1]), st),
+            self.upload("row_ptr", bytemuck::cast_slice(row_ptr), st),
+            self.upload("cols", bytemuck::cast_slice(&col), st),
+            self.upload("vals", bytemuck::cast_slice(&words[2]), st),
+            self.upload("x", bytemuck::cast_slice(x), st),
+            self.buffer("t", (rank.max(1) * 4) as u64, st),
+            self.upload(
+                "y",
+                bytemuck::cast_slice(&y0),
+                st | wgpu::BufferUsages::COPY_SRC,
+            ),
+        ];
+        let ro = wgpu::BufferBindingType::Storage { read_only: true };
+        let rw = wgpu::BufferBindingType::Storage { read_only: false };
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("gear"),
+                entries: &[
+                    buffer_entry(0, wgpu::BufferBindingType::Uniform),
+                    buffer_entry(1, ro),
+                    buffer_entry(2, ro),
+                    buffer_entry(3, ro),
+                    buffer_entry(4, ro),
+                    buffer_entry(5, ro),
+                    buffer_entry(6, ro),
+                    buffer_entry(7, rw),
+                    buffer_entry(8, rw),
+                ],
+            });
+        let playout = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("gear"),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("gear"),
+                source: wgpu::ShaderSource::Wgsl(GEAR_WGSL.into()),
+            });
+        let pipe = |entry: &str| {
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(entry),
+                    layout: Some(&playout),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+        };
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("gear"),
+            layout: &layout,
+            entries: &bufs
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: b.as_entire_binding(),
+                })
+                .collect::<Vec<_>>(),
+        });
+        let groups = rows.div_ceil(WORKGROUP as usize);
+        let (gx, gy) = (to_u32(groups.min(65535))?, to_u32(groups.div_ceil(65535))?);
+        let rb = self.buffer(
+            "readback",
+            (rows * 4) as u64,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let (project, add) = (pipe("gear_project"), pipe("gear_add"));
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: None,
+            });
+            pass.set_bind_group(0, &bind, &[]);
+            if rank > 0 {
+                pass.set_pipeline(&project);
+                pass.dispatch_workgroups(to_u32(rank)?, 1, 1);
+            }
+            pass.set_pipeline(&add);
+            pass.dispatch_workgroups(gx, gy, 1);
+        }
+        enc.copy_buffer_to_buffer(&bufs[8], 0, &rb, 0, (rows * 4) as u64);
+        self.queue.submit([enc.finish()]);
+        self.read_back(&rb, rows)
+    }
+
     /// GEMV throughput with the matrix and vector resident on the device:
     /// `reps` dispatches over the rows that fit one storage binding.
     /// Returns weights per second.
@@ -542,16 +696,7 @@ impl Gpu {
         let f = w.format();
         let gpr = w.groups_per_row();
         let row_bytes = gpr * f.group_bytes();
-        let halves = |h: &[u16]| -> Vec<u32> {
-            let mut v: Vec<u32> = h
-                .chunks(2)
-                .map(|c| u32::from(c[0]) | (u32::from(c.get(1).copied().unwrap_or(0)) << 16))
-                .collect();
-            if v.is_empty() {
-                v.push(0);
-            }
-            v
-        };
+        let halves = f16_words;
         let codes = u32_words(&w.codes()[r0 * row_bytes..r1 * row_bytes]);
         let scales = halves(&w.scales()[r0 * gpr..r1 * gpr]);
         let mins = if w.mins().is_empty() {

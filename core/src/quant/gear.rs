@@ -179,6 +179,21 @@ impl GearMatrix {
         })
     }
 
+    /// The low-rank factors as f16 bits: `U` (`rows × rank`, row-major)
+    /// and `Vt` (`rank × cols`).
+    pub fn factors(&self) -> (&[u16], &[u16]) {
+        (&self.u, &self.vt)
+    }
+
+    /// The outliers in CSR form: row pointers (`rows + 1`), column indices
+    /// (increasing within a row) and f16 values.
+    pub fn outlier_csr(&self) -> (&[u32], Vec<u32>, &[u16]) {
+        let cols = (0..self.col.len())
+            .map(|i| self.col.get(i) as u32)
+            .collect();
+        (&self.row_ptr, cols, &self.val)
+    }
+
     /// The quantized backbone.
     pub fn backbone(&self) -> &QuantMatrix {
         &self.q
