@@ -198,7 +198,9 @@ pub(crate) enum Loops {
     Reference,
     /// No copies, no allocation ([`pixel_direct`]): the arena path.
     Direct,
-    /// i16 copies of input and filter, vectorised ([`pixel_i16`]).
+    /// The vectorised kernels: full convolutions as int16 products over
+    /// output channels ([`conv_1x1`]), depthwise ones by
+    /// [`pixel_depthwise`].
     I16,
 }
 
@@ -646,32 +648,23 @@ fn conv(
             &made
         }
     };
-    if g.depthwise == Some(1) {
-        // Depthwise: the input bytes are centred on the fly (no i16 copy of
-        // the whole input), the filter comes centred.
-        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        if crate::arch::avx2_available() {
-            // SAFETY: AVX2 support was just checked.
-            return unsafe { depthwise_loop_avx2(&g, &rq, out, &v, f16) };
-        }
-        return conv_loop(&g, &rq, out, |oy, ox, o0, acc| {
-            pixel_depthwise(&g, &v, f16, oy, ox, o0, acc)
-        });
-    }
-    let x16: Vec<i16> = (0..x.len()).map(|i| v.x_at(i) as i16).collect();
+    // Full convolutions took the product above: what is left is depthwise.
+    // The input bytes are centred on the fly (no i16 copy of the whole
+    // input), the filter comes centred.
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if crate::arch::avx2_available() {
         // SAFETY: AVX2 support was just checked.
-        return unsafe { conv_loop_avx2(&g, &rq, out, &x16, f16) };
+        return unsafe { depthwise_loop_avx2(&g, &rq, out, &v, f16) };
     }
     conv_loop(&g, &rq, out, |oy, ox, o0, acc| {
-        pixel_i16(&g, &x16, f16, oy, ox, o0, acc)
+        pixel_depthwise(&g, &v, f16, oy, ox, o0, acc)
     });
 }
 
-/// Depthwise sums (multiplier 1) of channels `o0..o0 + acc.len()` at pixel
-/// `(oy, ox)`: taps outer, channels inner, the input byte centred where it
-/// is read and the filter already centred (`f16`, filter layout).
+/// Depthwise sums of channels `o0..o0 + acc.len()` at pixel `(oy, ox)`:
+/// taps outer, channels inner, the input byte centred where it is read and
+/// the filter already centred (`f16`, filter layout). Integer sums, so
+/// equal to [`pixel_reference`] bit for bit.
 #[inline(always)]
 fn pixel_depthwise(
     g: &Geometry,
@@ -688,10 +681,19 @@ fn pixel_depthwise(
             let Some(p) = g.tap(oy, ox, ky, kx) else {
                 continue;
             };
-            let xs = &v.x[p * g.ic + o0..p * g.ic + o0 + n];
             let fs = &f16[(ky * g.fw + kx) * g.oc + o0..(ky * g.fw + kx) * g.oc + o0 + n];
-            for ((a, &xb), &f) in acc.iter_mut().zip(xs).zip(fs) {
-                *a += (i32::from(xb ^ v.x_flip) + v.in_off) * i32::from(f);
+            match g.depthwise {
+                Some(m) if m != 1 => {
+                    for (k, (a, &f)) in acc.iter_mut().zip(fs).enumerate() {
+                        *a += v.x_at(p * g.ic + (o0 + k) / m) * i32::from(f);
+                    }
+                }
+                _ => {
+                    let xs = &v.x[p * g.ic + o0..p * g.ic + o0 + n];
+                    for ((a, &xb), &f) in acc.iter_mut().zip(xs).zip(fs) {
+                        *a += (i32::from(xb ^ v.x_flip) + v.in_off) * i32::from(f);
+                    }
+                }
             }
         }
     }
@@ -737,8 +739,8 @@ pub(crate) enum PackedFilter {
         oc: usize,
         data: Vec<i16>,
     },
-    /// Any other convolution's centred filter as i16 (its own layout), for
-    /// [`pixel_i16`].
+    /// A depthwise convolution's centred filter as i16 (its own layout),
+    /// for [`pixel_depthwise`].
     Plain(Vec<i16>),
 }
 
@@ -1163,16 +1165,6 @@ impl Channels {
     }
 }
 
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-#[target_feature(enable = "avx2")]
-unsafe fn conv_loop_avx2(g: &Geometry, rq: &Requant<'_>, out: &mut [u8], x16: &[i16], f16: &[i16]) {
-    conv_loop(g, rq, out, |oy, ox, o0, acc| {
-        pixel_i16(g, x16, f16, oy, ox, o0, acc)
-    });
-}
-
 /// A convolution's input and filter with the offsets that centre them
 /// (`-zero_point`).
 #[derive(Clone, Copy)]
@@ -1234,7 +1226,7 @@ impl Geometry {
 
 /// int32 sums `Σ (f - z_f)(x - z_x)` (no bias) of output channels
 /// `o0..o0 + acc.len()` at pixel `(oy, ox)`: the plain loops of TFLite's
-/// reference kernels, the specification of [`pixel_i16`].
+/// reference kernels, the specification of the other loops.
 fn pixel_reference(
     g: &Geometry,
     v: &Operands<'_>,
@@ -1352,54 +1344,6 @@ fn dot_i16<B: Copy>(a: &[i16], b: &[B], val: impl Fn(B) -> i32) -> i32 {
         t = t.wrapping_add(i32::from(*x) * val(*y));
     }
     t
-}
-
-/// The same sums as [`pixel_reference`], from i16 copies of the offset
-/// inputs and filters with contiguous inner loops that the compiler
-/// vectorises (`pmaddwd`; built a second time with AVX2 and chosen at run
-/// time). Integer sums are exact, so the result is the same bit for bit.
-#[inline(always)]
-fn pixel_i16(
-    g: &Geometry,
-    x16: &[i16],
-    f16: &[i16],
-    oy: usize,
-    ox: usize,
-    o0: usize,
-    acc: &mut [i32],
-) {
-    let n = acc.len();
-    for ky in 0..g.fh {
-        for kx in 0..g.fw {
-            let Some(p) = g.tap(oy, ox, ky, kx) else {
-                continue;
-            };
-            match g.depthwise {
-                None => {
-                    let xs = &x16[p * g.ic..(p + 1) * g.ic];
-                    for (k, a) in acc.iter_mut().enumerate() {
-                        let fo = (((o0 + k) * g.fh + ky) * g.fw + kx) * g.ic;
-                        *a = a.wrapping_add(dot_i16(xs, &f16[fo..fo + g.ic], i32::from));
-                    }
-                }
-                Some(1) => {
-                    let xs = &x16[p * g.ic + o0..p * g.ic + o0 + n];
-                    let fo = (ky * g.fw + kx) * g.oc + o0;
-                    for ((a, &xv), &fv) in acc.iter_mut().zip(xs).zip(&f16[fo..fo + n]) {
-                        *a = a.wrapping_add(i32::from(xv) * i32::from(fv));
-                    }
-                }
-                Some(m) => {
-                    let fo = (ky * g.fw + kx) * g.oc + o0;
-                    for (k, a) in acc.iter_mut().enumerate() {
-                        *a = a.wrapping_add(
-                            i32::from(x16[p * g.ic + (o0 + k) / m]) * i32::from(f16[fo + k]),
-                        );
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// `QuantizeMultiplierSmallerThanOneExp`: `(q, shift)` with `shift <= 0`.
