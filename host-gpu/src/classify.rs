@@ -118,11 +118,36 @@ pub fn input_size(model: &Model<'_>) -> Result<(usize, usize), ClassifyError> {
         .ok_or(ClassifyError::UnsupportedModel("no input"))?;
     let t = &model.tensors[i];
     match t.shape[..] {
-        [1, h, w, 3] if t.dtype == shoal_core::tflite::DType::U8 => Ok((h, w)),
+        [1, h, w, 3]
+            if matches!(
+                t.dtype,
+                shoal_core::tflite::DType::U8 | shoal_core::tflite::DType::F32
+            ) =>
+        {
+            Ok((h, w))
+        }
         _ => Err(ClassifyError::UnsupportedModel(
-            "input is not a 1xHxWx3 uint8 tensor",
+            "input is not a 1xHxWx3 uint8 or float32 tensor",
         )),
     }
+}
+
+/// The input bytes of `model` for an RGB image already resized to its
+/// size: the bytes themselves for a uint8 input; for a float32 input each
+/// value `(v - mean) / std`, little-endian (MobileNet float models expect
+/// mean = std = 127.5).
+pub fn model_input(model: &Model<'_>, rgb: Vec<u8>, mean: f32, std: f32) -> Vec<u8> {
+    let float = model
+        .inputs
+        .first()
+        .and_then(|&i| model.tensors.get(i))
+        .is_some_and(|t| t.dtype == shoal_core::tflite::DType::F32);
+    if !float {
+        return rgb;
+    }
+    rgb.iter()
+        .flat_map(|&v| ((f32::from(v) - mean) / std).to_le_bytes())
+        .collect()
 }
 
 /// One classification result.

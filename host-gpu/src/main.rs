@@ -25,8 +25,10 @@ USAGE:
   shoal quant info FILE.shq [--original IN.npy]   bits per weight, relative Frobenius error
   shoal classify [--model FILE] [--labels FILE] [--catalog FILE] [--top K] [--json]
                  [--raw] [--backend auto|cpu|gpu] [--input-raw FILE] IMAGE...
+                 [--input-mean M --input-std S]
                                 classify photos (JPEG/PNG/BMP); default model: the built-in
-                                EfficientNet-Lite0 (Shoal Q8/Q4 + low-rank), or a uint8 TFLite model
+                                EfficientNet-Lite0 (Shoal Q8/Q4 + low-rank), or a TFLite model
+                                (uint8 input, or float32 input fed (v - M) / S, default 127.5)
   shoal model pack DIR OUT.shm [--pointwise q8|q4] [--classifier q8|q4] [--rank R]
                                 pack folded float weights (tools/effnet_lite0.py export) into a .shm
   shoal serve [--dir DIR] [--port P]   serve the web page (default DIR: web) on 127.0.0.1
@@ -660,9 +662,18 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
             "--top",
             "--backend",
             "--input-raw",
+            "--input-mean",
+            "--input-std",
         ],
         &["--json", "--raw"],
     )?;
+    let input_mean: f32 = a.get("--input-mean", 127.5)?;
+    let input_std: f32 = a.get("--input-std", 127.5)?;
+    if !(input_std.is_finite() && input_std != 0.0 && input_mean.is_finite()) {
+        return Err(usage(
+            "--input-mean and --input-std must be finite, the std non-zero",
+        ));
+    }
     let (model_path, labels_path, catalog_path, input_raw) = (
         a.value("--model"),
         a.value("--labels"),
@@ -745,15 +756,20 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
         },
     };
     let on_gpu = match (&engine, &gpu) {
-        (Engine::Tflite(m), Some(g)) => Some(
-            g.load_tflite(m, 1)
-                .map_err(|e| Fail(1, format!("{model_name}: {e}")))?,
-        ),
+        (Engine::Tflite(m), Some(g)) => match g.load_tflite(m, 1) {
+            Ok(l) => Some(l),
+            // `auto` falls back (a float32 model, say); `gpu` is an error.
+            Err(e) if backend == "auto" => {
+                eprintln!("shoal: classify on the CPU ({model_name}: {e})");
+                None
+            }
+            Err(e) => return Err(Fail(1, format!("--backend gpu: {model_name}: {e}"))),
+        },
         _ => None,
     };
-    let backend_name = match &gpu {
-        Some(g) => format!("gpu ({})", g.adapter_name()),
-        None => "cpu".to_string(),
+    let backend_name = match (&gpu, &on_gpu) {
+        (Some(g), Some(_)) => format!("gpu ({})", g.adapter_name()),
+        _ => "cpu".to_string(),
     };
     if raw && matches!(engine, Engine::Shm(_)) {
         return Err(usage(
@@ -825,6 +841,10 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
     };
     let mut prepared = None;
     for (name, input) in inputs {
+        let input = match &engine {
+            Engine::Tflite(m) => cl::model_input(m, input, input_mean, input_std),
+            Engine::Shm(_) => input,
+        };
         let mut ood: Option<f64> = None;
         let t0 = std::time::Instant::now();
         let p = match &engine {

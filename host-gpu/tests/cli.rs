@@ -723,3 +723,56 @@ fn langid_built_in_and_from_stdin() {
     assert_eq!(code, 2);
     assert!(err.contains("nonexistent"), "{err}");
 }
+
+#[test]
+fn classify_runs_float32_models_with_the_input_normalisation() {
+    use shoal_core::tflite::Model;
+    let dir = std::env::temp_dir().join(format!("shoal-float-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bytes = shoal_tests::flatbuf::tflite::tiny4();
+    let model_path = dir.join("tiny4.tflite");
+    std::fs::write(&model_path, &bytes).unwrap();
+    let rgb: Vec<u8> = (0..75u32).map(|i| (i * 41 % 256) as u8).collect();
+    let raw_path = dir.join("in.raw");
+    std::fs::write(&raw_path, &rgb).unwrap();
+    let m = Model::parse(&bytes).unwrap();
+    for (mean, std) in [(127.5f32, 127.5f32), (0.0, 255.0)] {
+        let (code, out, err) = shoal(
+            &[
+                "classify",
+                "--model",
+                model_path.to_str().unwrap(),
+                "--raw",
+                "--input-raw",
+                raw_path.to_str().unwrap(),
+                "--input-mean",
+                &mean.to_string(),
+                "--input-std",
+                &std.to_string(),
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{err}");
+        let x: Vec<u8> = rgb
+            .iter()
+            .flat_map(|&v| ((f32::from(v) - mean) / std).to_le_bytes())
+            .collect();
+        let want = m.run_u8(&x).unwrap().output(&m, 0).unwrap().to_vec();
+        let got: Vec<u8> = out.lines().map(|l| l.parse().unwrap()).collect();
+        assert_eq!(got, want, "mean {mean} std {std}");
+    }
+    let (code, _, err) = shoal(
+        &[
+            "classify",
+            "--model",
+            model_path.to_str().unwrap(),
+            "--input-std",
+            "0",
+            "--input-raw",
+            raw_path.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
