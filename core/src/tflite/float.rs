@@ -9,7 +9,7 @@
 use alloc::vec::Vec;
 
 use super::kernels::{self, ConvSpec};
-use super::{Activation, Model, Op, Tensor};
+use super::{Activation, Model, Op};
 
 fn floats(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4)
@@ -142,9 +142,7 @@ pub(crate) fn run_op(model: &Model<'_>, op: &Op, a: &[u8], b: &[u8], out: &mut [
                 axis,
             } => {
                 let bb = floats(b);
-                let inner = |ti: &Tensor<'_>| ti.shape[axis..].iter().product::<usize>();
-                let (na, nb) = (inner(t(ia)), inner(t(ib)));
-                let outer = t(output).shape[..axis].iter().product::<usize>();
+                let (outer, na, nb) = kernels::concat_blocks(model, ia, ib, output, axis);
                 let mut y = Vec::with_capacity(t(output).len());
                 for k in 0..outer {
                     y.extend_from_slice(&x[k * na..(k + 1) * na]);

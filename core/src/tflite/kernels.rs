@@ -370,10 +370,7 @@ pub(crate) fn run_op(
             axis,
         } => {
             let to = t(output);
-            // Each input's block per outer index: its dims from the axis on.
-            let inner = |ti: &Tensor<'_>| ti.shape[axis..].iter().product::<usize>();
-            let (na, nb) = (inner(t(ia)), inner(t(ib)));
-            let outer = to.shape[..axis].iter().product::<usize>();
+            let (outer, na, nb) = concat_blocks(model, ia, ib, output, axis);
             let mut at = 0;
             for k in 0..outer {
                 for (src, ti, n) in [(a, t(ia), na), (b, t(ib), nb)] {
@@ -385,6 +382,22 @@ pub(crate) fn run_op(
         }
     }
     Ok(())
+}
+
+/// `(outer, na, nb)` of a CONCATENATION along `axis`: the output is
+/// `outer` repetitions of a block of `na` values of `a` followed by `nb`
+/// of `b` (each input's dimensions from the axis on).
+pub(crate) fn concat_blocks(
+    model: &Model<'_>,
+    a: usize,
+    b: usize,
+    output: usize,
+    axis: usize,
+) -> (usize, usize, usize) {
+    let t = |i: usize| &model.tensors[i];
+    let inner = |i: usize| t(i).shape[axis..].iter().product::<usize>();
+    let outer = t(output).shape[..axis].iter().product::<usize>();
+    (outer, inner(a), inner(b))
 }
 
 /// One input block of a CONCATENATION into the output: a copy when the
@@ -634,14 +647,14 @@ fn conv(
     }
     let made;
     let f16: &[i16] = match packed {
-        Some(pf @ PackedFilter::Pairs { .. }) if pf.fits(&g) => {
-            conv_1x1(&g, &rq, out, &v, pf);
+        Some(pf @ PackedFilter::Pairs { pairs, data, .. }) if pf.fits(&g) => {
+            conv_1x1(&g, &rq, out, &v, *pairs, data);
             return;
         }
         Some(PackedFilter::Plain(f16)) if f16.len() == f.len() => f16,
         _ => {
-            if let Some(pf) = PackedFilter::pairs(&g, &v) {
-                conv_1x1(&g, &rq, out, &v, &pf);
+            if let Some(PackedFilter::Pairs { pairs, data, .. }) = PackedFilter::pairs(&g, &v) {
+                conv_1x1(&g, &rq, out, &v, pairs, &data);
                 return;
             }
             made = centred(&v, f.len());
@@ -872,11 +885,15 @@ unsafe fn block_1x1_avx2(
 /// channels per block;
 /// requantized as [`conv_loop`] does. Integer sums, so equal to the
 /// reference loops bit for bit.
-fn conv_1x1(g: &Geometry, rq: &Requant<'_>, out: &mut [u8], v: &Operands<'_>, pf: &PackedFilter) {
-    let PackedFilter::Pairs { pairs, data, .. } = pf else {
-        return;
-    };
-    let (ic, oc, pairs) = (g.ic, g.oc, *pairs);
+fn conv_1x1(
+    g: &Geometry,
+    rq: &Requant<'_>,
+    out: &mut [u8],
+    v: &Operands<'_>,
+    pairs: usize,
+    data: &[i16],
+) {
+    let (ic, oc) = (g.ic, g.oc);
     let k = g.fh * g.fw * ic;
     let mut patch = vec![0i16; 2 * pairs];
     let npix = g.oh * g.ow;

@@ -476,14 +476,8 @@ impl Model<'_> {
                                 "CONCATENATION that requantizes (float rounding)",
                             ));
                         }
-                        let inner = |i: usize| t(i).shape[axis..].iter().product::<usize>();
-                        let vals = [
-                            at(a)?,
-                            at(b)?,
-                            at(output)?,
-                            slot(inner(a))?,
-                            slot(inner(b))?,
-                        ];
+                        let (_, na, nb) = kernels::concat_blocks(self, a, b, output, axis);
+                        let vals = [at(a)?, at(b)?, at(output)?, slot(na)?, slot(nb)?];
                         p[..vals.len()].copy_from_slice(&vals);
                         Kernel::Concat
                     }
