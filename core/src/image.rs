@@ -9,6 +9,30 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+/// RGB8 from RGBA8 (straight, not premultiplied, alpha) composited over
+/// white: `c·a/255 + 255·(1 − a/255)`, rounded to nearest. Cut-out photos
+/// (transparent background) then look as they do on a white page, which is
+/// how such pictures are usually seen, instead of taking whatever colour the
+/// invisible pixels happen to store. A trailing partial pixel is dropped.
+///
+/// ```
+/// let rgba = [10u8, 20, 30, 255, 10, 20, 30, 0, 0, 0, 0, 128];
+/// let rgb = shoal_core::image::rgba_over_white(&rgba);
+/// assert_eq!(rgb, vec![10, 20, 30, 255, 255, 255, 127, 127, 127]);
+/// ```
+pub fn rgba_over_white(rgba: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rgba.len() / 4 * 3);
+    for p in rgba.chunks_exact(4) {
+        let a = u32::from(p[3]);
+        for &c in &p[..3] {
+            // (c·a + 255·(255 − a) + 127) / 255 <= 255: fits a byte.
+            let v = (u32::from(c) * a + 255 * (255 - a) + 127) / 255;
+            out.push(v as u8);
+        }
+    }
+    out
+}
+
 /// Separable triangle-filter (antialiased bilinear) resize of an RGB8
 /// image of `sw × sh` to `dw × dh`; the filter is widened by the downscale
 /// factor, as in PIL's `BILINEAR`. Inputs shorter than `sw·sh·3` bytes give

@@ -67,7 +67,8 @@ pub fn parse_catalog(text: &str) -> Result<Vec<CatalogEntry>, ClassifyError> {
     shoal_core::classify::parse_catalog(text).map_err(|e| ClassifyError::Catalog(e.0))
 }
 
-/// Decodes a JPEG, PNG or BMP file into RGB8 `(width, height, pixels)`.
+/// Decodes a JPEG, PNG or BMP file into RGB8 `(width, height, pixels)`;
+/// an image with an alpha channel is composited over white.
 ///
 /// # Errors
 /// [`ClassifyError::Image`] for unreadable, oversized or corrupt images.
@@ -95,14 +96,18 @@ pub fn decode_image_within(
     let img = reader
         .decode()
         .map_err(|e| ClassifyError::Image(e.to_string()))?;
-    let rgb = img.to_rgb8();
-    let (w, h) = rgb.dimensions();
+    let (w, h) = (img.width(), img.height());
+    let pixels = if img.color().has_alpha() {
+        shoal_core::image::rgba_over_white(img.to_rgba8().as_raw())
+    } else {
+        img.to_rgb8().into_raw()
+    };
     if u64::from(w) * u64::from(h) > max_pixels || w == 0 || h == 0 {
         return Err(ClassifyError::Image(format!(
             "{w} x {h} pixels is outside the supported range"
         )));
     }
-    Ok((w, h, rgb.into_raw()))
+    Ok((w, h, pixels))
 }
 
 pub use shoal_core::image::resize_rgb;

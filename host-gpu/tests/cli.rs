@@ -434,6 +434,41 @@ fn classify_raw_output_is_bit_exact_and_errors_are_clean() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The bundled sea-life photos (web/images, GPL-2+ from Debian's Tux Paint
+/// stamps): transparent backgrounds composited over white, the built-in
+/// model finds the spiny lobster first and the lionfish in its top 3, each
+/// with its catalogue entry.
+#[test]
+fn classify_bundled_sea_life_photos() {
+    let images = shoal_tests::workspace_root().join("web/images");
+    let (code, out, err) = shoal(
+        &[
+            "classify",
+            "--json",
+            "--top",
+            "3",
+            images.join("lobster.png").to_str().unwrap(),
+            images.join("lionfish.png").to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    // One JSON line per image; the first entry of "top" is top-1.
+    let first = |l: &str| l.split("\"top\": [").nth(1).unwrap_or("").to_string();
+    let lobster = first(lines[0]);
+    assert!(
+        lobster.starts_with("{\"index\": 123, \"label\": \"spiny lobster")
+            && lobster.contains("\"edible\": \"yes\""),
+        "{out}"
+    );
+    assert!(
+        first(lines[1]).contains("\"index\": 396, \"label\": \"lionfish\""),
+        "{out}"
+    );
+}
+
 #[test]
 fn catalogue_parses_and_covers_the_imagenet_fish() {
     use shoal_host_gpu::classify::{parse_catalog, SEA_LIFE_CATALOG};

@@ -59,6 +59,12 @@ fn main() {
     let gk = rate(n, || {
         bessel::log_bessel_k_slice_f32(black_box(&v32), black_box(&x32), &mut out32).unwrap()
     });
+    let pi_ = rate(n, || {
+        bessel::log_bessel_i_slice_f32_pure(black_box(&v32), black_box(&x32), &mut out32).unwrap()
+    });
+    let pk_ = rate(n, || {
+        bessel::log_bessel_k_slice_f32_pure(black_box(&v32), black_box(&x32), &mut out32).unwrap()
+    });
     let ti = rate(n, || {
         for ((o, &a), &b) in out32.iter_mut().zip(&v32).zip(&x32) {
             *o = scalar_f32::log_i(black_box(a), black_box(b));
@@ -80,11 +86,23 @@ fn main() {
         let rk = rate(bv.len(), || {
             bessel::log_bessel_k_slice(black_box(&bv), black_box(&bx), &mut o).unwrap()
         });
+        let (bv32, bx32): (Vec<f32>, Vec<f32>) = idx.iter().map(|&i| (v32[i], x32[i])).unzip();
+        let mut o32 = vec![0.0f32; bv.len()];
+        let si = rate(bv.len(), || {
+            bessel::log_bessel_i_slice_f32_pure(black_box(&bv32), black_box(&bx32), &mut o32)
+                .unwrap()
+        });
+        let sk = rate(bv.len(), || {
+            bessel::log_bessel_k_slice_f32_pure(black_box(&bv32), black_box(&bx32), &mut o32)
+                .unwrap()
+        });
         println!(
-            "  branch {b:?}: {} points, log I {:.2} M/s, log K {:.2} M/s",
+            "  branch {b:?}: {} points, f64: log I {:.2} M/s, log K {:.2} M/s; pure f32 slices: log I {:.2} M/s, log K {:.2} M/s",
             bv.len(),
             ri / 1e6,
-            rk / 1e6
+            rk / 1e6,
+            si / 1e6,
+            sk / 1e6
         );
     }
     let peer = scipy(&path);
@@ -107,6 +125,9 @@ fn main() {
     show("log K f64 scalar", fk, pk);
     show("log I f32 (f64 rounded)", gi, pi);
     show("log K f32 (f64 rounded)", gk, pk);
-    show("log I f32 twin (pure f32)", ti, pi);
-    show("log K f32 twin (pure f32)", tk, pk);
+    show("log I f32 twin (pure f32, scalar)", ti, pi);
+    show("log K f32 twin (pure f32, scalar)", tk, pk);
+    let simd = bessel::simd_backend();
+    show(&format!("log I pure f32 slice ({simd})"), pi_, pi);
+    show(&format!("log K pure f32 slice ({simd})"), pk_, pk);
 }

@@ -241,10 +241,10 @@ fn pure_f32_twin_of_the_wgsl_kernel_within_two_units() {
     check_f32("f32 twin", scalar_f32::log_i, scalar_f32::log_k);
 }
 
-#[test]
-fn simd_slices_are_bit_identical_to_the_scalar_kernel() {
-    // Mixed inputs: every branch, special values, orders needing 2..14 Debye
-    // terms side by side in one SIMD group, and lengths that leave partial groups.
+/// Mixed inputs: every branch, special values, orders needing 2..14 Debye
+/// terms side by side in one SIMD group, and a length that leaves partial
+/// groups.
+fn mixed_inputs() -> (Vec<f64>, Vec<f64>) {
     let mut rng = shoal_core::rng::Rng::new(99);
     let mut v = Vec::new();
     let mut x = Vec::new();
@@ -266,6 +266,59 @@ fn simd_slices_are_bit_identical_to_the_scalar_kernel() {
         v.push(a);
         x.push(b);
     }
+    (v, x)
+}
+
+#[test]
+fn pure_f32_slices_are_bit_identical_to_the_twin() {
+    use shoal_core::bessel::scalar_f32;
+    let (v, x) = mixed_inputs();
+    let mut v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
+    let mut x32: Vec<f32> = x.iter().map(|&a| a as f32).collect();
+    // Small orders and arguments (series, integral and Hankel branches of
+    // the f32 kernel), negative orders for K, subnormal f32 values.
+    let mut rng = shoal_core::rng::Rng::new(7);
+    for i in 0..20_000 {
+        v32.push(match i % 9 {
+            0 => -(8.0 * rng.next_f64()) as f32,
+            1 => 1e-40,
+            2 => (rng.next_f64() * 3.0).floor() as f32,
+            _ => (9.0 * rng.next_f64()) as f32,
+        });
+        x32.push(match i % 11 {
+            0 => 2e-39,
+            1 => (200.0 * rng.next_f64()) as f32,
+            _ => 10f64.powf(-7.0 + 9.0 * rng.next_f64()) as f32,
+        });
+    }
+    let rows = read_bessel_csv(&workspace_root().join("tests/ref/bessel_ref.csv")).unwrap();
+    v32.extend(rows.iter().map(|r| r.v as f32));
+    x32.extend(rows.iter().map(|r| r.x as f32));
+    let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    println!(
+        "SIMD backend: {} ({} inputs)",
+        bessel::simd_backend(),
+        v32.len()
+    );
+    for len in [v32.len(), 1, 3, 8, 9, 17] {
+        let mut oi = vec![0.0f32; len];
+        let mut ok = vec![0.0f32; len];
+        bessel::log_bessel_i_slice_f32_pure(&v32[..len], &x32[..len], &mut oi).unwrap();
+        bessel::log_bessel_k_slice_f32_pure(&v32[..len], &x32[..len], &mut ok).unwrap();
+        for i in 0..len {
+            let (a, b) = (v32[i], x32[i]);
+            let (si, sk) = (scalar_f32::log_i(a, b), scalar_f32::log_k(a, b));
+            assert!(same(si, oi[i]), "I({a:e}, {b:e}): {} vs twin {si}", oi[i]);
+            assert!(same(sk, ok[i]), "K({a:e}, {b:e}): {} vs twin {sk}", ok[i]);
+        }
+    }
+    let mut short = [0.0f32; 2];
+    assert!(bessel::log_bessel_i_slice_f32_pure(&v32[..3], &x32[..3], &mut short).is_err());
+}
+
+#[test]
+fn simd_slices_are_bit_identical_to_the_scalar_kernel() {
+    let (v, x) = mixed_inputs();
     println!("SIMD backend: {}", bessel::simd_backend());
     for len in [v.len(), 1, 2, 3, 5, 7] {
         let mut oi = vec![0.0; len];

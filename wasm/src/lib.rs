@@ -251,18 +251,16 @@ impl Classifier {
         self.shm.is_none()
     }
 
-    /// The model's input from an RGBA (`ImageData.data`) or RGB image of
-    /// `width × height`: resized to the model's size, RGB bytes.
+    /// The model's input from an RGBA (`ImageData.data`, composited over
+    /// white) or RGB image of `width × height`: resized to the model's size,
+    /// RGB bytes.
     pub fn input(&self, pixels: &[u8], width: usize, height: usize) -> Result<Vec<u8>, JsError> {
         let n = width
             .checked_mul(height)
             .filter(|&n| n > 0 && n <= 1 << 26)
             .ok_or_else(|| JsError::new("image size out of range"))?;
         let rgb: Vec<u8> = if pixels.len() == n * 4 {
-            pixels
-                .chunks_exact(4)
-                .flat_map(|p| [p[0], p[1], p[2]])
-                .collect()
+            shoal_core::image::rgba_over_white(pixels)
         } else if pixels.len() == n * 3 {
             pixels.to_vec()
         } else {

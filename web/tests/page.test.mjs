@@ -124,6 +124,18 @@ async function run(name, args, expectGpu, url) {
       } else {
         check(/macaw|lorikeet|parrot/i.test(r.top[0].label), `${name}: built-in model sees a parrot`);
       }
+      // A bundled sea-life photo with a transparent background (composited
+      // over white by the page's wasm and by the CLI): a spiny lobster with
+      // its catalogue entry, as the native CLI says.
+      const fish = await page.evaluate(() => window.shoalClassifyBuiltIn('/images/lobster.png'));
+      console.log(`${name}: built-in model on lobster.png: ${fish.top[0].label} ${fish.top[0].score.toFixed(3)}`);
+      check(fish.top[0].index === 123 && fish.top[0].catalog && fish.top[0].catalog.edible === 'yes',
+        `${name}: the bundled lobster photo is a spiny lobster with its catalogue entry`);
+      if (existsSync(shoal)) {
+        const native = JSON.parse(execFileSync(shoal, ['classify', '--json', '--top', '1', join(root, 'images', 'lobster.png')]).toString());
+        check(native.top[0].index === fish.top[0].index && Math.abs(native.top[0].score - fish.top[0].score) < 0.02,
+          `${name}: lobster top-1 and score equal the native CLI's (${native.top[0].score.toFixed(3)})`);
+      }
       // The same photo dropped on the panel.
       await page.evaluate(() => { delete document.getElementById('classify-result').dataset.done; });
       const dt = await page.evaluateHandle(async () => {

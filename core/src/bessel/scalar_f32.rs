@@ -31,7 +31,7 @@ const SQRT2: f32 = core::f32::consts::SQRT_2;
 const PI: f32 = core::f32::consts::PI;
 
 /// Taylor coefficients of `ln Γ(2 + f)` (tests/ref/lgamma_coeffs.py).
-const LGAMMA2: [f32; 24] = [
+pub(crate) const LGAMMA2: [f32; 24] = [
     0.422_784_35,
     0.322_467_03,
     -0.067_352_3,

@@ -153,3 +153,144 @@ pub(crate) unsafe fn k_nodes4(t: &[f64; 4], x: f64, v: f64, g_ref: f64) -> [f64;
 }
 
 pub(crate) use crate::arch::avx2_available;
+
+/// Eight f32 lanes for the pure-f32 kernels ([`super::lanes_f32`]).
+#[derive(Clone, Copy)]
+pub(crate) struct F32x8(__m256);
+
+// SAFETY (for every method): only reached from `pure_f32_8`, which is
+// `#[target_feature(enable = "avx2")]` and only called after AVX2 was
+// detected; `#[inline(always)]` places the intrinsics inside it.
+impl super::lanes_f32::LanesF32 for F32x8 {
+    type Mask = __m256;
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        // SAFETY: see the impl comment.
+        F32x8(unsafe { _mm256_set1_ps(x) })
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x8(unsafe { _mm256_add_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x8(unsafe { _mm256_sub_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x8(unsafe { _mm256_mul_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x8(unsafe { _mm256_div_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x8(unsafe { _mm256_sqrt_ps(self.0) })
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x8(unsafe { _mm256_andnot_ps(_mm256_set1_ps(-0.0), self.0) })
+    }
+    #[inline(always)]
+    fn floor(self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x8(unsafe { _mm256_floor_ps(self.0) })
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> __m256 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_cmp_ps::<_CMP_LT_OQ>(self.0, o.0) }
+    }
+    #[inline(always)]
+    fn le(self, o: Self) -> __m256 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_cmp_ps::<_CMP_LE_OQ>(self.0, o.0) }
+    }
+    #[inline(always)]
+    fn eq(self, o: Self) -> __m256 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_cmp_ps::<_CMP_EQ_OQ>(self.0, o.0) }
+    }
+    #[inline(always)]
+    fn select(m: __m256, a: Self, b: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x8(unsafe { _mm256_blendv_ps(b.0, a.0, m) })
+    }
+    #[inline(always)]
+    fn and(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_and_ps(a, b) }
+    }
+    #[inline(always)]
+    fn and_not(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_andnot_ps(b, a) }
+    }
+    #[inline(always)]
+    fn or(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_or_ps(a, b) }
+    }
+    #[inline(always)]
+    fn mask(b: bool) -> __m256 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_castsi256_ps(_mm256_set1_epi32(if b { -1 } else { 0 })) }
+    }
+    #[inline(always)]
+    fn any(m: __m256) -> bool {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_movemask_ps(m) != 0 }
+    }
+    #[inline(always)]
+    fn split(self) -> (Self, Self) {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let bits = _mm256_castps_si256(self.0);
+            let field = _mm256_and_si256(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(0xff));
+            let e = _mm256_cvtepi32_ps(_mm256_sub_epi32(field, _mm256_set1_epi32(127)));
+            let m = _mm256_or_si256(
+                _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
+                _mm256_set1_epi32(0x3f80_0000),
+            );
+            (F32x8(e), F32x8(_mm256_castsi256_ps(m)))
+        }
+    }
+    #[inline(always)]
+    fn pow2i(self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let k = _mm256_add_epi32(_mm256_cvttps_epi32(self.0), _mm256_set1_epi32(127));
+            F32x8(_mm256_castsi256_ps(_mm256_slli_epi32::<23>(k)))
+        }
+    }
+}
+
+/// One branch of the pure-f32 kernels on eight lanes of finite positive
+/// normal inputs (see [`super::lanes_f32`]).
+///
+/// # Safety
+/// The CPU must support AVX2 (checked by the caller).
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn pure_f32_8(
+    kind: super::lanes_f32::Kernel,
+    v: &[f32; 8],
+    x: &[f32; 8],
+) -> [f32; 8] {
+    debug_assert!(avx2_available());
+    // SAFETY: the arrays hold eight f32 each; unaligned loads and store.
+    unsafe {
+        let vv = F32x8(_mm256_loadu_ps(v.as_ptr()));
+        let xx = F32x8(_mm256_loadu_ps(x.as_ptr()));
+        let y = super::lanes_f32::run(kind, vv, xx);
+        let mut out = [0.0; 8];
+        _mm256_storeu_ps(out.as_mut_ptr(), y.0);
+        out
+    }
+}

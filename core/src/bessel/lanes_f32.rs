@@ -1,0 +1,689 @@
+//! The pure-f32 kernels of [`super::scalar_f32`] written once over a lane
+//! type, for SIMD (8 × f32 with AVX2).
+//!
+//! Every function here performs the same f32 operations in the same order as
+//! its scalar twin, lane by lane: both sides of a branch are computed and the
+//! lane's side is selected, and loops run until every lane has met its own
+//! stopping rule while finished lanes stop accumulating. Adding `0` or
+//! multiplying by `1` is never used to switch a lane off where it could
+//! change a bit; selection is. So each lane's result is bit-identical to
+//! [`super::scalar_f32::log_i`] / [`super::scalar_f32::log_k`] (tests:
+//! `lanes_f32_equal_the_scalar_twin` here, the AVX2 instance in
+//! `tests/tests/bessel.rs`).
+//!
+//! Special values (NaN, 0, ∞, subnormals) are not handled here: the slice
+//! driver sends those to the scalar twin and only finite positive normal
+//! inputs in one branch to the lanes.
+
+use super::debye_table::{SUP as DEBYE_SUP, U as DEBYE_U};
+use super::scalar::STRIP;
+use super::scalar_f32::{DEBYE_TERMS_F32, LGAMMA2};
+
+const TAIL: f32 = 1.490_116_1e-8;
+const LN2_HI: f32 = 0.693_145_75;
+const LN2_LO: f32 = 1.428_606_8e-6;
+const LN_2PI: f32 = 1.837_877_1;
+const LN_PI_2: f32 = 0.451_582_7;
+const SQRT2: f32 = core::f32::consts::SQRT_2;
+const PI: f32 = core::f32::consts::PI;
+const LOG2_E: f32 = core::f32::consts::LOG2_E;
+
+/// Lane-wise f32 arithmetic with IEEE results per lane (no fused
+/// multiply-add, no approximate reciprocals).
+pub(crate) trait LanesF32: Copy {
+    /// One boolean per lane.
+    type Mask: Copy;
+    fn splat(x: f32) -> Self;
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    fn div(self, o: Self) -> Self;
+    fn sqrt(self) -> Self;
+    fn abs(self) -> Self;
+    fn floor(self) -> Self;
+    /// `self < o` (false when either is NaN).
+    fn lt(self, o: Self) -> Self::Mask;
+    /// `self <= o` (false when either is NaN).
+    fn le(self, o: Self) -> Self::Mask;
+    fn eq(self, o: Self) -> Self::Mask;
+    /// `m ? a : b` per lane.
+    fn select(m: Self::Mask, a: Self, b: Self) -> Self;
+    fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    /// `a && !b`.
+    fn and_not(a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    /// Every lane `b`.
+    fn mask(b: bool) -> Self::Mask;
+    fn any(m: Self::Mask) -> bool;
+    /// Unbiased exponent field (as f32) and the significand with the
+    /// exponent field set to 0x7f (in `[1, 2)`), of a positive normal.
+    fn split(self) -> (Self, Self);
+    /// `2^k` for integer-valued `k` in `[-126, 127]`.
+    fn pow2i(self) -> Self;
+}
+
+impl LanesF32 for f32 {
+    type Mask = bool;
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        self - o
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        self * o
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        self / o
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        libm::sqrtf(self)
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        libm::fabsf(self)
+    }
+    #[inline(always)]
+    fn floor(self) -> Self {
+        libm::floorf(self)
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> bool {
+        self < o
+    }
+    #[inline(always)]
+    fn le(self, o: Self) -> bool {
+        self <= o
+    }
+    #[inline(always)]
+    fn eq(self, o: Self) -> bool {
+        self == o
+    }
+    #[inline(always)]
+    fn select(m: bool, a: Self, b: Self) -> Self {
+        if m {
+            a
+        } else {
+            b
+        }
+    }
+    #[inline(always)]
+    fn and(a: bool, b: bool) -> bool {
+        a && b
+    }
+    #[inline(always)]
+    fn and_not(a: bool, b: bool) -> bool {
+        a && !b
+    }
+    #[inline(always)]
+    fn or(a: bool, b: bool) -> bool {
+        a || b
+    }
+    #[inline(always)]
+    fn mask(b: bool) -> bool {
+        b
+    }
+    #[inline(always)]
+    fn any(m: bool) -> bool {
+        m
+    }
+    #[inline(always)]
+    fn split(self) -> (Self, Self) {
+        let bits = self.to_bits();
+        let e = ((bits >> 23) & 0xff) as i32 - 127;
+        (e as f32, f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000))
+    }
+    #[inline(always)]
+    fn pow2i(self) -> Self {
+        f32::from_bits(((self as i32 + 127) as u32) << 23)
+    }
+}
+
+#[inline(always)]
+fn c<L: LanesF32>(x: f32) -> L {
+    L::splat(x)
+}
+
+#[inline(always)]
+fn max<L: LanesF32>(a: L, b: L) -> L {
+    // f32::max for non-NaN operands (equal operands are the same value).
+    L::select(a.lt(b), b, a)
+}
+
+#[inline(always)]
+fn two_atanh<L: LanesF32>(s: L) -> L {
+    let z = s.mul(s);
+    let p = c::<L>(0.666_666_7)
+        .add(z.mul(c::<L>(0.4).add(z.mul(c::<L>(0.285_714_3).add(z.mul(c(0.222_222_22)))))));
+    c::<L>(2.0).mul(s).add(s.mul(z.mul(p)))
+}
+
+/// [`super::scalar_f32::ln`] for positive normal finite lanes; other lanes
+/// get the twin's special values too.
+#[inline(always)]
+pub(crate) fn ln<L: LanesF32>(x: L) -> L {
+    let (e, m) = x.split();
+    let big = c::<L>(SQRT2).lt(m);
+    let m = L::select(big, m.mul(c(0.5)), m);
+    let ef = L::select(big, e.add(c(1.0)), e);
+    let r = two_atanh(m.sub(c(1.0)).div(m.add(c(1.0))));
+    let y = ef.mul(c(LN2_HI)).add(r.add(ef.mul(c(LN2_LO))));
+    let y = L::select(x.eq(c(f32::INFINITY)), c(f32::INFINITY), y);
+    let y = L::select(x.lt(c(f32::MIN_POSITIVE)), c(f32::NEG_INFINITY), y);
+    // NaN or negative: NaN (`x == x` is false for NaN).
+    let ok = L::and_not(x.eq(x), x.lt(c(0.0)));
+    L::select(ok, y, c(f32::NAN))
+}
+
+/// `m ? a() : b()` per lane, evaluating a side only when some lane takes it
+/// (the other lanes' values are discarded, so this is the same as
+/// computing both).
+#[inline(always)]
+fn choose<L: LanesF32>(m: L::Mask, a: impl FnOnce() -> L, b: impl FnOnce() -> L) -> L {
+    let none = L::splat(0.0);
+    let all = L::mask(true);
+    match (L::any(m), L::any(L::and_not(all, m))) {
+        (true, true) => L::select(m, a(), b()),
+        (true, false) => a(),
+        (false, true) => b(),
+        (false, false) => none,
+    }
+}
+
+#[inline(always)]
+fn log1p<L: LanesF32>(x: L) -> L {
+    choose(
+        x.abs().lt(c(0.25)),
+        #[inline(always)]
+        || two_atanh(x.div(c::<L>(2.0).add(x))),
+        #[inline(always)]
+        || ln(c::<L>(1.0).add(x)),
+    )
+}
+
+#[inline(always)]
+fn exp<L: LanesF32>(x: L) -> L {
+    // Lanes outside [-103.97, 88.72] (and NaN lanes) get their special value
+    // at the end; they compute with x = 0 meanwhile, so that dead lanes never
+    // make subnormal intermediates (slow on x86) and the rare paths below
+    // are skipped when no lane needs them. Live lanes are unaffected.
+    let live = L::and_not(c::<L>(-103.97).le(x), c::<L>(88.72).lt(x));
+    let xs = L::select(live, x, c(0.0));
+    let k = xs.mul(c(LOG2_E)).add(c(0.5)).floor();
+    let r = xs.sub(k.mul(c(LN2_HI))).sub(k.mul(c(LN2_LO)));
+    let mut p = c::<L>(0.000_198_412_7);
+    for q in [
+        0.001_388_888_9,
+        0.008_333_334,
+        0.041_666_668,
+        0.166_666_67,
+        0.5,
+        1.0,
+        1.0,
+    ] {
+        p = c::<L>(q).add(r.mul(p));
+    }
+    let high = c::<L>(127.0).lt(k);
+    let low = k.lt(c(-126.0));
+    let mid = p.mul(clamp_exponent(k).pow2i());
+    let y = choose(
+        high,
+        #[inline(always)]
+        || p.mul(c(2.0)).mul(clamp_exponent(k.sub(c(1.0))).pow2i()),
+        #[inline(always)]
+        || {
+            choose(
+                low,
+                #[inline(always)]
+                || {
+                    p.mul(clamp_exponent(k.add(c(64.0))).pow2i())
+                        .mul(c(5.421_011e-20))
+                },
+                #[inline(always)]
+                || mid,
+            )
+        },
+    );
+    let y = L::select(x.lt(c(-103.97)), c(0.0), y);
+    let y = L::select(c::<L>(88.72).lt(x), c(f32::INFINITY), y);
+    L::select(x.eq(x), y, x)
+}
+
+#[inline(always)]
+fn hypot<L: LanesF32>(a: L, b: L) -> L {
+    let m = max(a, b);
+    let n = L::select(b.lt(a), b, a);
+    let r = n.div(m);
+    let h = m.mul(c::<L>(1.0).add(r.mul(r)).sqrt());
+    L::select(m.eq(c(0.0)), c(0.0), h)
+}
+
+#[inline(always)]
+fn lgamma1p<L: LanesF32>(v: L) -> L {
+    let m = v.floor();
+    let f = v.sub(m);
+    let mut acc = c::<L>(0.0);
+    for q in LGAMMA2.iter().rev() {
+        acc = acc.mul(f).add(c(*q));
+    }
+    // v < 8 here: at most seven factors.
+    let mut prod = c::<L>(1.0);
+    let mut j = 1.0;
+    while j <= 7.0 {
+        prod = L::select(c::<L>(j).le(m), prod.mul(f.add(c(j))), prod);
+        j += 1.0;
+    }
+    acc.mul(f).sub(log1p(f)).add(ln(prod))
+}
+
+/// Debye expansion, `v >= 8`.
+#[inline(always)]
+pub(crate) fn debye<L: LanesF32, const IS_K: bool>(v: L, x: L) -> L {
+    let s = hypot(v, x);
+    let v_eta = s.add(v.mul(ln(x.div(v.add(s)))));
+    let z = x.div(v);
+    let l = choose(
+        z.lt(c(1.0)),
+        #[inline(always)]
+        || log1p(z.mul(z)),
+        #[inline(always)]
+        || c::<L>(2.0).mul(ln(s.div(v))),
+    );
+    let t = v.div(s);
+    let t2 = t.mul(t);
+    let inv = c::<L>(1.0).div(v);
+    let mut bound = c::<L>(1.0);
+    let mut n = c::<L>(DEBYE_TERMS_F32 as f32);
+    let mut found = L::mask(false);
+    for (k, sup) in DEBYE_SUP.iter().take(DEBYE_TERMS_F32).enumerate() {
+        bound = bound.mul(inv);
+        let hit = L::and_not(c::<L>(*sup as f32).mul(bound).lt(c(TAIL)), found);
+        n = L::select(hit, c(k as f32), n);
+        found = L::or(found, hit);
+    }
+    let step = t.div(v);
+    let mut pw = c::<L>(1.0);
+    let mut sum = c::<L>(0.0);
+    let mut sign = 1.0f32;
+    for (k, row) in DEBYE_U.iter().take(DEBYE_TERMS_F32).enumerate() {
+        let on = c::<L>(k as f32).lt(n);
+        if !L::any(on) {
+            break;
+        }
+        pw = pw.mul(step);
+        sign = -sign;
+        let mut acc = c::<L>(0.0);
+        for q in row.iter().take(k + 2).rev() {
+            acc = acc.mul(t2).add(c(*q as f32));
+        }
+        let term = pw.mul(acc);
+        let term = if IS_K { c::<L>(sign).mul(term) } else { term };
+        sum = L::select(on, sum.add(term), sum);
+    }
+    if IS_K {
+        c::<L>(0.5)
+            .mul(c::<L>(LN_PI_2).sub(ln(v)))
+            .sub(v_eta)
+            .sub(c::<L>(0.25).mul(l))
+            .add(log1p(sum))
+    } else {
+        c::<L>(-0.5)
+            .mul(c::<L>(LN_2PI).add(ln(v)))
+            .add(v_eta)
+            .sub(c::<L>(0.25).mul(l))
+            .add(log1p(sum))
+    }
+}
+
+/// Hankel expansion, `v < 8`, `x >= max(12, v²/2)`.
+#[inline(always)]
+pub(crate) fn hankel<L: LanesF32, const IS_K: bool>(v: L, x: L) -> L {
+    let sign = c::<L>(if IS_K { 1.0 } else { -1.0 });
+    let mu = c::<L>(4.0).mul(v).mul(v);
+    let mut cc = c::<L>(1.0);
+    let mut sum = c::<L>(0.0);
+    let mut prev = c::<L>(f32::INFINITY);
+    let mut active = L::mask(true);
+    let mut k = 1.0f32;
+    while k < 64.0 {
+        let odd = 2.0 * k - 1.0;
+        let d = c::<L>(8.0 * k).mul(x);
+        cc = cc.mul(sign.mul(mu.sub(c(odd * odd))).div(d));
+        let a = cc.abs();
+        let go = L::and_not(active, prev.lt(a));
+        sum = L::select(go, sum.add(cc), sum);
+        let done = a.le(c::<L>(TAIL).mul(c::<L>(1.0).add(sum).abs()));
+        active = L::and_not(go, done);
+        prev = L::select(active, a, prev);
+        if !L::any(active) {
+            break;
+        }
+        k += 1.0;
+    }
+    let tail = log1p(sum);
+    if IS_K {
+        c::<L>(0.5).mul(c::<L>(LN_PI_2).sub(ln(x))).sub(x).add(tail)
+    } else {
+        x.sub(c::<L>(0.5).mul(c::<L>(LN_2PI).add(ln(x)))).add(tail)
+    }
+}
+
+/// Power series of `I`, `v < 8` below the Hankel region.
+#[inline(always)]
+pub(crate) fn series_i<L: LanesF32>(v: L, x: L) -> L {
+    let q = c::<L>(0.25).mul(x).mul(x);
+    let mut term = c::<L>(1.0);
+    let mut tail = c::<L>(0.0);
+    let mut active = L::mask(true);
+    let mut k = 1.0f32;
+    while k < 128.0 {
+        term = term.mul(q.div(c::<L>(k).mul(v.add(c(k)))));
+        tail = L::select(active, tail.add(term), tail);
+        let done = term.le(c::<L>(TAIL).mul(c::<L>(1.0).add(tail)));
+        active = L::and_not(active, done);
+        if !L::any(active) {
+            break;
+        }
+        k += 1.0;
+    }
+    let prefix = v.mul(ln(x).sub(c(LN2_HI)).sub(c(LN2_LO))).sub(lgamma1p(v));
+    let prefix = L::select(v.eq(c(0.0)), c(0.0), prefix);
+    prefix.add(log1p(tail))
+}
+
+/// `ln` of the integrand of `K` at `t`: `-x·cosh t + ln cosh(v·t)`.
+#[inline(always)]
+fn k_log_integrand<L: LanesF32>(t: L, v: L, x: L, ln_half_x: L) -> L {
+    let xc = choose(
+        t.lt(c(30.0)),
+        #[inline(always)]
+        || {
+            let e = exp(t);
+            c::<L>(0.5).mul(x).mul(e.add(c::<L>(1.0).div(e)))
+        },
+        #[inline(always)]
+        || exp(t.add(ln_half_x)),
+    );
+    let a = v.mul(t);
+    let s = a
+        .add(log1p(exp(c::<L>(-2.0).mul(a))))
+        .sub(c(LN2_HI))
+        .sub(c(LN2_LO));
+    // `-xc + s` of the twin: the same IEEE operation as `s - xc`.
+    s.sub(xc)
+}
+
+/// The integrand at node `j` relative to the peak: `exp(g(j·h) − g_ref)`.
+#[inline(always)]
+fn k_node<L: LanesF32>(j: L, h: L, v: L, x: L, ln_half_x: L, g_ref: L) -> L {
+    exp(k_log_integrand(j.mul(h), v, x, ln_half_x).sub(g_ref))
+}
+
+#[inline(always)]
+fn clamp_exponent<L: LanesF32>(e: L) -> L {
+    max(c(-126.0), L::select(c::<L>(127.0).lt(e), c(127.0), e))
+}
+
+/// Trapezoid integral of `K`, `v < 8` below the Hankel region.
+#[inline(always)]
+pub(crate) fn integral_k<L: LanesF32>(v: L, x: L) -> L {
+    let w = hypot(x, v);
+    let mut h = c::<L>(0.0);
+    for &(d, one_minus_cos, minus_ln_cos) in STRIP.iter() {
+        let growth = w
+            .mul(c(one_minus_cos as f32))
+            .add(v.mul(c(minus_ln_cos as f32)));
+        let y = c::<L>(2.0 * PI * d as f32).div(c::<L>(18.0).add(growth));
+        h = max(h, y);
+    }
+    let q = v.div(x);
+    let mid = ln(q.add(q.mul(q).add(c(1.0)).sqrt()));
+    let far = ln(c::<L>(2.0).mul(v)).sub(ln(x));
+    let t_peak = L::select(
+        v.mul(v).le(x),
+        c(0.0),
+        L::select(v.lt(c::<L>(1e4).mul(x)), mid, far),
+    );
+    let ln_half_x = ln(x).sub(c(LN2_HI)).sub(c(LN2_LO));
+    // (A function, not a closure: a closure that is not inlined may be
+    // compiled without the caller's target features.)
+    let j0 = t_peak.div(h).add(c(0.5)).floor();
+    let g_ref = k_log_integrand(j0.mul(h), v, x, ln_half_x);
+    let zero = c::<L>(0.0);
+    let mut sum = L::select(j0.eq(zero), c(0.5), c(1.0));
+    // Nodes are evaluated four at a time (independent work, so the CPU
+    // overlaps them) and then added one by one in the twin's order, each
+    // lane stopping at its own rule: the same sums as one node per step.
+    const UNROLL: usize = 4;
+    let limit = j0.add(c(4096.0));
+    let mut j = j0.add(c(1.0));
+    let mut active = j.lt(limit);
+    let mut steps = 0;
+    while L::any(active) && steps < 4096 {
+        let mut f = [g_ref; UNROLL];
+        for (u, f) in f.iter_mut().enumerate() {
+            *f = k_node(j.add(c(u as f32)), h, v, x, ln_half_x, g_ref);
+        }
+        for f in f {
+            sum = L::select(active, sum.add(f), sum);
+            let done = f.le(c::<L>(TAIL).mul(sum));
+            j = j.add(c(1.0));
+            active = L::and(L::and_not(active, done), j.lt(limit));
+        }
+        steps += UNROLL;
+    }
+    let floor = j0.sub(c(4096.0));
+    let mut j = j0.sub(c(1.0));
+    let mut active = L::and(zero.le(j), floor.lt(j));
+    let mut steps = 0;
+    while L::any(active) && steps < 4096 {
+        let mut f = [g_ref; UNROLL];
+        for (u, f) in f.iter_mut().enumerate() {
+            *f = k_node(j.sub(c(u as f32)), h, v, x, ln_half_x, g_ref);
+        }
+        for f in f {
+            let wgt = L::select(j.eq(zero), c(0.5), c(1.0));
+            let f = f.mul(wgt);
+            sum = L::select(active, sum.add(f), sum);
+            let done = f.le(c::<L>(TAIL).mul(sum));
+            j = j.sub(c(1.0));
+            active = L::and(L::and_not(active, done), L::and(zero.le(j), floor.lt(j)));
+        }
+        steps += UNROLL;
+    }
+    g_ref.add(ln(h.mul(sum)))
+}
+
+/// One lane kernel: a branch of `ln I` or `ln K`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kernel {
+    DebyeI,
+    DebyeK,
+    HankelI,
+    HankelK,
+    SeriesI,
+    IntegralK,
+}
+
+/// Runs `kernel` on lanes of finite positive normal inputs of its branch.
+#[inline(always)]
+pub(crate) fn run<L: LanesF32>(kernel: Kernel, v: L, x: L) -> L {
+    match kernel {
+        Kernel::DebyeI => debye::<L, false>(v, x),
+        Kernel::DebyeK => debye::<L, true>(v, x),
+        Kernel::HankelI => hankel::<L, false>(v, x),
+        Kernel::HankelK => hankel::<L, true>(v, x),
+        Kernel::SeriesI => series_i(v, x),
+        Kernel::IntegralK => integral_k(v, x),
+    }
+}
+
+/// The queue (0 Debye, 1 Hankel, 2 small arguments) for `(v, x)` (with `v`
+/// already `|v|` for K), or `None` when the scalar twin must take it (zero,
+/// subnormal, negative, NaN or infinite inputs: the special values).
+#[inline(always)]
+fn queue_of(v: f32, x: f32) -> Option<usize> {
+    // Both finite and normal (NaN is outside the range), or v exactly 0.
+    let normal = f32::MIN_POSITIVE..f32::INFINITY;
+    if !normal.contains(&x) || !(normal.contains(&v) || v == 0.0) {
+        return None;
+    }
+    Some(if v >= 8.0 {
+        0
+    } else if x >= 12f32.max(0.5 * v * v) {
+        1
+    } else {
+        2
+    })
+}
+
+/// Fills `out` (lengths checked by the caller) with the twin's `ln I` or
+/// `ln K`: inputs are queued per kernel and `run_lanes` takes `W` at a time;
+/// special values go through the scalar twin.
+pub(crate) fn fill<const W: usize>(
+    v: &[f32],
+    x: &[f32],
+    out: &mut [f32],
+    is_k: bool,
+    run_lanes: impl Fn(Kernel, &[f32; W], &[f32; W]) -> [f32; W],
+) {
+    let kernels = if is_k {
+        [Kernel::DebyeK, Kernel::HankelK, Kernel::IntegralK]
+    } else {
+        [Kernel::DebyeI, Kernel::HankelI, Kernel::SeriesI]
+    };
+    let mut idx = [[0usize; W]; 3];
+    let mut qv = [[0.0f32; W]; 3];
+    let mut qx = [[0.0f32; W]; 3];
+    let mut len = [0usize; 3];
+    let n = v.len().min(x.len()).min(out.len());
+    let (v, x, out) = (&v[..n], &x[..n], &mut out[..n]);
+    let flush = |q: usize,
+                 used: usize,
+                 idx: &[usize; W],
+                 qv: &mut [f32; W],
+                 qx: &mut [f32; W],
+                 out: &mut [f32]| {
+        // Unused lanes repeat lane 0 (results discarded).
+        for j in used..W {
+            qv[j] = qv[0];
+            qx[j] = qx[0];
+        }
+        let y = run_lanes(kernels[q], qv, qx);
+        for (&i, &r) in idx.iter().zip(&y).take(used) {
+            if let Some(o) = out.get_mut(i) {
+                *o = r;
+            }
+        }
+    };
+    for i in 0..n {
+        let a = if is_k { libm::fabsf(v[i]) } else { v[i] };
+        let b = x[i];
+        let Some(q) = queue_of(a, b) else {
+            out[i] = if is_k {
+                super::scalar_f32::log_k(a, b)
+            } else {
+                super::scalar_f32::log_i(a, b)
+            };
+            continue;
+        };
+        let j = len[q];
+        idx[q][j] = i;
+        qv[q][j] = a;
+        qx[q][j] = b;
+        if j + 1 == W {
+            flush(q, W, &idx[q], &mut qv[q], &mut qx[q], out);
+            len[q] = 0;
+        } else {
+            len[q] = j + 1;
+        }
+    }
+    for q in 0..3 {
+        if len[q] > 0 {
+            flush(q, len[q], &idx[q], &mut qv[q], &mut qx[q], out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::scalar_f32;
+    use super::*;
+
+    /// The lane-generic code instantiated with plain `f32` is the scalar
+    /// twin, bit for bit, in every branch.
+    #[test]
+    fn lanes_f32_equal_the_scalar_twin() {
+        let mut rng = crate::rng::Rng::new(11);
+        let mut checked = 0;
+        for _ in 0..20_000 {
+            let v = (rng.next_f64() * 40.0) as f32 * if rng.next_f64() < 0.5 { 1.0 } else { 0.2 };
+            let x = libm::exp(rng.next_f64() * 18.0 - 9.0) as f32;
+            let (i, k) = if v >= 8.0 {
+                (debye::<f32, false>(v, x), debye::<f32, true>(v, x))
+            } else if x >= 12f32.max(0.5 * v * v) {
+                (hankel::<f32, false>(v, x), hankel::<f32, true>(v, x))
+            } else {
+                (series_i(v, x), integral_k(v, x))
+            };
+            assert_eq!(
+                i.to_bits(),
+                scalar_f32::log_i(v, x).to_bits(),
+                "I v={v} x={x}"
+            );
+            assert_eq!(
+                k.to_bits(),
+                scalar_f32::log_k(v, x).to_bits(),
+                "K v={v} x={x}"
+            );
+            checked += 1;
+        }
+        assert_eq!(checked, 20_000);
+        for x in [
+            1e-30f32,
+            0.5,
+            3.0,
+            1e3,
+            f32::INFINITY,
+            0.0,
+            -1.0,
+            f32::NAN,
+            1e-40,
+        ] {
+            let a = ln(x);
+            let b = scalar_f32::ln(x);
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "ln {x}"
+            );
+        }
+        for x in [
+            -200.0f32,
+            -103.0,
+            -90.0,
+            -87.5,
+            0.0,
+            1.0,
+            88.0,
+            88.7,
+            89.0,
+            f32::NAN,
+        ] {
+            let a = exp(x);
+            let b = scalar_f32::exp(x);
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "exp {x}"
+            );
+        }
+    }
+}
