@@ -221,6 +221,9 @@ pub(crate) fn k_integrand<L: Lanes>(t: L, x: f64, v: f64, g_ref: f64) -> L {
     exp(lc.sub(xc).sub(L::splat(g_ref)))
 }
 
+/// Distinct values [`debye_terms`] can return (`0..=N`).
+pub(crate) const DEBYE_QUEUES: usize = DEBYE_N + 1;
+
 /// Number of Debye terms for order `v` (as in the scalar kernel).
 #[inline]
 pub(crate) fn debye_terms(v: f64) -> usize {
@@ -235,40 +238,49 @@ pub(crate) fn debye_terms(v: f64) -> usize {
     DEBYE_N
 }
 
-/// `(Σ_k u_k(t)/v^k, Σ_k (-1)^k u_k(t)/v^k)` over `k = 1..=n` per lane
-/// (`n` as a float lane, at most `nmax`).
+/// `Σ_k u_k(t)/v^k` (I) or `Σ_k (-1)^k u_k(t)/v^k` (K) over `k = 1..=n`
+/// per lane (`n` as a float lane, at most `nmax`).
 #[inline(always)]
-pub(crate) fn debye_sums<L: Lanes>(t: L, v: L, nmax: usize, n: L) -> (L, L) {
+pub(crate) fn debye_sum<L: Lanes, const IS_K: bool>(t: L, v: L, nmax: usize, n: L) -> L {
     let t2 = t.mul(t);
     let step = t.div(v);
+    // P_{k+1}(t²) by Horner (degree k+1, so k+2 coefficients), all k at
+    // once: degree by degree, so that the independent chains overlap in the
+    // CPU instead of running one after the other. Each chain performs the
+    // same operations as its own Horner loop.
+    let nmax = nmax.min(DEBYE_N);
+    let mut acc = [L::splat(0.0); DEBYE_N];
+    for d in (0..=nmax).rev() {
+        for (a, row) in acc
+            .iter_mut()
+            .zip(&DEBYE_U)
+            .take(nmax)
+            .skip(d.saturating_sub(1))
+        {
+            *a = a.mul(t2).add(L::splat(row[d]));
+        }
+    }
     let mut pw = L::splat(1.0);
-    let mut sum_i = L::splat(0.0);
-    let mut sum_k = L::splat(0.0);
-    for (k, row) in DEBYE_U.iter().take(nmax).enumerate() {
+    let mut sum = L::splat(0.0);
+    for (k, acc) in acc.iter().take(nmax).enumerate() {
         pw = pw.mul(step);
         // Lanes that need fewer terms add exact zeros from here on.
         let live = L::splat(k as f64).lt(n);
-        // P_{k+1}(t²) by Horner: degree k+1, so k+2 coefficients.
-        let mut acc = L::splat(0.0);
-        for c in row.iter().take(k + 2).rev() {
-            acc = acc.mul(t2).add(L::splat(*c));
-        }
-        let term = L::select(live, pw.mul(acc), L::splat(0.0));
-        sum_i = sum_i.add(term);
-        sum_k = if k % 2 == 0 {
-            sum_k.sub(term)
+        let term = L::select(live, pw.mul(*acc), L::splat(0.0));
+        sum = if IS_K && k % 2 == 0 {
+            sum.sub(term)
         } else {
-            sum_k.add(term)
+            sum.add(term)
         };
     }
-    (sum_i, sum_k)
+    sum
 }
 
 /// Debye expansion for lanes with `v >= 20`, `1e-290 <= x <= 1e300`,
 /// `v <= 1e300`; lane `j` sums `n[j]` terms (`nmax` the largest).
-/// Returns `(log I, log K)`.
+/// Returns `log I` or (`IS_K`) `log K`.
 #[inline(always)]
-pub(crate) fn debye<L: Lanes>(v: L, x: L, nmax: usize, n: L) -> (L, L) {
+pub(crate) fn debye<L: Lanes, const IS_K: bool>(v: L, x: L, nmax: usize, n: L) -> L {
     let one = L::splat(1.0);
     let mx = v.max(x);
     let mn = v.min(x);
@@ -282,17 +294,18 @@ pub(crate) fn debye<L: Lanes>(v: L, x: L, nmax: usize, n: L) -> (L, L) {
     let small = z.lt(one);
     let l = L::select(small, log1p(z.mul(z)), L::splat(2.0).mul(ln(s.div(v))));
     let t = v.div(s);
-    let (sum_i, sum_k) = debye_sums(t, v, nmax, n);
+    let sum = debye_sum::<L, IS_K>(t, v, nmax, n);
     let half = L::splat(0.5);
     let quarter_l = L::splat(0.25).mul(l);
-    let log_i = v_eta
-        .sub(half.mul(L::splat(super::scalar::LN_2PI).add(ln_v)))
-        .sub(quarter_l)
-        .add(log1p(sum_i));
-    let log_k = half
-        .mul(L::splat(super::scalar::LN_PI_OVER_2).sub(ln_v))
-        .sub(v_eta)
-        .sub(quarter_l)
-        .add(log1p(sum_k));
-    (log_i, log_k)
+    if IS_K {
+        half.mul(L::splat(super::scalar::LN_PI_OVER_2).sub(ln_v))
+            .sub(v_eta)
+            .sub(quarter_l)
+            .add(log1p(sum))
+    } else {
+        v_eta
+            .sub(half.mul(L::splat(super::scalar::LN_2PI).add(ln_v)))
+            .sub(quarter_l)
+            .add(log1p(sum))
+    }
 }

@@ -178,25 +178,25 @@ fn fill<T: Copy>(
 ) {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if x86::avx2_available() {
-        let run = |p: &Pending<4>| {
+        let run = |p: &Pending<8>| {
             // SAFETY: AVX2 support was just checked.
-            let (i, k) = unsafe { x86::debye4(&p.v, &p.x, &p.n, p.nmax) };
-            if which == Which::I {
-                i
-            } else {
-                k
+            unsafe {
+                if which == Which::I {
+                    x86::debye8::<false>(&p.v, &p.x, &p.n, p.nmax)
+                } else {
+                    x86::debye8::<true>(&p.v, &p.x, &p.n, p.nmax)
+                }
             }
         };
-        return fill_lanes::<T, 4>(v, x, out, which, to_f64, from_f64, run);
+        return fill_lanes::<T, 8>(v, x, out, which, to_f64, from_f64, run);
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         let run = |p: &Pending<2>| {
-            let (i, k) = wasm32::debye2(&p.v, &p.x, &p.n, p.nmax);
             if which == Which::I {
-                i
+                wasm32::debye2::<false>(&p.v, &p.x, &p.n, p.nmax)
             } else {
-                k
+                wasm32::debye2::<true>(&p.v, &p.x, &p.n, p.nmax)
             }
         };
         return fill_lanes::<T, 2>(v, x, out, which, to_f64, from_f64, run);
@@ -217,8 +217,16 @@ fn fill_lanes<T: Copy, const W: usize>(
     from_f64: fn(f64) -> T,
     run: impl Fn(&Pending<W>) -> [f64; W],
 ) {
-    let mut p = Pending::<W>::new();
+    // One queue per number of Debye terms: a group then sums exactly the
+    // terms its lanes need (no lane waits on a neighbour's longer sum).
+    let mut queues: [Pending<W>; lanes::DEBYE_QUEUES] = core::array::from_fn(|_| Pending::new());
     let flush = |p: &mut Pending<W>, out: &mut [T]| {
+        // Pad the unused lanes with a copy of lane 0 (results discarded).
+        for j in p.len..W {
+            p.v[j] = p.v[0];
+            p.x[j] = p.x[0];
+            p.n[j] = p.n[0];
+        }
         let r = run(p);
         for (&i, &y) in p.idx.iter().zip(&r).take(p.len) {
             if let Some(o) = out.get_mut(i) {
@@ -233,28 +241,25 @@ fn fill_lanes<T: Copy, const W: usize>(
         let k = if which == Which::K { libm::fabs(a) } else { a };
         if scalar::branch(k, b) == Branch::Debye && scalar::lanes_ok(k, b) {
             let n = lanes::debye_terms(k);
+            let Some(p) = queues.get_mut(n) else {
+                continue;
+            };
             let j = p.len;
             p.idx[j] = i;
             p.v[j] = k;
             p.x[j] = b;
             p.n[j] = n as f64;
-            p.nmax = p.nmax.max(n);
+            p.nmax = n;
             p.len += 1;
             if p.len == W {
-                flush(&mut p, out);
+                flush(p, out);
             }
         } else if let Some(o) = out.get_mut(i) {
             *o = from_f64(one(which, a, b));
         }
     }
-    if p.len > 0 {
-        // Pad the unused lanes with a copy of lane 0 (results discarded).
-        for j in p.len..W {
-            p.v[j] = p.v[0];
-            p.x[j] = p.x[0];
-            p.n[j] = p.n[0];
-        }
-        flush(&mut p, out);
+    for p in queues.iter_mut().filter(|p| p.len > 0) {
+        flush(p, out);
     }
 }
 
@@ -300,9 +305,9 @@ slice_fn!(
 fn fill_pure_f32(v: &[f32], x: &[f32], out: &mut [f32], is_k: bool) {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if x86::avx2_available() {
-        return lanes_f32::fill::<8>(v, x, out, is_k, |kernel, a, b| {
+        return lanes_f32::fill::<16>(v, x, out, is_k, |kernel, a, b| {
             // SAFETY: AVX2 support was just checked.
-            unsafe { x86::pure_f32_8(kernel, a, b) }
+            unsafe { x86::pure_f32_16(kernel, a, b) }
         });
     }
     #[allow(unreachable_code)]

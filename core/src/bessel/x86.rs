@@ -9,6 +9,17 @@ use core::arch::x86_64::*;
 
 use super::lanes::{self, Lanes};
 
+macro_rules! pair_ops {
+    ($($f:ident),*) => {
+        $(
+            #[inline(always)]
+            fn $f(self, o: Self) -> Self {
+                Self(self.0.$f(o.0), self.1.$f(o.1))
+            }
+        )*
+    };
+}
+
 #[derive(Clone, Copy)]
 pub(crate) struct F64x4(__m256d);
 
@@ -105,35 +116,73 @@ impl Lanes for F64x4 {
     }
 }
 
-/// Debye `(log I, log K)` for four lanes; lane `j` uses `n[j]` terms.
+/// Two [`F64x4`] side by side (eight lanes): independent dependency chains
+/// for the out-of-order core to overlap.
+#[derive(Clone, Copy)]
+pub(crate) struct F64x8(F64x4, F64x4);
+
+impl Lanes for F64x8 {
+    type Mask = (__m256d, __m256d);
+    #[inline(always)]
+    fn splat(x: f64) -> Self {
+        F64x8(F64x4::splat(x), F64x4::splat(x))
+    }
+    pair_ops!(add, sub, mul, div, max, min);
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        F64x8(self.0.sqrt(), self.1.sqrt())
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> Self::Mask {
+        (self.0.lt(o.0), self.1.lt(o.1))
+    }
+    #[inline(always)]
+    fn select(m: Self::Mask, a: Self, b: Self) -> Self {
+        F64x8(F64x4::select(m.0, a.0, b.0), F64x4::select(m.1, a.1, b.1))
+    }
+    #[inline(always)]
+    fn round(self) -> Self {
+        F64x8(self.0.round(), self.1.round())
+    }
+    #[inline(always)]
+    fn pow2(self) -> Self {
+        F64x8(self.0.pow2(), self.1.pow2())
+    }
+    #[inline(always)]
+    fn frexp1(self) -> (Self, Self) {
+        let (e0, m0) = self.0.frexp1();
+        let (e1, m1) = self.1.frexp1();
+        (F64x8(e0, e1), F64x8(m0, m1))
+    }
+}
+
+/// Debye `log I` or (`IS_K`) `log K` for eight lanes; lane `j` uses `n[j]`
+/// terms.
 ///
 /// # Safety
 /// The CPU must support AVX2 (checked by the caller).
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn debye4(
-    v: &[f64; 4],
-    x: &[f64; 4],
-    n: &[f64; 4],
+pub(crate) unsafe fn debye8<const IS_K: bool>(
+    v: &[f64; 8],
+    x: &[f64; 8],
+    n: &[f64; 8],
     nmax: usize,
-) -> ([f64; 4], [f64; 4]) {
+) -> [f64; 8] {
     debug_assert!(avx2_available());
-    // SAFETY: the arrays hold four f64 each; unaligned loads.
-    let (vv, xx, nn) = unsafe {
-        (
-            F64x4(_mm256_loadu_pd(v.as_ptr())),
-            F64x4(_mm256_loadu_pd(x.as_ptr())),
-            F64x4(_mm256_loadu_pd(n.as_ptr())),
-        )
-    };
-    let (i, k) = lanes::debye(vv, xx, nmax, nn);
-    let mut oi = [0.0; 4];
-    let mut ok = [0.0; 4];
-    // SAFETY: the arrays hold four f64 each.
+    // SAFETY: the arrays hold eight f64 each; unaligned loads and stores.
     unsafe {
-        _mm256_storeu_pd(oi.as_mut_ptr(), i.0);
-        _mm256_storeu_pd(ok.as_mut_ptr(), k.0);
+        let load = |a: &[f64; 8]| {
+            F64x8(
+                F64x4(_mm256_loadu_pd(a.as_ptr())),
+                F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
+            )
+        };
+        let y = lanes::debye::<F64x8, IS_K>(load(v), load(x), nmax, load(n));
+        let mut out = [0.0; 8];
+        _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
+        _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
+        out
     }
-    (oi, ok)
 }
 
 /// Four trapezoid nodes of the K integral (see [`lanes::k_integrand`]).
@@ -158,7 +207,7 @@ pub(crate) use crate::arch::avx2_available;
 #[derive(Clone, Copy)]
 pub(crate) struct F32x8(__m256);
 
-// SAFETY (for every method): only reached from `pure_f32_8`, which is
+// SAFETY (for every method): only reached from `pure_f32_16`, which is
 // `#[target_feature(enable = "avx2")]` and only called after AVX2 was
 // detected; `#[inline(always)]` places the intrinsics inside it.
 impl super::lanes_f32::LanesF32 for F32x8 {
@@ -272,25 +321,104 @@ impl super::lanes_f32::LanesF32 for F32x8 {
     }
 }
 
-/// One branch of the pure-f32 kernels on eight lanes of finite positive
+/// Two [`F32x8`] side by side (sixteen lanes): independent dependency chains
+/// for the out-of-order core to overlap.
+#[derive(Clone, Copy)]
+pub(crate) struct F32x16(F32x8, F32x8);
+
+impl super::lanes_f32::LanesF32 for F32x16 {
+    type Mask = (__m256, __m256);
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        F32x16(F32x8::splat(x), F32x8::splat(x))
+    }
+    pair_ops!(add, sub, mul, div);
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        F32x16(self.0.sqrt(), self.1.sqrt())
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        F32x16(self.0.abs(), self.1.abs())
+    }
+    #[inline(always)]
+    fn floor(self) -> Self {
+        F32x16(self.0.floor(), self.1.floor())
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> Self::Mask {
+        (self.0.lt(o.0), self.1.lt(o.1))
+    }
+    #[inline(always)]
+    fn le(self, o: Self) -> Self::Mask {
+        (self.0.le(o.0), self.1.le(o.1))
+    }
+    #[inline(always)]
+    fn eq(self, o: Self) -> Self::Mask {
+        (self.0.eq(o.0), self.1.eq(o.1))
+    }
+    #[inline(always)]
+    fn select(m: Self::Mask, a: Self, b: Self) -> Self {
+        F32x16(F32x8::select(m.0, a.0, b.0), F32x8::select(m.1, a.1, b.1))
+    }
+    #[inline(always)]
+    fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask {
+        (F32x8::and(a.0, b.0), F32x8::and(a.1, b.1))
+    }
+    #[inline(always)]
+    fn and_not(a: Self::Mask, b: Self::Mask) -> Self::Mask {
+        (F32x8::and_not(a.0, b.0), F32x8::and_not(a.1, b.1))
+    }
+    #[inline(always)]
+    fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask {
+        (F32x8::or(a.0, b.0), F32x8::or(a.1, b.1))
+    }
+    #[inline(always)]
+    fn mask(b: bool) -> Self::Mask {
+        (F32x8::mask(b), F32x8::mask(b))
+    }
+    #[inline(always)]
+    fn any(m: Self::Mask) -> bool {
+        F32x8::any(F32x8::or(m.0, m.1))
+    }
+    #[inline(always)]
+    fn split(self) -> (Self, Self) {
+        let (e0, m0) = self.0.split();
+        let (e1, m1) = self.1.split();
+        (F32x16(e0, e1), F32x16(m0, m1))
+    }
+    #[inline(always)]
+    fn pow2i(self) -> Self {
+        F32x16(self.0.pow2i(), self.1.pow2i())
+    }
+}
+
+/// One branch of the pure-f32 kernels on sixteen lanes of finite positive
 /// normal inputs (see [`super::lanes_f32`]).
 ///
 /// # Safety
 /// The CPU must support AVX2 (checked by the caller).
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn pure_f32_8(
-    kind: super::lanes_f32::Kernel,
-    v: &[f32; 8],
-    x: &[f32; 8],
-) -> [f32; 8] {
+pub(crate) unsafe fn pure_f32_16(
+    kernel: super::lanes_f32::Kernel,
+    v: &[f32; 16],
+    x: &[f32; 16],
+) -> [f32; 16] {
     debug_assert!(avx2_available());
-    // SAFETY: the arrays hold eight f32 each; unaligned loads and store.
+    // SAFETY: the arrays hold sixteen f32 each; unaligned loads and stores.
     unsafe {
-        let vv = F32x8(_mm256_loadu_ps(v.as_ptr()));
-        let xx = F32x8(_mm256_loadu_ps(x.as_ptr()));
-        let y = super::lanes_f32::run(kind, vv, xx);
-        let mut out = [0.0; 8];
-        _mm256_storeu_ps(out.as_mut_ptr(), y.0);
+        let vv = F32x16(
+            F32x8(_mm256_loadu_ps(v.as_ptr())),
+            F32x8(_mm256_loadu_ps(v.as_ptr().add(8))),
+        );
+        let xx = F32x16(
+            F32x8(_mm256_loadu_ps(x.as_ptr())),
+            F32x8(_mm256_loadu_ps(x.as_ptr().add(8))),
+        );
+        let y = super::lanes_f32::run(kernel, vv, xx);
+        let mut out = [0.0; 16];
+        _mm256_storeu_ps(out.as_mut_ptr(), (y.0).0);
+        _mm256_storeu_ps(out.as_mut_ptr().add(8), (y.1).0);
         out
     }
 }
