@@ -86,7 +86,7 @@ pub fn log_k(v: f64, x: f64) -> f64 {
         Branch::Debye => debye_k(v, x),
         Branch::Hankel => hankel(v, x, 1.0),
         Branch::Small if x <= TEMME_MAX_X => temme_k(v, x),
-        Branch::Small => integral_k(v, x),
+        Branch::Small => steed_k(v, x).unwrap_or_else(|| integral_k(v, x)),
         Branch::Special => special_k(v, x),
     }
 }
@@ -412,6 +412,85 @@ fn temme_k(v: f64, x: f64) -> f64 {
         order += 1.0;
     }
     ln_2_over_x + libm::log(sum_h) + libm::log(mant) + f64::from(exp2) * LN_2
+}
+
+/// `ln K_v(x)` for `v < 20`, `1 < x < max(25, v²/2)`: Temme's (1975)
+/// normalised continued fraction for `K_μ` and `K_{μ+1}` (`μ = v − round(v)`),
+/// evaluated forward by Steed's method, then the upward recurrence of
+/// [`temme_k`].
+///
+/// With `z_n = U(μ + ½ + n, 2μ + 1, 2x)` (Tricomi), `K_μ = √π (2x)^μ e^{−x} z_0`,
+/// the `z_n` satisfy `z_{n−1} = b_n z_n + a_{n+1} z_{n+1}` with
+/// `b_n = 2(n + x)`, `a_{n+1} = −((n + ½)² − μ²)`, so `h = z_1/z_0` is the
+/// continued fraction `1/(b_1 + a_2/(b_2 + …))`, and Temme's normalisation
+/// `Σ_n C_n z_n = (2x)^{−μ−½}` (`C_0 = 1`, `C_{n+1} = −a_{n+1} C_n/(n+1)`)
+/// gives `K_μ = √(π/2x) e^{−x} / (1 + S)`, `S = Σ_{n≥1} C_n z_n/z_0`. Writing
+/// `z_n/z_0 = p_n + h q_n` with the solutions `p` (`p_0 = 1, p_1 = 0`) and
+/// `q` (`q_0 = 0, q_1 = 1`) of the same recurrence, the k-th convergent `h_k`
+/// makes `p_{k+1} + h_k q_{k+1}` vanish, hence `S = Σ_k Δh_k · Σ_{n≤k} C_n q_n`:
+/// one pass accumulates both. Finally
+/// `K_{μ+1}/K_μ = (μ + ½ + x + (μ² − ¼) h)/x`.
+///
+/// `None` when the fraction has not settled within its iteration budget.
+fn steed_k(v: f64, x: f64) -> Option<f64> {
+    const STEED_TOL: f64 = 2.7755575615628914e-17; // 2^-55
+    let n_round = libm::round(v);
+    let mu = v - n_round;
+    let m2 = mu * mu;
+    // k = 1: D_1 = 1/b_1, Δh_1 = D_1; C_1 = −a_1 = ¼ − μ², q_1 = 1.
+    let mut b = 2.0 * (1.0 + x);
+    let mut d = 1.0 / b;
+    let mut dh = d;
+    let mut h = d;
+    let mut c = 0.25 - m2;
+    let (mut q_prev, mut q) = (0.0, 1.0);
+    let mut big_q = c;
+    let mut s = dh * big_q;
+    let mut k = 1.0;
+    let mut settled = false;
+    while k < 2000.0 {
+        // a_{k+1} = −((k + ½)² − μ²), then k + 1.
+        let a = -((k + 0.5) * (k + 0.5) - m2);
+        let q_next = (q_prev - b * q) / a;
+        q_prev = q;
+        q = q_next;
+        c *= -a / (k + 1.0);
+        big_q += c * q;
+        b += 2.0;
+        d = 1.0 / (b + a * d);
+        dh *= b * d - 1.0;
+        h += dh;
+        let ds = dh * big_q;
+        s += ds;
+        // 2^-55: a quarter of an ulp of both results.
+        if libm::fabs(ds) <= STEED_TOL * libm::fabs(1.0 + s)
+            && libm::fabs(dh) <= STEED_TOL * libm::fabs(h)
+        {
+            settled = true;
+            break;
+        }
+        k += 1.0;
+    }
+    if !(settled && s > -1.0 && s < f64::INFINITY && h.is_finite()) {
+        return None;
+    }
+    // ln K_μ = ½ ln(π/(2x)) − x − ln(1 + S).
+    let ln_k_mu = 0.5 * (LN_PI_OVER_2 - libm::log(x)) - x - libm::log1p(s);
+    if n_round == 0.0 {
+        return Some(ln_k_mu);
+    }
+    // K_{μ+k}/K_μ by the recurrence K_{ν+1} = (2ν/x) K_ν + K_{ν−1} (all
+    // terms positive); v < 20 and x > 1 keep it far inside the f64 range.
+    let (mut lo, mut hi) = (1.0, (mu + 0.5 + x + (m2 - 0.25) * h) / x);
+    let two_over_x = 2.0 / x;
+    let mut order = mu + 1.0;
+    while order < v - 0.25 {
+        let next = (order * two_over_x) * hi + lo;
+        lo = hi;
+        hi = next;
+        order += 1.0;
+    }
+    Some(ln_k_mu + libm::log(hi))
 }
 
 /// `(d, 1 - cos d, -ln cos d)` for the strip half-widths tried by
