@@ -274,19 +274,24 @@ fn arena_runs_equal_the_allocating_runs() {
     }
 }
 
-/// A depthwise convolution with depth multiplier 2 (no bundled model has
-/// one): the vectorised path and the allocation-free path equal the
-/// reference loops byte for byte on 20 inputs.
-#[test]
-fn depth_multiplier_two_equals_the_reference_loops() {
+/// Builds a one-operator depthwise model: input `h x w x ic`, filter
+/// `f x f`, multiplier `m`, stride `s`, SAME (`same`) or VALID padding,
+/// ReLU6; filter bytes and biases from simple formulas.
+fn depthwise_model(h: i32, w: i32, ic: i32, f: i32, m: i32, s: i32, same: bool) -> Vec<u8> {
     use shoal_tests::flatbuf::tflite::{model, op, tensor};
     use shoal_tests::flatbuf::Val;
     let le = |v: &[i32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+    let oc = ic * m;
+    let (oh, ow) = if same {
+        ((h + s - 1) / s, (w + s - 1) / s)
+    } else {
+        ((h - f) / s + 1, (w - f) / s + 1)
+    };
     let tensors = vec![
-        tensor(&[1, 5, 4, 3], 3, 0, 0.02, 120),
-        tensor(&[1, 3, 3, 6], 3, 1, 0.01, 130),
-        tensor(&[6], 2, 2, 0.0002, 0),
-        tensor(&[1, 5, 4, 6], 3, 0, 0.03, 100),
+        tensor(&[1, h, w, ic], 3, 0, 0.02, 120),
+        tensor(&[1, f, f, oc], 3, 1, 0.01, 130),
+        tensor(&[oc], 2, 2, 0.0002, 0),
+        tensor(&[1, oh, ow, oc], 3, 0, 0.03, 100),
     ];
     let ops = vec![op(
         0,
@@ -295,33 +300,37 @@ fn depth_multiplier_two_equals_the_reference_loops() {
         Some((
             2,
             vec![
-                (0, Val::U8(0)),
-                (1, Val::I32(1)),
-                (2, Val::I32(1)),
-                (3, Val::I32(2)),
+                (0, Val::U8(if same { 0 } else { 1 })),
+                (1, Val::I32(s)),
+                (2, Val::I32(s)),
+                (3, Val::I32(m)),
                 (4, Val::U8(3)),
             ],
         )),
     )];
-    let filter: Vec<u8> = (0..54).map(|i| (i * 97 % 256) as u8).collect();
-    let bytes = model(
+    let filter: Vec<u8> = (0..f * f * oc).map(|i| (i * 97 % 256) as u8).collect();
+    let bias: Vec<i32> = (0..oc).map(|i| (i * 7919 % 4001) - 2000).collect();
+    model(
         &[4],
         tensors,
         &[0],
         &[3],
         ops,
-        vec![vec![], filter, le(&[100, -300, 5, 0, 2000, -7])],
-    );
-    let m = Model::parse(&bytes).expect("parses");
-    assert!(matches!(
-        m.ops[0],
-        shoal_core::tflite::Op::DepthwiseConv2d { multiplier: 2, .. }
-    ));
+        vec![vec![], filter, le(&bias)],
+    )
+}
+
+/// The vectorised path, the prepared path and the allocation-free path of
+/// a one-operator model equal the reference loops byte for byte on 20
+/// inputs.
+fn paths_equal_reference_loops(bytes: &[u8]) {
+    let m = Model::parse(bytes).expect("parses");
     let plan = m.plan().unwrap();
     let prepared = m.prepare();
     let mut arena = vec![0u8; plan.arena_bytes()];
+    let n = m.tensors[m.inputs[0]].len();
     for k in 0..20u32 {
-        let x: Vec<u8> = (0..60u32)
+        let x: Vec<u8> = (0..n as u32)
             .map(|i| ((i * 31 + k * 17) % 256) as u8)
             .collect();
         let want = m
@@ -339,5 +348,35 @@ fn depth_multiplier_two_equals_the_reference_loops() {
             &want[..]
         );
         assert_eq!(m.run_in(&plan, &x, &mut arena).unwrap(), &want[..]);
+    }
+}
+
+/// A depthwise convolution with depth multiplier 2 (no bundled model has
+/// one) on every path against the reference loops.
+#[test]
+fn depth_multiplier_two_equals_the_reference_loops() {
+    let bytes = depthwise_model(5, 4, 3, 3, 2, 1, true);
+    let m = Model::parse(&bytes).expect("parses");
+    assert!(matches!(
+        m.ops[0],
+        shoal_core::tflite::Op::DepthwiseConv2d { multiplier: 2, .. }
+    ));
+    paths_equal_reference_loops(&bytes);
+}
+
+/// Depthwise convolutions the sixteen-channel AVX2 kernel takes (multiplier
+/// 1, channels a multiple of 16) and their neighbours that it does not:
+/// 3 x 3 and 5 x 5 windows (odd tap counts), strides 1 and 2, SAME and VALID
+/// padding, 16, 48 and 24 channels; each against the reference loops.
+#[test]
+fn depthwise_sixteen_channel_kernel_equals_the_reference_loops() {
+    for (h, w, ic, f, s, same) in [
+        (7, 6, 16, 3, 1, true),
+        (9, 8, 48, 3, 2, true),
+        (8, 7, 32, 5, 1, true),
+        (11, 9, 16, 5, 2, false),
+        (6, 6, 24, 3, 1, true),
+    ] {
+        paths_equal_reference_loops(&depthwise_model(h, w, ic, f, 1, s, same));
     }
 }

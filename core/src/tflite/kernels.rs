@@ -664,6 +664,16 @@ fn conv(
     // Full convolutions took the product above: what is left is depthwise.
     // The input bytes are centred on the fly (no i16 copy of the whole
     // input), the filter comes centred.
+    #[cfg(target_arch = "x86_64")]
+    if crate::arch::avx2_available()
+        && g.depthwise == Some(1)
+        && g.oc.is_multiple_of(16)
+        && g.ic == g.oc
+        && rq.vector
+    {
+        // SAFETY: AVX2 support was just checked.
+        return unsafe { depthwise16_avx2(&g, &rq, out, &v, f16) };
+    }
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if crate::arch::avx2_available() {
         // SAFETY: AVX2 support was just checked.
@@ -726,6 +736,125 @@ unsafe fn depthwise_loop_avx2(
     conv_loop(g, rq, out, |oy, ox, o0, acc| {
         pixel_depthwise(g, v, f16, oy, ox, o0, acc)
     });
+}
+
+/// Depthwise convolution with multiplier 1 and a multiple of 16 channels:
+/// sixteen channels held in registers across the window, two taps per
+/// `pmaddwd` (each channel's two centred inputs and filter values side by
+/// side), then requantized from the registers' sums. Integer sums of the
+/// same products as [`pixel_depthwise`], so the same bytes.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn depthwise16_avx2(
+    g: &Geometry,
+    rq: &Requant<'_>,
+    out: &mut [u8],
+    v: &Operands<'_>,
+    f16: &[i16],
+) {
+    use core::arch::x86_64::*;
+    let ch = Channels::new(rq, g.oc);
+    let (oc, taps) = (g.oc, g.fh * g.fw);
+    let zero = _mm256_setzero_si256();
+    let flip = _mm_set1_epi8(v.x_flip as i8);
+    let off = _mm256_set1_epi16(v.in_off as i16);
+    // The filter's rows, one per tap; an odd last tap pairs with zeros.
+    let frows: Vec<&[i16]> = f16.chunks_exact(oc).take(taps).collect();
+    let mut xrows: Vec<Option<&[u8]>> = vec![None; taps];
+    let mut sums = [0i32; 16];
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            // The input pixel under each tap (None where the window leaves
+            // the input: TFLite skips those taps, a centred zero here).
+            for (t, r) in xrows.iter_mut().enumerate() {
+                *r = match g.tap(oy, ox, t / g.fw, t % g.fw) {
+                    Some(p) => v.x.get(p * oc..(p + 1) * oc),
+                    None => None,
+                };
+            }
+            let base = (oy * g.ow + ox) * oc;
+            let Some(row) = out.get_mut(base..base + oc) else {
+                return;
+            };
+            for o0 in (0..oc).step_by(16) {
+                // lo: channels 0-3 and 8-11, hi: 4-7 and 12-15 (the
+                // unpacks work within 128-bit halves).
+                let (mut lo, mut hi) = (zero, zero);
+                for (xs, fs) in xrows.chunks(2).zip(frows.chunks(2)) {
+                    // SAFETY: AVX2 is enabled in this function.
+                    let (xa, fa) = unsafe { dw_tap(xs[0], fs[0], o0, flip, off) };
+                    let (xb, fb) = match (xs.get(1), fs.get(1)) {
+                        // SAFETY: as above.
+                        (Some(&x), Some(&f)) => unsafe { dw_tap(x, f, o0, flip, off) },
+                        _ => (zero, zero),
+                    };
+                    lo = _mm256_add_epi32(
+                        lo,
+                        _mm256_madd_epi16(
+                            _mm256_unpacklo_epi16(xa, xb),
+                            _mm256_unpacklo_epi16(fa, fb),
+                        ),
+                    );
+                    hi = _mm256_add_epi32(
+                        hi,
+                        _mm256_madd_epi16(
+                            _mm256_unpackhi_epi16(xa, xb),
+                            _mm256_unpackhi_epi16(fa, fb),
+                        ),
+                    );
+                }
+                // SAFETY: `sums` holds 16 i32; 16 channels from o0 exist in
+                // the requantization tables and in `row`.
+                unsafe {
+                    _mm256_storeu_si256(
+                        sums.as_mut_ptr().cast(),
+                        _mm256_permute2x128_si256::<0x20>(lo, hi),
+                    );
+                    _mm256_storeu_si256(
+                        sums.as_mut_ptr().add(8).cast(),
+                        _mm256_permute2x128_si256::<0x31>(lo, hi),
+                    );
+                    ch.store8_avx2(&sums, o0, &mut row[o0..o0 + 16]);
+                }
+            }
+        }
+    }
+}
+
+/// Centred inputs (zeros without an input pixel) and filter values of
+/// channels `o0..o0 + 16` at one tap.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn dw_tap(
+    x: Option<&[u8]>,
+    f: &[i16],
+    o0: usize,
+    flip: core::arch::x86_64::__m128i,
+    off: core::arch::x86_64::__m256i,
+) -> (core::arch::x86_64::__m256i, core::arch::x86_64::__m256i) {
+    use core::arch::x86_64::*;
+    let x = match x {
+        Some(x) => x.get(o0..o0 + 16),
+        None => None,
+    };
+    match (x, f.get(o0..o0 + 16)) {
+        // SAFETY: 16 bytes and 16 i16 values are in the slices.
+        (Some(x), Some(f)) => unsafe {
+            let b = _mm_xor_si128(_mm_loadu_si128(x.as_ptr().cast()), flip);
+            (
+                _mm256_add_epi16(_mm256_cvtepu8_epi16(b), off),
+                _mm256_loadu_si256(f.as_ptr().cast()),
+            )
+        },
+        _ => (_mm256_setzero_si256(), _mm256_setzero_si256()),
+    }
 }
 
 /// The centred filter values `f - z_f` as i16, in the filter's layout.
@@ -894,52 +1023,57 @@ fn conv_1x1(
     data: &[i16],
 ) {
     let (ic, oc) = (g.ic, g.oc);
-    let k = g.fh * g.fw * ic;
     let mut patch = vec![0i16; 2 * pairs];
     let npix = g.oh * g.ow;
     let ch = Channels::new(rq, oc);
     #[cfg(target_arch = "x86_64")]
     let avx2 = crate::arch::avx2_available();
+    // Output pixel i reads input pixel i (a 1 x 1 window, stride 1, no
+    // padding) and the channels pair up exactly: the whole input is packed
+    // once, and each group of pixels reads its rows from there.
+    let direct = g.fh == 1
+        && g.fw == 1
+        && ic.is_multiple_of(2)
+        && (g.ih, g.iw) == (g.oh, g.ow)
+        && (0..npix).all(|i| g.tap(i / g.ow, i % g.ow, 0, 0) == Some(i))
+        && v.x.len() >= npix * ic;
+    let whole = if direct {
+        let mut w = vec![0i32; npix * pairs];
+        let xs = &v.x[..npix * ic];
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: AVX2 was checked.
+            unsafe { pack_pairs_avx2(xs, v.x_flip, v.in_off, &mut w) };
+        } else {
+            pack_pairs(xs, v.x_flip, v.in_off, &mut w);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        pack_pairs(xs, v.x_flip, v.in_off, &mut w);
+        w
+    } else {
+        Vec::new()
+    };
     let mut xp = vec![0i32; PB * pairs];
     let mut acc = [[0i32; OB]; PB];
     let mut p0 = 0;
     while p0 < npix {
         let n = (npix - p0).min(PB);
-        for p in 0..n {
-            // The pixel's patch in filter order, zero where the window
-            // leaves the input (TFLite skips those taps: the same sums).
-            let (oy, ox) = ((p0 + p) / g.ow, (p0 + p) % g.ow);
-            let mut at = 0;
-            for ky in 0..g.fh {
-                for kx in 0..g.fw {
-                    let dst = &mut patch[at..at + ic];
-                    match g.tap(oy, ox, ky, kx) {
-                        Some(q) => {
-                            for (c, d) in dst.iter_mut().enumerate() {
-                                *d = v.x_at(q * ic + c) as i16;
-                            }
-                        }
-                        None => dst.fill(0),
-                    }
-                    at += ic;
-                }
-            }
-            debug_assert_eq!(at, k);
-            for (j, w) in xp[p * pairs..(p + 1) * pairs].iter_mut().enumerate() {
-                let (lo, hi) = (patch[2 * j] as u16, patch[2 * j + 1] as u16);
-                *w = (u32::from(lo) | (u32::from(hi) << 16)) as i32;
-            }
-        }
+        let rows = if direct {
+            &whole[p0 * pairs..(p0 + n) * pairs]
+        } else {
+            pack_patches(g, v, p0, n, pairs, &mut patch, &mut xp);
+            &xp[..]
+        };
         for (b, blk) in data.chunks_exact(pairs * 2 * OB).enumerate() {
             #[cfg(target_arch = "x86_64")]
             if avx2 {
                 // SAFETY: AVX2 was checked; sizes as the function requires.
-                unsafe { block_1x1_avx2(&xp, pairs, blk, &mut acc, n) };
+                unsafe { block_1x1_avx2(rows, pairs, blk, &mut acc, n) };
             } else {
-                block_1x1(&xp, pairs, blk, &mut acc, n);
+                block_1x1(rows, pairs, blk, &mut acc, n);
             }
             #[cfg(not(target_arch = "x86_64"))]
-            block_1x1(&xp, pairs, blk, &mut acc, n);
+            block_1x1(rows, pairs, blk, &mut acc, n);
             let o0 = b * OB;
             let m = (oc - o0).min(OB);
             for (p, a) in acc.iter().enumerate().take(n) {
@@ -948,6 +1082,112 @@ fn conv_1x1(
             }
         }
         p0 += n;
+    }
+}
+
+/// The patches of output pixels `p0..p0 + n` in filter order, centred and
+/// packed in i16 pairs into `xp` (`pairs` words per pixel).
+fn pack_patches(
+    g: &Geometry,
+    v: &Operands<'_>,
+    p0: usize,
+    n: usize,
+    pairs: usize,
+    patch: &mut [i16],
+    xp: &mut [i32],
+) {
+    let ic = g.ic;
+    let k = g.fh * g.fw * ic;
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = crate::arch::avx2_available();
+    for p in 0..n {
+        let (oy, ox) = ((p0 + p) / g.ow, (p0 + p) % g.ow);
+        let row = &mut xp[p * pairs..(p + 1) * pairs];
+        if let (1, 1, Some(q)) = (g.fh, g.fw, g.tap(oy, ox, 0, 0)) {
+            // A 1 x 1 window: the patch is the pixel's channels, centred
+            // and packed in pairs straight from the bytes.
+            let xs = &v.x[q * ic..(q + 1) * ic];
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: AVX2 was checked.
+                unsafe { pack_pairs_avx2(xs, v.x_flip, v.in_off, row) };
+                continue;
+            }
+            pack_pairs(xs, v.x_flip, v.in_off, row);
+            continue;
+        }
+        // The pixel's patch in filter order, zero where the window
+        // leaves the input (TFLite skips those taps: the same sums).
+        let mut at = 0;
+        for ky in 0..g.fh {
+            // The whole window row inside the input and contiguous: one run
+            // of fw·ic bytes.
+            let run = g.fw * ic;
+            if g.w.dilation_w == 1 {
+                if let (Some(a), Some(_)) = (g.tap(oy, ox, ky, 0), g.tap(oy, ox, ky, g.fw - 1)) {
+                    let src = &v.x[a * ic..a * ic + run];
+                    for (d, &b) in patch[at..at + run].iter_mut().zip(src) {
+                        *d = (i32::from(b ^ v.x_flip) + v.in_off) as i16;
+                    }
+                    at += run;
+                    continue;
+                }
+            }
+            for kx in 0..g.fw {
+                let dst = &mut patch[at..at + ic];
+                match g.tap(oy, ox, ky, kx) {
+                    Some(q) => {
+                        for (c, d) in dst.iter_mut().enumerate() {
+                            *d = v.x_at(q * ic + c) as i16;
+                        }
+                    }
+                    None => dst.fill(0),
+                }
+                at += ic;
+            }
+        }
+        debug_assert_eq!(at, k);
+        for (j, w) in row.iter_mut().enumerate() {
+            let (lo, hi) = (patch[2 * j] as u16, patch[2 * j + 1] as u16);
+            *w = (u32::from(lo) | (u32::from(hi) << 16)) as i32;
+        }
+    }
+}
+
+/// Centred bytes `(b ^ flip) + off` as i16 pairs, two per i32 word (low
+/// half first), an odd last byte paired with zero: the input row of the
+/// 1 x 1 product kernel. Specification of [`pack_pairs_avx2`].
+fn pack_pairs(xs: &[u8], flip: u8, off: i32, row: &mut [i32]) {
+    let c = |b: u8| u32::from((i32::from(b ^ flip) + off) as u16);
+    for (w, pr) in row.iter_mut().zip(xs.chunks(2)) {
+        let hi = pr.get(1).map_or(0, |&b| c(b));
+        *w = (c(pr[0]) | (hi << 16)) as i32;
+    }
+}
+
+/// [`pack_pairs`] sixteen bytes at a time.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pack_pairs_avx2(xs: &[u8], flip: u8, off: i32, row: &mut [i32]) {
+    use core::arch::x86_64::*;
+    let n = xs.len().min(row.len() * 2) / 16 * 16;
+    let (fl, o) = (_mm_set1_epi8(flip as i8), _mm256_set1_epi16(off as i16));
+    let mut i = 0;
+    while i < n {
+        // SAFETY: bytes i..i + 16 of `xs` and words i/2..i/2 + 8 of `row`
+        // exist (n bounds both).
+        unsafe {
+            let b = _mm_xor_si128(_mm_loadu_si128(xs.as_ptr().add(i).cast()), fl);
+            let w = _mm256_add_epi16(_mm256_cvtepu8_epi16(b), o);
+            _mm256_storeu_si256(row.as_mut_ptr().add(i / 2).cast(), w);
+        }
+        i += 16;
+    }
+    if let (Some(xs), Some(row)) = (xs.get(n..), row.get_mut(n / 2..)) {
+        pack_pairs(xs, flip, off, row);
     }
 }
 
@@ -1141,6 +1381,7 @@ impl Channels {
         );
         let one = _mm256_set1_epi32(1);
         let nudge = _mm256_set1_epi64x(1 << 30);
+        let flip = _mm_set1_epi8(self.flip as i8);
         let mut k = 0;
         while k + 8 <= acc.len() {
             // SAFETY: eight sums from `acc[k..]`.
@@ -1171,12 +1412,15 @@ impl Channels {
             );
             let r = _mm256_sub_epi32(_mm256_srav_epi32(hm, e), _mm256_cmpgt_epi32(rem, threshold));
             let r = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(r, zero), lo), hi);
-            let mut w = [0i32; 8];
-            // SAFETY: eight i32 into `w`.
-            unsafe { _mm256_storeu_si256(w.as_mut_ptr().cast(), r) };
-            for (o, &b) in out[k..k + 8].iter_mut().zip(&w) {
-                *o = b as u8 ^ self.flip;
-            }
+            // Eight values in 0..=255 to bytes: pack each 128-bit half to
+            // 16 and 8 bits (in place, no saturation at work), join the halves.
+            let p = _mm256_packus_epi16(_mm256_packus_epi32(r, r), _mm256_setzero_si256());
+            let bytes =
+                _mm_unpacklo_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256::<1>(p));
+            let bytes = _mm_xor_si128(bytes, flip);
+            let dst = &mut out[k..k + 8];
+            // SAFETY: `dst` holds eight bytes; an unaligned 8-byte store.
+            unsafe { _mm_storel_epi64(dst.as_mut_ptr().cast(), bytes) };
             k += 8;
         }
     }
@@ -1568,6 +1812,27 @@ mod tests {
     /// The AVX2 requantization against the scalar specification on
     /// random sums, biases, multipliers and shifts (every shift TFLite can
     /// produce and beyond), including the extremes of i32.
+    /// The AVX2 pair packing of the 1 x 1 kernel's input equals its scalar
+    /// specification on lengths around the 16-byte step, both byte flips.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn pack_pairs_avx2_equals_scalar() {
+        if !crate::arch::avx2_available() {
+            return;
+        }
+        for len in [0usize, 1, 2, 15, 16, 17, 30, 32, 33, 64, 98] {
+            let xs: Vec<u8> = (0..len).map(|i| (i * 73 + 11) as u8).collect();
+            for (flip, off) in [(0u8, -128i32), (0x80, 0), (0, -3)] {
+                let mut a = vec![7i32; len.div_ceil(2)];
+                let mut b = a.clone();
+                pack_pairs(&xs, flip, off, &mut a);
+                // SAFETY: AVX2 was checked.
+                unsafe { pack_pairs_avx2(&xs, flip, off, &mut b) };
+                assert_eq!(a, b, "len {len} flip {flip} off {off}");
+            }
+        }
+    }
+
     #[test]
     fn vector_requantization_equals_the_scalar_specification() {
         let mut rng = crate::rng::Rng::new(42);
