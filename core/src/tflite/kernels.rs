@@ -972,6 +972,7 @@ fn block_1x1(xp: &[i32], pairs: usize, blk: &[i16], acc: &mut [[i32; OB]; PB], n
 /// The CPU must support AVX2; `xp` holds `n <= PB` pixels of `pairs`
 /// words and `blk` `pairs · 2 · OB` values.
 #[cfg(target_arch = "x86_64")]
+#[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn block_1x1_avx2(
     xp: &[i32],
@@ -1005,6 +1006,44 @@ unsafe fn block_1x1_avx2(
         unsafe {
             _mm256_storeu_si256(acc[p].as_mut_ptr().cast(), a[p][0]);
             _mm256_storeu_si256(acc[p].as_mut_ptr().add(8).cast(), a[p][1]);
+        }
+    }
+}
+
+/// [`block_1x1_avx2`] and [`Channels::store`] in one: the sums of `n`
+/// pixels' [`OB`] channels from `o0` requantized from the registers and
+/// written to `out` (pixel `p` at `p·oc + o0`).
+///
+/// # Safety
+/// AVX2; as [`block_1x1_avx2`]; `o0 + OB <= oc`, the tables of `ch` hold
+/// channels `o0..o0 + OB`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn block_store_avx2(
+    xp: &[i32],
+    pairs: usize,
+    blk: &[i16],
+    n: usize,
+    ch: &Channels,
+    o0: usize,
+    out: &mut [u8],
+    oc: usize,
+) {
+    use core::arch::x86_64::*;
+    let mut sums = [[0i32; OB]; PB];
+    // SAFETY: AVX2 is enabled here; sizes as the caller guarantees.
+    unsafe { block_1x1_avx2(xp, pairs, blk, &mut sums, n) };
+    for (p, acc) in sums.iter().enumerate().take(n) {
+        let Some(dst) = out.get_mut(p * oc + o0..p * oc + o0 + OB) else {
+            return;
+        };
+        // SAFETY: AVX2; the tables hold channels o0..o0 + 16 (caller);
+        // `acc` holds 16 sums and `dst` 16 bytes.
+        unsafe {
+            let lo = ch.requant8_avx2(_mm256_loadu_si256(acc.as_ptr().cast()), o0);
+            let hi = ch.requant8_avx2(_mm256_loadu_si256(acc.as_ptr().add(8).cast()), o0 + 8);
+            _mm_storeu_si128(dst.as_mut_ptr().cast(), _mm_unpacklo_epi64(lo, hi));
         }
     }
 }
@@ -1065,6 +1104,15 @@ fn conv_1x1(
             &xp[..]
         };
         for (b, blk) in data.chunks_exact(pairs * 2 * OB).enumerate() {
+            #[cfg(target_arch = "x86_64")]
+            if avx2 && rq.vector && (b + 1) * OB <= oc {
+                // A full block: products and requantization in registers.
+                // SAFETY: AVX2 was checked; sizes as the function requires.
+                unsafe {
+                    block_store_avx2(rows, pairs, blk, n, &ch, b * OB, &mut out[p0 * oc..], oc)
+                };
+                continue;
+            }
             #[cfg(target_arch = "x86_64")]
             if avx2 {
                 // SAFETY: AVX2 was checked; sizes as the function requires.
@@ -1370,59 +1418,76 @@ impl Channels {
     #[target_feature(enable = "avx2")]
     unsafe fn store8_avx2(&self, acc: &[i32], o0: usize, out: &mut [u8]) {
         use core::arch::x86_64::*;
-        let ld = |v: &[i32], k: usize| -> __m256i {
-            // SAFETY: eight values from `v[o0 + k..]` exist (caller).
-            unsafe { _mm256_loadu_si256(v.as_ptr().add(o0 + k).cast()) }
-        };
-        let (zero, lo, hi) = (
-            _mm256_set1_epi32(self.zero),
-            _mm256_set1_epi32(self.range.0),
-            _mm256_set1_epi32(self.range.1),
-        );
-        let one = _mm256_set1_epi32(1);
-        let nudge = _mm256_set1_epi64x(1 << 30);
-        let flip = _mm_set1_epi8(self.flip as i8);
         let mut k = 0;
         while k + 8 <= acc.len() {
-            // SAFETY: eight sums from `acc[k..]`.
-            let v = unsafe { _mm256_loadu_si256(acc.as_ptr().add(k).cast()) };
-            let x = _mm256_sllv_epi32(_mm256_add_epi32(v, ld(&self.bias, k)), ld(&self.left, k));
-            let q = ld(&self.q, k);
-            // round(x·q / 2^31): the 64-bit products of even and odd lanes
-            // plus 2^30, bits 31..62 (gemmlowp's nudge and truncation give
-            // floor((x·q + 2^30) / 2^31) for either sign; q >= 0 rules out
-            // the saturating case).
-            let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, q), nudge), 31);
-            let odd = _mm256_add_epi64(
-                _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(q, 32)),
-                nudge,
-            );
-            let hm = _mm256_blend_epi32(
-                even,
-                _mm256_slli_epi64(_mm256_srli_epi64(odd, 31), 32),
-                0b1010_1010,
-            );
-            // Rounding right shift, ties away from zero.
-            let e = ld(&self.right, k);
-            let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, e), one);
-            let rem = _mm256_and_si256(hm, mask);
-            let threshold = _mm256_sub_epi32(
-                _mm256_srli_epi32(mask, 1),
-                _mm256_cmpgt_epi32(_mm256_setzero_si256(), hm),
-            );
-            let r = _mm256_sub_epi32(_mm256_srav_epi32(hm, e), _mm256_cmpgt_epi32(rem, threshold));
-            let r = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(r, zero), lo), hi);
-            // Eight values in 0..=255 to bytes: pack each 128-bit half to
-            // 16 and 8 bits (in place, no saturation at work), join the halves.
-            let p = _mm256_packus_epi16(_mm256_packus_epi32(r, r), _mm256_setzero_si256());
-            let bytes =
-                _mm_unpacklo_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256::<1>(p));
-            let bytes = _mm_xor_si128(bytes, flip);
+            // SAFETY: eight sums from `acc[k..]`; AVX2 is enabled here; the
+            // tables hold channels o0 + k..o0 + k + 8 (caller).
+            let bytes = unsafe {
+                let v = _mm256_loadu_si256(acc.as_ptr().add(k).cast());
+                self.requant8_avx2(v, o0 + k)
+            };
             let dst = &mut out[k..k + 8];
             // SAFETY: `dst` holds eight bytes; an unaligned 8-byte store.
             unsafe { _mm_storel_epi64(dst.as_mut_ptr().cast(), bytes) };
             k += 8;
         }
+    }
+
+    /// The output bytes (low 64 bits) of the sums `v` of channels
+    /// `c..c + 8`: [`Channels::store_scalar`] for eight lanes.
+    ///
+    /// # Safety
+    /// AVX2; the tables hold channels `c..c + 8`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn requant8_avx2(
+        &self,
+        v: core::arch::x86_64::__m256i,
+        c: usize,
+    ) -> core::arch::x86_64::__m128i {
+        use core::arch::x86_64::*;
+        // SAFETY: eight values from `t[c..]` exist (caller).
+        let ld = |t: &[i32]| unsafe { _mm256_loadu_si256(t.as_ptr().add(c).cast()) };
+        let one = _mm256_set1_epi32(1);
+        let nudge = _mm256_set1_epi64x(1 << 30);
+        let x = _mm256_sllv_epi32(_mm256_add_epi32(v, ld(&self.bias)), ld(&self.left));
+        let q = ld(&self.q);
+        // round(x·q / 2^31): the 64-bit products of even and odd lanes
+        // plus 2^30, bits 31..62 (gemmlowp's nudge and truncation give
+        // floor((x·q + 2^30) / 2^31) for either sign; q >= 0 rules out
+        // the saturating case).
+        let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, q), nudge), 31);
+        let odd = _mm256_add_epi64(
+            _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(q, 32)),
+            nudge,
+        );
+        let hm = _mm256_blend_epi32(
+            even,
+            _mm256_slli_epi64(_mm256_srli_epi64(odd, 31), 32),
+            0b1010_1010,
+        );
+        // Rounding right shift, ties away from zero.
+        let e = ld(&self.right);
+        let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, e), one);
+        let rem = _mm256_and_si256(hm, mask);
+        let threshold = _mm256_sub_epi32(
+            _mm256_srli_epi32(mask, 1),
+            _mm256_cmpgt_epi32(_mm256_setzero_si256(), hm),
+        );
+        let r = _mm256_sub_epi32(_mm256_srav_epi32(hm, e), _mm256_cmpgt_epi32(rem, threshold));
+        let r = _mm256_min_epi32(
+            _mm256_max_epi32(
+                _mm256_add_epi32(r, _mm256_set1_epi32(self.zero)),
+                _mm256_set1_epi32(self.range.0),
+            ),
+            _mm256_set1_epi32(self.range.1),
+        );
+        // Eight values in 0..=255 to bytes: pack each 128-bit half to 16
+        // and 8 bits (in place, no saturation at work), join the halves.
+        let p = _mm256_packus_epi16(_mm256_packus_epi32(r, r), _mm256_setzero_si256());
+        let bytes = _mm_unpacklo_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256::<1>(p));
+        _mm_xor_si128(bytes, _mm_set1_epi8(self.flip as i8))
     }
 }
 
