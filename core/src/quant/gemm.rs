@@ -1,10 +1,10 @@
 //! Batched products `Y = X Wᵀ` on the compressed form, for many input rows
-//! (the pixels of a 1 x 1 convolution): a panel of [`PANEL`] weight rows is
-//! decoded to f32 once per block of [`BLOCK`] input rows (`PANEL · cols`
-//! floats, stored column-major, never the whole matrix) and applied to
-//! [`TILE`] input rows at a time as outer products: for each column, the
-//! panel's eight weights times each input row's value, added into eight
-//! accumulators per row.
+//! (the pixels of a 1 x 1 convolution): panels of [`PANEL`] weight rows are
+//! decoded to f32 (`PANEL · cols` floats, column-major; all panels of the
+//! layer once when there is more than one block of [`BLOCK`] input rows,
+//! else one at a time) and applied to [`TILE`] input rows at a time as outer
+//! products: for each column, the panel's sixteen weights times each input
+//! row's value, added into sixteen accumulators per row.
 //!
 //! Summation order, fixed by this code: every output is a sequential sum
 //! over the columns in order, `acc = w·x + acc`, starting from zero. Where
@@ -19,12 +19,12 @@ use alloc::vec;
 
 use super::{QuantError, QuantMatrix};
 
-/// Weight rows decoded together (one 8-lane vector per column).
-pub const PANEL: usize = 8;
+/// Weight rows decoded together (two 8-lane vectors per column).
+pub const PANEL: usize = 16;
 /// Input rows that share one decoded panel.
 pub const BLOCK: usize = 64;
-/// Input rows computed together (accumulators in registers).
-pub const TILE: usize = 12;
+/// Input rows computed together (2 · TILE accumulators in registers).
+pub const TILE: usize = 6;
 
 /// Whether this machine takes the fused path.
 pub fn fused() -> bool {
@@ -77,7 +77,8 @@ fn tile_plain(panel: &[f32], x: &[f32], cols: usize, np: usize, acc: &mut [[f32;
     }
 }
 
-/// The fused tile with AVX2/FMA: one `vfmadd` per column and input row.
+/// The fused tile with AVX2/FMA: two `vfmadd` per column and input row
+/// (twelve accumulators, two weight vectors and a broadcast in registers).
 ///
 /// # Safety
 /// AVX2 and FMA; `panel` holds `cols · PANEL` values, `x` `np · cols`,
@@ -93,28 +94,33 @@ unsafe fn tile_fma(
 ) {
     use core::arch::x86_64::*;
     debug_assert!(np <= TILE && panel.len() >= cols * PANEL && x.len() >= np * cols);
-    let mut a = [_mm256_setzero_ps(); TILE];
+    let mut a = [[_mm256_setzero_ps(); 2]; TILE];
     // SAFETY (all loads): inside `panel` and `x` (caller).
     unsafe {
         if np == TILE {
             for c in 0..cols {
-                let w = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL));
+                let w0 = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL));
+                let w1 = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL + 8));
                 for (p, ap) in a.iter_mut().enumerate() {
                     let xv = _mm256_broadcast_ss(&*x.as_ptr().add(p * cols + c));
-                    *ap = _mm256_fmadd_ps(w, xv, *ap);
+                    ap[0] = _mm256_fmadd_ps(w0, xv, ap[0]);
+                    ap[1] = _mm256_fmadd_ps(w1, xv, ap[1]);
                 }
             }
         } else {
             for c in 0..cols {
-                let w = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL));
+                let w0 = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL));
+                let w1 = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL + 8));
                 for (p, ap) in a.iter_mut().enumerate().take(np) {
                     let xv = _mm256_broadcast_ss(&*x.as_ptr().add(p * cols + c));
-                    *ap = _mm256_fmadd_ps(w, xv, *ap);
+                    ap[0] = _mm256_fmadd_ps(w0, xv, ap[0]);
+                    ap[1] = _mm256_fmadd_ps(w1, xv, ap[1]);
                 }
             }
         }
         for (p, ap) in a.iter().enumerate().take(np) {
-            _mm256_storeu_ps(acc[p].as_mut_ptr(), *ap);
+            _mm256_storeu_ps(acc[p].as_mut_ptr(), ap[0]);
+            _mm256_storeu_ps(acc[p].as_mut_ptr().add(8), ap[1]);
         }
     }
 }
@@ -123,16 +129,32 @@ unsafe fn tile_fma(
 pub(super) fn gemm(q: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
     let (rows, cols) = (q.rows(), q.cols());
     let fma = fused();
-    let mut panel = vec![0.0f32; PANEL * cols];
     let mut row = vec![0.0f32; cols];
     let mut acc = [[0.0f32; PANEL]; TILE];
+    // More than one block of input rows: every panel is decoded once up
+    // front (the layer's weights in f32, a transient buffer) instead of once
+    // per block; one block: one panel at a time. The same panels either way.
+    let npanels = rows.div_ceil(PANEL);
+    let once = n > BLOCK;
+    let mut panels = vec![0.0f32; PANEL * cols * if once { npanels } else { 1 }];
+    if once {
+        for (k, panel) in panels.chunks_exact_mut(PANEL * cols).enumerate() {
+            let r0 = k * PANEL;
+            decode_panel(q, r0, (rows - r0).min(PANEL), &mut row, panel)?;
+        }
+    }
     let mut b0 = 0;
     while b0 < n {
         let b1 = (b0 + BLOCK).min(n);
         let mut r0 = 0;
         while r0 < rows {
             let nr = (rows - r0).min(PANEL);
-            decode_panel(q, r0, nr, &mut row, &mut panel)?;
+            let panel = if once {
+                &panels[r0 * cols..(r0 + PANEL) * cols]
+            } else {
+                decode_panel(q, r0, nr, &mut row, &mut panels)?;
+                &panels[..]
+            };
             let mut i = b0;
             while i < b1 {
                 let np = (b1 - i).min(TILE);
@@ -140,14 +162,14 @@ pub(super) fn gemm(q: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) -> Resul
                 #[cfg(target_arch = "x86_64")]
                 if fma {
                     // SAFETY: AVX2 and FMA were detected; sizes as required.
-                    unsafe { tile_fma(&panel, xs, cols, np, &mut acc) };
+                    unsafe { tile_fma(panel, xs, cols, np, &mut acc) };
                 } else {
-                    tile_plain(&panel, xs, cols, np, &mut acc);
+                    tile_plain(panel, xs, cols, np, &mut acc);
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 {
                     let _ = fma;
-                    tile_plain(&panel, xs, cols, np, &mut acc);
+                    tile_plain(panel, xs, cols, np, &mut acc);
                 }
                 for (p, a) in acc.iter().enumerate().take(np) {
                     y[(i + p) * rows + r0..(i + p) * rows + r0 + nr].copy_from_slice(&a[..nr]);
