@@ -199,8 +199,12 @@ pub fn predict(
     input: &[u8],
     top: usize,
 ) -> Result<Prediction, ClassifyError> {
-    let run = model.run_prepared(prepared, input)?;
-    Ok(rank_raw(model, run.output(model, 0)?.to_vec(), top))
+    // Activations in one arena laid out by lifetime (the peak of live
+    // tensors, not all of them), the vectorised kernels on it.
+    let plan = model.plan()?;
+    let mut arena = vec![0u8; plan.arena_bytes()];
+    let out = model.run_in_prepared(&plan, prepared, input, &mut arena)?;
+    Ok(rank_raw(model, out.to_vec(), top))
 }
 
 /// Ranking and uncertainty of a raw uint8 output of `model` (from the CPU

@@ -256,8 +256,19 @@ fn arena_runs_equal_the_allocating_runs() {
         let mut arena = vec![0xa5u8; plan.arena_bytes()];
         let got = model.run_in(&plan, &input, &mut arena).unwrap().to_vec();
         assert_eq!(got, want, "{name}");
-        // A second run on the dirty arena gives the same bytes.
+        // A second run on the dirty arena gives the same bytes, and so do
+        // the vectorised kernels with prepared filters in the arena.
         assert_eq!(model.run_in(&plan, &input, &mut arena).unwrap(), &want[..]);
+        let prepared = model.prepare();
+        for _ in 0..2 {
+            assert_eq!(
+                model
+                    .run_in_prepared(&plan, &prepared, &input, &mut arena)
+                    .unwrap(),
+                &want[..],
+                "{name}: prepared kernels in the arena"
+            );
+        }
         println!(
             "{name}: arena {} bytes (all activations together: {total})",
             plan.arena_bytes()
@@ -348,6 +359,10 @@ fn paths_equal_reference_loops(bytes: &[u8]) {
             &want[..]
         );
         assert_eq!(m.run_in(&plan, &x, &mut arena).unwrap(), &want[..]);
+        assert_eq!(
+            m.run_in_prepared(&plan, &prepared, &x, &mut arena).unwrap(),
+            &want[..]
+        );
     }
 }
 

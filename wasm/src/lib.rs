@@ -306,12 +306,14 @@ impl Classifier {
             return Ok(r);
         }
         let m = shoal_core::tflite::Model::parse(&self.bytes).map_err(js_err)?;
-        let run = match &self.prepared {
-            Some(p) => m.run_prepared(p, &input),
-            None => m.run_u8(&input),
+        let plan = m.plan().map_err(js_err)?;
+        let mut arena = vec![0u8; plan.arena_bytes()];
+        let out = match &self.prepared {
+            Some(p) => m.run_in_prepared(&plan, p, &input, &mut arena),
+            None => m.run_in(&plan, &input, &mut arena),
         }
         .map_err(js_err)?;
-        self.from_raw(run.output(&m, 0).map_err(js_err)?)
+        self.from_raw(out)
     }
 
     /// The result object of [`Classifier::classify`] from a raw uint8
