@@ -379,10 +379,10 @@ fn depth_multiplier_two_equals_the_reference_loops() {
     paths_equal_reference_loops(&bytes);
 }
 
-/// Depthwise convolutions the sixteen-channel AVX2 kernel takes (multiplier
-/// 1, channels a multiple of 16) and their neighbours that it does not:
-/// 3 x 3 and 5 x 5 windows (odd tap counts), strides 1 and 2, SAME and VALID
-/// padding, 16, 48 and 24 channels; each against the reference loops.
+/// Depthwise convolutions the AVX2 register kernel takes (multiplier 1,
+/// channels a multiple of 8: groups of 16 and a last group of 8) and one it
+/// does not (12 channels): 3 x 3 and 5 x 5 windows (odd tap counts),
+/// strides 1 and 2, SAME and VALID padding; each against the reference loops.
 #[test]
 fn depthwise_sixteen_channel_kernel_equals_the_reference_loops() {
     for (h, w, ic, f, s, same) in [
@@ -391,6 +391,8 @@ fn depthwise_sixteen_channel_kernel_equals_the_reference_loops() {
         (8, 7, 32, 5, 1, true),
         (11, 9, 16, 5, 2, false),
         (6, 6, 24, 3, 1, true),
+        (5, 5, 8, 3, 2, true),
+        (6, 7, 12, 3, 1, true),
     ] {
         paths_equal_reference_loops(&depthwise_model(h, w, ic, f, 1, s, same));
     }

@@ -667,7 +667,7 @@ fn conv(
     #[cfg(target_arch = "x86_64")]
     if crate::arch::avx2_available()
         && g.depthwise == Some(1)
-        && g.oc.is_multiple_of(16)
+        && g.oc.is_multiple_of(8)
         && g.ic == g.oc
         && rq.vector
     {
@@ -738,10 +738,10 @@ unsafe fn depthwise_loop_avx2(
     });
 }
 
-/// Depthwise convolution with multiplier 1 and a multiple of 16 channels:
-/// sixteen channels held in registers across the window, two taps per
-/// `pmaddwd` (each channel's two centred inputs and filter values side by
-/// side), then requantized from the registers' sums. Integer sums of the
+/// Depthwise convolution with multiplier 1 and a multiple of 8 channels:
+/// sixteen (a last group: eight) channels held in registers across the
+/// window, two taps per `pmaddwd` (each channel's two centred inputs and
+/// filter values side by side), then requantized from the registers' sums. Integer sums of the
 /// same products as [`pixel_depthwise`], so the same bytes.
 ///
 /// # Safety
@@ -769,17 +769,62 @@ unsafe fn depthwise16_avx2(
         for ox in 0..g.ow {
             // The input pixel under each tap (None where the window leaves
             // the input: TFLite skips those taps, a centred zero here).
-            for (t, r) in xrows.iter_mut().enumerate() {
-                *r = match g.tap(oy, ox, t / g.fw, t % g.fw) {
-                    Some(p) => v.x.get(p * oc..(p + 1) * oc),
-                    None => None,
-                };
+            let corners = (g.tap(oy, ox, 0, 0), g.tap(oy, ox, g.fh - 1, g.fw - 1));
+            if let (Some(p0), Some(_), 1, 1) =
+                (corners.0, corners.1, g.w.dilation_h, g.w.dilation_w)
+            {
+                // The whole window inside the input: tap (ky, kx) reads
+                // input pixel p0 + ky·iw + kx.
+                for (ky, rs) in xrows.chunks_mut(g.fw).enumerate() {
+                    let p = p0 + ky * g.iw;
+                    for (kx, r) in rs.iter_mut().enumerate() {
+                        *r = v.x.get((p + kx) * oc..(p + kx + 1) * oc);
+                    }
+                }
+            } else {
+                for (t, r) in xrows.iter_mut().enumerate() {
+                    *r = match g.tap(oy, ox, t / g.fw, t % g.fw) {
+                        Some(p) => v.x.get(p * oc..(p + 1) * oc),
+                        None => None,
+                    };
+                }
             }
             let base = (oy * g.ow + ox) * oc;
             let Some(row) = out.get_mut(base..base + oc) else {
                 return;
             };
-            for o0 in (0..oc).step_by(16) {
+            let full = oc - oc % 16;
+            if full < oc {
+                // A last group of eight channels on 128-bit halves.
+                let o0 = full;
+                let (mut lo, mut hi) = (_mm_setzero_si128(), _mm_setzero_si128());
+                for (xs, fs) in xrows.chunks(2).zip(frows.chunks(2)) {
+                    // SAFETY: AVX2 is enabled in this function.
+                    let (xa, fa) = unsafe { dw_tap8(xs[0], fs[0], o0, v.x_flip, v.in_off) };
+                    let (xb, fb) = match (xs.get(1), fs.get(1)) {
+                        // SAFETY: as above.
+                        (Some(&x), Some(&f)) => unsafe { dw_tap8(x, f, o0, v.x_flip, v.in_off) },
+                        _ => (_mm_setzero_si128(), _mm_setzero_si128()),
+                    };
+                    lo = _mm_add_epi32(
+                        lo,
+                        _mm_madd_epi16(_mm_unpacklo_epi16(xa, xb), _mm_unpacklo_epi16(fa, fb)),
+                    );
+                    hi = _mm_add_epi32(
+                        hi,
+                        _mm_madd_epi16(_mm_unpackhi_epi16(xa, xb), _mm_unpackhi_epi16(fa, fb)),
+                    );
+                }
+                if let Some(dst) = row.get_mut(o0..o0 + 8) {
+                    // SAFETY: AVX2; channels o0..o0 + 8 exist in the tables;
+                    // `dst` holds eight bytes.
+                    unsafe {
+                        let bytes = ch.requant8_avx2(_mm256_set_m128i(hi, lo), o0);
+                        _mm_storel_epi64(dst.as_mut_ptr().cast(), bytes);
+                    }
+                }
+            }
+            for o0 in (0..full).step_by(16) {
                 // lo: channels 0-3 and 8-11, hi: 4-7 and 12-15 (the
                 // unpacks work within 128-bit halves).
                 let (mut lo, mut hi) = (zero, zero);
@@ -821,6 +866,41 @@ unsafe fn depthwise16_avx2(
                 }
             }
         }
+    }
+}
+
+/// [`dw_tap`] for the eight channels `o0..o0 + 8`, on 128-bit vectors.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn dw_tap8(
+    x: Option<&[u8]>,
+    f: &[i16],
+    o0: usize,
+    flip: u8,
+    off: i32,
+) -> (core::arch::x86_64::__m128i, core::arch::x86_64::__m128i) {
+    use core::arch::x86_64::*;
+    let x = match x {
+        Some(x) => x.get(o0..o0 + 8),
+        None => None,
+    };
+    match (x, f.get(o0..o0 + 8)) {
+        // SAFETY: 8 bytes and 8 i16 values are in the slices.
+        (Some(x), Some(f)) => unsafe {
+            let b = _mm_xor_si128(
+                _mm_loadl_epi64(x.as_ptr().cast()),
+                _mm_set1_epi8(flip as i8),
+            );
+            (
+                _mm_add_epi16(_mm_cvtepu8_epi16(b), _mm_set1_epi16(off as i16)),
+                _mm_loadu_si128(f.as_ptr().cast()),
+            )
+        },
+        _ => (_mm_setzero_si128(), _mm_setzero_si128()),
     }
 }
 
