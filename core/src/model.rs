@@ -401,11 +401,6 @@ impl ShmModel {
                     let mut y = vec![0.0f32; h * w * l.cout];
                     g.gemm(input, h * w, &mut y)
                         .map_err(|_| ShmError::BadGraph("pointwise shape"))?;
-                    for py in y.chunks_exact_mut(l.cout) {
-                        for (v, b) in py.iter_mut().zip(&l.bias) {
-                            *v += b;
-                        }
-                    }
                     y
                 }
                 (Weights::Packed(_), Kind::Classifier) => {
@@ -427,16 +422,37 @@ impl ShmModel {
             }
             c = l.cout;
             x = y;
-            if l.relu6 {
-                x.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
-            }
-            if l.residual {
-                for (v, b) in x.iter_mut().zip(&block_in) {
-                    *v += b;
-                }
-            }
+            // The pointwise bias (the convolutions started from theirs),
+            // ReLU6 and the residual in one pass, in that order per value.
+            let bias: &[f32] = if l.kind == Kind::Pointwise {
+                &l.bias
+            } else {
+                &[]
+            };
+            let res: &[f32] = if l.residual { &block_in } else { &[] };
+            finish(&mut x, bias, l.relu6, res);
         }
         Err(ShmError::BadGraph("no classifier"))
+    }
+}
+
+/// `v = v + bias[channel]` (when `bias` is not empty), then the ReLU6 clamp
+/// (when `relu6`), then `v += res[i]` (when `res` is not empty), for every
+/// value of `x` (channels innermost, `bias.len()` of them): one pass per
+/// step, each a plain loop the compiler vectorises.
+fn finish(x: &mut [f32], bias: &[f32], relu6: bool, res: &[f32]) {
+    if !bias.is_empty() {
+        for px in x.chunks_exact_mut(bias.len()) {
+            for (v, b) in px.iter_mut().zip(bias) {
+                *v += b;
+            }
+        }
+    }
+    if relu6 {
+        x.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
+    }
+    for (v, b) in x.iter_mut().zip(res) {
+        *v += b;
     }
 }
 
@@ -457,11 +473,14 @@ fn convolve(
     let (k, s) = (l.kernel, l.stride);
     let (oh, ow) = (out_size(h, s), out_size(w, s));
     let (pt, pl) = (pad_before(h, k, s), pad_before(w, k, s));
-    let mut y = vec![0.0f32; oh * ow * l.cout];
+    // Each pixel's outputs start from the biases (no zero-filled buffer).
+    let mut y = Vec::with_capacity(oh * ow * l.cout);
+    for _ in 0..oh * ow {
+        y.extend_from_slice(&l.bias);
+    }
     for oy in 0..oh {
         for ox in 0..ow {
             let out = &mut y[(oy * ow + ox) * l.cout..(oy * ow + ox + 1) * l.cout];
-            out.copy_from_slice(&l.bias);
             for ky in 0..k {
                 let iy = (oy * s + ky) as isize - pt as isize;
                 if iy < 0 || iy as usize >= h {

@@ -172,7 +172,13 @@ pub(super) fn gemm(q: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) -> Resul
                     tile_plain(panel, xs, cols, np, &mut acc);
                 }
                 for (p, a) in acc.iter().enumerate().take(np) {
-                    y[(i + p) * rows + r0..(i + p) * rows + r0 + nr].copy_from_slice(&a[..nr]);
+                    let at = (i + p) * rows + r0;
+                    if nr == PANEL {
+                        // A fixed-size copy: moves, not a memcpy call.
+                        y[at..at + PANEL].copy_from_slice(a);
+                    } else {
+                        y[at..at + nr].copy_from_slice(&a[..nr]);
+                    }
                 }
                 i += np;
             }
