@@ -319,3 +319,54 @@ fn classifier_lowers_tflite_for_webgpu_and_runs_the_built_in_shm_model() {
     assert_eq!(s.len(), 1000);
     assert!((s.iter().sum::<f32>() - 1.0).abs() < 1e-3);
 }
+
+/// The pure-f32 log-Bessel slices (simd128 lanes in the simd128 build, the
+/// scalar twin otherwise) equal the scalar twin bit for bit, special values
+/// and every branch included.
+#[wasm_bindgen_test]
+fn pure_f32_slices_equal_the_twin() {
+    use shoal_core::bessel::{self, scalar_f32};
+    let mut v = Vec::new();
+    let mut x = Vec::new();
+    let mut s = 12345u32;
+    let mut next = || {
+        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (s >> 8) as f32 / 16_777_216.0
+    };
+    for i in 0..3000 {
+        let a = match i % 6 {
+            0 => 8.0 * next(),
+            1 => 8.0 + 500.0 * next(),
+            2 => -(5.0 * next()),
+            3 => [0.0, f32::NAN, f32::INFINITY, 1e-40, 3.0][i % 5],
+            _ => 20.0 * next(),
+        };
+        let b = match i % 5 {
+            0 => 10f32.powf(-7.0 + 9.0 * next()),
+            1 => 300.0 * next(),
+            2 => [0.0, -1.0, f32::INFINITY, 2e-39, 1.0][i % 5],
+            _ => 30.0 * next(),
+        };
+        v.push(a);
+        x.push(b);
+    }
+    let mut oi = vec![0.0f32; v.len()];
+    let mut ok = vec![0.0f32; v.len()];
+    bessel::log_bessel_i_slice_f32_pure(&v, &x, &mut oi).unwrap();
+    bessel::log_bessel_k_slice_f32_pure(&v, &x, &mut ok).unwrap();
+    let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    for i in 0..v.len() {
+        assert!(
+            same(oi[i], scalar_f32::log_i(v[i], x[i])),
+            "I({}, {})",
+            v[i],
+            x[i]
+        );
+        assert!(
+            same(ok[i], scalar_f32::log_k(v[i], x[i])),
+            "K({}, {})",
+            v[i],
+            x[i]
+        );
+    }
+}

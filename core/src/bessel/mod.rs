@@ -42,9 +42,14 @@
 
 mod debye_table;
 pub(crate) mod lanes;
-// Used through SIMD instances on x86 only (elsewhere the scalar twin runs).
+// Used through SIMD instances on x86 and wasm simd128 (elsewhere the
+// scalar twin runs).
 #[cfg_attr(
-    not(any(target_arch = "x86", target_arch = "x86_64")),
+    not(any(
+        target_arch = "x86",
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )),
     allow(dead_code)
 )]
 mod lanes_f32;
@@ -300,8 +305,8 @@ slice_fn!(
     log_bessel_k_slice_f32, f32, Which::K, f64::from, |y| y as f32
 );
 
-/// Pure-f32 slice kernels (`is_k` selects K): 8 lanes with AVX2 where
-/// detected, else the scalar twin.
+/// Pure-f32 slice kernels (`is_k` selects K): 16 lanes with AVX2 where
+/// detected, 8 with wasm simd128 builds, else the scalar twin.
 fn fill_pure_f32(v: &[f32], x: &[f32], out: &mut [f32], is_k: bool) {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if x86::avx2_available() {
@@ -310,6 +315,8 @@ fn fill_pure_f32(v: &[f32], x: &[f32], out: &mut [f32], is_k: bool) {
             unsafe { x86::pure_f32_16(kernel, a, b) }
         });
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return lanes_f32::fill::<8>(v, x, out, is_k, wasm32::pure_f32_8);
     #[allow(unreachable_code)]
     for ((o, &a), &b) in out.iter_mut().zip(v).zip(x) {
         *o = if is_k {
@@ -323,8 +330,8 @@ fn fill_pure_f32(v: &[f32], x: &[f32], out: &mut [f32], is_k: bool) {
 /// Fills `out[i] = ln I_{v[i]}(x[i])` in f32 arithmetic only: the
 /// algorithm of the WGSL kernel, bit-identical to [`scalar_f32::log_i`]
 /// (within 2 f32 eps in the unit `|got − ref| / (eps·(1 + |ref| + v + x))`
-/// on the reference grid), eight lanes at a time with AVX2 where the CPU
-/// has it. Faster than [`log_bessel_i_slice_f32`], which rounds the f64
+/// on the reference grid), sixteen lanes at a time with AVX2 where the CPU
+/// has it, eight in wasm simd128 builds. Faster than [`log_bessel_i_slice_f32`], which rounds the f64
 /// result and is correctly rounded more often.
 ///
 /// ```
