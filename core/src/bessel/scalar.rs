@@ -392,26 +392,31 @@ fn temme_k(v: f64, x: f64) -> f64 {
     if n == 0.0 {
         return libm::log(sum_f);
     }
-    // ln K_{μ+1} + Σ ln r_k with r_k = K_{μ+k+1}/K_{μ+k}, r_1 = K_{μ+1}/K_μ.
-    let mut r = (2.0 / x) * (sum_h / sum_f);
-    if !r.is_finite() {
-        // x so small that 2/x overflows: fall back to the integral.
+    // ln K_{μ+1} + ln(K_v/K_{μ+1}): the recurrence K_{ν+1} = (2ν/x) K_ν +
+    // K_{ν−1} (all terms positive) on values scaled by powers of two,
+    // starting from K_μ/K_{μ+1} and 1, the binary exponent of the larger
+    // split off after every step (exact scalings; no division per step).
+    let r = (2.0 / x) * (sum_h / sum_f);
+    let two_over_x = 2.0 / x;
+    if !(r.is_finite() && 40.0 * two_over_x < 1e300) {
+        // x so small that 2/x nearly overflows: fall back to the integral.
         return integral_k(v, x);
     }
-    let mut mant = 1.0;
+    let (mut lo, mut hi) = (1.0 / r, 1.0);
     let mut exp2 = 0i32;
     let mut order = mu + 1.0;
     while order < v - 0.25 {
-        r = 2.0 * order / x + 1.0 / r;
-        mant *= r;
-        // Split off the binary exponent to keep `mant` in [1, 2).
-        let bits = mant.to_bits();
+        let next = (order * two_over_x) * hi + lo;
+        let bits = next.to_bits();
         let e = ((bits >> 52) & 0x7ff) as i32 - 1023;
         exp2 += e;
-        mant = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+        // hi in [1, 2); lo scaled alike (2^-e is a normal number: the
+        // factor is >= 1 for x <= 1, so next >= 1, and below 2^1000).
+        lo = hi * f64::from_bits(((1023 - e) as u64) << 52);
+        hi = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
         order += 1.0;
     }
-    ln_2_over_x + libm::log(sum_h) + libm::log(mant) + f64::from(exp2) * LN_2
+    ln_2_over_x + libm::log(sum_h) + libm::log(hi) + f64::from(exp2) * LN_2
 }
 
 /// `ln K_v(x)` for `v < 20`, `1 < x < max(25, v²/2)`: Temme's (1975)
