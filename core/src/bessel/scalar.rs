@@ -367,7 +367,9 @@ fn temme_k(v: f64, x: f64) -> f64 {
     };
     // (x/2)^{∓μ} = e^{±σ}.
     let e_sigma = libm::exp(sigma);
-    let mut f = fact * (libm::cosh(sigma) * g1 + sinhc * ln_2_over_x * g2);
+    // cosh σ from e^σ (no cancellation in the sum).
+    let cosh = 0.5 * (e_sigma + 1.0 / e_sigma);
+    let mut f = fact * (cosh * g1 + sinhc * ln_2_over_x * g2);
     let mut p = 0.5 * e_sigma / rg_plus;
     let mut q = 0.5 / (e_sigma * rg_minus);
     let q2 = 0.25 * x * x;
