@@ -196,98 +196,15 @@ impl super::lanes_f32::LanesF32 for F32x4 {
     }
 }
 
-/// Two [`F32x4`] side by side (eight lanes): independent dependency chains.
-#[derive(Clone, Copy)]
-pub(crate) struct F32x8(F32x4, F32x4);
-
-impl super::lanes_f32::LanesF32 for F32x8 {
-    type Mask = (v128, v128);
-    #[inline(always)]
-    fn splat(x: f32) -> Self {
-        F32x8(F32x4::splat(x), F32x4::splat(x))
-    }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        F32x8(self.0.add(o.0), self.1.add(o.1))
-    }
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        F32x8(self.0.sub(o.0), self.1.sub(o.1))
-    }
-    #[inline(always)]
-    fn mul(self, o: Self) -> Self {
-        F32x8(self.0.mul(o.0), self.1.mul(o.1))
-    }
-    #[inline(always)]
-    fn div(self, o: Self) -> Self {
-        F32x8(self.0.div(o.0), self.1.div(o.1))
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        F32x8(self.0.sqrt(), self.1.sqrt())
-    }
-    #[inline(always)]
-    fn abs(self) -> Self {
-        F32x8(self.0.abs(), self.1.abs())
-    }
-    #[inline(always)]
-    fn floor(self) -> Self {
-        F32x8(self.0.floor(), self.1.floor())
-    }
-    #[inline(always)]
-    fn lt(self, o: Self) -> Self::Mask {
-        (self.0.lt(o.0), self.1.lt(o.1))
-    }
-    #[inline(always)]
-    fn le(self, o: Self) -> Self::Mask {
-        (self.0.le(o.0), self.1.le(o.1))
-    }
-    #[inline(always)]
-    fn eq(self, o: Self) -> Self::Mask {
-        (self.0.eq(o.0), self.1.eq(o.1))
-    }
-    #[inline(always)]
-    fn select(m: Self::Mask, a: Self, b: Self) -> Self {
-        F32x8(F32x4::select(m.0, a.0, b.0), F32x4::select(m.1, a.1, b.1))
-    }
-    #[inline(always)]
-    fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask {
-        (v128_and(a.0, b.0), v128_and(a.1, b.1))
-    }
-    #[inline(always)]
-    fn and_not(a: Self::Mask, b: Self::Mask) -> Self::Mask {
-        (v128_andnot(a.0, b.0), v128_andnot(a.1, b.1))
-    }
-    #[inline(always)]
-    fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask {
-        (v128_or(a.0, b.0), v128_or(a.1, b.1))
-    }
-    #[inline(always)]
-    fn mask(b: bool) -> Self::Mask {
-        (F32x4::mask(b), F32x4::mask(b))
-    }
-    #[inline(always)]
-    fn any(m: Self::Mask) -> bool {
-        v128_any_true(v128_or(m.0, m.1))
-    }
-    #[inline(always)]
-    fn split(self) -> (Self, Self) {
-        let (e0, m0) = self.0.split();
-        let (e1, m1) = self.1.split();
-        (F32x8(e0, e1), F32x8(m0, m1))
-    }
-    #[inline(always)]
-    fn pow2i(self) -> Self {
-        F32x8(self.0.pow2i(), self.1.pow2i())
-    }
-}
+/// Eight f32 lanes: two [`F32x4`] side by side.
+type F32x8 = super::lanes_f32::Pair<F32x4>;
 
 /// One branch of the pure-f32 kernels on eight lanes of finite positive
 /// normal inputs (see [`super::lanes_f32`]).
 #[inline]
 pub(crate) fn pure_f32_8(kernel: super::lanes_f32::Kernel, v: &[f32; 8], x: &[f32; 8]) -> [f32; 8] {
-    let ld = |a: &[f32; 8]| {
-        F32x8(
+    let ld = |a: &[f32; 8]| -> F32x8 {
+        super::lanes_f32::Pair(
             F32x4(f32x4(a[0], a[1], a[2], a[3])),
             F32x4(f32x4(a[4], a[5], a[6], a[7])),
         )

@@ -321,77 +321,8 @@ impl super::lanes_f32::LanesF32 for F32x8 {
     }
 }
 
-/// Two [`F32x8`] side by side (sixteen lanes): independent dependency chains
-/// for the out-of-order core to overlap.
-#[derive(Clone, Copy)]
-pub(crate) struct F32x16(F32x8, F32x8);
-
-impl super::lanes_f32::LanesF32 for F32x16 {
-    type Mask = (__m256, __m256);
-    #[inline(always)]
-    fn splat(x: f32) -> Self {
-        F32x16(F32x8::splat(x), F32x8::splat(x))
-    }
-    pair_ops!(add, sub, mul, div);
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        F32x16(self.0.sqrt(), self.1.sqrt())
-    }
-    #[inline(always)]
-    fn abs(self) -> Self {
-        F32x16(self.0.abs(), self.1.abs())
-    }
-    #[inline(always)]
-    fn floor(self) -> Self {
-        F32x16(self.0.floor(), self.1.floor())
-    }
-    #[inline(always)]
-    fn lt(self, o: Self) -> Self::Mask {
-        (self.0.lt(o.0), self.1.lt(o.1))
-    }
-    #[inline(always)]
-    fn le(self, o: Self) -> Self::Mask {
-        (self.0.le(o.0), self.1.le(o.1))
-    }
-    #[inline(always)]
-    fn eq(self, o: Self) -> Self::Mask {
-        (self.0.eq(o.0), self.1.eq(o.1))
-    }
-    #[inline(always)]
-    fn select(m: Self::Mask, a: Self, b: Self) -> Self {
-        F32x16(F32x8::select(m.0, a.0, b.0), F32x8::select(m.1, a.1, b.1))
-    }
-    #[inline(always)]
-    fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask {
-        (F32x8::and(a.0, b.0), F32x8::and(a.1, b.1))
-    }
-    #[inline(always)]
-    fn and_not(a: Self::Mask, b: Self::Mask) -> Self::Mask {
-        (F32x8::and_not(a.0, b.0), F32x8::and_not(a.1, b.1))
-    }
-    #[inline(always)]
-    fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask {
-        (F32x8::or(a.0, b.0), F32x8::or(a.1, b.1))
-    }
-    #[inline(always)]
-    fn mask(b: bool) -> Self::Mask {
-        (F32x8::mask(b), F32x8::mask(b))
-    }
-    #[inline(always)]
-    fn any(m: Self::Mask) -> bool {
-        F32x8::any(F32x8::or(m.0, m.1))
-    }
-    #[inline(always)]
-    fn split(self) -> (Self, Self) {
-        let (e0, m0) = self.0.split();
-        let (e1, m1) = self.1.split();
-        (F32x16(e0, e1), F32x16(m0, m1))
-    }
-    #[inline(always)]
-    fn pow2i(self) -> Self {
-        F32x16(self.0.pow2i(), self.1.pow2i())
-    }
-}
+/// Sixteen f32 lanes: two [`F32x8`] side by side.
+type F32x16 = super::lanes_f32::Pair<F32x8>;
 
 /// One branch of the pure-f32 kernels on sixteen lanes of finite positive
 /// normal inputs (see [`super::lanes_f32`]).
@@ -407,11 +338,11 @@ pub(crate) unsafe fn pure_f32_16(
     debug_assert!(avx2_available());
     // SAFETY: the arrays hold sixteen f32 each; unaligned loads and stores.
     unsafe {
-        let vv = F32x16(
+        let vv: F32x16 = super::lanes_f32::Pair(
             F32x8(_mm256_loadu_ps(v.as_ptr())),
             F32x8(_mm256_loadu_ps(v.as_ptr().add(8))),
         );
-        let xx = F32x16(
+        let xx: F32x16 = super::lanes_f32::Pair(
             F32x8(_mm256_loadu_ps(x.as_ptr())),
             F32x8(_mm256_loadu_ps(x.as_ptr().add(8))),
         );
