@@ -53,6 +53,71 @@ pub(crate) fn buffer_entry(
     }
 }
 
+/// Compute pipelines for the entry points `entries` of one WGSL module,
+/// sharing one explicit layout whose binding `i` is a buffer of type
+/// `bindings[i]` (explicit: an entry point that leaves a binding unused
+/// would drop it from an automatic layout).
+pub(crate) fn compute_pipelines(
+    device: &wgpu::Device,
+    label: &str,
+    source: &str,
+    bindings: &[wgpu::BufferBindingType],
+    entries: &[&str],
+) -> (wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>) {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let layout_entries: Vec<wgpu::BindGroupLayoutEntry> = (0u32..)
+        .zip(bindings)
+        .map(|(i, &ty)| buffer_entry(i, ty))
+        .collect();
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(label),
+        entries: &layout_entries,
+    });
+    let playout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let pipelines = entries
+        .iter()
+        .map(|entry| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&playout),
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        })
+        .collect();
+    (layout, pipelines)
+}
+
+/// A bind group of `layout` with buffer `i` of `bufs` at binding `i`.
+pub(crate) fn bind_buffers(
+    device: &wgpu::Device,
+    label: &str,
+    layout: &wgpu::BindGroupLayout,
+    bufs: &[&wgpu::Buffer],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = (0u32..)
+        .zip(bufs)
+        .map(|(binding, b)| wgpu::BindGroupEntry {
+            binding,
+            resource: b.as_entire_binding(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &entries,
+    })
+}
+
 /// 16-bit values two to a little-endian u32 word (at least one word).
 fn f16_words(h: &[u16]) -> Vec<u32> {
     let mut v: Vec<u32> = h
@@ -162,6 +227,9 @@ pub struct Gpu {
     quant_gemv: wgpu::ComputePipeline,
     bag_int8: wgpu::ComputePipeline,
     bag_pq8: wgpu::ComputePipeline,
+    gear_layout: wgpu::BindGroupLayout,
+    gear_project: wgpu::ComputePipeline,
+    gear_add: wgpu::ComputePipeline,
 }
 
 impl fmt::Debug for Gpu {
@@ -233,41 +301,32 @@ impl Gpu {
             compilation_options: Default::default(),
             cache: None,
         });
-        let emodule = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("embed_bag"),
-            source: wgpu::ShaderSource::Wgsl(EMBED_BAG_WGSL.into()),
-        });
-        // One explicit layout for both entry points (the int8 one leaves the
-        // centroid binding unused, which an automatic layout would drop).
         let ro = wgpu::BufferBindingType::Storage { read_only: true };
-        let elayout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("embed_bag"),
-            entries: &[
-                buffer_entry(0, wgpu::BufferBindingType::Uniform),
-                buffer_entry(1, ro),
-                buffer_entry(2, ro),
-                buffer_entry(3, ro),
-                buffer_entry(4, ro),
-                buffer_entry(5, ro),
-                buffer_entry(6, wgpu::BufferBindingType::Storage { read_only: false }),
-            ],
-        });
-        let eplayout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("embed_bag"),
-            bind_group_layouts: &[Some(&elayout)],
-            immediate_size: 0,
-        });
-        let epipe = |entry: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&eplayout),
-                module: &emodule,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
+        let rw = wgpu::BufferBindingType::Storage { read_only: false };
+        let uniform = wgpu::BufferBindingType::Uniform;
+        // The int8 entry point leaves the centroid binding unused.
+        let (_, bags) = compute_pipelines(
+            &device,
+            "embed_bag",
+            EMBED_BAG_WGSL,
+            &[uniform, ro, ro, ro, ro, ro, rw],
+            &["bag_int8", "bag_pq8"],
+        );
+        // The GEAR corrections: compiled once, run by `gear_gemv`.
+        let (gear_layout, gear) = compute_pipelines(
+            &device,
+            "gear",
+            GEAR_WGSL,
+            &[uniform, ro, ro, ro, ro, ro, ro, rw, rw],
+            &["gear_project", "gear_add"],
+        );
+        let mut bags = bags.into_iter();
+        let mut gear = gear.into_iter();
+        let (Some(bag_int8), Some(bag_pq8), Some(gear_project), Some(gear_add)) =
+            (bags.next(), bags.next(), gear.next(), gear.next())
+        else {
+            return Err(GpuError::Device("pipelines were not created".into()));
         };
-        let (bag_int8, bag_pq8) = (epipe("bag_int8"), epipe("bag_pq8"));
         let max_storage = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size);
@@ -286,6 +345,9 @@ impl Gpu {
             quant_gemv,
             bag_int8,
             bag_pq8,
+            gear_layout,
+            gear_project,
+            gear_add,
         })
     }
 
@@ -402,24 +464,7 @@ impl Gpu {
             BesselKind::K => &self.bessel_k,
         };
         let layout = pipeline.get_bind_group_layout(0);
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("log_bessel"),
-            layout: &layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: vb.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: xb.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: out.as_entire_binding(),
-                },
-            ],
-        });
+        let bind = bind_buffers(&self.device, "log_bessel", &layout, &[&vb, &xb, &out]);
         Job {
             pipeline,
             binds: vec![bind],
@@ -576,60 +621,12 @@ impl Gpu {
                 st | wgpu::BufferUsages::COPY_SRC,
             ),
         ];
-        let ro = wgpu::BufferBindingType::Storage { read_only: true };
-        let rw = wgpu::BufferBindingType::Storage { read_only: false };
-        let layout = self
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("gear"),
-                entries: &[
-                    buffer_entry(0, wgpu::BufferBindingType::Uniform),
-                    buffer_entry(1, ro),
-                    buffer_entry(2, ro),
-                    buffer_entry(3, ro),
-                    buffer_entry(4, ro),
-                    buffer_entry(5, ro),
-                    buffer_entry(6, ro),
-                    buffer_entry(7, rw),
-                    buffer_entry(8, rw),
-                ],
-            });
-        let playout = self
-            .device
-            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some("gear"),
-                bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
-            });
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("gear"),
-                source: wgpu::ShaderSource::Wgsl(GEAR_WGSL.into()),
-            });
-        let pipe = |entry: &str| {
-            self.device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(entry),
-                    layout: Some(&playout),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
-        };
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("gear"),
-            layout: &layout,
-            entries: &bufs
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32,
-                    resource: b.as_entire_binding(),
-                })
-                .collect::<Vec<_>>(),
-        });
+        let bind = bind_buffers(
+            &self.device,
+            "gear",
+            &self.gear_layout,
+            &bufs.iter().collect::<Vec<_>>(),
+        );
         let groups = rows.div_ceil(WORKGROUP as usize);
         let (gx, gy) = (to_u32(groups.min(65535))?, to_u32(groups.div_ceil(65535))?);
         let rb = self.buffer(
@@ -641,17 +638,17 @@ impl Gpu {
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         {
-            let (project, add) = (pipe("gear_project"), pipe("gear_add"));
+            let (project, add) = (&self.gear_project, &self.gear_add);
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: None,
                 timestamp_writes: None,
             });
             pass.set_bind_group(0, &bind, &[]);
             if rank > 0 {
-                pass.set_pipeline(&project);
+                pass.set_pipeline(project);
                 pass.dispatch_workgroups(to_u32(rank)?, 1, 1);
             }
-            pass.set_pipeline(&add);
+            pass.set_pipeline(add);
             pass.dispatch_workgroups(gx, gy, 1);
         }
         enc.copy_buffer_to_buffer(&bufs[8], 0, &rb, 0, (rows * 4) as u64);
@@ -744,19 +741,12 @@ impl Gpu {
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
         );
         let layout = self.quant_gemv.get_bind_group_layout(0);
-        let entries: Vec<wgpu::BindGroupEntry> = [&pb, &cb, &sb, &mb, &xb, &yb]
-            .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: b.as_entire_binding(),
-            })
-            .collect();
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("quant_gemv"),
-            layout: &layout,
-            entries: &entries,
-        });
+        let bind = bind_buffers(
+            &self.device,
+            "quant_gemv",
+            &layout,
+            &[&pb, &cb, &sb, &mb, &xb, &yb],
+        );
         Job {
             pipeline: &self.quant_gemv,
             binds: vec![bind],
@@ -975,21 +965,8 @@ impl Gpu {
                 ),
                 self.upload("table", bytemuck::cast_slice(&u32_words(&bytes)), st),
             ];
-            let entries: Vec<wgpu::BindGroupEntry> = bufs
-                .iter()
-                .chain(&shared)
-                .chain([&out])
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32,
-                    resource: b.as_entire_binding(),
-                })
-                .collect();
-            binds.push(self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("embed_bag"),
-                layout: &layout,
-                entries: &entries,
-            }));
+            let all: Vec<&wgpu::Buffer> = bufs.iter().chain(&shared).chain([&out]).collect();
+            binds.push(bind_buffers(&self.device, "embed_bag", &layout, &all));
         }
         Ok(Job {
             pipeline,

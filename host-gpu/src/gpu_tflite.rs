@@ -16,7 +16,7 @@
 use shoal_core::tflite::lower::{Kernel, Lowered, SLOT_ROW};
 use shoal_core::tflite::{Model, TfliteError};
 
-use crate::gpu::{buffer_entry as entry, Gpu, GpuError};
+use crate::gpu::{bind_buffers, compute_pipelines, Gpu, GpuError};
 
 /// The WGSL source of the quantized operators, shared with the browser.
 pub const QUANTIZED_WGSL: &str = include_str!("../../core/src/tflite/wgsl/quantized.wgsl");
@@ -72,37 +72,19 @@ impl Gpu {
         let fit = (self.max_storage / arena_bytes).min(65_535);
         let capacity = u32::try_from((batch.max(1) as u64).min(fit)).unwrap_or(1);
         let device = &self.device;
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("tflite_quantized"),
-            source: wgpu::ShaderSource::Wgsl(QUANTIZED_WGSL.into()),
-        });
         // One explicit layout: not every entry point reads the constants.
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("tflite_quantized"),
-            entries: &[
-                entry(0, wgpu::BufferBindingType::Storage { read_only: false }),
-                entry(1, wgpu::BufferBindingType::Storage { read_only: true }),
-                entry(2, wgpu::BufferBindingType::Uniform),
+        let entries: Vec<&str> = Kernel::ALL.iter().map(|k| k.entry_point()).collect();
+        let (layout, pipelines) = compute_pipelines(
+            device,
+            "tflite_quantized",
+            QUANTIZED_WGSL,
+            &[
+                wgpu::BufferBindingType::Storage { read_only: false },
+                wgpu::BufferBindingType::Storage { read_only: true },
+                wgpu::BufferBindingType::Uniform,
             ],
-        });
-        let playout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("tflite_quantized"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipelines: Vec<wgpu::ComputePipeline> = Kernel::ALL
-            .iter()
-            .map(|k| {
-                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(k.entry_point()),
-                    layout: Some(&playout),
-                    module: &module,
-                    entry_point: Some(k.entry_point()),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
-            })
-            .collect();
+            &entries,
+        );
         let st = wgpu::BufferUsages::STORAGE;
         let arena = self.buffer(
             "tflite_arena",
@@ -129,24 +111,7 @@ impl Gpu {
                 bytemuck::cast_slice(&params),
                 wgpu::BufferUsages::UNIFORM,
             );
-            let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: None,
-                layout: &layout,
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: arena.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: consts.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: ubuf.as_entire_binding(),
-                    },
-                ],
-            });
+            let bind = bind_buffers(device, "tflite_step", &layout, &[&arena, &consts, &ubuf]);
             let pipeline = Kernel::ALL
                 .iter()
                 .position(|k| *k == step.kernel)
