@@ -394,37 +394,41 @@ fn temme_k(v: f64, x: f64) -> f64 {
     if n == 0.0 {
         return libm::log(sum_f);
     }
-    // ln K_{μ+1} + ln(K_v/K_{μ+1}): the recurrence K_{ν+1} = (2ν/x) K_ν +
-    // K_{ν−1} (all terms positive) on values scaled by powers of two,
-    // starting from K_μ/K_{μ+1} and 1, the binary exponent of the larger
-    // split off after every step (exact scalings; no division per step).
     let r = (2.0 / x) * (sum_h / sum_f);
     let two_over_x = 2.0 / x;
     if !(r.is_finite() && 40.0 * two_over_x < 1e300) {
         // x so small that 2/x nearly overflows: fall back to the integral.
         return integral_k(v, x);
     }
-    let (mut lo, mut hi) = (1.0 / r, 1.0);
-    let mut exp2 = 0i32;
+    // ln K_{μ+1} + ln(K_v/K_{μ+1}).
+    ln_2_over_x + libm::log(sum_h) + ln_k_upward(1.0 / r, 1.0, mu, v, two_over_x)
+}
+
+/// `ln(c·K_v)` from `lo = c·K_μ` and `hi = c·K_{μ+1}` (any positive scale
+/// `c`, `hi >= 1`) by the upward recurrence `K_{ν+1} = (2ν/x) K_ν + K_{ν−1}`
+/// (all terms positive, so stable) from order `μ + 1` to `v`. The values
+/// are kept in `[1, 2)` by splitting off the binary exponent after every
+/// step (exact scalings, no division per step); `K` grows with the order,
+/// so each new value is at least 1, and the caller keeps `2v/x` far below
+/// the f64 range.
+fn ln_k_upward(lo: f64, hi: f64, mu: f64, v: f64, two_over_x: f64) -> f64 {
+    let (mut lo, mut hi, mut exp2) = (lo, hi, 0i32);
     let mut order = mu + 1.0;
     while order < v - 0.25 {
         let next = (order * two_over_x) * hi + lo;
         let bits = next.to_bits();
         let e = ((bits >> 52) & 0x7ff) as i32 - 1023;
         exp2 += e;
-        // hi in [1, 2); lo scaled alike (2^-e is a normal number: the
-        // factor is >= 1 for x <= 1, so next >= 1, and below 2^1000).
         lo = hi * f64::from_bits(((1023 - e) as u64) << 52);
         hi = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
         order += 1.0;
     }
-    ln_2_over_x + libm::log(sum_h) + libm::log(hi) + f64::from(exp2) * LN_2
+    libm::log(hi) + f64::from(exp2) * LN_2
 }
 
 /// `ln K_v(x)` for `v < 20`, `1 < x < max(25, v²/2)`: Temme's (1975)
 /// normalised continued fraction for `K_μ` and `K_{μ+1}` (`μ = v − round(v)`),
-/// evaluated forward by Steed's method, then the upward recurrence of
-/// [`temme_k`].
+/// evaluated forward by Steed's method, then [`ln_k_upward`].
 ///
 /// With `z_n = U(μ + ½ + n, 2μ + 1, 2x)` (Tricomi), `K_μ = √π (2x)^μ e^{−x} z_0`,
 /// the `z_n` satisfy `z_{n−1} = b_n z_n + a_{n+1} z_{n+1}` with
@@ -486,18 +490,9 @@ fn steed_k(v: f64, x: f64) -> Option<f64> {
     if n_round == 0.0 {
         return Some(ln_k_mu);
     }
-    // K_{μ+k}/K_μ by the recurrence K_{ν+1} = (2ν/x) K_ν + K_{ν−1} (all
-    // terms positive); v < 20 and x > 1 keep it far inside the f64 range.
-    let (mut lo, mut hi) = (1.0, (mu + 0.5 + x + (m2 - 0.25) * h) / x);
-    let two_over_x = 2.0 / x;
-    let mut order = mu + 1.0;
-    while order < v - 0.25 {
-        let next = (order * two_over_x) * hi + lo;
-        lo = hi;
-        hi = next;
-        order += 1.0;
-    }
-    Some(ln_k_mu + libm::log(hi))
+    // K_{μ+1}/K_μ from the fraction, then up to v (v < 20, x > 1).
+    let r = (mu + 0.5 + x + (m2 - 0.25) * h) / x;
+    Some(ln_k_mu + ln_k_upward(1.0, r, mu, v, 2.0 / x))
 }
 
 /// `(d, 1 - cos d, -ln cos d)` for the strip half-widths tried by
