@@ -1226,24 +1226,9 @@ fn pack_patches(
 ) {
     let ic = g.ic;
     let k = g.fh * g.fw * ic;
-    #[cfg(target_arch = "x86_64")]
-    let avx2 = crate::arch::avx2_available();
     for p in 0..n {
         let (oy, ox) = ((p0 + p) / g.ow, (p0 + p) % g.ow);
         let row = &mut xp[p * pairs..(p + 1) * pairs];
-        if let (1, 1, Some(q)) = (g.fh, g.fw, g.tap(oy, ox, 0, 0)) {
-            // A 1 x 1 window: the patch is the pixel's channels, centred
-            // and packed in pairs straight from the bytes.
-            let xs = &v.x[q * ic..(q + 1) * ic];
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: AVX2 was checked.
-                unsafe { pack_pairs_avx2(xs, v.x_flip, v.in_off, row) };
-                continue;
-            }
-            pack_pairs(xs, v.x_flip, v.in_off, row);
-            continue;
-        }
         // The pixel's patch in filter order, zero where the window
         // leaves the input (TFLite skips those taps: the same sums).
         let mut at = 0;
