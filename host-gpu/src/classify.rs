@@ -188,22 +188,45 @@ fn rank(raw: Vec<u8>, scores: Vec<f32>, top: usize) -> Prediction {
     }
 }
 
-/// Runs the model (filters packed by [`Model::prepare`]) on an
+/// A TFLite model ready to run repeatedly on the CPU: filters packed
+/// ([`Model::prepare`]) and the activation arena laid out by lifetime
+/// ([`Model::plan`]: the peak of live tensors, not all of them) and
+/// allocated, once.
+#[derive(Debug)]
+pub struct CpuRunner {
+    prepared: shoal_core::tflite::Prepared,
+    plan: shoal_core::tflite::Plan,
+    arena: Vec<u8>,
+}
+
+impl CpuRunner {
+    /// Prepares `model`.
+    ///
+    /// # Errors
+    /// [`ClassifyError::Model`] when the model cannot be planned.
+    pub fn new(model: &Model<'_>) -> Result<Self, ClassifyError> {
+        let plan = model.plan()?;
+        Ok(CpuRunner {
+            prepared: model.prepare(),
+            arena: vec![0u8; plan.arena_bytes()],
+            plan,
+        })
+    }
+}
+
+/// Runs the model (prepared by `runner`, made from this model) on an
 /// already-resized HxWx3 uint8 input.
 ///
 /// # Errors
 /// [`ClassifyError::Model`].
 pub fn predict(
     model: &Model<'_>,
-    prepared: &shoal_core::tflite::Prepared,
+    runner: &mut CpuRunner,
     input: &[u8],
     top: usize,
 ) -> Result<Prediction, ClassifyError> {
-    // Activations in one arena laid out by lifetime (the peak of live
-    // tensors, not all of them), the vectorised kernels on it.
-    let plan = model.plan()?;
-    let mut arena = vec![0u8; plan.arena_bytes()];
-    let out = model.run_in_prepared(&plan, prepared, input, &mut arena)?;
+    let r = runner;
+    let out = model.run_in_prepared(&r.plan, &r.prepared, input, &mut r.arena)?;
     Ok(rank_raw(model, out.to_vec(), top))
 }
 

@@ -839,7 +839,7 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
         Engine::Shm(m) => shoal_core::classify::builtin_ood::scorer(&model_bytes, m),
         Engine::Tflite(_) => None,
     };
-    let mut prepared = None;
+    let mut runner = None;
     for (name, input) in inputs {
         let input = match &engine {
             Engine::Tflite(m) => cl::model_input(m, input, input_mean, input_std),
@@ -858,8 +858,13 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
                     cl::rank_raw(m, raw, top)
                 }
                 None => {
-                    let prepared = prepared.get_or_insert_with(|| m.prepare());
-                    cl::predict(m, prepared, &input, top)
+                    let runner = match &mut runner {
+                        Some(r) => r,
+                        None => runner.insert(
+                            cl::CpuRunner::new(m).map_err(|e| Fail(1, format!("{name}: {e}")))?,
+                        ),
+                    };
+                    cl::predict(m, runner, &input, top)
                         .map_err(|e| Fail(1, format!("{name}: {e}")))?
                 }
             },

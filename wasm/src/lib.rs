@@ -131,7 +131,8 @@ pub struct Classifier {
     top: usize,
     ood: Option<shoal_core::classify::VmfOod>,
     /// Packed filters of a TFLite model (`Model::prepare`), built once.
-    prepared: Option<shoal_core::tflite::Prepared>,
+    /// A TFLite model's packed filters and activation plan (made once).
+    prepared: Option<(shoal_core::tflite::Prepared, shoal_core::tflite::Plan)>,
 }
 
 /// The ImageNet labels of the built-in `.shm` model (1000 classes).
@@ -190,7 +191,7 @@ impl Classifier {
             .first()
             .ok_or_else(|| JsError::new("model has no output"))?;
         let classes = m.tensors[out].len();
-        let prepared = Some(m.prepare());
+        let prepared = Some((m.prepare(), m.plan().map_err(js_err)?));
         Ok(Classifier {
             bytes,
             shm: None,
@@ -306,14 +307,16 @@ impl Classifier {
             return Ok(r);
         }
         let m = shoal_core::tflite::Model::parse(&self.bytes).map_err(js_err)?;
-        let plan = m.plan().map_err(js_err)?;
-        let mut arena = vec![0u8; plan.arena_bytes()];
         let out = match &self.prepared {
-            Some(p) => m.run_in_prepared(&plan, p, &input, &mut arena),
-            None => m.run_in(&plan, &input, &mut arena),
-        }
-        .map_err(js_err)?;
-        self.from_raw(out)
+            Some((prepared, plan)) => {
+                let mut arena = vec![0u8; plan.arena_bytes()];
+                m.run_in_prepared(plan, prepared, &input, &mut arena)
+                    .map_err(js_err)?
+                    .to_vec()
+            }
+            None => return Err(JsError::new("no TFLite model")),
+        };
+        self.from_raw(&out)
     }
 
     /// The result object of [`Classifier::classify`] from a raw uint8
