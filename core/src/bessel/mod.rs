@@ -331,8 +331,9 @@ fn fill_pure_f32(v: &[f32], x: &[f32], out: &mut [f32], is_k: bool) {
 /// algorithm of the WGSL kernel, bit-identical to [`scalar_f32::log_i`]
 /// (within 2 f32 eps in the unit `|got − ref| / (eps·(1 + |ref| + v + x))`
 /// on the reference grid), sixteen lanes at a time with AVX2 where the CPU
-/// has it, eight in wasm simd128 builds. Faster than [`log_bessel_i_slice_f32`], which rounds the f64
-/// result and is correctly rounded more often.
+/// has it, eight in wasm simd128 builds. Faster than
+/// [`log_bessel_i_slice_f32`], which rounds the f64 result and is correctly
+/// rounded more often.
 ///
 /// ```
 /// let (v, x) = ([0.5f32, 20.0, 3.0], [1.0f32, 7.5, 100.0]);
