@@ -287,22 +287,42 @@ fn arena_runs_equal_the_allocating_runs() {
 
 /// Builds a one-operator depthwise model: input `h x w x ic`, filter
 /// `f x f`, multiplier `m`, stride `s`, SAME (`same`) or VALID padding,
-/// ReLU6; filter bytes and biases from simple formulas.
+/// ReLU6; filter bytes and biases from simple formulas; uint8.
 fn depthwise_model(h: i32, w: i32, ic: i32, f: i32, m: i32, s: i32, same: bool) -> Vec<u8> {
+    depthwise_model_with(h, w, ic, f, m, s, same, 1, false)
+}
+
+/// [`depthwise_model`] with dilation `d` and a choice of int8 tensors
+/// (`int8`, other zero points) instead of uint8.
+#[allow(clippy::too_many_arguments)]
+fn depthwise_model_with(
+    h: i32,
+    w: i32,
+    ic: i32,
+    f: i32,
+    m: i32,
+    s: i32,
+    same: bool,
+    d: i32,
+    int8: bool,
+) -> Vec<u8> {
     use shoal_tests::flatbuf::tflite::{model, op, tensor};
     use shoal_tests::flatbuf::Val;
     let le = |v: &[i32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
     let oc = ic * m;
+    let span = (f - 1) * d + 1;
     let (oh, ow) = if same {
         ((h + s - 1) / s, (w + s - 1) / s)
     } else {
-        ((h - f) / s + 1, (w - f) / s + 1)
+        ((h - span) / s + 1, (w - span) / s + 1)
     };
+    // TensorType UINT8 = 3, INT8 = 9; zero points shifted into range.
+    let (ty, shift) = if int8 { (9, -128) } else { (3, 0) };
     let tensors = vec![
-        tensor(&[1, h, w, ic], 3, 0, 0.02, 120),
-        tensor(&[1, f, f, oc], 3, 1, 0.01, 130),
+        tensor(&[1, h, w, ic], ty, 0, 0.02, 120 + shift),
+        tensor(&[1, f, f, oc], ty, 1, 0.01, 130 + shift),
         tensor(&[oc], 2, 2, 0.0002, 0),
-        tensor(&[1, oh, ow, oc], 3, 0, 0.03, 100),
+        tensor(&[1, oh, ow, oc], ty, 0, 0.03, 100 + shift),
     ];
     let ops = vec![op(
         0,
@@ -316,6 +336,8 @@ fn depthwise_model(h: i32, w: i32, ic: i32, f: i32, m: i32, s: i32, same: bool) 
                 (2, Val::I32(s)),
                 (3, Val::I32(m)),
                 (4, Val::U8(3)),
+                (5, Val::I32(d)),
+                (6, Val::I32(d)),
             ],
         )),
     )];
@@ -395,5 +417,16 @@ fn depthwise_sixteen_channel_kernel_equals_the_reference_loops() {
         (6, 7, 12, 3, 1, true),
     ] {
         paths_equal_reference_loops(&depthwise_model(h, w, ic, f, 1, s, same));
+    }
+    // Dilated windows and int8 tensors (sign-extended inputs), with
+    // a last group of eight channels and odd pixel counts.
+    for (h, w, ic, f, s, same, d, int8) in [
+        (9, 8, 24, 3, 1, true, 2, false),
+        (11, 10, 16, 3, 2, false, 3, false),
+        (7, 5, 24, 3, 1, true, 1, true),
+        (9, 9, 40, 5, 2, true, 1, true),
+        (10, 9, 8, 3, 1, true, 2, true),
+    ] {
+        paths_equal_reference_loops(&depthwise_model_with(h, w, ic, f, 1, s, same, d, int8));
     }
 }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::indexing_slicing)] // shapes are validated by `super` before any kernel runs
 
+use alloc::borrow::Cow;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -213,7 +214,7 @@ pub(crate) fn run_op(
     b: &[u8],
     out: &mut [u8],
     loops: Loops,
-    packed: Option<&PackedFilter>,
+    packed: Option<&Packed>,
 ) -> Result<(), TfliteError> {
     let t = |i: usize| &model.tensors[i];
     let (_, _, out_index) = op_io(op);
@@ -601,29 +602,20 @@ fn conv(
     out: &mut [u8],
     c: &ConvSpec,
     loops: Loops,
-    packed: Option<&PackedFilter>,
+    packed: Option<&Packed>,
 ) {
-    let ConvSpec {
-        input,
-        filter,
-        bias,
-        output,
-        act,
-        ..
-    } = *c;
+    let ConvSpec { input, filter, .. } = *c;
     let t = |i: usize| &model.tensors[i];
     let f = t(filter).data.unwrap_or(&[]);
     let g = geometry(model, c);
     let in_off = -zp(t(input));
     let f_off = -zp(t(filter));
-    let rq = Requant {
-        scales: (t(input).scale, &t(filter).scales, t(output).scale),
-        vector: loops != Loops::Reference,
-        range: act_range(act, t(output)),
-        zero: zp(t(output)),
-        flip: flip(t(output)),
-        bias: bias.and_then(|b| t(b).data).unwrap_or(&[]),
+    let ready = match loops {
+        Loops::Reference => None,
+        _ => packed.map(|p| &p.channels),
     };
+    let rq = requant(model, c, loops != Loops::Reference, ready);
+    let packed = packed.map(|p| &p.filter);
     let v = Operands {
         x,
         in_off,
@@ -661,18 +653,16 @@ fn conv(
             &made
         }
     };
-    // Full convolutions took the product above: what is left is depthwise.
-    // The input bytes are centred on the fly (no i16 copy of the whole
-    // input), the filter comes centred.
+    // Full convolutions took the product above: what is left is depthwise,
+    // for the register kernel over a padded copy when it takes the layer,
+    // else for the loops (input bytes centred where read, filter centred).
     #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX2 support is checked first.
     if crate::arch::avx2_available()
-        && g.depthwise == Some(1)
-        && g.oc.is_multiple_of(8)
-        && g.ic == g.oc
         && rq.vector
+        && unsafe { depthwise_avx2(&g, &rq, out, &v, f16) }
     {
-        // SAFETY: AVX2 support was just checked.
-        return unsafe { depthwise16_avx2(&g, &rq, out, &v, f16) };
+        return;
     }
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if crate::arch::avx2_available() {
@@ -738,203 +728,201 @@ unsafe fn depthwise_loop_avx2(
     });
 }
 
-/// Depthwise convolution with multiplier 1 and a multiple of 8 channels:
-/// sixteen (a last group: eight) channels held in registers across the
-/// window, two taps per `pmaddwd` (each channel's two centred inputs and
-/// filter values side by side), then requantized from the registers' sums. Integer sums of the
-/// same products as [`pixel_depthwise`], so the same bytes.
+/// A copy of the input that holds every window of `g` whole: padded
+/// pixel `(py, px)` is input pixel `(py - ph, px - pw)`, and the pixels
+/// outside the input hold the zero point (a centred zero: those taps add
+/// nothing, as TFLite skips them). Returns the bytes and the row width in
+/// pixels; empty when the output is.
+fn padded_input(g: &Geometry, v: &Operands<'_>) -> (Vec<u8>, usize) {
+    if g.oh == 0 || g.ow == 0 {
+        return (Vec::new(), 0);
+    }
+    let rows = (g.oh - 1) * g.w.stride_h + (g.fh - 1) * g.w.dilation_h + 1;
+    let cols = (g.ow - 1) * g.w.stride_w + (g.fw - 1) * g.w.dilation_w + 1;
+    let c = g.ic;
+    let zero = (-v.in_off) as u8 ^ v.x_flip;
+    let mut buf = vec![zero; rows * cols * c];
+    // Padding is never negative (see `pad`): input column 0 sits at
+    // padded column `pw`, row 0 at row `ph`.
+    let (ph, pw) = (g.ph.max(0) as usize, g.pw.max(0) as usize);
+    let n = g.iw.min(cols.saturating_sub(pw)) * c;
+    for (iy, src) in v.x.chunks_exact(g.iw * c).take(g.ih).enumerate() {
+        let start = ((iy + ph) * cols + pw) * c;
+        if let (Some(dst), Some(src)) = (buf.get_mut(start..start + n), src.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+    }
+    (buf, cols)
+}
+
+/// Depthwise convolution with multiplier 1 and a multiple of 8 channels,
+/// on a [`padded_input`] copy (every window whole, no bounds per tap):
+/// sixteen channels in registers across the window, two taps per
+/// `pmaddwd` against the filter pre-interleaved for it; a last group of
+/// eight channels takes two pixels at once (one per 128-bit half). The
+/// input bytes enter uncentred (zero-extended, or sign-extended for int8)
+/// and the zero point comes in through the bias: `Σ (x - z)·f = Σ x'·f +
+/// k·Σ f` with `k` fixed per layer — integer sums of the same products as
+/// [`pixel_depthwise`], so the same bytes. Returns `false` (having written
+/// nothing) when the layer is not one it takes.
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn depthwise16_avx2(
+unsafe fn depthwise_avx2(
     g: &Geometry,
     rq: &Requant<'_>,
     out: &mut [u8],
     v: &Operands<'_>,
     f16: &[i16],
-) {
+) -> bool {
     use core::arch::x86_64::*;
-    let ch = Channels::new(rq, g.oc);
-    let (oc, taps) = (g.oc, g.fh * g.fw);
-    let zero = _mm256_setzero_si256();
-    let flip = _mm_set1_epi8(v.x_flip as i8);
-    let off = _mm256_set1_epi16(v.in_off as i16);
-    // The filter's rows, one per tap; an odd last tap pairs with zeros.
-    let frows: Vec<&[i16]> = f16.chunks_exact(oc).take(taps).collect();
-    let mut xrows: Vec<Option<&[u8]>> = vec![None; taps];
-    let mut sums = [0i32; 16];
-    for oy in 0..g.oh {
-        for ox in 0..g.ow {
-            // The input pixel under each tap (None where the window leaves
-            // the input: TFLite skips those taps, a centred zero here).
-            let corners = (g.tap(oy, ox, 0, 0), g.tap(oy, ox, g.fh - 1, g.fw - 1));
-            if let (Some(p0), Some(_), 1, 1) =
-                (corners.0, corners.1, g.w.dilation_h, g.w.dilation_w)
-            {
-                // The whole window inside the input: tap (ky, kx) reads
-                // input pixel p0 + ky·iw + kx.
-                for (ky, rs) in xrows.chunks_mut(g.fw).enumerate() {
-                    let p = p0 + ky * g.iw;
-                    for (kx, r) in rs.iter_mut().enumerate() {
-                        *r = v.x.get((p + kx) * oc..(p + kx + 1) * oc);
-                    }
-                }
-            } else {
-                for (t, r) in xrows.iter_mut().enumerate() {
-                    *r = match g.tap(oy, ox, t / g.fw, t % g.fw) {
-                        Some(p) => v.x.get(p * oc..(p + 1) * oc),
-                        None => None,
-                    };
-                }
-            }
-            let base = (oy * g.ow + ox) * oc;
-            let Some(row) = out.get_mut(base..base + oc) else {
-                return;
+    let (c, taps) = (g.oc, g.fh * g.fw);
+    let npix = g.oh * g.ow;
+    let signed = match v.x_flip {
+        0 => false,
+        0x80 => true,
+        _ => return false,
+    };
+    if g.depthwise != Some(1)
+        || g.ic != c
+        || !c.is_multiple_of(8)
+        || npix == 0
+        || out.len() < npix * c
+        || f16.len() < taps * c
+    {
+        return false;
+    }
+    let (buf, cols) = padded_input(g, v);
+    // Byte offsets of the taps from a window's corner; an odd last tap
+    // pairs with a second read of the corner against zero filter values.
+    let pairs = taps.div_ceil(2);
+    let offs: Vec<usize> = (0..2 * pairs)
+        .map(|t| match t < taps {
+            true => ((t / g.fw) * g.w.dilation_h * cols + (t % g.fw) * g.w.dilation_w) * c,
+            false => 0,
+        })
+        .collect();
+    let corner = |p: usize| ((p / g.ow) * g.w.stride_h * cols + (p % g.ow) * g.w.stride_w) * c;
+    // Every read ends inside the copy (the window of the last pixel is the
+    // copy's bottom-right corner); checked once here.
+    let last = corner(npix - 1) + offs.iter().max().copied().unwrap_or(0) + c;
+    if last > buf.len() {
+        return false;
+    }
+    let fv = |t: usize, o: usize| match t < taps {
+        true => f16[t * c + o],
+        false => 0,
+    };
+    // The zero-point term per channel, folded into the bias.
+    let k = v.in_off + if signed { 128 } else { 0 };
+    let mut ch = rq.channels(c).into_owned();
+    for (o, b) in ch.bias.iter_mut().enumerate() {
+        let sum: i32 = (0..taps).map(|t| i32::from(fv(t, o))).sum();
+        *b = b.wrapping_add(k.wrapping_mul(sum));
+    }
+    // Filters interleaved as `pmaddwd` reads them: per group of sixteen
+    // channels and pair of taps (2j, 2j + 1), the unpacked low and high
+    // halves; for a last group of eight, the same in both 128-bit halves.
+    let (groups, tail) = (c / 16, c % 16 == 8);
+    let mut fl = Vec::with_capacity((groups + 1) * pairs * 2);
+    for gi in 0..groups {
+        for j in 0..pairs {
+            let a: [i16; 16] = core::array::from_fn(|q| fv(2 * j, gi * 16 + q));
+            let b: [i16; 16] = core::array::from_fn(|q| fv(2 * j + 1, gi * 16 + q));
+            // SAFETY: AVX2 is enabled here; 16 values in each array.
+            let (a, b) = unsafe {
+                (
+                    _mm256_loadu_si256(a.as_ptr().cast()),
+                    _mm256_loadu_si256(b.as_ptr().cast()),
+                )
             };
-            let full = oc - oc % 16;
-            if full < oc {
-                // A last group of eight channels on 128-bit halves.
-                let o0 = full;
-                let (mut lo, mut hi) = (_mm_setzero_si128(), _mm_setzero_si128());
-                for (xs, fs) in xrows.chunks(2).zip(frows.chunks(2)) {
-                    // SAFETY: AVX2 is enabled in this function.
-                    let (xa, fa) = unsafe { dw_tap8(xs[0], fs[0], o0, v.x_flip, v.in_off) };
-                    let (xb, fb) = match (xs.get(1), fs.get(1)) {
-                        // SAFETY: as above.
-                        (Some(&x), Some(&f)) => unsafe { dw_tap8(x, f, o0, v.x_flip, v.in_off) },
-                        _ => (_mm_setzero_si128(), _mm_setzero_si128()),
-                    };
-                    lo = _mm_add_epi32(
-                        lo,
-                        _mm_madd_epi16(_mm_unpacklo_epi16(xa, xb), _mm_unpacklo_epi16(fa, fb)),
-                    );
-                    hi = _mm_add_epi32(
-                        hi,
-                        _mm_madd_epi16(_mm_unpackhi_epi16(xa, xb), _mm_unpackhi_epi16(fa, fb)),
-                    );
-                }
-                if let Some(dst) = row.get_mut(o0..o0 + 8) {
-                    // SAFETY: AVX2; channels o0..o0 + 8 exist in the tables;
-                    // `dst` holds eight bytes.
-                    unsafe {
-                        let bytes = ch.requant8_avx2(_mm256_set_m128i(hi, lo), o0);
-                        _mm_storel_epi64(dst.as_mut_ptr().cast(), bytes);
-                    }
-                }
+            fl.push(_mm256_unpacklo_epi16(a, b));
+            fl.push(_mm256_unpackhi_epi16(a, b));
+        }
+    }
+    if tail {
+        for j in 0..pairs {
+            let a: [i16; 8] = core::array::from_fn(|q| fv(2 * j, groups * 16 + q));
+            let b: [i16; 8] = core::array::from_fn(|q| fv(2 * j + 1, groups * 16 + q));
+            // SAFETY: as above, 8 values in each array.
+            let (a, b) = unsafe {
+                (
+                    _mm_loadu_si128(a.as_ptr().cast()),
+                    _mm_loadu_si128(b.as_ptr().cast()),
+                )
+            };
+            fl.push(_mm256_broadcastsi128_si256(_mm_unpacklo_epi16(a, b)));
+            fl.push(_mm256_broadcastsi128_si256(_mm_unpackhi_epi16(a, b)));
+        }
+    }
+    let widen = |x: __m128i| match signed {
+        true => _mm256_cvtepi8_epi16(x),
+        false => _mm256_cvtepu8_epi16(x),
+    };
+    let (bp, op) = (buf.as_ptr(), out.as_mut_ptr());
+    for p in 0..npix {
+        let at = corner(p);
+        for (gi, fg) in fl.chunks_exact(2 * pairs).take(groups).enumerate() {
+            let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for (o2, f2) in offs.chunks_exact(2).zip(fg.chunks_exact(2)) {
+                // SAFETY: `at + offs[t] + c <= last <= buf.len()` for every
+                // tap and `gi·16 + 16 <= c`.
+                let (xa, xb) = unsafe {
+                    (
+                        widen(_mm_loadu_si128(bp.add(at + o2[0] + gi * 16).cast())),
+                        widen(_mm_loadu_si128(bp.add(at + o2[1] + gi * 16).cast())),
+                    )
+                };
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), f2[0]));
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), f2[1]));
             }
-            for o0 in (0..full).step_by(16) {
-                // lo: channels 0-3 and 8-11, hi: 4-7 and 12-15 (the
-                // unpacks work within 128-bit halves).
-                let (mut lo, mut hi) = (zero, zero);
-                for (xs, fs) in xrows.chunks(2).zip(frows.chunks(2)) {
-                    // SAFETY: AVX2 is enabled in this function.
-                    let (xa, fa) = unsafe { dw_tap(xs[0], fs[0], o0, flip, off) };
-                    let (xb, fb) = match (xs.get(1), fs.get(1)) {
-                        // SAFETY: as above.
-                        (Some(&x), Some(&f)) => unsafe { dw_tap(x, f, o0, flip, off) },
-                        _ => (zero, zero),
-                    };
-                    lo = _mm256_add_epi32(
-                        lo,
-                        _mm256_madd_epi16(
-                            _mm256_unpacklo_epi16(xa, xb),
-                            _mm256_unpacklo_epi16(fa, fb),
-                        ),
-                    );
-                    hi = _mm256_add_epi32(
-                        hi,
-                        _mm256_madd_epi16(
-                            _mm256_unpackhi_epi16(xa, xb),
-                            _mm256_unpackhi_epi16(fa, fb),
-                        ),
-                    );
-                }
-                // SAFETY: `sums` holds 16 i32; 16 channels from o0 exist in
-                // the requantization tables and in `row`.
-                unsafe {
-                    _mm256_storeu_si256(
-                        sums.as_mut_ptr().cast(),
-                        _mm256_permute2x128_si256::<0x20>(lo, hi),
-                    );
-                    _mm256_storeu_si256(
-                        sums.as_mut_ptr().add(8).cast(),
-                        _mm256_permute2x128_si256::<0x31>(lo, hi),
-                    );
-                    ch.store8_avx2(&sums, o0, &mut row[o0..o0 + 16]);
-                }
+            // lo: channels 0-3 and 8-11, hi: 4-7 and 12-15.
+            let o0 = gi * 16;
+            // SAFETY: AVX2; channels o0..o0 + 16 are in the tables and
+            // `out` holds pixel p's c bytes (checked above).
+            unsafe {
+                let r0 = ch.requant8_avx2(_mm256_permute2x128_si256::<0x20>(lo, hi), o0);
+                let r1 = ch.requant8_avx2(_mm256_permute2x128_si256::<0x31>(lo, hi), o0 + 8);
+                _mm_storeu_si128(op.add(p * c + o0).cast(), _mm_unpacklo_epi64(r0, r1));
             }
         }
     }
-}
-
-/// [`dw_tap`] for the eight channels `o0..o0 + 8`, on 128-bit vectors.
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn dw_tap8(
-    x: Option<&[u8]>,
-    f: &[i16],
-    o0: usize,
-    flip: u8,
-    off: i32,
-) -> (core::arch::x86_64::__m128i, core::arch::x86_64::__m128i) {
-    use core::arch::x86_64::*;
-    let x = match x {
-        Some(x) => x.get(o0..o0 + 8),
-        None => None,
-    };
-    match (x, f.get(o0..o0 + 8)) {
-        // SAFETY: 8 bytes and 8 i16 values are in the slices.
-        (Some(x), Some(f)) => unsafe {
-            let b = _mm_xor_si128(
-                _mm_loadl_epi64(x.as_ptr().cast()),
-                _mm_set1_epi8(flip as i8),
-            );
-            (
-                _mm_add_epi16(_mm_cvtepu8_epi16(b), _mm_set1_epi16(off as i16)),
-                _mm_loadu_si128(f.as_ptr().cast()),
-            )
-        },
-        _ => (_mm_setzero_si128(), _mm_setzero_si128()),
+    if tail {
+        let o0 = groups * 16;
+        let ft = &fl[groups * pairs * 2..];
+        for p in (0..npix).step_by(2) {
+            // A last odd pixel pairs with itself.
+            let q = (p + 1).min(npix - 1);
+            let (ap, aq) = (corner(p) + o0, corner(q) + o0);
+            let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for (o2, f2) in offs.chunks_exact(2).zip(ft.chunks_exact(2)) {
+                // SAFETY: as above, eight bytes from channel o0 = c - 8.
+                let (xa, xb) = unsafe {
+                    let two = |o: usize| {
+                        _mm_unpacklo_epi64(
+                            _mm_loadl_epi64(bp.add(ap + o).cast()),
+                            _mm_loadl_epi64(bp.add(aq + o).cast()),
+                        )
+                    };
+                    (widen(two(o2[0])), widen(two(o2[1])))
+                };
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), f2[0]));
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), f2[1]));
+            }
+            // lo: pixel p channels 0-3 | pixel q 0-3; hi: the same for 4-7.
+            // SAFETY: AVX2; channels o0..o0 + 8 are in the tables; pixels
+            // p and q have their c bytes in `out`.
+            unsafe {
+                let rp = ch.requant8_avx2(_mm256_permute2x128_si256::<0x20>(lo, hi), o0);
+                _mm_storel_epi64(op.add(p * c + o0).cast(), rp);
+                let rq = ch.requant8_avx2(_mm256_permute2x128_si256::<0x31>(lo, hi), o0);
+                _mm_storel_epi64(op.add(q * c + o0).cast(), rq);
+            }
+        }
     }
-}
-
-/// Centred inputs (zeros without an input pixel) and filter values of
-/// channels `o0..o0 + 16` at one tap.
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn dw_tap(
-    x: Option<&[u8]>,
-    f: &[i16],
-    o0: usize,
-    flip: core::arch::x86_64::__m128i,
-    off: core::arch::x86_64::__m256i,
-) -> (core::arch::x86_64::__m256i, core::arch::x86_64::__m256i) {
-    use core::arch::x86_64::*;
-    let x = match x {
-        Some(x) => x.get(o0..o0 + 16),
-        None => None,
-    };
-    match (x, f.get(o0..o0 + 16)) {
-        // SAFETY: 16 bytes and 16 i16 values are in the slices.
-        (Some(x), Some(f)) => unsafe {
-            let b = _mm_xor_si128(_mm_loadu_si128(x.as_ptr().cast()), flip);
-            (
-                _mm256_add_epi16(_mm256_cvtepu8_epi16(b), off),
-                _mm256_loadu_si256(f.as_ptr().cast()),
-            )
-        },
-        _ => (_mm256_setzero_si256(), _mm256_setzero_si256()),
-    }
+    true
 }
 
 /// The centred filter values `f - z_f` as i16, in the filter's layout.
@@ -966,9 +954,17 @@ pub(crate) enum PackedFilter {
     Plain(Vec<i16>),
 }
 
-/// The packed filter of `op` when it is a 1 x 1 convolution or
-/// FULLY_CONNECTED the product kernel runs (see [`PackedFilter`]).
-pub(crate) fn pack_op(model: &Model<'_>, op: &Op) -> Option<PackedFilter> {
+/// What [`Model::prepare`] keeps of one convolution: its filter packed
+/// for the vectorised kernels and its requantization tables.
+#[derive(Clone, Debug)]
+pub(crate) struct Packed {
+    filter: PackedFilter,
+    channels: Channels,
+}
+
+/// The packed filter (see [`PackedFilter`]) and requantization tables of
+/// `op` when it is a quantized convolution or FULLY_CONNECTED.
+pub(crate) fn pack_op(model: &Model<'_>, op: &Op) -> Option<Packed> {
     if float_op(model, op) {
         return None;
     }
@@ -983,7 +979,12 @@ pub(crate) fn pack_op(model: &Model<'_>, op: &Op) -> Option<PackedFilter> {
         f_off: -zp(t(c.filter)),
         f_flip: flip(t(c.filter)),
     };
-    Some(PackedFilter::pairs(&g, &v).unwrap_or_else(|| PackedFilter::Plain(centred(&v, v.f.len()))))
+    let rq = requant(model, &c, true, None);
+    Some(Packed {
+        filter: PackedFilter::pairs(&g, &v)
+            .unwrap_or_else(|| PackedFilter::Plain(centred(&v, v.f.len()))),
+        channels: Channels::new(&rq, g.oc),
+    })
 }
 
 impl PackedFilter {
@@ -1144,7 +1145,7 @@ fn conv_1x1(
     let (ic, oc) = (g.ic, g.oc);
     let mut patch = vec![0i16; 2 * pairs];
     let npix = g.oh * g.ow;
-    let ch = Channels::new(rq, oc);
+    let ch = rq.channels(oc);
     #[cfg(target_arch = "x86_64")]
     let avx2 = crate::arch::avx2_available();
     // Output pixel i reads input pixel i (a 1 x 1 window, stride 1, no
@@ -1172,7 +1173,15 @@ fn conv_1x1(
     } else {
         Vec::new()
     };
-    let mut xp = vec![0i32; PB * pairs];
+    let mut padded = match direct {
+        true => (Vec::new(), 0),
+        false => padded_input(g, v),
+    };
+    // Slack for the 16-byte loads and 16-value stores of the AVX2 packing.
+    padded.0.extend_from_slice(&[0; 16]);
+    #[cfg(target_arch = "x86_64")]
+    let wide = avx2 && g.w.dilation_w == 1 && g.fw * ic <= 16;
+    let mut xp = vec![0i32; PB * pairs + 8];
     let mut acc = [[0i32; OB]; PB];
     let mut p0 = 0;
     while p0 < npix {
@@ -1180,8 +1189,18 @@ fn conv_1x1(
         let rows = if direct {
             &whole[p0 * pairs..(p0 + n) * pairs]
         } else {
-            pack_patches(g, v, p0, n, pairs, &mut patch, &mut xp);
-            &xp[..]
+            let view = (&padded.0[..], padded.1);
+            #[cfg(target_arch = "x86_64")]
+            if wide {
+                // SAFETY: AVX2 was checked; `padded` and `xp` carry the
+                // slack, the window rows are at most 16 bytes.
+                unsafe { pack_patches_avx2(g, v, view, p0, n, pairs, &mut xp) };
+            } else {
+                pack_patches(g, v, view, p0, n, pairs, &mut patch, &mut xp);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            pack_patches(g, v, view, p0, n, pairs, &mut patch, &mut xp);
+            &xp[..n * pairs]
         };
         for (b, blk) in data.chunks_exact(pairs * 2 * OB).enumerate() {
             #[cfg(target_arch = "x86_64")]
@@ -1214,10 +1233,14 @@ fn conv_1x1(
 }
 
 /// The patches of output pixels `p0..p0 + n` in filter order, centred and
-/// packed in i16 pairs into `xp` (`pairs` words per pixel).
+/// packed in i16 pairs into `xp` (`pairs` words per pixel), read from the
+/// [`padded_input`] copy `buf` (rows of `cols` pixels): every window whole,
+/// the padding a centred zero (TFLite skips those taps: the same sums).
+#[allow(clippy::too_many_arguments)]
 fn pack_patches(
     g: &Geometry,
     v: &Operands<'_>,
+    (buf, cols): (&[u8], usize),
     p0: usize,
     n: usize,
     pairs: usize,
@@ -1225,44 +1248,86 @@ fn pack_patches(
     xp: &mut [i32],
 ) {
     let ic = g.ic;
-    let k = g.fh * g.fw * ic;
+    // A window row is one run of fw·ic bytes without dilation, else fw
+    // runs of ic bytes.
+    let (run, runs) = match g.w.dilation_w {
+        1 => (g.fw * ic, 1),
+        _ => (ic, g.fw),
+    };
     for p in 0..n {
         let (oy, ox) = ((p0 + p) / g.ow, (p0 + p) % g.ow);
-        let row = &mut xp[p * pairs..(p + 1) * pairs];
-        // The pixel's patch in filter order, zero where the window
-        // leaves the input (TFLite skips those taps: the same sums).
+        let corner = (oy * g.w.stride_h * cols + ox * g.w.stride_w) * ic;
         let mut at = 0;
         for ky in 0..g.fh {
-            // The whole window row inside the input and contiguous: one run
-            // of fw·ic bytes.
-            let run = g.fw * ic;
-            if g.w.dilation_w == 1 {
-                if let (Some(a), Some(_)) = (g.tap(oy, ox, ky, 0), g.tap(oy, ox, ky, g.fw - 1)) {
-                    let src = &v.x[a * ic..a * ic + run];
-                    for (d, &b) in patch[at..at + run].iter_mut().zip(src) {
-                        *d = (i32::from(b ^ v.x_flip) + v.in_off) as i16;
-                    }
-                    at += run;
-                    continue;
+            for r in 0..runs {
+                let s = corner + (ky * g.w.dilation_h * cols + r * g.w.dilation_w) * ic;
+                let (Some(src), Some(dst)) = (buf.get(s..s + run), patch.get_mut(at..at + run))
+                else {
+                    return;
+                };
+                for (d, &b) in dst.iter_mut().zip(src) {
+                    *d = (i32::from(b ^ v.x_flip) + v.in_off) as i16;
                 }
-            }
-            for kx in 0..g.fw {
-                let dst = &mut patch[at..at + ic];
-                match g.tap(oy, ox, ky, kx) {
-                    Some(q) => {
-                        for (c, d) in dst.iter_mut().enumerate() {
-                            *d = v.x_at(q * ic + c) as i16;
-                        }
-                    }
-                    None => dst.fill(0),
-                }
-                at += ic;
+                at += run;
             }
         }
-        debug_assert_eq!(at, k);
-        for (j, w) in row.iter_mut().enumerate() {
-            let (lo, hi) = (patch[2 * j] as u16, patch[2 * j + 1] as u16);
-            *w = (u32::from(lo) | (u32::from(hi) << 16)) as i32;
+        patch[at..].fill(0);
+        for (w, pr) in xp[p * pairs..(p + 1) * pairs]
+            .iter_mut()
+            .zip(patch.chunks_exact(2))
+        {
+            *w = (u32::from(pr[0] as u16) | (u32::from(pr[1] as u16) << 16)) as i32;
+        }
+    }
+}
+
+/// [`pack_patches`] with AVX2, for window rows of at most 16 bytes: each
+/// run is loaded as 16 bytes, centred in one step and stored as 16 i16
+/// values over the patch (the next run, or the next pixel, overwrites the
+/// excess). The i32 pair words are the i16 values in memory order
+/// (little-endian: value `2j` in the low half of word `j`).
+///
+/// # Safety
+/// AVX2; `buf` holds 16 bytes past the last run any window reads and `xp`
+/// 16 i16 values past `n · pairs` words; `g.fw · g.ic <= 16` (no dilation).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn pack_patches_avx2(
+    g: &Geometry,
+    v: &Operands<'_>,
+    (buf, cols): (&[u8], usize),
+    p0: usize,
+    n: usize,
+    pairs: usize,
+    xp: &mut [i32],
+) {
+    use core::arch::x86_64::*;
+    let ic = g.ic;
+    let run = g.fw * ic;
+    let (fl, off) = (
+        _mm_set1_epi8(v.x_flip as i8),
+        _mm256_set1_epi16(v.in_off as i16),
+    );
+    let dst = xp.as_mut_ptr().cast::<i16>();
+    for p in 0..n {
+        let (oy, ox) = ((p0 + p) / g.ow, (p0 + p) % g.ow);
+        let corner = (oy * g.w.stride_h * cols + ox * g.w.stride_w) * ic;
+        let row = p * pairs * 2;
+        for ky in 0..g.fh {
+            let s = corner + ky * g.w.dilation_h * cols * ic;
+            // SAFETY: `s + 16 <= buf.len()` and `row + ky·run + 16` is
+            // inside `xp`'s i16 view (caller).
+            unsafe {
+                let b = _mm_xor_si128(_mm_loadu_si128(buf.as_ptr().add(s).cast()), fl);
+                let w = _mm256_add_epi16(_mm256_cvtepu8_epi16(b), off);
+                _mm256_storeu_si256(dst.add(row + ky * run).cast(), w);
+            }
+        }
+        let k = g.fh * run;
+        if k < 2 * pairs {
+            // SAFETY: inside the pixel's words.
+            unsafe { *dst.add(row + k) = 0 };
         }
     }
 }
@@ -1336,6 +1401,25 @@ pub(crate) fn geometry(model: &Model<'_>, c: &ConvSpec) -> Geometry {
     }
 }
 
+/// The requantization of convolution `c` (`vector`: see [`Requant`]).
+fn requant<'a>(
+    model: &'a Model<'_>,
+    c: &ConvSpec,
+    vector: bool,
+    ready: Option<&'a Channels>,
+) -> Requant<'a> {
+    let t = |i: usize| &model.tensors[i];
+    Requant {
+        scales: (t(c.input).scale, &t(c.filter).scales, t(c.output).scale),
+        vector,
+        range: act_range(c.act, t(c.output)),
+        zero: zp(t(c.output)),
+        flip: flip(t(c.output)),
+        bias: c.bias.and_then(|b| t(b).data).unwrap_or(&[]),
+        ready,
+    }
+}
+
 /// Requantization of one convolution's accumulators.
 struct Requant<'a> {
     /// Input scale, filter scales (one, or one per output channel), output scale.
@@ -1349,14 +1433,25 @@ struct Requant<'a> {
     flip: u8,
     /// int32 little-endian biases (empty: none).
     bias: &'a [u8],
+    /// The [`Channels`] made by [`Model::prepare`], if any.
+    ready: Option<&'a Channels>,
 }
 
-impl Requant<'_> {
+impl<'a> Requant<'a> {
     /// `(multiplier, shift)` of output channel `o`, as TFLite prepares it:
     /// per tensor, the float product of the input and filter scales divided
     /// in double; per channel, all in double.
     fn multiplier(&self, o: usize) -> (i32, i32) {
         channel_multiplier(self.scales, o)
+    }
+
+    /// The requantization tables of `oc` channels: the prepared ones, or
+    /// made now.
+    fn channels(&self, oc: usize) -> Cow<'a, Channels> {
+        match self.ready {
+            Some(c) if c.bias.len() == oc => Cow::Borrowed(c),
+            _ => Cow::Owned(Channels::new(self, oc)),
+        }
     }
 }
 
@@ -1383,7 +1478,7 @@ fn conv_loop(
     out: &mut [u8],
     mut pixel: impl FnMut(usize, usize, usize, &mut [i32]),
 ) {
-    let ch = Channels::new(rq, g.oc);
+    let ch = rq.channels(g.oc);
     let mut acc = [0i32; CHUNK];
     let mut o0 = 0;
     while o0 < g.oc {
@@ -1403,7 +1498,8 @@ fn conv_loop(
 
 /// Per-output-channel requantization constants of one convolution, laid
 /// out for eight channels at a time.
-struct Channels {
+#[derive(Clone, Debug)]
+pub(crate) struct Channels {
     bias: Vec<i32>,
     q: Vec<i32>,
     shift: Vec<i32>,
@@ -1903,21 +1999,27 @@ fn softmax_u8(x: &[u8], out: &mut [u8], flips: (u8, u8), depth: usize, beta: f32
         left,
         diff_min,
     } = softmax_params(beta, scale);
+    // exp of a difference depends on the difference alone (0..=255 below
+    // the row's maximum): each row fills a table once, as far as it needs.
+    let mut table = [0i32; 256];
     for (row, orow) in x.chunks(depth).zip(out.chunks_mut(depth)) {
         let max = row.iter().map(|&v| i32::from(v ^ fi)).max().unwrap_or(0);
-        let scaled = |v: u8| {
-            srdhm(
-                (i32::from(v ^ fi) - max).wrapping_mul(1i32.wrapping_shl(left as u32)),
-                mult,
-            )
-        };
+        let min = row.iter().map(|&v| i32::from(v ^ fi)).min().unwrap_or(0);
+        for (d, e) in table.iter_mut().enumerate().take((max - min) as usize + 1) {
+            let diff = -(d as i32);
+            *e = match diff >= diff_min {
+                true => exp_negative(srdhm(
+                    diff.wrapping_mul(1i32.wrapping_shl(left as u32)),
+                    mult,
+                )),
+                false => 0,
+            };
+        }
+        let exp = |v: u8| table[(max - i32::from(v ^ fi)) as usize];
         let mut sum = 0i32;
         for &v in row {
             if i32::from(v ^ fi) - max >= diff_min {
-                sum = sum.wrapping_add(rounding_divide_by_pot(
-                    exp_negative(scaled(v)),
-                    SOFTMAX_ACC_BITS,
-                ));
+                sum = sum.wrapping_add(rounding_divide_by_pot(exp(v), SOFTMAX_ACC_BITS));
             }
         }
         let headroom = (sum as u32).leading_zeros().min(31) as i32;
@@ -1926,8 +2028,8 @@ fn softmax_u8(x: &[u8], out: &mut [u8], flips: (u8, u8), depth: usize, beta: f32
         let recip = one_over_one_plus_x(shifted);
         for (o, &v) in orow.iter_mut().zip(row) {
             *o = if i32::from(v ^ fi) - max >= diff_min {
-                let e = exp_negative(scaled(v));
-                rounding_divide_by_pot(srdhm(recip, e), bits_over_unit + 31 - 8).clamp(0, 255) as u8
+                rounding_divide_by_pot(srdhm(recip, exp(v)), bits_over_unit + 31 - 8).clamp(0, 255)
+                    as u8
             } else {
                 0
             } ^ fo;
@@ -1961,6 +2063,83 @@ mod tests {
                 assert_eq!(a, b, "len {len} flip {flip} off {off}");
             }
         }
+    }
+
+    /// The AVX2 patch packing equals its scalar specification: windows
+    /// 1 x 1 to 5 x 3 with 1 to 5 input channels (rows up to 15 bytes),
+    /// strides 1 and 2, SAME and VALID sizes, both byte flips; every
+    /// pixel of every block, with the odd last value's zero.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn pack_patches_avx2_equals_scalar() {
+        if !crate::arch::avx2_available() {
+            return;
+        }
+        let mut cases = 0;
+        for (fh, fw, ic, s, same, flip) in [
+            (3, 3, 3, 2, true, 0u8),
+            (3, 3, 3, 1, false, 0x80),
+            (1, 1, 5, 1, true, 0),
+            (5, 3, 5, 2, true, 0x80),
+            (2, 5, 3, 1, true, 0),
+            (3, 2, 1, 2, false, 0),
+        ] {
+            let (ih, iw) = (9usize, 7usize);
+            let (oh, ow) = match same {
+                true => (ih.div_ceil(s), iw.div_ceil(s)),
+                false => ((ih - fh) / s + 1, (iw - fw) / s + 1),
+            };
+            let w = Window {
+                padding: super::super::Padding::Same,
+                stride_w: s,
+                stride_h: s,
+                dilation_w: 1,
+                dilation_h: 1,
+            };
+            let g = Geometry {
+                ih,
+                iw,
+                ic,
+                oh,
+                ow,
+                oc: 16,
+                fh,
+                fw,
+                ph: pad(s, 1, ih, fh, oh),
+                pw: pad(s, 1, iw, fw, ow),
+                w,
+                depthwise: None,
+            };
+            let x: Vec<u8> = (0..ih * iw * ic).map(|i| (i * 89 + 5) as u8).collect();
+            let v = Operands {
+                x: &x,
+                in_off: -77,
+                x_flip: flip,
+                f: &[],
+                f_off: 0,
+                f_flip: 0,
+            };
+            let mut buf = padded_input(&g, &v);
+            buf.0.extend_from_slice(&[0; 16]);
+            let pairs = (fh * fw * ic).div_ceil(2);
+            let mut patch = vec![0i16; 2 * pairs];
+            for p0 in (0..oh * ow).step_by(PB) {
+                let n = (oh * ow - p0).min(PB);
+                let mut a = vec![-1i32; PB * pairs + 8];
+                let mut b = a.clone();
+                pack_patches(&g, &v, (&buf.0, buf.1), p0, n, pairs, &mut patch, &mut a);
+                // SAFETY: AVX2 was checked; `buf` and `b` carry the slack
+                // and the window rows are at most 15 bytes.
+                unsafe { pack_patches_avx2(&g, &v, (&buf.0, buf.1), p0, n, pairs, &mut b) };
+                assert_eq!(
+                    a[..n * pairs],
+                    b[..n * pairs],
+                    "{fh}x{fw}x{ic} s{s} p0 {p0}"
+                );
+                cases += 1;
+            }
+        }
+        assert!(cases > 20);
     }
 
     #[test]

@@ -1362,7 +1362,7 @@ impl<'a> Model<'a> {
 /// Filters packed once for [`Model::run_prepared`] (from [`Model::prepare`]).
 #[derive(Clone, Debug)]
 pub struct Prepared {
-    packed: Vec<Option<kernels::PackedFilter>>,
+    packed: Vec<Option<kernels::Packed>>,
 }
 
 /// Where [`Model::run_in`] keeps each activation tensor (from [`Model::plan`]).
