@@ -1610,33 +1610,8 @@ impl Channels {
         use core::arch::x86_64::*;
         // SAFETY: eight values from `t[c..]` exist (caller).
         let ld = |t: &[i32]| unsafe { _mm256_loadu_si256(t.as_ptr().add(c).cast()) };
-        let one = _mm256_set1_epi32(1);
-        let nudge = _mm256_set1_epi64x(1 << 30);
-        let x = _mm256_sllv_epi32(_mm256_add_epi32(v, ld(&self.bias)), ld(&self.left));
-        let q = ld(&self.q);
-        // round(x·q / 2^31): the 64-bit products of even and odd lanes
-        // plus 2^30, bits 31..62 (gemmlowp's nudge and truncation give
-        // floor((x·q + 2^30) / 2^31) for either sign; q >= 0 rules out
-        // the saturating case).
-        let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, q), nudge), 31);
-        let odd = _mm256_add_epi64(
-            _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(q, 32)),
-            nudge,
-        );
-        let hm = _mm256_blend_epi32(
-            even,
-            _mm256_slli_epi64(_mm256_srli_epi64(odd, 31), 32),
-            0b1010_1010,
-        );
-        // Rounding right shift, ties away from zero.
-        let e = ld(&self.right);
-        let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, e), one);
-        let rem = _mm256_and_si256(hm, mask);
-        let threshold = _mm256_sub_epi32(
-            _mm256_srli_epi32(mask, 1),
-            _mm256_cmpgt_epi32(_mm256_setzero_si256(), hm),
-        );
-        let r = _mm256_sub_epi32(_mm256_srav_epi32(hm, e), _mm256_cmpgt_epi32(rem, threshold));
+        let x = _mm256_add_epi32(v, ld(&self.bias));
+        let r = mbqm8_avx2(x, ld(&self.q), ld(&self.left), ld(&self.right));
         let r = _mm256_min_epi32(
             _mm256_max_epi32(
                 _mm256_add_epi32(r, _mm256_set1_epi32(self.zero)),
@@ -1644,12 +1619,66 @@ impl Channels {
             ),
             _mm256_set1_epi32(self.range.1),
         );
-        // Eight values in 0..=255 to bytes: pack each 128-bit half to 16
-        // and 8 bits (in place, no saturation at work), join the halves.
-        let p = _mm256_packus_epi16(_mm256_packus_epi32(r, r), _mm256_setzero_si256());
-        let bytes = _mm_unpacklo_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256::<1>(p));
-        _mm_xor_si128(bytes, _mm_set1_epi8(self.flip as i8))
+        bytes8_avx2(r, self.flip)
     }
+}
+
+/// [`multiply_by_quantized_multiplier`] of eight lanes: `x` shifted left
+/// by `left`, times `q` (Q0.31, `q >= 0`) with gemmlowp's rounding, then a
+/// rounding right shift by `right` (ties away from zero); `left` and
+/// `right` are the nonnegative parts of the shift (see [`Channels`]).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+fn mbqm8_avx2(
+    x: core::arch::x86_64::__m256i,
+    q: core::arch::x86_64::__m256i,
+    left: core::arch::x86_64::__m256i,
+    right: core::arch::x86_64::__m256i,
+) -> core::arch::x86_64::__m256i {
+    use core::arch::x86_64::*;
+    let one = _mm256_set1_epi32(1);
+    let nudge = _mm256_set1_epi64x(1 << 30);
+    let x = _mm256_sllv_epi32(x, left);
+    // round(x·q / 2^31): the 64-bit products of even and odd lanes
+    // plus 2^30, bits 31..62 (gemmlowp's nudge and truncation give
+    // floor((x·q + 2^30) / 2^31) for either sign; q >= 0 rules out
+    // the saturating case).
+    let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, q), nudge), 31);
+    let odd = _mm256_add_epi64(
+        _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(q, 32)),
+        nudge,
+    );
+    let hm = _mm256_blend_epi32(
+        even,
+        _mm256_slli_epi64(_mm256_srli_epi64(odd, 31), 32),
+        0b1010_1010,
+    );
+    // Rounding right shift, ties away from zero.
+    let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
+    let rem = _mm256_and_si256(hm, mask);
+    let threshold = _mm256_sub_epi32(
+        _mm256_srli_epi32(mask, 1),
+        _mm256_cmpgt_epi32(_mm256_setzero_si256(), hm),
+    );
+    _mm256_sub_epi32(
+        _mm256_srav_epi32(hm, right),
+        _mm256_cmpgt_epi32(rem, threshold),
+    )
+}
+
+/// Eight values in `0..=255` (i32 lanes) as the low eight bytes, XORed
+/// with `flip`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+fn bytes8_avx2(r: core::arch::x86_64::__m256i, flip: u8) -> core::arch::x86_64::__m128i {
+    use core::arch::x86_64::*;
+    // Pack each 128-bit half to 16 and 8 bits (in place, no saturation at
+    // work), join the halves.
+    let p = _mm256_packus_epi16(_mm256_packus_epi32(r, r), _mm256_setzero_si256());
+    let bytes = _mm_unpacklo_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256::<1>(p));
+    _mm_xor_si128(bytes, _mm_set1_epi8(flip as i8))
 }
 
 /// A convolution's input and filter with the offsets that centre them
@@ -1875,6 +1904,30 @@ pub(crate) fn mean_multiplier(ti: &Tensor<'_>, to: &Tensor<'_>, n: usize) -> (i3
     (((i64::from(q) << k) / n) as i32, shift - k)
 }
 
+/// The constants of one uint8/int8 ADD (see [`add_multipliers`]).
+#[derive(Clone, Copy)]
+struct AddParams {
+    mult: [(i32, i32); 3],
+    zeros: [i32; 3],
+    flips: [u8; 3],
+    range: (i32, i32),
+}
+
+impl AddParams {
+    /// TFLite's reference arithmetic for one pair of stored bytes: the
+    /// specification of [`add_u8_avx2`].
+    #[inline(always)]
+    fn one(&self, x: u8, y: u8) -> u8 {
+        let [(m1, s1), (m2, s2), (mo, so)] = self.mult;
+        let x = (i32::from(x ^ self.flips[0]) - self.zeros[0]) * (1 << ADD_LEFT_SHIFT);
+        let y = (i32::from(y ^ self.flips[1]) - self.zeros[1]) * (1 << ADD_LEFT_SHIFT);
+        let sx = multiply_by_quantized_multiplier(x, m1, s1);
+        let sy = multiply_by_quantized_multiplier(y, m2, s2);
+        let raw = multiply_by_quantized_multiplier(sx.wrapping_add(sy), mo, so) + self.zeros[2];
+        raw.max(self.range.0).min(self.range.1) as u8 ^ self.flips[2]
+    }
+}
+
 fn add_u8(
     a: &[u8],
     b: &[u8],
@@ -1884,17 +1937,60 @@ fn add_u8(
     to: &Tensor<'_>,
     act: Activation,
 ) {
-    let [(m1, s1), (m2, s2), (mo, so)] = add_multipliers(ta, tb, to);
-    let (lo, hi) = act_range(act, to);
-    let (fa, fb, fo) = (flip(ta), flip(tb), flip(to));
-    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        let x = (i32::from(x ^ fa) - zp(ta)) * (1 << ADD_LEFT_SHIFT);
-        let y = (i32::from(y ^ fb) - zp(tb)) * (1 << ADD_LEFT_SHIFT);
-        let sx = multiply_by_quantized_multiplier(x, m1, s1);
-        let sy = multiply_by_quantized_multiplier(y, m2, s2);
-        let raw = multiply_by_quantized_multiplier(sx.wrapping_add(sy), mo, so) + zp(to);
-        *o = raw.max(lo).min(hi) as u8 ^ fo;
+    let p = AddParams {
+        mult: add_multipliers(ta, tb, to),
+        zeros: [zp(ta), zp(tb), zp(to)],
+        flips: [flip(ta), flip(tb), flip(to)],
+        range: act_range(act, to),
+    };
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if crate::arch::avx2_available() {
+        // SAFETY: AVX2 was checked.
+        done = unsafe { add_u8_avx2(a, b, out, &p) };
     }
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b).skip(done) {
+        *o = p.one(x, y);
+    }
+}
+
+/// [`AddParams::one`] eight bytes at a time (the three rescalings by
+/// [`mbqm8_avx2`]); returns how many leading bytes it wrote (a multiple of
+/// eight), the rest is left to the caller.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_u8_avx2(a: &[u8], b: &[u8], out: &mut [u8], p: &AddParams) -> usize {
+    use core::arch::x86_64::*;
+    let n = out.len().min(a.len()).min(b.len()) / 8 * 8;
+    let set = _mm256_set1_epi32;
+    // (q, left, right) of each rescaling, as `Channels` keeps them.
+    let parts =
+        |(q, shift): (i32, i32)| (set(q), set(shift.max(0) & 31), set((-shift).clamp(0, 31)));
+    let [ma, mb, mo] = p.mult.map(parts);
+    let widen = |src: &[u8], i: usize, flip: u8, zero: i32| {
+        // SAFETY: `i + 8 <= n <= src.len()`.
+        let v = unsafe { _mm_loadl_epi64(src.as_ptr().add(i).cast()) };
+        let v = _mm256_cvtepu8_epi32(_mm_xor_si128(v, _mm_set1_epi8(flip as i8)));
+        _mm256_slli_epi32::<ADD_LEFT_SHIFT>(_mm256_sub_epi32(v, set(zero)))
+    };
+    let mut i = 0;
+    while i < n {
+        let x = widen(a, i, p.flips[0], p.zeros[0]);
+        let y = widen(b, i, p.flips[1], p.zeros[1]);
+        let sum = _mm256_add_epi32(
+            mbqm8_avx2(x, ma.0, ma.1, ma.2),
+            mbqm8_avx2(y, mb.0, mb.1, mb.2),
+        );
+        let r = _mm256_add_epi32(mbqm8_avx2(sum, mo.0, mo.1, mo.2), set(p.zeros[2]));
+        let r = _mm256_min_epi32(_mm256_max_epi32(r, set(p.range.0)), set(p.range.1));
+        // SAFETY: `i + 8 <= n <= out.len()`.
+        unsafe { _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), bytes8_avx2(r, p.flips[2])) };
+        i += 8;
+    }
+    n
 }
 
 // ---- gemmlowp-style fixed point for the uint8 softmax ------------------
@@ -2140,6 +2236,51 @@ mod tests {
             }
         }
         assert!(cases > 20);
+    }
+
+    /// The AVX2 ADD equals its scalar specification on random multipliers
+    /// (every shift an ADD can have and beyond), zero points, byte flips,
+    /// activation ranges and lengths around the 8-byte step.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn add_avx2_equals_scalar() {
+        if !crate::arch::avx2_available() {
+            return;
+        }
+        let mut rng = crate::rng::Rng::new(7);
+        let mut byte = || (rng.next_u64() >> 56) as u8;
+        let mut checked = 0;
+        for round in 0..3000 {
+            let mut r = crate::rng::Rng::new(round);
+            let mut mult = || {
+                let q = (1 << 30) + (r.next_u64() % (1 << 30)) as i32;
+                (q, (r.next_u64() % 40) as i32 - 36)
+            };
+            let mult = [mult(), mult(), mult()];
+            let (lo, hi) = (round as i32 % 7, 255 - round as i32 % 5);
+            let flips = [0u8, 0x80, 0, 0x80][round as usize % 4];
+            let p = AddParams {
+                mult,
+                zeros: [
+                    (round * 37 % 256) as i32,
+                    (round * 91 % 256) as i32,
+                    (round % 256) as i32,
+                ],
+                flips: [flips, flips ^ 0x80 * u8::from(round % 3 == 0), flips],
+                range: (lo, hi),
+            };
+            let n = (round % 41) as usize;
+            let a: Vec<u8> = (0..n).map(|_| byte()).collect();
+            let b: Vec<u8> = (0..n).map(|_| byte()).collect();
+            let want: Vec<u8> = a.iter().zip(&b).map(|(&x, &y)| p.one(x, y)).collect();
+            let mut got = vec![0u8; n];
+            // SAFETY: AVX2 was checked.
+            let done = unsafe { add_u8_avx2(&a, &b, &mut got, &p) };
+            assert_eq!(done, n / 8 * 8);
+            assert_eq!(got[..done], want[..done], "round {round}");
+            checked += done;
+        }
+        assert!(checked > 40_000);
     }
 
     #[test]
