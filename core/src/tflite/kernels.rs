@@ -2266,7 +2266,7 @@ mod tests {
                     (round * 91 % 256) as i32,
                     (round % 256) as i32,
                 ],
-                flips: [flips, flips ^ 0x80 * u8::from(round % 3 == 0), flips],
+                flips: [flips, flips ^ (0x80 * u8::from(round % 3 == 0)), flips],
                 range: (lo, hi),
             };
             let n = (round % 41) as usize;
