@@ -1517,27 +1517,35 @@ pub(crate) struct Channels {
 
 impl Channels {
     fn new(rq: &Requant<'_>, oc: usize) -> Self {
-        let (mut q, mut shift) = (Vec::with_capacity(oc), Vec::with_capacity(oc));
-        for o in 0..oc {
-            let (a, b) = rq.multiplier(o);
-            q.push(a);
-            shift.push(b);
-        }
+        let (q, shift) = (0..oc).map(|o| rq.multiplier(o)).unzip();
+        let bias = (0..oc)
+            .map(|o| {
+                rq.bias
+                    .get(4 * o..4 * o + 4)
+                    .map_or(0, |c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            })
+            .collect();
+        Self::from_parts(bias, q, shift, rq.zero, rq.range, rq.flip)
+    }
+
+    /// The tables of per-channel biases and `(q, shift)` multipliers.
+    fn from_parts(
+        bias: Vec<i32>,
+        q: Vec<i32>,
+        shift: Vec<i32>,
+        zero: i32,
+        range: (i32, i32),
+        flip: u8,
+    ) -> Self {
         Channels {
-            bias: (0..oc)
-                .map(|o| {
-                    rq.bias
-                        .get(4 * o..4 * o + 4)
-                        .map_or(0, |c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                })
-                .collect(),
             left: shift.iter().map(|&s| s.max(0) & 31).collect(),
             right: shift.iter().map(|&s| (-s).clamp(0, 31)).collect(),
+            bias,
             q,
             shift,
-            zero: rq.zero,
-            range: rq.range,
-            flip: rq.flip,
+            zero,
+            range,
+            flip,
         }
     }
 
@@ -2283,24 +2291,59 @@ mod tests {
         assert!(checked > 40_000);
     }
 
+    /// The vector requantization against the scalar specification where
+    /// the arithmetic is most at risk: sums on and next to
+    /// the rounding ties of both roundings (`x ≈ (k + 1/2) / M` and
+    /// `x·q ≈ (j + 1/2)·2^31`), for multipliers from 2^-14 to 1/2, outputs
+    /// across the whole byte range, and sums large enough to lose f32
+    /// precision.
+    #[test]
+    fn vector_requantization_near_rounding_ties() {
+        let mut rng = crate::rng::Rng::new(5);
+        let mut checked = 0;
+        for round in 0..3000 {
+            let m = libm::ldexp(0.5 + 0.5 * rng.next_f64(), -((round % 14) as i32) - 1);
+            let (q, s) = quantize_multiplier(m);
+            let zero = (rng.next_u64() % 256) as i32;
+            let ch = Channels::from_parts(vec![0; 8], vec![q; 8], vec![s; 8], zero, (0, 255), 0);
+            let k = (rng.next_u64() % 600) as f64 - 300.0;
+            let mut acc: Vec<i32> = (0..8)
+                .map(|j| match round % 3 {
+                    // Next to a tie of the final rounding.
+                    0 => ((k + 0.5) / m) as i32 + j - 4,
+                    // Next to a tie of the first (x·q = (i + 1/2)·2^31).
+                    1 => {
+                        let i = (k / m * f64::from(q) / 2_147_483_648.0) as i64 + j as i64;
+                        (((i as f64 + 0.5) * 2_147_483_648.0 / f64::from(q)) as i64) as i32
+                    }
+                    // Beyond f32's 24 bits.
+                    _ => (rng.next_u64() as i32) >> (rng.next_u64() % 8),
+                })
+                .collect();
+            if round % 5 == 0 {
+                acc.reverse();
+            }
+            let (mut a, mut b) = (vec![0u8; 8], vec![0u8; 8]);
+            ch.store_scalar(&acc, 0, &mut a);
+            ch.store(&acc, 0, &mut b, true);
+            assert_eq!(a, b, "round {round} m {m} acc {acc:?}");
+            checked += a.iter().filter(|&&v| v != 0 && v != 255).count();
+        }
+        // Most outputs inside the byte range, not saturated.
+        assert!(checked > 5_000, "{checked}");
+    }
+
     #[test]
     fn vector_requantization_equals_the_scalar_specification() {
         let mut rng = crate::rng::Rng::new(42);
         let mut checked = 0;
         for round in 0..4000 {
             let n = 8 * (1 + round % 4);
-            let mut ch = Channels {
-                bias: Vec::new(),
-                q: Vec::new(),
-                shift: Vec::new(),
-                left: Vec::new(),
-                right: Vec::new(),
-                zero: (rng.next_u64() % 256) as i32,
-                range: (0, 255),
-                flip: if round % 2 == 0 { 0 } else { 0x80 },
-            };
+            let zero = (rng.next_u64() % 256) as i32;
+            let flip = if round % 2 == 0 { 0 } else { 0x80 };
             let lo = (rng.next_u64() % 100) as i32;
-            ch.range = (lo, lo + (rng.next_u64() % 156) as i32);
+            let range = (lo, lo + (rng.next_u64() % 156) as i32);
+            let (mut bias, mut qs, mut shifts) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..n {
                 // A quarter exact powers of two (q = 2^30): products of odd
                 // sums then sit exactly on a rounding tie.
@@ -2315,13 +2358,11 @@ mod tests {
                 } else {
                     m
                 });
-                ch.q.push(q);
-                ch.shift.push(s);
-                ch.left.push(s.max(0) & 31);
-                ch.right.push((-s).clamp(0, 31));
-                ch.bias
-                    .push((rng.next_u64() as i32) >> (rng.next_u64() % 32));
+                qs.push(q);
+                shifts.push(s);
+                bias.push((rng.next_u64() as i32) >> (rng.next_u64() % 32));
             }
+            let ch = Channels::from_parts(bias, qs, shifts, zero, range, flip);
             let acc: Vec<i32> = (0..n)
                 .map(|k| match (round + k) % 7 {
                     0 => i32::MAX,
