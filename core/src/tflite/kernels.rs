@@ -2302,7 +2302,7 @@ mod tests {
         let mut rng = crate::rng::Rng::new(5);
         let mut checked = 0;
         for round in 0..3000 {
-            let m = libm::ldexp(0.5 + 0.5 * rng.next_f64(), -((round % 14) as i32) - 1);
+            let m = libm::ldexp(0.5 + 0.5 * rng.next_f64(), -(round % 14) - 1);
             let (q, s) = quantize_multiplier(m);
             let zero = (rng.next_u64() % 256) as i32;
             let ch = Channels::from_parts(vec![0; 8], vec![q; 8], vec![s; 8], zero, (0, 255), 0);
