@@ -1507,9 +1507,18 @@ pub(crate) struct Channels {
     /// (`max(shift, 0) mod 32`; read by the AVX2 path).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     left: Vec<i32>,
-    /// The rounding right shift (`min(max(-shift, 0), 31)`).
+    /// [`one_rounding`]'s `pos`, `neg` and `s` per channel, as 64-bit
+    /// values in groups of eight channels: the four even ones, then the
+    /// four odd ones (the lanes `_mm256_mul_epi32` fills).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    right: Vec<i32>,
+    pos: Vec<i64>,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    neg: Vec<i64>,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    s: Vec<i64>,
+    /// The zero point less [`one_rounding`]'s `corr`, per channel.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    zc: Vec<i32>,
     zero: i32,
     range: (i32, i32),
     flip: u8,
@@ -1537,9 +1546,25 @@ impl Channels {
         range: (i32, i32),
         flip: u8,
     ) -> Self {
+        // Group layout of the 64-bit tables (see the fields), padded to a
+        // whole group; `q` gets one more value for the odd lanes' read.
+        let n = shift.len().div_ceil(8) * 8;
+        let (mut pos, mut neg, mut s) = (vec![0; n], vec![0; n], vec![63; n]);
+        let mut zc = Vec::with_capacity(shift.len());
+        for (c, &sh) in shift.iter().enumerate() {
+            let at = c / 8 * 8 + (c % 8 % 2) * 4 + c % 8 / 2;
+            let (p, m, sc, corr) = one_rounding(sh);
+            (pos[at], neg[at], s[at]) = (p, m, sc);
+            zc.push(zero.wrapping_sub(corr));
+        }
+        let mut q = q;
+        q.resize(n + 1, 0);
         Channels {
             left: shift.iter().map(|&s| s.max(0) & 31).collect(),
-            right: shift.iter().map(|&s| (-s).clamp(0, 31)).collect(),
+            pos,
+            neg,
+            s,
+            zc,
             bias,
             q,
             shift,
@@ -1568,7 +1593,7 @@ impl Channels {
     #[inline(always)]
     fn store(&self, acc: &[i32], o0: usize, out: &mut [u8], vector: bool) {
         #[cfg(target_arch = "x86_64")]
-        if vector && crate::arch::avx2_available() {
+        if vector && o0.is_multiple_of(8) && crate::arch::avx2_available() {
             let full = acc.len() - acc.len() % 8;
             // SAFETY: AVX2 was checked; `full` channels from `o0` exist in
             // every table and in `acc` and `out`.
@@ -1617,62 +1642,90 @@ impl Channels {
     ) -> core::arch::x86_64::__m128i {
         use core::arch::x86_64::*;
         // SAFETY: eight values from `t[c..]` exist (caller).
-        let ld = |t: &[i32]| unsafe { _mm256_loadu_si256(t.as_ptr().add(c).cast()) };
-        let x = _mm256_add_epi32(v, ld(&self.bias));
-        let r = mbqm8_avx2(x, ld(&self.q), ld(&self.left), ld(&self.right));
+        let ld = |t: &[i32], at: usize| unsafe { _mm256_loadu_si256(t.as_ptr().add(at).cast()) };
+        // SAFETY: the 64-bit tables hold eight values per group of eight
+        // channels (even channels, then odd), `c` starts a group (caller).
+        let ld64 = |t: &[i64], at: usize| unsafe { _mm256_loadu_si256(t.as_ptr().add(at).cast()) };
+        let x = _mm256_add_epi32(v, ld(&self.bias, c));
+        let two = |t: &[i64]| [ld64(t, c), ld64(t, c + 4)];
+        // The odd lanes' multipliers: the table read one channel on.
+        let q = (ld(&self.q, c), ld(&self.q, c + 1));
+        let w = mbqm8_avx2(
+            x,
+            q,
+            ld(&self.left, c),
+            [two(&self.pos), two(&self.neg), two(&self.s)],
+        );
+        // `zc`: the zero point less `corr`.
+        let r = _mm256_add_epi32(w, ld(&self.zc, c));
         let r = _mm256_min_epi32(
-            _mm256_max_epi32(
-                _mm256_add_epi32(r, _mm256_set1_epi32(self.zero)),
-                _mm256_set1_epi32(self.range.0),
-            ),
+            _mm256_max_epi32(r, _mm256_set1_epi32(self.range.0)),
             _mm256_set1_epi32(self.range.1),
         );
         bytes8_avx2(r, self.flip)
     }
 }
 
-/// [`multiply_by_quantized_multiplier`] of eight lanes: `x` shifted left
-/// by `left`, times `q` (Q0.31, `q >= 0`) with gemmlowp's rounding, then a
-/// rounding right shift by `right` (ties away from zero); `left` and
-/// `right` are the nonnegative parts of the shift (see [`Channels`]).
+/// [`multiply_by_quantized_multiplier`] with one rounding instead of two:
+/// the constants `(pos, neg, s, corr)` of a shift. With `e` the right shift
+/// (`(-shift).clamp(0, 31)`) and `t = x·q + 2^30`, TFLite's
+/// `RDBP(floor(t / 2^31), e)` (ties away from zero) equals
+/// `floor((t + 2^(30 + e) - [t < 0]·2^31) / 2^(31 + e))` for `e >= 1`
+/// (nested floors of divisions by powers of two are one floor) and
+/// `floor(t / 2^31)` for `e = 0`. Adding `2^62` keeps the 64-bit value
+/// nonnegative for any i32 `x` and `q`, so a logical shift by `s = 31 + e`
+/// gives the result plus `2^(62 - s)`: `corr`, that offset mod 2^32.
+/// `pos` and `neg` are the addends of `x·q` for `t >= 0` and `t < 0`.
+pub(crate) fn one_rounding(shift: i32) -> (i64, i64, i64, i32) {
+    let e = i64::from((-shift).clamp(0, 31));
+    let s = 31 + e;
+    let (pos, neg) = match e {
+        0 => (1 << 30, 1 << 30),
+        _ => (
+            (1 << 30) + (1 << (30 + e)),
+            (1 << 30) + (1 << (30 + e)) - (1 << 31),
+        ),
+    };
+    let corr = ((1i64 << (62 - s)) as u64 as u32) as i32;
+    ((1 << 62) + pos, (1 << 62) + neg, s, corr)
+}
+
+/// The scalar form of the one-rounding arithmetic (see [`one_rounding`]):
+/// `multiply_by_quantized_multiplier(x, q, shift)` for `q >= 0`, what
+/// [`mbqm8_avx2`] computes per lane.
+#[cfg(test)]
+fn mbqm_one_rounding(x: i32, q: i32, shift: i32) -> i32 {
+    let (pos, neg, s, corr) = one_rounding(shift);
+    let x = x.wrapping_mul(1i32.wrapping_shl(shift.max(0) as u32));
+    let p = i64::from(x) * i64::from(q);
+    let u = p.wrapping_add(if p < -(1 << 30) { neg } else { pos }) as u64;
+    ((u >> s) as u32 as i32).wrapping_sub(corr)
+}
+
+/// [`mbqm_one_rounding`] on eight lanes, less its `corr`: `x` shifted left
+/// by `left`, times `q` (the even lanes' multipliers in `q_even`, the odd
+/// lanes' in the low halves of `q_odd`'s 64-bit lanes), plus `pos` or
+/// `neg`, shifted right by `s` (`[0]`: even lanes, `[1]`: odd lanes, as
+/// 64-bit values). The caller subtracts each lane's `corr`.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx2")]
 fn mbqm8_avx2(
     x: core::arch::x86_64::__m256i,
-    q: core::arch::x86_64::__m256i,
+    (q_even, q_odd): (core::arch::x86_64::__m256i, core::arch::x86_64::__m256i),
     left: core::arch::x86_64::__m256i,
-    right: core::arch::x86_64::__m256i,
+    [pos, neg, s]: [[core::arch::x86_64::__m256i; 2]; 3],
 ) -> core::arch::x86_64::__m256i {
     use core::arch::x86_64::*;
-    let one = _mm256_set1_epi32(1);
-    let nudge = _mm256_set1_epi64x(1 << 30);
     let x = _mm256_sllv_epi32(x, left);
-    // round(x·q / 2^31): the 64-bit products of even and odd lanes
-    // plus 2^30, bits 31..62 (gemmlowp's nudge and truncation give
-    // floor((x·q + 2^30) / 2^31) for either sign; q >= 0 rules out
-    // the saturating case).
-    let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, q), nudge), 31);
-    let odd = _mm256_add_epi64(
-        _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(q, 32)),
-        nudge,
-    );
-    let hm = _mm256_blend_epi32(
-        even,
-        _mm256_slli_epi64(_mm256_srli_epi64(odd, 31), 32),
-        0b1010_1010,
-    );
-    // Rounding right shift, ties away from zero.
-    let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
-    let rem = _mm256_and_si256(hm, mask);
-    let threshold = _mm256_sub_epi32(
-        _mm256_srli_epi32(mask, 1),
-        _mm256_cmpgt_epi32(_mm256_setzero_si256(), hm),
-    );
-    _mm256_sub_epi32(
-        _mm256_srav_epi32(hm, right),
-        _mm256_cmpgt_epi32(rem, threshold),
-    )
+    let lim = _mm256_set1_epi64x(-(1 << 30));
+    let half = |p: __m256i, k: usize| {
+        let n = _mm256_blendv_epi8(pos[k], neg[k], _mm256_cmpgt_epi64(lim, p));
+        _mm256_srlv_epi64(_mm256_add_epi64(p, n), s[k])
+    };
+    let even = half(_mm256_mul_epi32(x, q_even), 0);
+    let odd = half(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), q_odd), 1);
+    _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0b1010_1010)
 }
 
 /// Eight values in `0..=255` (i32 lanes) as the low eight bytes, XORed
@@ -1974,10 +2027,21 @@ unsafe fn add_u8_avx2(a: &[u8], b: &[u8], out: &mut [u8], p: &AddParams) -> usiz
     use core::arch::x86_64::*;
     let n = out.len().min(a.len()).min(b.len()) / 8 * 8;
     let set = _mm256_set1_epi32;
-    // (q, left, right) of each rescaling, as `Channels` keeps them.
-    let parts =
-        |(q, shift): (i32, i32)| (set(q), set(shift.max(0) & 31), set((-shift).clamp(0, 31)));
+    // Each rescaling's constants in every lane (see `mbqm8_avx2`).
+    let parts = |(q, shift): (i32, i32)| {
+        let (pos, neg, s, corr) = one_rounding(shift);
+        let wide = |v: i64| [_mm256_set1_epi64x(v); 2];
+        let k = (
+            (set(q), set(q)),
+            set(shift.max(0) & 31),
+            [wide(pos), wide(neg), wide(s)],
+        );
+        (k, set(corr))
+    };
     let [ma, mb, mo] = p.mult.map(parts);
+    let rescale = |x: __m256i, ((q, left, k), corr): ((_, _, _), __m256i)| {
+        _mm256_sub_epi32(mbqm8_avx2(x, q, left, k), corr)
+    };
     let widen = |src: &[u8], i: usize, flip: u8, zero: i32| {
         // SAFETY: `i + 8 <= n <= src.len()`.
         let v = unsafe { _mm_loadl_epi64(src.as_ptr().add(i).cast()) };
@@ -1988,11 +2052,8 @@ unsafe fn add_u8_avx2(a: &[u8], b: &[u8], out: &mut [u8], p: &AddParams) -> usiz
     while i < n {
         let x = widen(a, i, p.flips[0], p.zeros[0]);
         let y = widen(b, i, p.flips[1], p.zeros[1]);
-        let sum = _mm256_add_epi32(
-            mbqm8_avx2(x, ma.0, ma.1, ma.2),
-            mbqm8_avx2(y, mb.0, mb.1, mb.2),
-        );
-        let r = _mm256_add_epi32(mbqm8_avx2(sum, mo.0, mo.1, mo.2), set(p.zeros[2]));
+        let sum = _mm256_add_epi32(rescale(x, ma), rescale(y, mb));
+        let r = _mm256_add_epi32(rescale(sum, mo), set(p.zeros[2]));
         let r = _mm256_min_epi32(_mm256_max_epi32(r, set(p.range.0)), set(p.range.1));
         // SAFETY: `i + 8 <= n <= out.len()`.
         unsafe { _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), bytes8_avx2(r, p.flips[2])) };
@@ -2331,6 +2392,41 @@ mod tests {
         }
         // Most outputs inside the byte range, not saturated.
         assert!(checked > 5_000, "{checked}");
+    }
+
+    /// The one-rounding form equals TFLite's two roundings for every shift
+    /// from +8 to -40, on sums at the extremes of i32, random ones of every
+    /// magnitude, and ones next to both roundings' ties.
+    #[test]
+    fn one_rounding_equals_two() {
+        let mut rng = crate::rng::Rng::new(11);
+        for shift in -40..=8 {
+            for k in 0..4000u32 {
+                let q = match k % 5 {
+                    0 => 1 << 30,
+                    1 => i32::MAX,
+                    2 => 0,
+                    _ => (1 << 30) + (rng.next_u64() % (1 << 30)) as i32,
+                };
+                let x = match k % 9 {
+                    0 => i32::MAX,
+                    1 => i32::MIN,
+                    2 => 0,
+                    3 => -1,
+                    // x·q next to (j + 1/2)·2^31.
+                    4 => {
+                        let j = (rng.next_u64() % 4096) as i64 - 2048;
+                        (((j << 31) + (1 << 30)) / i64::from(q.max(1))) as i32 + (k % 3) as i32 - 1
+                    }
+                    _ => (rng.next_u64() as i32) >> (rng.next_u64() % 32),
+                };
+                assert_eq!(
+                    mbqm_one_rounding(x, q, shift),
+                    multiply_by_quantized_multiplier(x, q, shift),
+                    "x {x} q {q} shift {shift}"
+                );
+            }
+        }
     }
 
     #[test]
