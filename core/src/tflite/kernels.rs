@@ -1047,7 +1047,9 @@ fn block_1x1(xp: &[i32], pairs: usize, blk: &[i16], acc: &mut [[i32; OB]; PB], n
 }
 
 /// [`block_1x1`] with AVX2: per input pair, two loads of the block row and
-/// one broadcast per pixel, `pmaddwd` into [`PB`] x 2 accumulators.
+/// one broadcast per pixel, `pmaddwd` into [`PB`] x 2 accumulators (`HALF`:
+/// the block's first eight channels only, the others' sums left as zero —
+/// for a last block of at most eight channels).
 ///
 /// # Safety
 /// The CPU must support AVX2; `xp` holds `n <= PB` pixels of `pairs`
@@ -1055,7 +1057,7 @@ fn block_1x1(xp: &[i32], pairs: usize, blk: &[i16], acc: &mut [[i32; OB]; PB], n
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn block_1x1_avx2(
+unsafe fn block_1x1_avx2<const HALF: bool>(
     xp: &[i32],
     pairs: usize,
     blk: &[i16],
@@ -1078,7 +1080,9 @@ unsafe fn block_1x1_avx2(
             if p < n {
                 let xb = _mm256_set1_epi32(xp[p * pairs + j]);
                 a[p][0] = _mm256_add_epi32(a[p][0], _mm256_madd_epi16(f0, xb));
-                a[p][1] = _mm256_add_epi32(a[p][1], _mm256_madd_epi16(f1, xb));
+                if !HALF {
+                    a[p][1] = _mm256_add_epi32(a[p][1], _mm256_madd_epi16(f1, xb));
+                }
             }
         }
     }
@@ -1114,7 +1118,7 @@ unsafe fn block_store_avx2(
     use core::arch::x86_64::*;
     let mut sums = [[0i32; OB]; PB];
     // SAFETY: AVX2 is enabled here; sizes as the caller guarantees.
-    unsafe { block_1x1_avx2(xp, pairs, blk, &mut sums, n) };
+    unsafe { block_1x1_avx2::<false>(xp, pairs, blk, &mut sums, n) };
     for (p, acc) in sums.iter().enumerate().take(n) {
         let Some(dst) = out.get_mut(p * oc + o0..p * oc + o0 + OB) else {
             return;
@@ -1215,7 +1219,12 @@ fn conv_1x1(
             #[cfg(target_arch = "x86_64")]
             if avx2 {
                 // SAFETY: AVX2 was checked; sizes as the function requires.
-                unsafe { block_1x1_avx2(rows, pairs, blk, &mut acc, n) };
+                unsafe {
+                    match oc - b * OB <= 8 {
+                        true => block_1x1_avx2::<true>(rows, pairs, blk, &mut acc, n),
+                        false => block_1x1_avx2::<false>(rows, pairs, blk, &mut acc, n),
+                    }
+                };
             } else {
                 block_1x1(rows, pairs, blk, &mut acc, n);
             }
