@@ -634,6 +634,9 @@ mod tests {
             (9usize, 16usize, 3usize, 1usize),
             (10, 24, 5, 2),
             (7, 13, 3, 2),
+            (12, 40, 3, 1),
+            (11, 75, 5, 1),
+            (6, 5, 3, 1),
         ] {
             let x: Vec<f32> = (0..h * h * c)
                 .map(|_| rng.next_f64() as f32 - 0.5)
