@@ -825,12 +825,14 @@ unsafe fn depthwise_avx2(
     // Filters interleaved as `pmaddwd` reads them: per group of sixteen
     // channels and pair of taps (2j, 2j + 1), the unpacked low and high
     // halves; for a last group of eight, the same in both 128-bit halves.
+    // The last group's sixteen lanes are its eight channels twice.
     let (groups, tail) = (c / 16, c % 16 == 8);
     let mut fl = Vec::with_capacity((groups + 1) * pairs * 2);
-    for gi in 0..groups {
+    for gi in 0..groups + usize::from(tail) {
+        let lane = |q: usize| gi * 16 + if gi == groups { q % 8 } else { q };
         for j in 0..pairs {
-            let a: [i16; 16] = core::array::from_fn(|q| fv(2 * j, gi * 16 + q));
-            let b: [i16; 16] = core::array::from_fn(|q| fv(2 * j + 1, gi * 16 + q));
+            let a: [i16; 16] = core::array::from_fn(|q| fv(2 * j, lane(q)));
+            let b: [i16; 16] = core::array::from_fn(|q| fv(2 * j + 1, lane(q)));
             // SAFETY: AVX2 is enabled here; 16 values in each array.
             let (a, b) = unsafe {
                 (
@@ -840,21 +842,6 @@ unsafe fn depthwise_avx2(
             };
             fl.push(_mm256_unpacklo_epi16(a, b));
             fl.push(_mm256_unpackhi_epi16(a, b));
-        }
-    }
-    if tail {
-        for j in 0..pairs {
-            let a: [i16; 8] = core::array::from_fn(|q| fv(2 * j, groups * 16 + q));
-            let b: [i16; 8] = core::array::from_fn(|q| fv(2 * j + 1, groups * 16 + q));
-            // SAFETY: as above, 8 values in each array.
-            let (a, b) = unsafe {
-                (
-                    _mm_loadu_si128(a.as_ptr().cast()),
-                    _mm_loadu_si128(b.as_ptr().cast()),
-                )
-            };
-            fl.push(_mm256_broadcastsi128_si256(_mm_unpacklo_epi16(a, b)));
-            fl.push(_mm256_broadcastsi128_si256(_mm_unpackhi_epi16(a, b)));
         }
     }
     let widen = |x: __m128i| match signed {
