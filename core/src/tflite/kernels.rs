@@ -615,6 +615,7 @@ fn conv(
         _ => packed.map(|p| &p.channels),
     };
     let rq = requant(model, c, loops != Loops::Reference, ready);
+    let dw_ready = packed.and_then(|p| p.depthwise.as_ref());
     let packed = packed.map(|p| &p.filter);
     let v = Operands {
         x,
@@ -657,12 +658,19 @@ fn conv(
     // for the register kernel over a padded copy when it takes the layer,
     // else for the loops (input bytes centred where read, filter centred).
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: AVX2 support is checked first.
-    if crate::arch::avx2_available()
-        && rq.vector
-        && unsafe { depthwise_avx2(&g, &rq, out, &v, f16) }
-    {
-        return;
+    if crate::arch::avx2_available() && rq.vector {
+        let made;
+        let tables = match dw_ready {
+            Some(t) => Some(t),
+            None => {
+                made = DepthwiseTables::new(&g, &v, f16, &rq.channels(g.oc));
+                made.as_ref()
+            }
+        };
+        // SAFETY: AVX2 support was just checked.
+        if tables.is_some_and(|t| unsafe { depthwise_avx2(&g, out, &v, t) }) {
+            return;
+        }
     }
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if crate::arch::avx2_available() {
@@ -763,8 +771,9 @@ fn padded_input(g: &Geometry, v: &Operands<'_>) -> (Vec<u8>, usize) {
 /// input bytes enter uncentred (zero-extended, or sign-extended for int8)
 /// and the zero point comes in through the bias: `Σ (x - z)·f = Σ x'·f +
 /// k·Σ f` with `k` fixed per layer — integer sums of the same products as
-/// [`pixel_depthwise`], so the same bytes. Returns `false` (having written
-/// nothing) when the layer is not one it takes.
+/// [`pixel_depthwise`], so the same bytes. The filter and the folded
+/// biases come from [`DepthwiseTables`] (made once by [`Model::prepare`]).
+/// Returns `false` (having written nothing) when the sizes do not fit.
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -772,32 +781,26 @@ fn padded_input(g: &Geometry, v: &Operands<'_>) -> (Vec<u8>, usize) {
 #[target_feature(enable = "avx2")]
 unsafe fn depthwise_avx2(
     g: &Geometry,
-    rq: &Requant<'_>,
     out: &mut [u8],
     v: &Operands<'_>,
-    f16: &[i16],
+    t: &DepthwiseTables,
 ) -> bool {
     use core::arch::x86_64::*;
     let (c, taps) = (g.oc, g.fh * g.fw);
     let npix = g.oh * g.ow;
-    let signed = match v.x_flip {
-        0 => false,
-        0x80 => true,
-        _ => return false,
-    };
-    if g.depthwise != Some(1)
-        || g.ic != c
-        || !c.is_multiple_of(8)
-        || npix == 0
+    let pairs = taps.div_ceil(2);
+    let (groups, tail) = (c / 16, c % 16 == 8);
+    if npix == 0
         || out.len() < npix * c
-        || f16.len() < taps * c
+        || t.filter.len() < (groups + usize::from(tail)) * pairs * 32
+        || t.channels.bias.len() != c
     {
         return false;
     }
+    let (signed, ch) = (t.signed, &t.channels);
     let (buf, cols) = padded_input(g, v);
     // Byte offsets of the taps from a window's corner; an odd last tap
     // pairs with a second read of the corner against zero filter values.
-    let pairs = taps.div_ceil(2);
     let offs: Vec<usize> = (0..2 * pairs)
         .map(|t| match t < taps {
             true => ((t / g.fw) * g.w.dilation_h * cols + (t % g.fw) * g.w.dilation_w) * c,
@@ -811,39 +814,16 @@ unsafe fn depthwise_avx2(
     if last > buf.len() {
         return false;
     }
-    let fv = |t: usize, o: usize| match t < taps {
-        true => f16[t * c + o],
-        false => 0,
-    };
-    // The zero-point term per channel, folded into the bias.
-    let k = v.in_off + if signed { 128 } else { 0 };
-    let mut ch = rq.channels(c).into_owned();
-    for (o, b) in ch.bias.iter_mut().enumerate() {
-        let sum: i32 = (0..taps).map(|t| i32::from(fv(t, o))).sum();
-        *b = b.wrapping_add(k.wrapping_mul(sum));
-    }
-    // Filters interleaved as `pmaddwd` reads them: per group of sixteen
-    // channels and pair of taps (2j, 2j + 1), the unpacked low and high
-    // halves; for a last group of eight, the same in both 128-bit halves.
-    // The last group's sixteen lanes are its eight channels twice.
-    let (groups, tail) = (c / 16, c % 16 == 8);
-    let mut fl = Vec::with_capacity((groups + 1) * pairs * 2);
-    for gi in 0..groups + usize::from(tail) {
-        let lane = |q: usize| gi * 16 + if gi == groups { q % 8 } else { q };
-        for j in 0..pairs {
-            let a: [i16; 16] = core::array::from_fn(|q| fv(2 * j, lane(q)));
-            let b: [i16; 16] = core::array::from_fn(|q| fv(2 * j + 1, lane(q)));
-            // SAFETY: AVX2 is enabled here; 16 values in each array.
-            let (a, b) = unsafe {
-                (
-                    _mm256_loadu_si256(a.as_ptr().cast()),
-                    _mm256_loadu_si256(b.as_ptr().cast()),
-                )
-            };
-            fl.push(_mm256_unpacklo_epi16(a, b));
-            fl.push(_mm256_unpackhi_epi16(a, b));
+    // One pair of taps' interleaved filter: its low and high vectors.
+    let taps2 = |f: &[i16]| {
+        // SAFETY: 32 values per chunk (`chunks_exact(32)` below).
+        unsafe {
+            (
+                _mm256_loadu_si256(f.as_ptr().cast()),
+                _mm256_loadu_si256(f.as_ptr().add(16).cast()),
+            )
         }
-    }
+    };
     let widen = |x: __m128i| match signed {
         true => _mm256_cvtepi8_epi16(x),
         false => _mm256_cvtepu8_epi16(x),
@@ -851,9 +831,10 @@ unsafe fn depthwise_avx2(
     let (bp, op) = (buf.as_ptr(), out.as_mut_ptr());
     for p in 0..npix {
         let at = corner(p);
-        for (gi, fg) in fl.chunks_exact(2 * pairs).take(groups).enumerate() {
+        for (gi, fg) in t.filter.chunks_exact(32 * pairs).take(groups).enumerate() {
             let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-            for (o2, f2) in offs.chunks_exact(2).zip(fg.chunks_exact(2)) {
+            for (o2, f2) in offs.chunks_exact(2).zip(fg.chunks_exact(32)) {
+                let (flo, fhi) = taps2(f2);
                 // SAFETY: `at + offs[t] + c <= last <= buf.len()` for every
                 // tap and `gi·16 + 16 <= c`.
                 let (xa, xb) = unsafe {
@@ -862,8 +843,8 @@ unsafe fn depthwise_avx2(
                         widen(_mm_loadu_si128(bp.add(at + o2[1] + gi * 16).cast())),
                     )
                 };
-                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), f2[0]));
-                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), f2[1]));
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), flo));
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), fhi));
             }
             // lo: channels 0-3 and 8-11, hi: 4-7 and 12-15.
             let o0 = gi * 16;
@@ -878,13 +859,14 @@ unsafe fn depthwise_avx2(
     }
     if tail {
         let o0 = groups * 16;
-        let ft = &fl[groups * pairs * 2..];
+        let ft = &t.filter[groups * pairs * 32..];
         for p in (0..npix).step_by(2) {
             // A last odd pixel pairs with itself.
             let q = (p + 1).min(npix - 1);
             let (ap, aq) = (corner(p) + o0, corner(q) + o0);
             let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-            for (o2, f2) in offs.chunks_exact(2).zip(ft.chunks_exact(2)) {
+            for (o2, f2) in offs.chunks_exact(2).zip(ft.chunks_exact(32)) {
+                let (flo, fhi) = taps2(f2);
                 // SAFETY: as above, eight bytes from channel o0 = c - 8.
                 let (xa, xb) = unsafe {
                     let two = |o: usize| {
@@ -895,8 +877,8 @@ unsafe fn depthwise_avx2(
                     };
                     (widen(two(o2[0])), widen(two(o2[1])))
                 };
-                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), f2[0]));
-                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), f2[1]));
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), flo));
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), fhi));
             }
             // lo: pixel p channels 0-3 | pixel q 0-3; hi: the same for 4-7.
             // SAFETY: AVX2; channels o0..o0 + 8 are in the tables; pixels
@@ -910,6 +892,77 @@ unsafe fn depthwise_avx2(
         }
     }
     true
+}
+
+/// The layer constants of [`depthwise_avx2`]: the centred filter
+/// interleaved as `pmaddwd` reads it, and the requantization tables with
+/// the input zero point folded into the biases.
+#[derive(Clone, Debug)]
+pub(crate) struct DepthwiseTables {
+    /// Per group of sixteen channels (a last group of eight: its channels
+    /// twice) and pair of taps `(2j, 2j + 1)` (an odd last tap paired with
+    /// zeros): the 32 values `_mm256_unpacklo_epi16` and then
+    /// `_mm256_unpackhi_epi16` make of the two taps' sixteen values.
+    filter: Vec<i16>,
+    channels: Channels,
+    /// int8 input (sign-extended) rather than uint8.
+    signed: bool,
+}
+
+impl DepthwiseTables {
+    /// The tables of a depthwise layer with multiplier 1 and a multiple of
+    /// 8 channels, from its centred filter `f16` (filter layout) and its
+    /// requantization `ch`; `None` for any other layer.
+    fn new(g: &Geometry, v: &Operands<'_>, f16: &[i16], ch: &Channels) -> Option<Self> {
+        let (c, taps) = (g.oc, g.fh * g.fw);
+        let signed = match v.x_flip {
+            0 => false,
+            0x80 => true,
+            _ => return None,
+        };
+        if g.depthwise != Some(1)
+            || g.ic != c
+            || !c.is_multiple_of(8)
+            || f16.len() < taps * c
+            || ch.bias.len() != c
+        {
+            return None;
+        }
+        let fv = |t: usize, o: usize| match t < taps {
+            true => f16[t * c + o],
+            false => 0,
+        };
+        // Σ (x - z)·f = Σ x'·f + k·Σ f, x' the zero- or sign-extended byte.
+        let k = v.in_off + if signed { 128 } else { 0 };
+        let mut channels = ch.clone();
+        for (o, b) in channels.bias.iter_mut().enumerate() {
+            let sum: i32 = (0..taps).map(|t| i32::from(fv(t, o))).sum();
+            *b = b.wrapping_add(k.wrapping_mul(sum));
+        }
+        let (groups, tail) = (c / 16, c % 16 == 8);
+        let pairs = taps.div_ceil(2);
+        let mut filter = Vec::with_capacity((groups + 1) * pairs * 32);
+        for gi in 0..groups + usize::from(tail) {
+            let lane = |q: usize| gi * 16 + if gi == groups { q % 8 } else { q };
+            for j in 0..pairs {
+                // Within each 128-bit half (channels 8h..8h + 8): the low
+                // four channels' taps side by side, then the high four.
+                for part in [0, 4] {
+                    for h in [0, 8] {
+                        for q in h + part..h + part + 4 {
+                            filter.push(fv(2 * j, lane(q)));
+                            filter.push(fv(2 * j + 1, lane(q)));
+                        }
+                    }
+                }
+            }
+        }
+        Some(DepthwiseTables {
+            filter,
+            channels,
+            signed,
+        })
+    }
 }
 
 /// The centred filter values `f - z_f` as i16, in the filter's layout.
@@ -947,6 +1000,8 @@ pub(crate) enum PackedFilter {
 pub(crate) struct Packed {
     filter: PackedFilter,
     channels: Channels,
+    /// For a depthwise layer the register kernel takes.
+    depthwise: Option<DepthwiseTables>,
 }
 
 /// The packed filter (see [`PackedFilter`]) and requantization tables of
@@ -967,10 +1022,17 @@ pub(crate) fn pack_op(model: &Model<'_>, op: &Op) -> Option<Packed> {
         f_flip: flip(t(c.filter)),
     };
     let rq = requant(model, &c, true, None);
+    let channels = Channels::new(&rq, g.oc);
+    let filter =
+        PackedFilter::pairs(&g, &v).unwrap_or_else(|| PackedFilter::Plain(centred(&v, v.f.len())));
+    let depthwise = match &filter {
+        PackedFilter::Plain(f16) => DepthwiseTables::new(&g, &v, f16, &channels),
+        PackedFilter::Pairs { .. } => None,
+    };
     Some(Packed {
-        filter: PackedFilter::pairs(&g, &v)
-            .unwrap_or_else(|| PackedFilter::Plain(centred(&v, v.f.len()))),
-        channels: Channels::new(&rq, g.oc),
+        filter,
+        channels,
+        depthwise,
     })
 }
 
