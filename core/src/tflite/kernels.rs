@@ -739,8 +739,9 @@ unsafe fn depthwise_loop_avx2(
 /// A copy of the input that holds every window of `g` whole: padded
 /// pixel `(py, px)` is input pixel `(py - ph, px - pw)`, and the pixels
 /// outside the input hold the zero point (a centred zero: those taps add
-/// nothing, as TFLite skips them). Returns the bytes and the row width in
-/// pixels; empty when the output is.
+/// nothing, as TFLite skips them), followed by 16 spare bytes for 16-byte
+/// loads. Returns the bytes and the row width in pixels; empty when the
+/// output is.
 fn padded_input(g: &Geometry, v: &Operands<'_>) -> (Vec<u8>, usize) {
     if g.oh == 0 || g.ow == 0 {
         return (Vec::new(), 0);
@@ -749,7 +750,7 @@ fn padded_input(g: &Geometry, v: &Operands<'_>) -> (Vec<u8>, usize) {
     let cols = (g.ow - 1) * g.w.stride_w + (g.fw - 1) * g.w.dilation_w + 1;
     let c = g.ic;
     let zero = (-v.in_off) as u8 ^ v.x_flip;
-    let mut buf = vec![zero; rows * cols * c];
+    let mut buf = vec![zero; rows * cols * c + 16];
     // Padding is never negative (see `pad`): input column 0 sits at
     // padded column `pw`, row 0 at row `ph`.
     let (ph, pw) = (g.ph.max(0) as usize, g.pw.max(0) as usize);
@@ -1226,12 +1227,10 @@ fn conv_1x1(
     } else {
         Vec::new()
     };
-    let mut padded = match direct {
+    let padded = match direct {
         true => (Vec::new(), 0),
         false => padded_input(g, v),
     };
-    // Slack for the 16-byte loads and 16-value stores of the AVX2 packing.
-    padded.0.extend_from_slice(&[0; 16]);
     #[cfg(target_arch = "x86_64")]
     let wide = avx2 && g.w.dilation_w == 1 && g.fw * ic <= 16;
     let mut xp = vec![0i32; PB * pairs + 8];
@@ -1245,8 +1244,9 @@ fn conv_1x1(
             let view = (&padded.0[..], padded.1);
             #[cfg(target_arch = "x86_64")]
             if wide {
-                // SAFETY: AVX2 was checked; `padded` and `xp` carry the
-                // slack, the window rows are at most 16 bytes.
+                // SAFETY: AVX2 was checked; `padded` (see `padded_input`)
+                // and `xp` carry the slack, the window rows are at most 16
+                // bytes.
                 unsafe { pack_patches_avx2(g, v, view, p0, n, pairs, &mut xp) };
             } else {
                 pack_patches(g, v, view, p0, n, pairs, &mut patch, &mut xp);
@@ -1377,8 +1377,7 @@ unsafe fn pack_patches_avx2(
             // SAFETY: `s + 16 <= buf.len()` and `row + ky·run + 16` is
             // inside `xp`'s i16 view (caller).
             unsafe {
-                let b = _mm_xor_si128(_mm_loadu_si128(buf.as_ptr().add(s).cast()), fl);
-                let w = _mm256_add_epi16(_mm256_cvtepu8_epi16(b), off);
+                let w = centre16_avx2(buf.as_ptr().add(s), fl, off);
                 _mm256_storeu_si256(dst.add(row + ky * run).cast(), w);
             }
         }
@@ -1388,6 +1387,25 @@ unsafe fn pack_patches_avx2(
             unsafe { *dst.add(row + k) = 0 };
         }
     }
+}
+
+/// Sixteen bytes from `src` centred as i16: `(b ^ flip) + off`, with
+/// `flip` in every byte of `fl` and `off` in every lane of `off`.
+///
+/// # Safety
+/// AVX2; 16 bytes readable at `src`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn centre16_avx2(
+    src: *const u8,
+    fl: core::arch::x86_64::__m128i,
+    off: core::arch::x86_64::__m256i,
+) -> core::arch::x86_64::__m256i {
+    use core::arch::x86_64::*;
+    // SAFETY: 16 bytes at `src` (caller).
+    let b = _mm_xor_si128(unsafe { _mm_loadu_si128(src.cast()) }, fl);
+    _mm256_add_epi16(_mm256_cvtepu8_epi16(b), off)
 }
 
 /// Centred bytes `(b ^ flip) + off` as i16 pairs, two per i32 word (low
@@ -1416,8 +1434,7 @@ unsafe fn pack_pairs_avx2(xs: &[u8], flip: u8, off: i32, row: &mut [i32]) {
         // SAFETY: bytes i..i + 16 of `xs` and words i/2..i/2 + 8 of `row`
         // exist (n bounds both).
         unsafe {
-            let b = _mm_xor_si128(_mm_loadu_si128(xs.as_ptr().add(i).cast()), fl);
-            let w = _mm256_add_epi16(_mm256_cvtepu8_epi16(b), o);
+            let w = centre16_avx2(xs.as_ptr().add(i), fl, o);
             _mm256_storeu_si256(row.as_mut_ptr().add(i / 2).cast(), w);
         }
         i += 16;
@@ -2342,8 +2359,7 @@ mod tests {
                 f_off: 0,
                 f_flip: 0,
             };
-            let mut buf = padded_input(&g, &v);
-            buf.0.extend_from_slice(&[0; 16]);
+            let buf = padded_input(&g, &v);
             let pairs = (fh * fw * ic).div_ceil(2);
             let mut patch = vec![0i16; 2 * pairs];
             for p0 in (0..oh * ow).step_by(PB) {
