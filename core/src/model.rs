@@ -437,22 +437,56 @@ impl ShmModel {
 }
 
 /// `v = v + bias[channel]` (when `bias` is not empty), then the ReLU6 clamp
-/// (when `relu6`), then `v += res[i]` (when `res` is not empty), for every
-/// value of `x` (channels innermost, `bias.len()` of them): one pass per
-/// step, each a plain loop the compiler vectorises.
+/// (when `relu6`), then `v += res[i]` (when `res` is not empty; validated to
+/// have `x`'s shape), for every value of `x` (channels innermost,
+/// `bias.len()` of them): one pass, each value's steps in that order.
 fn finish(x: &mut [f32], bias: &[f32], relu6: bool, res: &[f32]) {
-    if !bias.is_empty() {
-        for px in x.chunks_exact_mut(bias.len()) {
-            for (v, b) in px.iter_mut().zip(bias) {
-                *v += b;
+    match (!bias.is_empty(), relu6, !res.is_empty()) {
+        (false, false, false) => {}
+        (false, false, true) => finish_pass::<false, false, true>(x, bias, res),
+        (false, true, false) => finish_pass::<false, true, false>(x, bias, res),
+        (false, true, true) => finish_pass::<false, true, true>(x, bias, res),
+        (true, false, false) => finish_pass::<true, false, false>(x, bias, res),
+        (true, false, true) => finish_pass::<true, false, true>(x, bias, res),
+        (true, true, false) => finish_pass::<true, true, false>(x, bias, res),
+        (true, true, true) => finish_pass::<true, true, true>(x, bias, res),
+    }
+}
+
+/// [`finish`] with its steps fixed at compile time (`B`: bias, `R`: ReLU6,
+/// `S`: residual), so that the loop has no branches and vectorises.
+// Float engine: every index below is bounded by the slices' lengths.
+#[allow(clippy::indexing_slicing)]
+#[inline(always)]
+fn finish_pass<const B: bool, const R: bool, const S: bool>(
+    x: &mut [f32],
+    bias: &[f32],
+    res: &[f32],
+) {
+    let c = if B { bias.len() } else { x.len() }.max(1);
+    for (i, px) in x.chunks_mut(c).enumerate() {
+        let n = px.len();
+        let b = if B { &bias[..n] } else { &[][..] };
+        let r = match S {
+            true => match res.get(i * c..i * c + n) {
+                Some(r) => r,
+                None => return,
+            },
+            false => &[][..],
+        };
+        for (k, v) in px.iter_mut().enumerate() {
+            let mut y = *v;
+            if B {
+                y += b[k];
             }
+            if R {
+                y = y.clamp(0.0, 6.0);
+            }
+            if S {
+                y += r[k];
+            }
+            *v = y;
         }
-    }
-    if relu6 {
-        x.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
-    }
-    for (v, b) in x.iter_mut().zip(res) {
-        *v += b;
     }
 }
 
@@ -623,6 +657,41 @@ pub fn write(size: u32, classes: u32, mean: f32, std: f32, layers: &[LayerSpec])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-pass `finish` equals its steps done one pass after another
+    /// (bias, ReLU6, residual), bit for bit, for every combination.
+    #[test]
+    fn finish_equals_its_steps_in_turn() {
+        let mut rng = crate::rng::Rng::new(3);
+        let mut val = || (rng.next_f64() as f32 - 0.5) * 16.0;
+        let (c, n) = (13, 13 * 7);
+        let x0: Vec<f32> = (0..n).map(|_| val()).collect();
+        let bias0: Vec<f32> = (0..c).map(|_| val()).collect();
+        let res0: Vec<f32> = (0..n).map(|_| val()).collect();
+        for mask in 0..8 {
+            let bias: &[f32] = if mask & 1 != 0 { &bias0 } else { &[] };
+            let relu6 = mask & 2 != 0;
+            let res: &[f32] = if mask & 4 != 0 { &res0 } else { &[] };
+            let mut want = x0.clone();
+            for (v, b) in want.iter_mut().zip(bias.iter().cycle()) {
+                *v += b;
+            }
+            if relu6 {
+                want.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
+            }
+            for (v, r) in want.iter_mut().zip(res) {
+                *v += r;
+            }
+            let mut got = x0.clone();
+            finish(&mut got, bias, relu6, res);
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "mask {mask}"
+            );
+        }
+    }
 
     /// The depthwise convolution compiled for AVX2 equals the plain loops
     /// bit for bit (strides 1 and 2, 3 x 3 and 5 x 5, channel counts that
