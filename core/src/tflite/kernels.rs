@@ -615,6 +615,7 @@ fn conv(
         _ => packed.map(|p| &p.channels),
     };
     let rq = requant(model, c, loops != Loops::Reference, ready);
+    #[cfg(target_arch = "x86_64")]
     let dw_ready = packed.and_then(|p| p.depthwise.as_ref());
     let packed = packed.map(|p| &p.filter);
     let v = Operands {
@@ -899,6 +900,7 @@ unsafe fn depthwise_avx2(
 /// interleaved as `pmaddwd` reads it, and the requantization tables with
 /// the input zero point folded into the biases.
 #[derive(Clone, Debug)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) struct DepthwiseTables {
     /// Per group of sixteen channels (a last group of eight: its channels
     /// twice) and pair of taps `(2j, 2j + 1)` (an odd last tap paired with
@@ -1002,6 +1004,7 @@ pub(crate) struct Packed {
     filter: PackedFilter,
     channels: Channels,
     /// For a depthwise layer the register kernel takes.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     depthwise: Option<DepthwiseTables>,
 }
 
@@ -1026,9 +1029,12 @@ pub(crate) fn pack_op(model: &Model<'_>, op: &Op) -> Option<Packed> {
     let channels = Channels::new(&rq, g.oc);
     let filter =
         PackedFilter::pairs(&g, &v).unwrap_or_else(|| PackedFilter::Plain(centred(&v, v.f.len())));
+    // Only the AVX2 kernel reads the depthwise tables.
     let depthwise = match &filter {
-        PackedFilter::Plain(f16) => DepthwiseTables::new(&g, &v, f16, &channels),
-        PackedFilter::Pairs { .. } => None,
+        PackedFilter::Plain(f16) if cfg!(target_arch = "x86_64") => {
+            DepthwiseTables::new(&g, &v, f16, &channels)
+        }
+        _ => None,
     };
     Some(Packed {
         filter,
@@ -2079,12 +2085,15 @@ fn add_u8(
         flips: [flip(ta), flip(tb), flip(to)],
         range: act_range(act, to),
     };
-    let mut done = 0;
+    // The leading bytes the vector kernel wrote.
     #[cfg(target_arch = "x86_64")]
-    if crate::arch::avx2_available() {
-        // SAFETY: AVX2 was checked.
-        done = unsafe { add_u8_avx2(a, b, out, &p) };
-    }
+    // SAFETY: AVX2 is checked first.
+    let done = match crate::arch::avx2_available() {
+        true => unsafe { add_u8_avx2(a, b, out, &p) },
+        false => 0,
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = 0;
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b).skip(done) {
         *o = p.one(x, y);
     }
