@@ -112,6 +112,59 @@ impl Lanes for f64 {
     }
 }
 
+/// Two lane vectors side by side: twice the lanes, and two independent
+/// dependency chains for the out-of-order core to overlap. Implements
+/// [`Lanes`] here and [`super::lanes_f32::LanesF32`] there, each operation
+/// applied to both halves.
+#[derive(Clone, Copy)]
+pub(crate) struct Pair<L>(pub(crate) L, pub(crate) L);
+
+/// Methods of a [`Pair`] applied to both halves: `binary` ones
+/// (`fn f(self, o: Self) -> Self`), `unary` ones (`fn f(self) -> Self`),
+/// `mask` ones (`fn f(self, o: Self) -> Self::Mask`, a pair of masks).
+macro_rules! pair_methods {
+    (binary: $($b:ident),*; unary: $($u:ident),*; mask: $($m:ident),*) => {
+        $(
+            #[inline(always)]
+            fn $b(self, o: Self) -> Self {
+                Pair(self.0.$b(o.0), self.1.$b(o.1))
+            }
+        )*
+        $(
+            #[inline(always)]
+            fn $u(self) -> Self {
+                Pair(self.0.$u(), self.1.$u())
+            }
+        )*
+        $(
+            #[inline(always)]
+            fn $m(self, o: Self) -> Self::Mask {
+                (self.0.$m(o.0), self.1.$m(o.1))
+            }
+        )*
+    };
+}
+pub(crate) use pair_methods;
+
+impl<L: Lanes> Lanes for Pair<L> {
+    type Mask = (L::Mask, L::Mask);
+    #[inline(always)]
+    fn splat(x: f64) -> Self {
+        Pair(L::splat(x), L::splat(x))
+    }
+    pair_methods!(binary: add, sub, mul, div, max, min; unary: sqrt, round, pow2; mask: lt);
+    #[inline(always)]
+    fn select(m: Self::Mask, a: Self, b: Self) -> Self {
+        Pair(L::select(m.0, a.0, b.0), L::select(m.1, a.1, b.1))
+    }
+    #[inline(always)]
+    fn frexp1(self) -> (Self, Self) {
+        let (e0, m0) = self.0.frexp1();
+        let (e1, m1) = self.1.frexp1();
+        (Pair(e0, e1), Pair(m0, m1))
+    }
+}
+
 /// ln 2 rounded to 32 significant bits, so that `e·LN2_HI` is exact.
 /// 1.5·2^52: adding and subtracting it rounds to an integer.
 pub(crate) const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;

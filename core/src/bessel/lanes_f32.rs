@@ -16,6 +16,7 @@
 //! inputs in one branch to the lanes.
 
 use super::debye_table::{SUP as DEBYE_SUP, U as DEBYE_U};
+use super::lanes::{pair_methods, Pair};
 use super::scalar::STRIP;
 use super::scalar_f32::{DEBYE_TERMS_F32, LGAMMA2};
 
@@ -148,57 +149,13 @@ impl LanesF32 for f32 {
     }
 }
 
-/// Two lane vectors side by side: twice the lanes, and two independent
-/// dependency chains for the out-of-order core to overlap.
-#[derive(Clone, Copy)]
-pub(crate) struct Pair<L>(pub(crate) L, pub(crate) L);
-
 impl<L: LanesF32> LanesF32 for Pair<L> {
     type Mask = (L::Mask, L::Mask);
     #[inline(always)]
     fn splat(x: f32) -> Self {
         Pair(L::splat(x), L::splat(x))
     }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        Pair(self.0.add(o.0), self.1.add(o.1))
-    }
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        Pair(self.0.sub(o.0), self.1.sub(o.1))
-    }
-    #[inline(always)]
-    fn mul(self, o: Self) -> Self {
-        Pair(self.0.mul(o.0), self.1.mul(o.1))
-    }
-    #[inline(always)]
-    fn div(self, o: Self) -> Self {
-        Pair(self.0.div(o.0), self.1.div(o.1))
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        Pair(self.0.sqrt(), self.1.sqrt())
-    }
-    #[inline(always)]
-    fn abs(self) -> Self {
-        Pair(self.0.abs(), self.1.abs())
-    }
-    #[inline(always)]
-    fn floor(self) -> Self {
-        Pair(self.0.floor(), self.1.floor())
-    }
-    #[inline(always)]
-    fn lt(self, o: Self) -> Self::Mask {
-        (self.0.lt(o.0), self.1.lt(o.1))
-    }
-    #[inline(always)]
-    fn le(self, o: Self) -> Self::Mask {
-        (self.0.le(o.0), self.1.le(o.1))
-    }
-    #[inline(always)]
-    fn eq(self, o: Self) -> Self::Mask {
-        (self.0.eq(o.0), self.1.eq(o.1))
-    }
+    pair_methods!(binary: add, sub, mul, div; unary: sqrt, abs, floor, pow2i; mask: lt, le, eq);
     #[inline(always)]
     fn select(m: Self::Mask, a: Self, b: Self) -> Self {
         Pair(L::select(m.0, a.0, b.0), L::select(m.1, a.1, b.1))
@@ -228,10 +185,6 @@ impl<L: LanesF32> LanesF32 for Pair<L> {
         let (e0, m0) = self.0.split();
         let (e1, m1) = self.1.split();
         (Pair(e0, e1), Pair(m0, m1))
-    }
-    #[inline(always)]
-    fn pow2i(self) -> Self {
-        Pair(self.0.pow2i(), self.1.pow2i())
     }
 }
 

@@ -197,14 +197,14 @@ impl super::lanes_f32::LanesF32 for F32x4 {
 }
 
 /// Eight f32 lanes: two [`F32x4`] side by side.
-type F32x8 = super::lanes_f32::Pair<F32x4>;
+type F32x8 = super::lanes::Pair<F32x4>;
 
 /// One branch of the pure-f32 kernels on eight lanes of finite positive
 /// normal inputs (see [`super::lanes_f32`]).
 #[inline]
 pub(crate) fn pure_f32_8(kernel: super::lanes_f32::Kernel, v: &[f32; 8], x: &[f32; 8]) -> [f32; 8] {
     let ld = |a: &[f32; 8]| -> F32x8 {
-        super::lanes_f32::Pair(
+        super::lanes::Pair(
             F32x4(f32x4(a[0], a[1], a[2], a[3])),
             F32x4(f32x4(a[4], a[5], a[6], a[7])),
         )

@@ -7,18 +7,7 @@ use core::arch::x86::*;
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
 
-use super::lanes::{self, Lanes};
-
-macro_rules! pair_ops {
-    ($($f:ident),*) => {
-        $(
-            #[inline(always)]
-            fn $f(self, o: Self) -> Self {
-                Self(self.0.$f(o.0), self.1.$f(o.1))
-            }
-        )*
-    };
-}
+use super::lanes::{self, Lanes, Pair};
 
 #[derive(Clone, Copy)]
 pub(crate) struct F64x4(__m256d);
@@ -116,45 +105,8 @@ impl Lanes for F64x4 {
     }
 }
 
-/// Two [`F64x4`] side by side (eight lanes): independent dependency chains
-/// for the out-of-order core to overlap.
-#[derive(Clone, Copy)]
-pub(crate) struct F64x8(F64x4, F64x4);
-
-impl Lanes for F64x8 {
-    type Mask = (__m256d, __m256d);
-    #[inline(always)]
-    fn splat(x: f64) -> Self {
-        F64x8(F64x4::splat(x), F64x4::splat(x))
-    }
-    pair_ops!(add, sub, mul, div, max, min);
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        F64x8(self.0.sqrt(), self.1.sqrt())
-    }
-    #[inline(always)]
-    fn lt(self, o: Self) -> Self::Mask {
-        (self.0.lt(o.0), self.1.lt(o.1))
-    }
-    #[inline(always)]
-    fn select(m: Self::Mask, a: Self, b: Self) -> Self {
-        F64x8(F64x4::select(m.0, a.0, b.0), F64x4::select(m.1, a.1, b.1))
-    }
-    #[inline(always)]
-    fn round(self) -> Self {
-        F64x8(self.0.round(), self.1.round())
-    }
-    #[inline(always)]
-    fn pow2(self) -> Self {
-        F64x8(self.0.pow2(), self.1.pow2())
-    }
-    #[inline(always)]
-    fn frexp1(self) -> (Self, Self) {
-        let (e0, m0) = self.0.frexp1();
-        let (e1, m1) = self.1.frexp1();
-        (F64x8(e0, e1), F64x8(m0, m1))
-    }
-}
+/// Eight f64 lanes: two [`F64x4`] (see [`Pair`]).
+type F64x8 = Pair<F64x4>;
 
 /// Debye `log I` or (`IS_K`) `log K` for eight lanes; lane `j` uses `n[j]`
 /// terms.
@@ -172,7 +124,7 @@ pub(crate) unsafe fn debye8<const IS_K: bool>(
     // SAFETY: the arrays hold eight f64 each; unaligned loads and stores.
     unsafe {
         let load = |a: &[f64; 8]| {
-            F64x8(
+            Pair(
                 F64x4(_mm256_loadu_pd(a.as_ptr())),
                 F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
             )
@@ -322,7 +274,7 @@ impl super::lanes_f32::LanesF32 for F32x8 {
 }
 
 /// Sixteen f32 lanes: two [`F32x8`] side by side.
-type F32x16 = super::lanes_f32::Pair<F32x8>;
+type F32x16 = super::lanes::Pair<F32x8>;
 
 /// One branch of the pure-f32 kernels on sixteen lanes of finite positive
 /// normal inputs (see [`super::lanes_f32`]).
@@ -338,11 +290,11 @@ pub(crate) unsafe fn pure_f32_16(
     debug_assert!(avx2_available());
     // SAFETY: the arrays hold sixteen f32 each; unaligned loads and stores.
     unsafe {
-        let vv: F32x16 = super::lanes_f32::Pair(
+        let vv: F32x16 = super::lanes::Pair(
             F32x8(_mm256_loadu_ps(v.as_ptr())),
             F32x8(_mm256_loadu_ps(v.as_ptr().add(8))),
         );
-        let xx: F32x16 = super::lanes_f32::Pair(
+        let xx: F32x16 = super::lanes::Pair(
             F32x8(_mm256_loadu_ps(x.as_ptr())),
             F32x8(_mm256_loadu_ps(x.as_ptr().add(8))),
         );
