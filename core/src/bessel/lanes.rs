@@ -36,32 +36,54 @@ pub(crate) trait Lanes: Copy {
     fn frexp1(self) -> (Self, Self);
 }
 
+/// The methods a plain scalar (one lane; masks are `bool`) implements the
+/// same way for [`Lanes`] (f64) and [`super::lanes_f32::LanesF32`] (f32):
+/// IEEE arithmetic, `sqrt` from `$sqrt`, `<` and selection.
+macro_rules! scalar_methods {
+    ($t:ty, $sqrt:path) => {
+        #[inline(always)]
+        fn splat(x: $t) -> Self {
+            x
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            self + o
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            self - o
+        }
+        #[inline(always)]
+        fn mul(self, o: Self) -> Self {
+            self * o
+        }
+        #[inline(always)]
+        fn div(self, o: Self) -> Self {
+            self / o
+        }
+        #[inline(always)]
+        fn sqrt(self) -> Self {
+            $sqrt(self)
+        }
+        #[inline(always)]
+        fn lt(self, o: Self) -> bool {
+            self < o
+        }
+        #[inline(always)]
+        fn select(m: bool, a: Self, b: Self) -> Self {
+            if m {
+                a
+            } else {
+                b
+            }
+        }
+    };
+}
+pub(crate) use scalar_methods;
+
 impl Lanes for f64 {
     type Mask = bool;
-    #[inline(always)]
-    fn splat(x: f64) -> Self {
-        x
-    }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        self + o
-    }
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        self - o
-    }
-    #[inline(always)]
-    fn mul(self, o: Self) -> Self {
-        self * o
-    }
-    #[inline(always)]
-    fn div(self, o: Self) -> Self {
-        self / o
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        libm::sqrt(self)
-    }
+    scalar_methods!(f64, libm::sqrt);
     #[inline(always)]
     fn max(self, o: Self) -> Self {
         if self < o {
@@ -76,18 +98,6 @@ impl Lanes for f64 {
             o
         } else {
             self
-        }
-    }
-    #[inline(always)]
-    fn lt(self, o: Self) -> bool {
-        self < o
-    }
-    #[inline(always)]
-    fn select(m: bool, a: Self, b: Self) -> Self {
-        if m {
-            a
-        } else {
-            b
         }
     }
     #[inline(always)]

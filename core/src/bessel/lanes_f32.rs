@@ -16,7 +16,7 @@
 //! inputs in one branch to the lanes.
 
 use super::debye_table::{SUP as DEBYE_SUP, U as DEBYE_U};
-use super::lanes::{pair_methods, Pair};
+use super::lanes::{pair_methods, scalar_methods, Pair};
 use super::scalar::STRIP;
 use super::scalar_f32::{DEBYE_TERMS_F32, LGAMMA2};
 
@@ -65,30 +65,7 @@ pub(crate) trait LanesF32: Copy {
 
 impl LanesF32 for f32 {
     type Mask = bool;
-    #[inline(always)]
-    fn splat(x: f32) -> Self {
-        x
-    }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        self + o
-    }
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        self - o
-    }
-    #[inline(always)]
-    fn mul(self, o: Self) -> Self {
-        self * o
-    }
-    #[inline(always)]
-    fn div(self, o: Self) -> Self {
-        self / o
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        libm::sqrtf(self)
-    }
+    scalar_methods!(f32, libm::sqrtf);
     #[inline(always)]
     fn abs(self) -> Self {
         libm::fabsf(self)
@@ -98,24 +75,12 @@ impl LanesF32 for f32 {
         libm::floorf(self)
     }
     #[inline(always)]
-    fn lt(self, o: Self) -> bool {
-        self < o
-    }
-    #[inline(always)]
     fn le(self, o: Self) -> bool {
         self <= o
     }
     #[inline(always)]
     fn eq(self, o: Self) -> bool {
         self == o
-    }
-    #[inline(always)]
-    fn select(m: bool, a: Self, b: Self) -> Self {
-        if m {
-            a
-        } else {
-            b
-        }
     }
     #[inline(always)]
     fn and(a: bool, b: bool) -> bool {
