@@ -188,32 +188,6 @@ fn rank(raw: Vec<u8>, scores: Vec<f32>, top: usize) -> Prediction {
     }
 }
 
-/// A TFLite model ready to run repeatedly on the CPU: filters packed
-/// ([`Model::prepare`]) and the activation arena laid out by lifetime
-/// ([`Model::plan`]: the peak of live tensors, not all of them) and
-/// allocated, once.
-#[derive(Debug)]
-pub struct CpuRunner {
-    prepared: shoal_core::tflite::Prepared,
-    plan: shoal_core::tflite::Plan,
-    arena: Vec<u8>,
-}
-
-impl CpuRunner {
-    /// Prepares `model`.
-    ///
-    /// # Errors
-    /// [`ClassifyError::Model`] when the model cannot be planned.
-    pub fn new(model: &Model<'_>) -> Result<Self, ClassifyError> {
-        let plan = model.plan()?;
-        Ok(CpuRunner {
-            prepared: model.prepare(),
-            arena: vec![0u8; plan.arena_bytes()],
-            plan,
-        })
-    }
-}
-
 /// Runs the model (prepared by `runner`, made from this model) on an
 /// already-resized HxWx3 uint8 input.
 ///
@@ -221,12 +195,11 @@ impl CpuRunner {
 /// [`ClassifyError::Model`].
 pub fn predict(
     model: &Model<'_>,
-    runner: &mut CpuRunner,
+    runner: &mut shoal_core::tflite::Runner,
     input: &[u8],
     top: usize,
 ) -> Result<Prediction, ClassifyError> {
-    let r = runner;
-    let out = model.run_in_prepared(&r.plan, &r.prepared, input, &mut r.arena)?;
+    let out = runner.run(model, input)?;
     Ok(rank_raw(model, out.to_vec(), top))
 }
 

@@ -861,7 +861,8 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
                     let runner = match &mut runner {
                         Some(r) => r,
                         None => runner.insert(
-                            cl::CpuRunner::new(m).map_err(|e| Fail(1, format!("{name}: {e}")))?,
+                            shoal_core::tflite::Runner::new(m)
+                                .map_err(|e| Fail(1, format!("{name}: {e}")))?,
                         ),
                     };
                     cl::predict(m, runner, &input, top)

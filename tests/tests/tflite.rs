@@ -269,6 +269,15 @@ fn arena_runs_equal_the_allocating_runs() {
                 "{name}: prepared kernels in the arena"
             );
         }
+        // The same through a Runner (filters, plan and arena kept), twice.
+        let mut runner = shoal_core::tflite::Runner::new(&model).unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                runner.run(&model, &input).unwrap(),
+                &want[..],
+                "{name}: runner"
+            );
+        }
         println!(
             "{name}: arena {} bytes (all activations together: {total})",
             plan.arena_bytes()

@@ -130,9 +130,9 @@ pub struct Classifier {
     catalog: Vec<shoal_core::classify::CatalogEntry>,
     top: usize,
     ood: Option<shoal_core::classify::VmfOod>,
-    /// Packed filters of a TFLite model (`Model::prepare`), built once.
-    /// A TFLite model's packed filters and activation plan (made once).
-    prepared: Option<(shoal_core::tflite::Prepared, shoal_core::tflite::Plan)>,
+    /// A TFLite model's packed filters, activation plan and arena (made
+    /// once; a cell because `classify` takes `&self`).
+    runner: Option<core::cell::RefCell<shoal_core::tflite::Runner>>,
 }
 
 /// The ImageNet labels of the built-in `.shm` model (1000 classes).
@@ -174,7 +174,7 @@ impl Classifier {
                 labels,
                 catalog: builtin_catalog(),
                 top: 5,
-                prepared: None,
+                runner: None,
             });
         }
         let m = shoal_core::tflite::Model::parse(&bytes).map_err(js_err)?;
@@ -191,7 +191,9 @@ impl Classifier {
             .first()
             .ok_or_else(|| JsError::new("model has no output"))?;
         let classes = m.tensors[out].len();
-        let prepared = Some((m.prepare(), m.plan().map_err(js_err)?));
+        let runner = Some(core::cell::RefCell::new(
+            shoal_core::tflite::Runner::new(&m).map_err(js_err)?,
+        ));
         Ok(Classifier {
             bytes,
             shm: None,
@@ -202,7 +204,7 @@ impl Classifier {
             catalog: builtin_catalog(),
             top: 5,
             ood: None,
-            prepared,
+            runner,
         })
     }
 
@@ -307,12 +309,12 @@ impl Classifier {
             return Ok(r);
         }
         let m = shoal_core::tflite::Model::parse(&self.bytes).map_err(js_err)?;
-        let out = match &self.prepared {
-            Some((prepared, plan)) => {
-                let mut arena = vec![0u8; plan.arena_bytes()];
-                m.run_in_prepared(plan, prepared, &input, &mut arena)
-                    .map_err(js_err)?
-                    .to_vec()
+        let out = match &self.runner {
+            Some(cell) => {
+                let mut runner = cell
+                    .try_borrow_mut()
+                    .map_err(|_| JsError::new("classify is already running"))?;
+                runner.run(&m, &input).map_err(js_err)?.to_vec()
             }
             None => return Err(JsError::new("no TFLite model")),
         };

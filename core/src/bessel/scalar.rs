@@ -394,8 +394,8 @@ fn temme_k(v: f64, x: f64) -> f64 {
     if n == 0.0 {
         return libm::log(sum_f);
     }
-    let r = (2.0 / x) * (sum_h / sum_f);
     let two_over_x = 2.0 / x;
+    let r = two_over_x * (sum_h / sum_f);
     if !(r.is_finite() && 40.0 * two_over_x < 1e300) {
         // x so small that 2/x nearly overflows: fall back to the integral.
         return integral_k(v, x);

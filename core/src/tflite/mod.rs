@@ -1365,6 +1365,52 @@ pub struct Prepared {
     packed: Vec<Option<kernels::Packed>>,
 }
 
+/// A model ready to run repeatedly: its filters packed ([`Model::prepare`])
+/// and its activation arena laid out by lifetime ([`Model::plan`]) and
+/// allocated, once; each [`Runner::run`] is then
+/// [`Model::run_in_prepared`] with nothing made per image.
+///
+/// ```no_run
+/// # fn demo(bytes: &[u8], images: &[Vec<u8>]) -> Result<(), shoal_core::tflite::TfliteError> {
+/// use shoal_core::tflite::{Model, Runner};
+/// let model = Model::parse(bytes)?;
+/// let mut runner = Runner::new(&model)?; // once
+/// for image in images {
+///     let _raw = runner.run(&model, image)?;
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Runner {
+    prepared: Prepared,
+    plan: Plan,
+    arena: Vec<u8>,
+}
+
+impl Runner {
+    /// Prepares `model`.
+    ///
+    /// # Errors
+    /// As [`Model::plan`].
+    pub fn new(model: &Model<'_>) -> Result<Self, TfliteError> {
+        let plan = model.plan()?;
+        Ok(Runner {
+            prepared: model.prepare(),
+            arena: vec![0u8; plan.arena_bytes()],
+            plan,
+        })
+    }
+
+    /// Runs `model` (the one this runner was made from) on `input`; the
+    /// output tensor's bytes, in the arena.
+    ///
+    /// # Errors
+    /// As [`Model::run_in_prepared`].
+    pub fn run<'r>(&'r mut self, model: &Model<'_>, input: &[u8]) -> Result<&'r [u8], TfliteError> {
+        model.run_in_prepared(&self.plan, &self.prepared, input, &mut self.arena)
+    }
+}
+
 /// Where [`Model::run_in`] keeps each activation tensor (from [`Model::plan`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
