@@ -302,16 +302,16 @@ pub(crate) fn debye_terms(v: f64) -> usize {
 }
 
 /// `Σ_k u_k(t)/v^k` (I) or `Σ_k (-1)^k u_k(t)/v^k` (K) over `k = 1..=n`
-/// per lane (`n` as a float lane, at most `nmax`).
+/// in every lane (the callers group lanes by their number of terms).
 #[inline(always)]
-pub(crate) fn debye_sum<L: Lanes, const IS_K: bool>(t: L, v: L, nmax: usize, n: L) -> L {
+pub(crate) fn debye_sum<L: Lanes, const IS_K: bool>(t: L, v: L, n: usize) -> L {
     let t2 = t.mul(t);
     let step = t.div(v);
     // P_{k+1}(t²) by Horner (degree k+1, so k+2 coefficients), all k at
     // once: degree by degree, so that the independent chains overlap in the
     // CPU instead of running one after the other. Each chain performs the
     // same operations as its own Horner loop.
-    let nmax = nmax.min(DEBYE_N);
+    let nmax = n.min(DEBYE_N);
     let mut acc = [L::splat(0.0); DEBYE_N];
     for d in (0..=nmax).rev() {
         for (a, row) in acc
@@ -327,9 +327,7 @@ pub(crate) fn debye_sum<L: Lanes, const IS_K: bool>(t: L, v: L, nmax: usize, n: 
     let mut sum = L::splat(0.0);
     for (k, acc) in acc.iter().take(nmax).enumerate() {
         pw = pw.mul(step);
-        // Lanes that need fewer terms add exact zeros from here on.
-        let live = L::splat(k as f64).lt(n);
-        let term = L::select(live, pw.mul(*acc), L::splat(0.0));
+        let term = pw.mul(*acc);
         sum = if IS_K && k % 2 == 0 {
             sum.sub(term)
         } else {
@@ -340,10 +338,10 @@ pub(crate) fn debye_sum<L: Lanes, const IS_K: bool>(t: L, v: L, nmax: usize, n: 
 }
 
 /// Debye expansion for lanes with `v >= 20`, `1e-290 <= x <= 1e300`,
-/// `v <= 1e300`; lane `j` sums `n[j]` terms (`nmax` the largest).
+/// `v <= 1e300`; every lane sums `n` terms.
 /// Returns `log I` or (`IS_K`) `log K`.
 #[inline(always)]
-pub(crate) fn debye<L: Lanes, const IS_K: bool>(v: L, x: L, nmax: usize, n: L) -> L {
+pub(crate) fn debye<L: Lanes, const IS_K: bool>(v: L, x: L, n: usize) -> L {
     let one = L::splat(1.0);
     let mx = v.max(x);
     let mn = v.min(x);
@@ -357,7 +355,7 @@ pub(crate) fn debye<L: Lanes, const IS_K: bool>(v: L, x: L, nmax: usize, n: L) -
     let small = z.lt(one);
     let l = L::select(small, log1p(z.mul(z)), L::splat(2.0).mul(ln(s.div(v))));
     let t = v.div(s);
-    let sum = debye_sum::<L, IS_K>(t, v, nmax, n);
+    let sum = debye_sum::<L, IS_K>(t, v, n);
     let half = L::splat(0.5);
     let quarter_l = L::splat(0.25).mul(l);
     if IS_K {

@@ -566,56 +566,34 @@ pub(crate) fn fill<const W: usize>(
     } else {
         [Kernel::DebyeI, Kernel::HankelI, Kernel::SeriesI]
     };
-    let mut idx = [[0usize; W]; 3];
-    let mut qv = [[0.0f32; W]; 3];
-    let mut qx = [[0.0f32; W]; 3];
-    let mut len = [0usize; 3];
+    let mut queues: [super::Queue<f32, W>; 3] = core::array::from_fn(|_| super::Queue::new());
     let n = v.len().min(x.len()).min(out.len());
     let (v, x, out) = (&v[..n], &x[..n], &mut out[..n]);
-    let flush = |q: usize,
-                 used: usize,
-                 idx: &[usize; W],
-                 qv: &mut [f32; W],
-                 qx: &mut [f32; W],
-                 out: &mut [f32]| {
-        // Unused lanes repeat lane 0 (results discarded).
-        for j in used..W {
-            qv[j] = qv[0];
-            qx[j] = qx[0];
-        }
-        let y = run_lanes(kernels[q], qv, qx);
-        for (&i, &r) in idx.iter().zip(&y).take(used) {
-            if let Some(o) = out.get_mut(i) {
-                *o = r;
-            }
+    let mut put = |i: usize, y: f32| {
+        if let Some(o) = out.get_mut(i) {
+            *o = y;
         }
     };
-    for i in 0..n {
-        let a = if is_k { libm::fabsf(v[i]) } else { v[i] };
-        let b = x[i];
-        let Some(q) = queue_of(a, b) else {
-            out[i] = if is_k {
-                super::scalar_f32::log_k(a, b)
-            } else {
-                super::scalar_f32::log_i(a, b)
-            };
-            continue;
-        };
-        let j = len[q];
-        idx[q][j] = i;
-        qv[q][j] = a;
-        qx[q][j] = b;
-        if j + 1 == W {
-            flush(q, W, &idx[q], &mut qv[q], &mut qx[q], out);
-            len[q] = 0;
-        } else {
-            len[q] = j + 1;
+    for (i, (&a, &b)) in v.iter().zip(x).enumerate() {
+        let a = if is_k { libm::fabsf(a) } else { a };
+        match queue_of(a, b).and_then(|q| Some((q, queues.get_mut(q)?))) {
+            Some((q, queue)) => {
+                if queue.push(i, a, b) {
+                    queue.flush(|v, x| run_lanes(kernels[q], v, x), &mut put);
+                }
+            }
+            None => put(
+                i,
+                if is_k {
+                    super::scalar_f32::log_k(a, b)
+                } else {
+                    super::scalar_f32::log_i(a, b)
+                },
+            ),
         }
     }
-    for q in 0..3 {
-        if len[q] > 0 {
-            flush(q, len[q], &idx[q], &mut qv[q], &mut qx[q], out);
-        }
+    for (q, queue) in queues.iter_mut().enumerate() {
+        queue.flush(|v, x| run_lanes(kernels[q], v, x), &mut put);
     }
 }
 

@@ -139,26 +139,58 @@ enum Which {
     K,
 }
 
-/// Lanes waiting for the SIMD Debye kernel.
-struct Pending<const W: usize> {
+/// Inputs waiting for a SIMD group of `W` lanes: each lane's `(v, x)` and
+/// the index of its output.
+pub(crate) struct Queue<T, const W: usize> {
     idx: [usize; W],
-    v: [f64; W],
-    x: [f64; W],
-    n: [f64; W],
+    v: [T; W],
+    x: [T; W],
     len: usize,
-    nmax: usize,
 }
 
-impl<const W: usize> Pending<W> {
-    fn new() -> Self {
-        Pending {
+impl<T: Copy + Default, const W: usize> Queue<T, W> {
+    pub(crate) fn new() -> Self {
+        Queue {
             idx: [0; W],
-            v: [20.0; W],
-            x: [1.0; W],
-            n: [0.0; W],
+            v: [T::default(); W],
+            x: [T::default(); W],
             len: 0,
-            nmax: 0,
         }
+    }
+
+    /// Queues output `i`'s inputs; whether the group is now full.
+    pub(crate) fn push(&mut self, i: usize, v: T, x: T) -> bool {
+        if let (Some(d), Some(a), Some(b)) = (
+            self.idx.get_mut(self.len),
+            self.v.get_mut(self.len),
+            self.x.get_mut(self.len),
+        ) {
+            (*d, *a, *b) = (i, v, x);
+            self.len += 1;
+        }
+        self.len == W
+    }
+
+    /// Runs the queued lanes (unused ones repeat lane 0; their results are
+    /// discarded), hands each result to `put(index, value)` and empties the
+    /// queue; nothing when it is empty.
+    pub(crate) fn flush<R: Copy>(
+        &mut self,
+        run: impl FnOnce(&[T; W], &[T; W]) -> [R; W],
+        mut put: impl FnMut(usize, R),
+    ) {
+        if self.len == 0 {
+            return;
+        }
+        for j in self.len..W {
+            self.v[j] = self.v[0];
+            self.x[j] = self.x[0];
+        }
+        let r = run(&self.v, &self.x);
+        for (&i, &y) in self.idx.iter().zip(&r).take(self.len) {
+            put(i, y);
+        }
+        self.len = 0;
     }
 }
 
@@ -183,13 +215,13 @@ fn fill<T: Copy>(
 ) {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if x86::avx2_available() {
-        let run = |p: &Pending<8>| {
+        let run = |v: &[f64; 8], x: &[f64; 8], n: usize| {
             // SAFETY: AVX2 support was just checked.
             unsafe {
                 if which == Which::I {
-                    x86::debye8::<false>(&p.v, &p.x, &p.n, p.nmax)
+                    x86::debye8::<false>(v, x, n)
                 } else {
-                    x86::debye8::<true>(&p.v, &p.x, &p.n, p.nmax)
+                    x86::debye8::<true>(v, x, n)
                 }
             }
         };
@@ -197,11 +229,11 @@ fn fill<T: Copy>(
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        let run = |p: &Pending<2>| {
+        let run = |v: &[f64; 2], x: &[f64; 2], n: usize| {
             if which == Which::I {
-                wasm32::debye2::<false>(&p.v, &p.x, &p.n, p.nmax)
+                wasm32::debye2::<false>(v, x, n)
             } else {
-                wasm32::debye2::<true>(&p.v, &p.x, &p.n, p.nmax)
+                wasm32::debye2::<true>(v, x, n)
             }
         };
         return fill_lanes::<T, 2>(v, x, out, which, to_f64, from_f64, run);
@@ -220,51 +252,33 @@ fn fill_lanes<T: Copy, const W: usize>(
     which: Which,
     to_f64: fn(T) -> f64,
     from_f64: fn(f64) -> T,
-    run: impl Fn(&Pending<W>) -> [f64; W],
+    run: impl Fn(&[f64; W], &[f64; W], usize) -> [f64; W],
 ) {
     // One queue per number of Debye terms: a group then sums exactly the
     // terms its lanes need (no lane waits on a neighbour's longer sum).
-    let mut queues: [Pending<W>; lanes::DEBYE_QUEUES] = core::array::from_fn(|_| Pending::new());
-    let flush = |p: &mut Pending<W>, out: &mut [T]| {
-        // Pad the unused lanes with a copy of lane 0 (results discarded).
-        for j in p.len..W {
-            p.v[j] = p.v[0];
-            p.x[j] = p.x[0];
-            p.n[j] = p.n[0];
+    let mut queues: [Queue<f64, W>; lanes::DEBYE_QUEUES] = core::array::from_fn(|_| Queue::new());
+    let mut put = |i: usize, y: f64| {
+        if let Some(o) = out.get_mut(i) {
+            *o = from_f64(y);
         }
-        let r = run(p);
-        for (&i, &y) in p.idx.iter().zip(&r).take(p.len) {
-            if let Some(o) = out.get_mut(i) {
-                *o = from_f64(y);
-            }
-        }
-        p.len = 0;
-        p.nmax = 0;
     };
     for (i, (&a, &b)) in v.iter().zip(x).enumerate() {
         let (a, b) = (to_f64(a), to_f64(b));
         let k = if which == Which::K { libm::fabs(a) } else { a };
-        if scalar::branch(k, b) == Branch::Debye && scalar::lanes_ok(k, b) {
-            let n = lanes::debye_terms(k);
-            let Some(p) = queues.get_mut(n) else {
-                continue;
-            };
-            let j = p.len;
-            p.idx[j] = i;
-            p.v[j] = k;
-            p.x[j] = b;
-            p.n[j] = n as f64;
-            p.nmax = n;
-            p.len += 1;
-            if p.len == W {
-                flush(p, out);
+        let queue = (scalar::branch(k, b) == Branch::Debye && scalar::lanes_ok(k, b))
+            .then(|| lanes::debye_terms(k))
+            .and_then(|n| Some((n, queues.get_mut(n)?)));
+        match queue {
+            Some((n, q)) => {
+                if q.push(i, k, b) {
+                    q.flush(|v, x| run(v, x, n), &mut put);
+                }
             }
-        } else if let Some(o) = out.get_mut(i) {
-            *o = from_f64(one(which, a, b));
+            None => put(i, one(which, a, b)),
         }
     }
-    for p in queues.iter_mut().filter(|p| p.len > 0) {
-        flush(p, out);
+    for (n, q) in queues.iter_mut().enumerate() {
+        q.flush(|v, x| run(v, x, n), &mut put);
     }
 }
 

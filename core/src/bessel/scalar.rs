@@ -156,8 +156,8 @@ fn debye(v: f64, x: f64) -> Debye {
         2.0 * libm::log(s / v)
     };
     let n = lanes::debye_terms(v);
-    let sum_i = lanes::debye_sum::<f64, false>(v / s, v, n, n as f64);
-    let sum_k = lanes::debye_sum::<f64, true>(v / s, v, n, n as f64);
+    let sum_i = lanes::debye_sum::<f64, false>(v / s, v, n);
+    let sum_k = lanes::debye_sum::<f64, true>(v / s, v, n);
     Debye {
         s,
         v_eta,
@@ -176,7 +176,7 @@ pub(crate) fn lanes_ok(v: f64, x: f64) -> bool {
 fn debye_i(v: f64, x: f64) -> f64 {
     if lanes_ok(v, x) {
         let n = lanes::debye_terms(v);
-        return lanes::debye::<f64, false>(v, x, n, n as f64);
+        return lanes::debye::<f64, false>(v, x, n);
     }
     let d = debye(v, x);
     -0.5 * (LN_2PI + libm::log(v)) + d.v_eta - 0.25 * d.l + libm::log1p(d.sum_i)
@@ -185,7 +185,7 @@ fn debye_i(v: f64, x: f64) -> f64 {
 fn debye_k(v: f64, x: f64) -> f64 {
     if lanes_ok(v, x) {
         let n = lanes::debye_terms(v);
-        return lanes::debye::<f64, true>(v, x, n, n as f64);
+        return lanes::debye::<f64, true>(v, x, n);
     }
     let d = debye(v, x);
     0.5 * (LN_PI_OVER_2 - libm::log(v)) - d.v_eta - 0.25 * d.l + libm::log1p(d.sum_k)

@@ -77,18 +77,12 @@ impl Lanes for F64x2 {
     }
 }
 
-/// Debye `log I` or (`IS_K`) `log K` for two lanes; lane `j` uses `n[j]` terms.
+/// Debye `log I` or (`IS_K`) `log K` for two lanes of `n` terms each.
 #[inline]
-pub(crate) fn debye2<const IS_K: bool>(
-    v: &[f64; 2],
-    x: &[f64; 2],
-    n: &[f64; 2],
-    nmax: usize,
-) -> [f64; 2] {
+pub(crate) fn debye2<const IS_K: bool>(v: &[f64; 2], x: &[f64; 2], n: usize) -> [f64; 2] {
     let vv = F64x2(f64x2(v[0], v[1]));
     let xx = F64x2(f64x2(x[0], x[1]));
-    let nn = F64x2(f64x2(n[0], n[1]));
-    let y = lanes::debye::<F64x2, IS_K>(vv, xx, nmax, nn);
+    let y = lanes::debye::<F64x2, IS_K>(vv, xx, n);
     [f64x2_extract_lane::<0>(y.0), f64x2_extract_lane::<1>(y.0)]
 }
 

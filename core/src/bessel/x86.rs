@@ -108,18 +108,12 @@ impl Lanes for F64x4 {
 /// Eight f64 lanes: two [`F64x4`] (see [`Pair`]).
 type F64x8 = Pair<F64x4>;
 
-/// Debye `log I` or (`IS_K`) `log K` for eight lanes; lane `j` uses `n[j]`
-/// terms.
+/// Debye `log I` or (`IS_K`) `log K` for eight lanes of `n` terms each.
 ///
 /// # Safety
 /// The CPU must support AVX2 (checked by the caller).
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn debye8<const IS_K: bool>(
-    v: &[f64; 8],
-    x: &[f64; 8],
-    n: &[f64; 8],
-    nmax: usize,
-) -> [f64; 8] {
+pub(crate) unsafe fn debye8<const IS_K: bool>(v: &[f64; 8], x: &[f64; 8], n: usize) -> [f64; 8] {
     debug_assert!(avx2_available());
     // SAFETY: the arrays hold eight f64 each; unaligned loads and stores.
     unsafe {
@@ -129,7 +123,7 @@ pub(crate) unsafe fn debye8<const IS_K: bool>(
                 F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
             )
         };
-        let y = lanes::debye::<F64x8, IS_K>(load(v), load(x), nmax, load(n));
+        let y = lanes::debye::<F64x8, IS_K>(load(v), load(x), n);
         let mut out = [0.0; 8];
         _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
         _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
