@@ -741,11 +741,10 @@ unsafe fn depthwise_loop_avx2(
 /// pixel `(py, px)` is input pixel `(py - ph, px - pw)`, and the pixels
 /// outside the input hold the zero point (a centred zero: those taps add
 /// nothing, as TFLite skips them), followed by 16 spare bytes for 16-byte
-/// loads. Returns the bytes and the row width in pixels; empty when the
-/// output is.
-fn padded_input(g: &Geometry, v: &Operands<'_>) -> (Vec<u8>, usize) {
+/// loads; empty when the output is.
+fn padded_input(g: &Geometry, v: &Operands<'_>) -> Padded {
     if g.oh == 0 || g.ow == 0 {
-        return (Vec::new(), 0);
+        return Padded::default();
     }
     let rows = (g.oh - 1) * g.w.stride_h + (g.fh - 1) * g.w.dilation_h + 1;
     let cols = (g.ow - 1) * g.w.stride_w + (g.fw - 1) * g.w.dilation_w + 1;
@@ -762,7 +761,26 @@ fn padded_input(g: &Geometry, v: &Operands<'_>) -> (Vec<u8>, usize) {
             dst.copy_from_slice(src);
         }
     }
-    (buf, cols)
+    // Each output pixel's window corner, row by row (no division per pixel).
+    let mut corners = Vec::with_capacity(g.oh * g.ow);
+    for oy in 0..g.oh {
+        let row = oy * g.w.stride_h * cols;
+        corners.extend((0..g.ow).map(|ox| (row + ox * g.w.stride_w) * c));
+    }
+    Padded {
+        bytes: buf,
+        cols,
+        corners,
+    }
+}
+
+/// A [`padded_input`] copy: its bytes, its row width in pixels, and the
+/// byte offset of every output pixel's window (its top-left tap).
+#[derive(Default)]
+struct Padded {
+    bytes: Vec<u8>,
+    cols: usize,
+    corners: Vec<usize>,
 }
 
 /// Depthwise convolution with multiplier 1 and a multiple of 8 channels,
@@ -800,7 +818,8 @@ unsafe fn depthwise_avx2(
         return false;
     }
     let (signed, ch) = (t.signed, &t.channels);
-    let (buf, cols) = padded_input(g, v);
+    let padded = padded_input(g, v);
+    let (buf, cols, corners) = (&padded.bytes, padded.cols, &padded.corners);
     // Byte offsets of the taps from a window's corner; an odd last tap
     // pairs with a second read of the corner against zero filter values.
     let offs: Vec<usize> = (0..2 * pairs)
@@ -809,11 +828,10 @@ unsafe fn depthwise_avx2(
             false => 0,
         })
         .collect();
-    let corner = |p: usize| ((p / g.ow) * g.w.stride_h * cols + (p % g.ow) * g.w.stride_w) * c;
     // Every read ends inside the copy (the window of the last pixel is the
     // copy's bottom-right corner); checked once here.
-    let last = corner(npix - 1) + offs.iter().max().copied().unwrap_or(0) + c;
-    if last > buf.len() {
+    let last = corners.last().copied().unwrap_or(0) + offs.iter().max().copied().unwrap_or(0) + c;
+    if last > buf.len() || corners.len() != npix {
         return false;
     }
     // One pair of taps' interleaved filter: its low and high vectors.
@@ -831,8 +849,7 @@ unsafe fn depthwise_avx2(
         false => _mm256_cvtepu8_epi16(x),
     };
     let (bp, op) = (buf.as_ptr(), out.as_mut_ptr());
-    for p in 0..npix {
-        let at = corner(p);
+    for (p, &at) in corners.iter().enumerate() {
         for (gi, fg) in t.filter.chunks_exact(32 * pairs).take(groups).enumerate() {
             let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
             for (o2, f2) in offs.chunks_exact(2).zip(fg.chunks_exact(32)) {
@@ -865,7 +882,7 @@ unsafe fn depthwise_avx2(
         for p in (0..npix).step_by(2) {
             // A last odd pixel pairs with itself.
             let q = (p + 1).min(npix - 1);
-            let (ap, aq) = (corner(p) + o0, corner(q) + o0);
+            let (ap, aq) = (corners[p] + o0, corners[q] + o0);
             let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
             for (o2, f2) in offs.chunks_exact(2).zip(ft.chunks_exact(32)) {
                 let (flo, fhi) = taps2(f2);
@@ -1152,16 +1169,16 @@ unsafe fn block_1x1_avx2<const HALF: bool>(
 }
 
 /// [`block_1x1_avx2`] and [`Channels::store`] in one: the sums of `n`
-/// pixels' [`OB`] channels from `o0` requantized from the registers and
-/// written to `out` (pixel `p` at `p·oc + o0`).
+/// pixels' [`OB`] channels from `o0` (`HALF`: a last block of exactly
+/// eight) requantized and written to `out` (pixel `p` at `p·oc + o0`).
 ///
 /// # Safety
-/// AVX2; as [`block_1x1_avx2`]; `o0 + OB <= oc`, the tables of `ch` hold
-/// channels `o0..o0 + OB`.
+/// AVX2; as [`block_1x1_avx2`]; `o0 + OB <= oc` (`HALF`: `o0 + 8 == oc`),
+/// the tables of `ch` hold those channels.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn block_store_avx2(
+unsafe fn block_store_avx2<const HALF: bool>(
     xp: &[i32],
     pairs: usize,
     blk: &[i16],
@@ -1174,17 +1191,22 @@ unsafe fn block_store_avx2(
     use core::arch::x86_64::*;
     let mut sums = [[0i32; OB]; PB];
     // SAFETY: AVX2 is enabled here; sizes as the caller guarantees.
-    unsafe { block_1x1_avx2::<false>(xp, pairs, blk, &mut sums, n) };
+    unsafe { block_1x1_avx2::<HALF>(xp, pairs, blk, &mut sums, n) };
+    let width = if HALF { 8 } else { OB };
     for (p, acc) in sums.iter().enumerate().take(n) {
-        let Some(dst) = out.get_mut(p * oc + o0..p * oc + o0 + OB) else {
+        let Some(dst) = out.get_mut(p * oc + o0..p * oc + o0 + width) else {
             return;
         };
-        // SAFETY: AVX2; the tables hold channels o0..o0 + 16 (caller);
-        // `acc` holds 16 sums and `dst` 16 bytes.
+        // SAFETY: AVX2; the tables hold channels o0..o0 + width (caller);
+        // `acc` holds 16 sums and `dst` `width` bytes.
         unsafe {
             let lo = ch.requant8_avx2(_mm256_loadu_si256(acc.as_ptr().cast()), o0);
-            let hi = ch.requant8_avx2(_mm256_loadu_si256(acc.as_ptr().add(8).cast()), o0 + 8);
-            _mm_storeu_si128(dst.as_mut_ptr().cast(), _mm_unpacklo_epi64(lo, hi));
+            if HALF {
+                _mm_storel_epi64(dst.as_mut_ptr().cast(), lo);
+            } else {
+                let hi = ch.requant8_avx2(_mm256_loadu_si256(acc.as_ptr().add(8).cast()), o0 + 8);
+                _mm_storeu_si128(dst.as_mut_ptr().cast(), _mm_unpacklo_epi64(lo, hi));
+            }
         }
     }
 }
@@ -1234,7 +1256,7 @@ fn conv_1x1(
         Vec::new()
     };
     let padded = match direct {
-        true => (Vec::new(), 0),
+        true => Padded::default(),
         false => padded_input(g, v),
     };
     #[cfg(target_arch = "x86_64")]
@@ -1247,7 +1269,7 @@ fn conv_1x1(
         let rows = if direct {
             &whole[p0 * pairs..(p0 + n) * pairs]
         } else {
-            let view = (&padded.0[..], padded.1);
+            let view = &padded;
             #[cfg(target_arch = "x86_64")]
             if wide {
                 // SAFETY: AVX2 was checked; `padded` (see `padded_input`)
@@ -1263,11 +1285,18 @@ fn conv_1x1(
         };
         for (b, blk) in data.chunks_exact(pairs * 2 * OB).enumerate() {
             #[cfg(target_arch = "x86_64")]
-            if avx2 && rq.vector && (b + 1) * OB <= oc {
-                // A full block: products and requantization in registers.
+            if avx2 && rq.vector && (oc - b * OB >= OB || oc - b * OB == 8) {
+                // A full block (or a last one of eight): products and
+                // requantization in one go.
+                let dst = &mut out[p0 * oc..];
                 // SAFETY: AVX2 was checked; sizes as the function requires.
                 unsafe {
-                    block_store_avx2(rows, pairs, blk, n, &ch, b * OB, &mut out[p0 * oc..], oc)
+                    match oc - b * OB == 8 {
+                        true => block_store_avx2::<true>(rows, pairs, blk, n, &ch, b * OB, dst, oc),
+                        false => {
+                            block_store_avx2::<false>(rows, pairs, blk, n, &ch, b * OB, dst, oc)
+                        }
+                    }
                 };
                 continue;
             }
@@ -1304,13 +1333,14 @@ fn conv_1x1(
 fn pack_patches(
     g: &Geometry,
     v: &Operands<'_>,
-    (buf, cols): (&[u8], usize),
+    padded: &Padded,
     p0: usize,
     n: usize,
     pairs: usize,
     patch: &mut [i16],
     xp: &mut [i32],
 ) {
+    let (buf, cols) = (&padded.bytes, padded.cols);
     let ic = g.ic;
     // A window row is one run of fw·ic bytes without dilation, else fw
     // runs of ic bytes.
@@ -1318,9 +1348,7 @@ fn pack_patches(
         1 => (g.fw * ic, 1),
         _ => (ic, g.fw),
     };
-    for p in 0..n {
-        let (oy, ox) = ((p0 + p) / g.ow, (p0 + p) % g.ow);
-        let corner = (oy * g.w.stride_h * cols + ox * g.w.stride_w) * ic;
+    for (p, &corner) in padded.corners.iter().skip(p0).take(n).enumerate() {
         let mut at = 0;
         for ky in 0..g.fh {
             for r in 0..runs {
@@ -1360,12 +1388,13 @@ fn pack_patches(
 unsafe fn pack_patches_avx2(
     g: &Geometry,
     v: &Operands<'_>,
-    (buf, cols): (&[u8], usize),
+    padded: &Padded,
     p0: usize,
     n: usize,
     pairs: usize,
     xp: &mut [i32],
 ) {
+    let (buf, cols) = (&padded.bytes, padded.cols);
     use core::arch::x86_64::*;
     let ic = g.ic;
     let run = g.fw * ic;
@@ -1374,9 +1403,7 @@ unsafe fn pack_patches_avx2(
         _mm256_set1_epi16(v.in_off as i16),
     );
     let dst = xp.as_mut_ptr().cast::<i16>();
-    for p in 0..n {
-        let (oy, ox) = ((p0 + p) / g.ow, (p0 + p) % g.ow);
-        let corner = (oy * g.w.stride_h * cols + ox * g.w.stride_w) * ic;
+    for (p, &corner) in padded.corners.iter().skip(p0).take(n).enumerate() {
         let row = p * pairs * 2;
         for ky in 0..g.fh {
             let s = corner + ky * g.w.dilation_h * cols * ic;
@@ -2375,10 +2402,10 @@ mod tests {
                 let n = (oh * ow - p0).min(PB);
                 let mut a = vec![-1i32; PB * pairs + 8];
                 let mut b = a.clone();
-                pack_patches(&g, &v, (&buf.0, buf.1), p0, n, pairs, &mut patch, &mut a);
+                pack_patches(&g, &v, &buf, p0, n, pairs, &mut patch, &mut a);
                 // SAFETY: AVX2 was checked; `buf` and `b` carry the slack
                 // and the window rows are at most 15 bytes.
-                unsafe { pack_patches_avx2(&g, &v, (&buf.0, buf.1), p0, n, pairs, &mut b) };
+                unsafe { pack_patches_avx2(&g, &v, &buf, p0, n, pairs, &mut b) };
                 assert_eq!(
                     a[..n * pairs],
                     b[..n * pairs],
