@@ -400,13 +400,22 @@ impl QuantMatrix {
         let f = self.format;
         let gpr = self.groups_per_row();
         let gb = f.group_bytes();
-        let mut buf = vec![0u8; f.group];
+        // Groups are at most 128 codes (`Format::new`): a stack buffer, no
+        // allocation per row.
+        let (mut codes, mut heap) = ([0u8; 128], Vec::new());
+        let buf: &mut [u8] = match codes.get_mut(..f.group) {
+            Some(b) => b,
+            None => {
+                heap.resize(f.group, 0);
+                &mut heap
+            }
+        };
         for (g, o) in out.chunks_mut(f.group).enumerate() {
             let gi = r * gpr + g;
-            scalar::unpack(&self.codes[gi * gb..(gi + 1) * gb], f.bits, &mut buf);
+            scalar::unpack(&self.codes[gi * gb..(gi + 1) * gb], f.bits, buf);
             let (d, m) = self.params(gi);
             let z = f32::from(f.zero_point());
-            for (v, &c) in o.iter_mut().zip(&buf) {
+            for (v, &c) in o.iter_mut().zip(buf.iter()) {
                 *v = m + d * (f32::from(c) - z);
             }
         }
