@@ -840,6 +840,8 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
         Engine::Tflite(_) => None,
     };
     let mut runner = None;
+    // The built-in model's activation buffers, kept from image to image.
+    let mut shm_ws = shoal_core::model::Workspace::default();
     for (name, input) in inputs {
         let input = match &engine {
             Engine::Tflite(m) => cl::model_input(m, input, input_mean, input_std),
@@ -871,12 +873,12 @@ fn classify(flags: &[&str]) -> Result<(), Fail> {
             },
             Engine::Shm(m) => {
                 let f = m
-                    .features(&input)
+                    .features_in(&mut shm_ws, &input)
                     .map_err(|e| Fail(1, format!("{name}: {e}")))?;
                 let logits = m
-                    .classify_features(&f)
+                    .classify_features(f)
                     .map_err(|e| Fail(1, format!("{name}: {e}")))?;
-                ood = ood_model.as_ref().and_then(|o| o.log_density(&f).ok());
+                ood = ood_model.as_ref().and_then(|o| o.log_density(f).ok());
                 cl::rank_logits(&logits, top)
             }
         };

@@ -87,6 +87,42 @@ fn malformed_shm_files_are_typed_errors() {
     assert!(matches!(m.run(&[0u8; 12]), Err(ShmError::InputSize { .. })));
 }
 
+/// One kept `Workspace` over several images (in an order that changes the
+/// buffers' roles) gives what a fresh run gives, bit for bit; a wrong input
+/// size through it is the same typed error and leaves it usable.
+#[test]
+fn kept_workspace_equals_fresh_runs() {
+    use shoal_core::model::{ShmError, Workspace};
+    let bytes =
+        std::fs::read(workspace_root().join("host-gpu/models/efficientnet-lite0.shm")).unwrap();
+    let m = ShmModel::parse(&bytes).unwrap();
+    let n = m.size * m.size * 3;
+    let images: Vec<Vec<u8>> = (0..3u32)
+        .map(|s| {
+            (0..n as u32)
+                .map(|i| ((i * (7 + 6 * s) + s * 91) % 256) as u8)
+                .collect()
+        })
+        .collect();
+    let fresh: Vec<Vec<f32>> = images.iter().map(|x| m.run(x).unwrap()).collect();
+    let mut ws = Workspace::default();
+    for &k in &[2usize, 0, 1, 0, 2] {
+        let got = m.run_in(&mut ws, &images[k]).unwrap();
+        assert!(
+            got.iter()
+                .zip(&fresh[k])
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "image {k}"
+        );
+        assert!(matches!(
+            m.run_in(&mut ws, &images[k][..n - 3]),
+            Err(ShmError::InputSize { .. })
+        ));
+    }
+    let f = m.features_in(&mut ws, &images[1]).unwrap().to_vec();
+    assert_eq!(f, m.features(&images[1]).unwrap());
+}
+
 /// The vMF out-of-distribution score of the built-in model: κ fitted on the
 /// six bundled reference photos reproduces the constant the CLI uses, and
 /// photos score above synthetic inputs that are no ImageNet class (noise,

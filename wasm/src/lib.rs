@@ -133,6 +133,8 @@ pub struct Classifier {
     /// A TFLite model's packed filters, activation plan and arena (made
     /// once; a cell because `classify` takes `&self`).
     runner: Option<core::cell::RefCell<shoal_core::tflite::Runner>>,
+    /// The built-in model's activation buffers, kept between images.
+    shm_ws: core::cell::RefCell<shoal_core::model::Workspace>,
 }
 
 /// The ImageNet labels of the built-in `.shm` model (1000 classes).
@@ -175,6 +177,7 @@ impl Classifier {
                 catalog: builtin_catalog(),
                 top: 5,
                 runner: None,
+                shm_ws: Default::default(),
             });
         }
         let m = shoal_core::tflite::Model::parse(&bytes).map_err(js_err)?;
@@ -205,6 +208,7 @@ impl Classifier {
             top: 5,
             ood: None,
             runner,
+            shm_ws: Default::default(),
         })
     }
 
@@ -295,10 +299,14 @@ impl Classifier {
     pub fn classify(&self, pixels: &[u8], width: usize, height: usize) -> Result<Object, JsError> {
         let input = self.input(pixels, width, height)?;
         if let Some(m) = &self.shm {
-            let f = m.features(&input).map_err(js_err)?;
-            let logits = m.classify_features(&f).map_err(js_err)?;
+            let mut ws = self
+                .shm_ws
+                .try_borrow_mut()
+                .map_err(|_| JsError::new("classify is already running"))?;
+            let f = m.features_in(&mut ws, &input).map_err(js_err)?;
+            let logits = m.classify_features(f).map_err(js_err)?;
             let r = self.result(Vec::new(), &shoal_core::classify::softmax(&logits))?;
-            if let Some(l) = self.ood.as_ref().and_then(|o| o.log_density(&f).ok()) {
+            if let Some(l) = self.ood.as_ref().and_then(|o| o.log_density(f).ok()) {
                 let t = shoal_core::classify::builtin_ood::THRESHOLD;
                 let o = Object::new();
                 set(&o, "logDensity", l.into())?;

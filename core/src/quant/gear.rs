@@ -17,6 +17,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+use super::gemm::Epilogue;
 use super::lowrank::randomized_svd;
 use super::{Format, QuantError, QuantMatrix};
 
@@ -333,13 +334,34 @@ impl GearMatrix {
     /// # Errors
     /// [`QuantError::LengthMismatch`].
     pub fn gemm(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
+        self.gemm_with(x, n, y, &Epilogue::NONE, &mut Vec::new())
+    }
+
+    /// [`GearMatrix::gemm`], then the epilogue on each output (see
+    /// [`QuantMatrix::gemm_with`]; fused into the backbone's product when the
+    /// matrix has no corrections, else one pass after them).
+    ///
+    /// # Errors
+    /// As [`QuantMatrix::gemm_with`].
+    pub fn gemm_with(
+        &self,
+        x: &[f32],
+        n: usize,
+        y: &mut [f32],
+        epi: &Epilogue<'_>,
+        scratch: &mut Vec<f32>,
+    ) -> Result<(), QuantError> {
         let (rows, cols) = (self.q.rows(), self.q.cols());
         super::check_batch(x, y, n, rows, cols)?;
-        self.q.gemm(x, n, y)?;
+        if self.rank == 0 && self.val.is_empty() {
+            return self.q.gemm_with(x, n, y, epi, scratch);
+        }
+        epi.check(n, rows)?;
+        self.q.gemm_with(x, n, y, &Epilogue::NONE, scratch)?;
         for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(rows)) {
             self.add_corrections_fast(xr, yr);
         }
-        Ok(())
+        epi.apply(y, rows, 0)
     }
 
     /// [`GearMatrix::add_corrections`] with AVX2/F16C when available.

@@ -16,6 +16,7 @@
 #![allow(clippy::indexing_slicing)] // shapes are checked by the callers
 
 use alloc::vec;
+use alloc::vec::Vec;
 
 use super::{QuantError, QuantMatrix};
 
@@ -25,6 +26,117 @@ pub const PANEL: usize = 16;
 pub const BLOCK: usize = 64;
 /// Input rows computed together (2 · TILE accumulators in registers).
 pub const TILE: usize = 6;
+
+/// What happens to each output after its sum, in this order: `+ bias[r]`
+/// (the output's row of the weight matrix, i.e. its channel), the clamp
+/// `v.clamp(lo, hi)`, `+ res[i]` (the value at the output's own index).
+/// Empty slices and `None` skip a step. It is applied as each tile of
+/// outputs is stored, so the products write their outputs once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Epilogue<'a> {
+    /// Per-output-row bias (`rows` values), or empty.
+    pub bias: &'a [f32],
+    /// Clamp bounds `(lo, hi)` with `lo <= hi`, or `None`.
+    pub clamp: Option<(f32, f32)>,
+    /// A residual of the output's shape (`n · rows` values), or empty.
+    pub res: &'a [f32],
+}
+
+impl Epilogue<'_> {
+    /// No steps: the products' plain sums.
+    pub const NONE: Epilogue<'static> = Epilogue {
+        bias: &[],
+        clamp: None,
+        res: &[],
+    };
+
+    /// Whether every step is skipped.
+    pub fn is_none(&self) -> bool {
+        self.bias.is_empty() && self.clamp.is_none() && self.res.is_empty()
+    }
+
+    /// Applies the steps to `y`, an `n × rows` block whose first value has
+    /// index `at` in the output (and in `res`): one pass, each value's steps
+    /// in order. The specification of the vector epilogue.
+    ///
+    /// # Errors
+    /// [`QuantError::LengthMismatch`] when `bias` does not have `rows` values
+    /// or `res` does not cover `at..at + y.len()`.
+    pub fn apply(&self, y: &mut [f32], rows: usize, at: usize) -> Result<(), QuantError> {
+        if !self.bias.is_empty() && self.bias.len() != rows {
+            return Err(QuantError::LengthMismatch {
+                expected: rows,
+                found: self.bias.len(),
+            });
+        }
+        let res = match self.res.is_empty() {
+            true => &[][..],
+            false => self
+                .res
+                .get(at..at + y.len())
+                .ok_or(QuantError::LengthMismatch {
+                    expected: at + y.len(),
+                    found: self.res.len(),
+                })?,
+        };
+        match (!self.bias.is_empty(), self.clamp.is_some(), !res.is_empty()) {
+            (false, false, false) => {}
+            (false, false, true) => self.pass::<false, false, true>(y, rows, at, res),
+            (false, true, false) => self.pass::<false, true, false>(y, rows, at, res),
+            (false, true, true) => self.pass::<false, true, true>(y, rows, at, res),
+            (true, false, false) => self.pass::<true, false, false>(y, rows, at, res),
+            (true, false, true) => self.pass::<true, false, true>(y, rows, at, res),
+            (true, true, false) => self.pass::<true, true, false>(y, rows, at, res),
+            (true, true, true) => self.pass::<true, true, true>(y, rows, at, res),
+        }
+        Ok(())
+    }
+
+    /// [`Epilogue::apply`] with its steps fixed at compile time (`B`: bias,
+    /// `C`: clamp, `S`: residual), so that the loop has no branches.
+    #[inline(always)]
+    fn pass<const B: bool, const C: bool, const S: bool>(
+        &self,
+        y: &mut [f32],
+        rows: usize,
+        at: usize,
+        res: &[f32],
+    ) {
+        let (lo, hi) = self.clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+        let rows = rows.max(1);
+        for (i, v) in y.iter_mut().enumerate() {
+            let mut t = *v;
+            if B {
+                t += self.bias[(at + i) % rows];
+            }
+            if C {
+                t = t.clamp(lo, hi);
+            }
+            if S {
+                t += res[i];
+            }
+            *v = t;
+        }
+    }
+
+    /// Checks the slices against an `n × rows` output.
+    pub(super) fn check(&self, n: usize, rows: usize) -> Result<(), QuantError> {
+        let mut probe = [];
+        self.apply(&mut probe, rows, 0)?;
+        if !self.res.is_empty() && self.res.len() != n * rows {
+            return Err(QuantError::LengthMismatch {
+                expected: n * rows,
+                found: self.res.len(),
+            });
+        }
+        if let Some((lo, hi)) = self.clamp {
+            if lo.partial_cmp(&hi).is_none_or(|o| o.is_gt()) {
+                return Err(QuantError::BadClamp);
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Whether this machine takes the fused path.
 pub fn fused() -> bool {
@@ -58,59 +170,88 @@ fn decode_panel(
     Ok(())
 }
 
-/// [`decode_panel`] with AVX2 (the same bits): per group of columns, the
-/// rows' codes unpacked once, then eight columns of eight rows at a time,
-/// each value `m + d·(c − z)` by the same three f32 operations, the 8 x 8
-/// block transposed in registers into eight panel columns.
+/// [`decode_panel`] with AVX2 (the same bits): per group of columns, eight
+/// columns of eight rows at a time, the codes converted to f32, the 8 x 8
+/// block transposed in registers (lanes become rows), then each value
+/// `m + d·(c − z)` by the same three f32 operations with the eight rows'
+/// `d` and `m` as vectors. Q8 codes are read in place (other widths are
+/// unpacked per group first). Rows past `nr` read zero codes with
+/// `d = m = 0`, which decodes to `+0.0` exactly (`0 + 0·(0 − z)`, `z >= 0`),
+/// so the panel needs no clearing.
 ///
 /// # Safety
-/// AVX2; `nr <= PANEL`, `panel.len() >= cols · PANEL`, rows `r0..r0 + nr`
-/// exist (the caller's checks).
+/// AVX2 and F16C; `nr <= PANEL`, rows `r0..r0 + nr` exist (the caller's
+/// checks; the panel's length and the group size are checked here).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,f16c")]
 unsafe fn decode_panel_avx2(q: &QuantMatrix, r0: usize, nr: usize, panel: &mut [f32]) {
     use core::arch::x86_64::*;
+    const ZERO: [u8; 128] = [0; 128];
     let (cols, f) = (q.cols(), q.format());
     let (g_len, gb, gpr) = (f.group, f.group_bytes(), q.groups_per_row());
     let z = _mm256_set1_ps(f32::from(f.zero_point()));
-    panel.fill(0.0);
+    let f16 = f.scale == super::ScaleType::F16;
     let mut codes = [[0u8; 128]; PANEL];
-    let mut dm = [(0.0f32, 0.0f32); PANEL];
     let nr = nr.min(PANEL);
+    if panel.len() < cols * PANEL || g_len > 128 || !g_len.is_multiple_of(8) {
+        return;
+    }
     for g in 0..gpr {
+        let mut rows = [ZERO.as_ptr(); PANEL];
+        let (mut d, mut m) = ([0.0f32; PANEL], [0.0f32; PANEL]);
+        let (mut db, mut mb) = ([0u16; PANEL], [0u16; PANEL]);
         for k in 0..nr {
             let gi = (r0 + k) * gpr + g;
-            let (Some(src), Some(dst)) = (
-                q.codes.get(gi * gb..(gi + 1) * gb),
-                codes[k].get_mut(..g_len),
-            ) else {
+            let Some(src) = q.codes.get(gi * gb..(gi + 1) * gb) else {
                 return;
             };
-            super::scalar::unpack(src, f.bits, dst);
-            dm[k] = q.params(gi);
+            rows[k] = match f.bits {
+                super::Bits::Q8 => src.as_ptr(),
+                _ => {
+                    super::scalar::unpack(src, f.bits, &mut codes[k][..g_len]);
+                    codes[k].as_ptr()
+                }
+            };
+            if f16 {
+                db[k] = q.scales.get(gi).copied().unwrap_or(0);
+                mb[k] = q.mins.get(gi).copied().unwrap_or(0);
+            } else {
+                (d[k], m[k]) = q.params(gi);
+            }
         }
         let width = g_len.min(cols - g * g_len);
-        for j0 in (0..width).step_by(8) {
-            for h in 0..PANEL / 8 {
+        for h in 0..PANEL / 8 {
+            // SAFETY: eight values from offset h·8 of sixteen. F16C's
+            // conversion is exact, as `half`'s (NaN included: both set the
+            // quiet bit and keep the payload); zero bits give 0.0, which is
+            // what `params` gives without minimums.
+            let (dv, mv) = unsafe {
+                match f16 {
+                    true => (
+                        _mm256_cvtph_ps(_mm_loadu_si128(db.as_ptr().add(h * 8).cast())),
+                        _mm256_cvtph_ps(_mm_loadu_si128(mb.as_ptr().add(h * 8).cast())),
+                    ),
+                    false => (
+                        _mm256_loadu_ps(d.as_ptr().add(h * 8)),
+                        _mm256_loadu_ps(m.as_ptr().add(h * 8)),
+                    ),
+                }
+            };
+            for j0 in (0..width).step_by(8) {
                 let mut v = [_mm256_setzero_ps(); 8];
                 for (i, vi) in v.iter_mut().enumerate() {
-                    let k = h * 8 + i;
-                    if k < nr {
-                        let (d, m) = dm[k];
-                        // SAFETY: j0 + 8 <= group length <= 128.
-                        let b = unsafe { _mm_loadl_epi64(codes[k].as_ptr().add(j0).cast()) };
-                        let c = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
-                        let w = _mm256_mul_ps(_mm256_set1_ps(d), _mm256_sub_ps(c, z));
-                        *vi = _mm256_add_ps(_mm256_set1_ps(m), w);
-                    }
+                    // SAFETY: each row pointer has `g_len` codes, and
+                    // j0 + 8 <= g_len (a multiple of eight).
+                    let b = unsafe { _mm_loadl_epi64(rows[h * 8 + i].add(j0).cast()) };
+                    *vi = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
                 }
                 let t = transpose8(v);
+                let at = (g * g_len + j0) * PANEL + h * 8;
                 for (j, col) in t.iter().enumerate().take(width - j0) {
-                    let at = (g * g_len + j0 + j) * PANEL + h * 8;
-                    if let Some(dst) = panel.get_mut(at..at + 8) {
-                        // SAFETY: eight floats in `dst`.
-                        unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), *col) };
-                    }
+                    let w = _mm256_add_ps(mv, _mm256_mul_ps(dv, _mm256_sub_ps(*col, z)));
+                    // SAFETY: column g·g_len + j0 + j < cols, so eight
+                    // floats at `at + j·PANEL` are inside the panel.
+                    unsafe { _mm256_storeu_ps(panel.as_mut_ptr().add(at + j * PANEL), w) };
                 }
             }
         }
@@ -165,12 +306,7 @@ fn decode_panel_fast(
     panel: &mut [f32],
 ) -> Result<(), QuantError> {
     #[cfg(target_arch = "x86_64")]
-    if crate::arch::avx2_available()
-        && nr <= PANEL
-        && r0 + nr <= q.rows()
-        && panel.len() >= q.cols() * PANEL
-        && q.format().group <= 128
-    {
+    if crate::arch::f16c_available() && nr <= PANEL && r0 + nr <= q.rows() {
         // SAFETY: AVX2 was checked, and the sizes.
         unsafe { decode_panel_avx2(q, r0, nr, panel) };
         return Ok(());
@@ -197,12 +333,40 @@ fn tile_plain(panel: &[f32], x: &[f32], cols: usize, np: usize, acc: &mut [[f32;
     }
 }
 
+/// Where a tile's outputs go: rows `i..i + np` of the output, weight rows
+/// (output columns) `r0..r0 + nr`, with the epilogue.
+struct Dest<'a, 'e> {
+    y: &'a mut [f32],
+    rows: usize,
+    i: usize,
+    r0: usize,
+    nr: usize,
+    epi: &'a Epilogue<'e>,
+}
+
+impl Dest<'_, '_> {
+    /// Stores the tile's sums from `acc` (the portable path, and partial
+    /// panels): copied, then the scalar epilogue on what was copied.
+    fn store(&mut self, acc: &[[f32; PANEL]; TILE], np: usize) -> Result<(), QuantError> {
+        for (p, a) in acc.iter().enumerate().take(np) {
+            let at = (self.i + p) * self.rows + self.r0;
+            let dst = &mut self.y[at..at + self.nr];
+            dst.copy_from_slice(&a[..self.nr]);
+            self.epi.apply(dst, self.rows, at)?;
+        }
+        Ok(())
+    }
+}
+
 /// The fused tile with AVX2/FMA: two `vfmadd` per column and input row
 /// (twelve accumulators, two weight vectors and a broadcast in registers).
+/// A full panel's sums get the epilogue in registers (the same operations
+/// as [`Epilogue::apply`]: add, `max(lo, v)` then `min(hi, v)`, which is
+/// `clamp` including NaN and signed zeros, add) and are stored once.
 ///
 /// # Safety
 /// AVX2 and FMA; `panel` holds `cols · PANEL` values, `x` `np · cols`,
-/// `np <= TILE`.
+/// `np <= TILE`; `d` fits the output and the epilogue was checked.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile_fma(
@@ -210,8 +374,8 @@ unsafe fn tile_fma(
     x: &[f32],
     cols: usize,
     np: usize,
-    acc: &mut [[f32; PANEL]; TILE],
-) {
+    d: &mut Dest<'_, '_>,
+) -> Result<(), QuantError> {
     use core::arch::x86_64::*;
     debug_assert!(np <= TILE && panel.len() >= cols * PANEL && x.len() >= np * cols);
     let mut a = [[_mm256_setzero_ps(); 2]; TILE];
@@ -238,16 +402,65 @@ unsafe fn tile_fma(
                 }
             }
         }
+    }
+    if d.nr < PANEL {
+        let mut acc = [[0.0f32; PANEL]; TILE];
         for (p, ap) in a.iter().enumerate().take(np) {
-            _mm256_storeu_ps(acc[p].as_mut_ptr(), ap[0]);
-            _mm256_storeu_ps(acc[p].as_mut_ptr().add(8), ap[1]);
+            // SAFETY: sixteen floats per row of `acc`.
+            unsafe {
+                _mm256_storeu_ps(acc[p].as_mut_ptr(), ap[0]);
+                _mm256_storeu_ps(acc[p].as_mut_ptr().add(8), ap[1]);
+            }
+        }
+        return d.store(&acc, np);
+    }
+    let e = d.epi;
+    let (lo, hi) = e.clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+    let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+    let b = e.bias.get(d.r0..d.r0 + PANEL);
+    for (p, ap) in a.iter().enumerate().take(np) {
+        let at = (d.i + p) * d.rows + d.r0;
+        let Some(dst) = d.y.get_mut(at..at + PANEL) else {
+            return Err(QuantError::LengthMismatch {
+                expected: at + PANEL,
+                found: d.y.len(),
+            });
+        };
+        let mut v = *ap;
+        // SAFETY: sixteen floats in `b`, `r` and `dst` (slices of that length).
+        unsafe {
+            if let Some(b) = b {
+                v[0] = _mm256_add_ps(v[0], _mm256_loadu_ps(b.as_ptr()));
+                v[1] = _mm256_add_ps(v[1], _mm256_loadu_ps(b.as_ptr().add(8)));
+            }
+            if e.clamp.is_some() {
+                v[0] = _mm256_min_ps(hi, _mm256_max_ps(lo, v[0]));
+                v[1] = _mm256_min_ps(hi, _mm256_max_ps(lo, v[1]));
+            }
+            if let Some(r) = e.res.get(at..at + PANEL) {
+                v[0] = _mm256_add_ps(v[0], _mm256_loadu_ps(r.as_ptr()));
+                v[1] = _mm256_add_ps(v[1], _mm256_loadu_ps(r.as_ptr().add(8)));
+            }
+            _mm256_storeu_ps(dst.as_mut_ptr(), v[0]);
+            _mm256_storeu_ps(dst.as_mut_ptr().add(8), v[1]);
         }
     }
+    Ok(())
 }
 
-/// The panel product (shapes checked by the caller).
-pub(super) fn gemm(q: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
+/// The panel product (shapes checked by the caller) with the epilogue
+/// applied as outputs are stored; `scratch` holds the decoded panels (kept
+/// by callers that multiply often, so that it is allocated once).
+pub(super) fn gemm(
+    q: &QuantMatrix,
+    x: &[f32],
+    n: usize,
+    y: &mut [f32],
+    epi: &Epilogue<'_>,
+    scratch: &mut Vec<f32>,
+) -> Result<(), QuantError> {
     let (rows, cols) = (q.rows(), q.cols());
+    epi.check(n, rows)?;
     let fma = fused();
     let mut row = vec![0.0f32; cols];
     let mut acc = [[0.0f32; PANEL]; TILE];
@@ -256,7 +469,11 @@ pub(super) fn gemm(q: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) -> Resul
     // per block; one block: one panel at a time. The same panels either way.
     let npanels = rows.div_ceil(PANEL);
     let once = n > BLOCK;
-    let mut panels = vec![0.0f32; PANEL * cols * if once { npanels } else { 1 }];
+    let need = PANEL * cols * if once { npanels } else { 1 };
+    if scratch.len() < need {
+        scratch.resize(need, 0.0);
+    }
+    let panels = &mut scratch[..need];
     if once {
         for (k, panel) in panels.chunks_exact_mut(PANEL * cols).enumerate() {
             let r0 = k * PANEL;
@@ -272,33 +489,35 @@ pub(super) fn gemm(q: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) -> Resul
             let panel = if once {
                 &panels[r0 * cols..(r0 + PANEL) * cols]
             } else {
-                decode_panel_fast(q, r0, nr, &mut row, &mut panels)?;
+                decode_panel_fast(q, r0, nr, &mut row, panels)?;
                 &panels[..]
             };
             let mut i = b0;
             while i < b1 {
                 let np = (b1 - i).min(TILE);
                 let xs = &x[i * cols..(i + np) * cols];
+                let mut d = Dest {
+                    y: &mut *y,
+                    rows,
+                    i,
+                    r0,
+                    nr,
+                    epi,
+                };
                 #[cfg(target_arch = "x86_64")]
                 if fma {
-                    // SAFETY: AVX2 and FMA were detected; sizes as required.
-                    unsafe { tile_fma(panel, xs, cols, np, &mut acc) };
+                    // SAFETY: AVX2 and FMA were detected; sizes as required,
+                    // the epilogue checked.
+                    unsafe { tile_fma(panel, xs, cols, np, &mut d)? };
                 } else {
                     tile_plain(panel, xs, cols, np, &mut acc);
+                    d.store(&acc, np)?;
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 {
                     let _ = fma;
                     tile_plain(panel, xs, cols, np, &mut acc);
-                }
-                for (p, a) in acc.iter().enumerate().take(np) {
-                    let at = (i + p) * rows + r0;
-                    if nr == PANEL {
-                        // A fixed-size copy: moves, not a memcpy call.
-                        y[at..at + PANEL].copy_from_slice(a);
-                    } else {
-                        y[at..at + nr].copy_from_slice(&a[..nr]);
-                    }
+                    d.store(&acc, np)?;
                 }
                 i += np;
             }
@@ -352,41 +571,159 @@ mod tests {
     use alloc::vec::Vec;
 
     /// The AVX2 panel decoder equals its scalar specification bit for bit:
-    /// 8, 4 and 2 bits, both schemes, groups of 32, 64 and 128, column
+    /// 8, 4 and 2 bits, both schemes, f16 and bf16 scales, groups of 32, 64
+    /// and 128, column
     /// counts inside and across groups, 1 to 16 rows.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn decode_panel_avx2_equals_scalar() {
-        if !crate::arch::avx2_available() {
+        if !crate::arch::f16c_available() {
             return;
         }
         let mut rng = crate::rng::Rng::new(9);
         let mut checked = 0;
-        for bits in [Bits::Q8, Bits::Q4, Bits::Q2] {
-            for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
-                for (group, cols) in [(32, 40), (64, 64), (128, 300), (32, 7)] {
-                    let f = Format::new(bits, scheme, group, ScaleType::F16).unwrap();
-                    let rows = 19;
-                    let w: Vec<f32> = (0..rows * cols)
-                        .map(|_| rng.next_f64() as f32 - 0.4)
-                        .collect();
-                    let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
-                    let mut row = vec![0.0f32; cols];
-                    for (r0, nr) in [(0, 16), (16, 3), (2, 1), (3, 9)] {
-                        let mut a = vec![7.0f32; cols * PANEL];
-                        let mut b = vec![-7.0f32; cols * PANEL];
-                        decode_panel(&q, r0, nr, &mut row, &mut a).unwrap();
-                        // SAFETY: AVX2 was checked; sizes as required.
-                        unsafe { decode_panel_avx2(&q, r0, nr, &mut b) };
-                        assert!(
-                            a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
-                            "{bits:?} {scheme:?} g{group} cols {cols} rows {r0}+{nr}"
-                        );
-                        checked += 1;
+        for scale in [ScaleType::F16, ScaleType::Bf16] {
+            for bits in [Bits::Q8, Bits::Q4, Bits::Q2] {
+                for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+                    for (group, cols) in [(32, 40), (64, 64), (128, 300), (32, 7)] {
+                        let f = Format::new(bits, scheme, group, scale).unwrap();
+                        let rows = 19;
+                        let w: Vec<f32> = (0..rows * cols)
+                            .map(|_| rng.next_f64() as f32 - 0.4)
+                            .collect();
+                        let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
+                        let mut row = vec![0.0f32; cols];
+                        for (r0, nr) in [(0, 16), (16, 3), (2, 1), (3, 9)] {
+                            let mut a = vec![7.0f32; cols * PANEL];
+                            let mut b = vec![-7.0f32; cols * PANEL];
+                            decode_panel(&q, r0, nr, &mut row, &mut a).unwrap();
+                            // SAFETY: AVX2 was checked; sizes as required.
+                            unsafe { decode_panel_avx2(&q, r0, nr, &mut b) };
+                            assert!(
+                                a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                                "{bits:?} {scheme:?} {scale:?} g{group} cols {cols} rows {r0}+{nr}"
+                            );
+                            checked += 1;
+                        }
                     }
                 }
             }
         }
-        assert_eq!(checked, 96);
+        assert_eq!(checked, 192);
+    }
+
+    /// `Epilogue::apply` equals its steps done one pass after another (bias,
+    /// clamp, residual), bit for bit, for every combination, special values
+    /// included; bad slices and bounds are typed errors.
+    #[test]
+    fn epilogue_equals_its_steps_in_turn() {
+        let mut rng = crate::rng::Rng::new(3);
+        let (rows, n) = (13, 7);
+        let vals = |rng: &mut crate::rng::Rng, k: usize| -> Vec<f32> {
+            (0..k)
+                .map(|i| match i % 29 {
+                    3 => f32::NAN,
+                    7 => -0.0,
+                    11 => f32::NEG_INFINITY,
+                    _ => (rng.next_f64() as f32 - 0.5) * 16.0,
+                })
+                .collect()
+        };
+        let x0 = vals(&mut rng, rows * n);
+        let bias0 = vals(&mut rng, rows);
+        let res0 = vals(&mut rng, rows * n);
+        for mask in 0..8 {
+            let e = Epilogue {
+                bias: if mask & 1 != 0 { &bias0 } else { &[] },
+                clamp: (mask & 2 != 0).then_some((0.0, 6.0)),
+                res: if mask & 4 != 0 { &res0 } else { &[] },
+            };
+            let mut want = x0.clone();
+            for (v, b) in want.iter_mut().zip(e.bias.iter().cycle()) {
+                *v += b;
+            }
+            if let Some((lo, hi)) = e.clamp {
+                want.iter_mut().for_each(|v| *v = v.clamp(lo, hi));
+            }
+            for (v, r) in want.iter_mut().zip(e.res) {
+                *v += r;
+            }
+            let mut got = x0.clone();
+            e.apply(&mut got, rows, 0).unwrap();
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "mask {mask}"
+            );
+        }
+        let short = Epilogue {
+            bias: &bias0[1..],
+            ..Epilogue::NONE
+        };
+        assert!(short.check(n, rows).is_err());
+        let bad = Epilogue {
+            clamp: Some((1.0, 0.0)),
+            ..Epilogue::NONE
+        };
+        assert_eq!(bad.check(n, rows), Err(QuantError::BadClamp));
+        let nan = Epilogue {
+            clamp: Some((f32::NAN, 0.0)),
+            ..Epilogue::NONE
+        };
+        assert_eq!(nan.check(n, rows), Err(QuantError::BadClamp));
+    }
+
+    /// The product with the epilogue fused into its stores equals the plain
+    /// product followed by `Epilogue::apply`, bit for bit: every step
+    /// combination, partial panels and tiles, one block and several (the two
+    /// decoding schedules), NaN and signed zeros in the inputs.
+    #[test]
+    fn fused_epilogue_equals_product_then_epilogue() {
+        let mut rng = crate::rng::Rng::new(17);
+        let f = Format::new(Bits::Q4, Scheme::Asymmetric, 32, ScaleType::F16).unwrap();
+        let mut scratch = Vec::new();
+        for (rows, cols, n) in [(40, 24, 7), (16, 33, 70), (24, 64, 150), (5, 16, 4)] {
+            let w: Vec<f32> = (0..rows * cols)
+                .map(|_| rng.next_f64() as f32 - 0.5)
+                .collect();
+            let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
+            let x: Vec<f32> = (0..n * cols)
+                .map(|i| match i % 41 {
+                    5 => f32::NAN,
+                    9 => -0.0,
+                    _ => (rng.next_f64() as f32 - 0.5) * 8.0,
+                })
+                .collect();
+            let bias: Vec<f32> = (0..rows).map(|_| rng.next_f64() as f32 - 0.5).collect();
+            let res: Vec<f32> = (0..n * rows)
+                .map(|i| {
+                    if i % 13 == 0 {
+                        -0.0
+                    } else {
+                        rng.next_f64() as f32
+                    }
+                })
+                .collect();
+            let mut plain = vec![0.0f32; n * rows];
+            q.gemm(&x, n, &mut plain).unwrap();
+            for mask in 0..8 {
+                let e = Epilogue {
+                    bias: if mask & 1 != 0 { &bias } else { &[] },
+                    clamp: (mask & 2 != 0).then_some((0.0, 6.0)),
+                    res: if mask & 4 != 0 { &res } else { &[] },
+                };
+                let mut want = plain.clone();
+                e.apply(&mut want, rows, 0).unwrap();
+                let mut got = vec![1.0f32; n * rows];
+                q.gemm_with(&x, n, &mut got, &e, &mut scratch).unwrap();
+                assert!(
+                    got.iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{rows} x {cols}, n {n}, mask {mask}"
+                );
+            }
+        }
     }
 }

@@ -229,6 +229,8 @@ pub enum QuantError {
         /// Number of rows.
         rows: usize,
     },
+    /// Clamp bounds that are NaN or not ordered (`lo <= hi`).
+    BadClamp,
 }
 
 impl core::fmt::Display for QuantError {
@@ -247,6 +249,7 @@ impl core::fmt::Display for QuantError {
             QuantError::RowOutOfRange { row, rows } => {
                 write!(f, "row {row} out of range (0..{rows})")
             }
+            QuantError::BadClamp => write!(f, "clamp bounds are NaN or not ordered"),
         }
     }
 }
@@ -519,14 +522,46 @@ impl QuantMatrix {
     /// # Errors
     /// [`QuantError::LengthMismatch`].
     pub fn gemm(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
+        self.gemm_with(x, n, y, &gemm::Epilogue::NONE, &mut Vec::new())
+    }
+
+    /// [`QuantMatrix::gemm`], then the epilogue's steps on each output (bias
+    /// per output row, clamp, residual; applied as the outputs are stored),
+    /// with the decoded weight panels in `scratch` (grown when needed; keep
+    /// it between calls to allocate once).
+    ///
+    /// ```
+    /// use shoal_core::quant::{gemm::Epilogue, Bits, Format, QuantMatrix, ScaleType, Scheme};
+    /// let fmt = Format::new(Bits::Q8, Scheme::Symmetric, 32, ScaleType::F16).unwrap();
+    /// let w: Vec<f32> = (0..2 * 40).map(|i| (i % 7) as f32 - 3.0).collect();
+    /// let q = QuantMatrix::quantize(&w, 2, 40, fmt).unwrap();
+    /// let x = vec![0.5f32; 8 * 40]; // eight input rows
+    /// let (mut y, mut scratch) = (vec![0.0f32; 8 * 2], Vec::new());
+    /// let relu6 = Epilogue { bias: &[1.0, -100.0], clamp: Some((0.0, 6.0)), res: &[] };
+    /// q.gemm_with(&x, 8, &mut y, &relu6, &mut scratch).unwrap();
+    /// assert!(y.chunks(2).all(|r| r[1] == 0.0 && (0.0..=6.0).contains(&r[0])));
+    /// ```
+    ///
+    /// # Errors
+    /// [`QuantError::LengthMismatch`] (also for an epilogue whose slices do
+    /// not fit the output), [`QuantError::BadClamp`].
+    pub fn gemm_with(
+        &self,
+        x: &[f32],
+        n: usize,
+        y: &mut [f32],
+        epi: &gemm::Epilogue<'_>,
+        scratch: &mut Vec<f32>,
+    ) -> Result<(), QuantError> {
         check_batch(x, y, n, self.rows, self.cols)?;
         if n >= Self::GEMM_MIN_BATCH {
-            return gemm::gemm(self, x, n, y);
+            return gemm::gemm(self, x, n, y, epi, scratch);
         }
+        epi.check(n, self.rows)?;
         for (xr, yr) in x.chunks_exact(self.cols).zip(y.chunks_exact_mut(self.rows)) {
             self.gemv(xr, yr)?;
         }
-        Ok(())
+        epi.apply(y, self.rows, 0)
     }
 
     /// Batches of at least this many rows take the panel product of module

@@ -25,6 +25,9 @@ use alloc::vec::Vec;
 
 use crate::quant::file::fnv1a64;
 use crate::quant::gear::GearMatrix;
+use crate::quant::gemm::Epilogue;
+
+mod conv;
 
 /// Most layers a model may have.
 pub const MAX_LAYERS: usize = 1024;
@@ -374,6 +377,41 @@ impl ShmModel {
     /// # Errors
     /// [`ShmError::InputSize`].
     pub fn features(&self, image: &[u8]) -> Result<Vec<f32>, ShmError> {
+        Ok(self.features_in(&mut Workspace::default(), image)?.to_vec())
+    }
+
+    /// [`ShmModel::run`] with the activations in `ws`, which keeps its
+    /// buffers for the next image (no allocation once they have grown).
+    ///
+    /// ```no_run
+    /// # fn demo(bytes: &[u8], images: &[Vec<u8>]) -> Result<(), shoal_core::model::ShmError> {
+    /// use shoal_core::model::{ShmModel, Workspace};
+    /// let model = ShmModel::parse(bytes)?;
+    /// let mut ws = Workspace::default();
+    /// for image in images {
+    ///     let logits = model.run_in(&mut ws, image)?;
+    ///     println!("{:?}", logits.iter().copied().fold(f32::MIN, f32::max));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ShmError::InputSize`].
+    pub fn run_in(&self, ws: &mut Workspace, image: &[u8]) -> Result<Vec<f32>, ShmError> {
+        let pooled = self.features_in(ws, image)?;
+        self.classify_features(pooled)
+    }
+
+    /// [`ShmModel::features`] with the activations in `ws` (see
+    /// [`ShmModel::run_in`]); the features are borrowed from it.
+    ///
+    /// # Errors
+    /// [`ShmError::InputSize`].
+    pub fn features_in<'w>(
+        &self,
+        ws: &'w mut Workspace,
+        image: &[u8],
+    ) -> Result<&'w [f32], ShmError> {
         let s = self.size;
         if image.len() != s * s * 3 {
             return Err(ShmError::InputSize {
@@ -382,217 +420,122 @@ impl ShmModel {
             });
         }
         let inv = 1.0 / self.std;
-        let mut x: Vec<f32> = image
-            .iter()
-            .map(|&v| (f32::from(v) - self.mean) * inv)
-            .collect();
+        let first = grow(&mut ws.bufs[0], image.len());
+        for (v, &b) in first.iter_mut().zip(image) {
+            *v = (f32::from(b) - self.mean) * inv;
+        }
         let (mut h, mut w, mut c) = (s, s, 3usize);
-        let mut block_in: Vec<f32> = Vec::new();
+        // Indices into `ws.bufs`: the current input, and the block input
+        // (kept for the residual); each layer writes the third buffer.
+        let (mut inp, mut blk) = (0usize, 0usize);
         for l in &self.layers {
-            // A block's input is kept for its residual (moved, not copied).
             if l.first {
-                block_in = core::mem::take(&mut x);
+                blk = inp;
             }
-            let input = if l.first { &block_in } else { &x };
-            let y = match (&l.weights, l.kind) {
-                (Weights::Dense(f), Kind::Conv) => conv(input, h, w, c, f, l),
-                (Weights::Dense(f), Kind::Depthwise) => depthwise(input, h, w, c, f, l),
-                (Weights::Packed(g), Kind::Pointwise) => {
-                    let mut y = vec![0.0f32; h * w * l.cout];
-                    g.gemm(input, h * w, &mut y)
-                        .map_err(|_| ShmError::BadGraph("pointwise shape"))?;
-                    y
-                }
-                (Weights::Packed(_), Kind::Classifier) => {
-                    let mut pooled = vec![0.0f32; c];
-                    for px in input.chunks_exact(c) {
-                        for (p, v) in pooled.iter_mut().zip(px) {
-                            *p += v;
-                        }
+            if l.kind == Kind::Classifier {
+                let n = h * w;
+                let pooled = grow(&mut ws.pooled, c);
+                pooled.fill(0.0);
+                for px in slot(&ws.bufs, inp, n * c).chunks_exact(c) {
+                    for (p, v) in pooled.iter_mut().zip(px) {
+                        *p += v;
                     }
-                    let n = (h * w) as f32;
-                    pooled.iter_mut().for_each(|p| *p /= n);
-                    return Ok(pooled);
                 }
-                _ => return Err(ShmError::BadGraph("weights do not match the layer kind")),
-            };
-            if matches!(l.kind, Kind::Conv | Kind::Depthwise) {
-                h = out_size(h, l.stride);
-                w = out_size(w, l.stride);
+                pooled.iter_mut().for_each(|p| *p /= n as f32);
+                return Ok(pooled);
             }
-            c = l.cout;
-            x = y;
-            // The pointwise bias (the convolutions started from theirs),
-            // ReLU6 and the residual in one pass, in that order per value.
-            let bias: &[f32] = if l.kind == Kind::Pointwise {
-                &l.bias
-            } else {
-                &[]
+            let out = (0..3).find(|&i| i != inp && i != blk).unwrap_or(0);
+            let (oh, ow) = match l.kind {
+                Kind::Conv | Kind::Depthwise => (out_size(h, l.stride), out_size(w, l.stride)),
+                _ => (h, w),
             };
-            let res: &[f32] = if l.residual { &block_in } else { &[] };
-            finish(&mut x, bias, l.relu6, res);
+            let len = oh * ow * l.cout;
+            let mut y = ws
+                .bufs
+                .get_mut(out)
+                .map(core::mem::take)
+                .unwrap_or_default();
+            let ys = grow(&mut y, len);
+            let x = slot(&ws.bufs, inp, h * w * c);
+            let res = match l.residual {
+                true => slot(&ws.bufs, blk, len),
+                false => &[],
+            };
+            let clamp = l.relu6.then_some((0.0, 6.0));
+            let g = conv::Geom {
+                h,
+                w,
+                c,
+                k: l.kernel,
+                s: l.stride,
+                cout: l.cout,
+            };
+            let done = match (&l.weights, l.kind) {
+                (Weights::Dense(f), Kind::Conv) => {
+                    conv::conv(x, &g, f, &l.bias, clamp, ys);
+                    Ok(())
+                }
+                (Weights::Dense(f), Kind::Depthwise) => {
+                    conv::depthwise(x, &g, f, &l.bias, clamp, ys);
+                    Ok(())
+                }
+                (Weights::Packed(m), Kind::Pointwise) => {
+                    // Bias, ReLU6 and the residual as each tile is stored.
+                    let epi = Epilogue {
+                        bias: &l.bias,
+                        clamp,
+                        res,
+                    };
+                    m.gemm_with(x, h * w, ys, &epi, &mut ws.panels)
+                        .map_err(|_| ShmError::BadGraph("pointwise shape"))
+                }
+                _ => Err(ShmError::BadGraph("weights do not match the layer kind")),
+            };
+            // A residual after a convolution (none in the models written
+            // here, but the format allows it): one pass after the clamp.
+            let tail = match (done, l.kind, res.is_empty()) {
+                (Ok(()), Kind::Conv | Kind::Depthwise, false) => Epilogue {
+                    res,
+                    ..Epilogue::NONE
+                }
+                .apply(ys, l.cout, 0)
+                .map_err(|_| ShmError::BadGraph("residual shape")),
+                (d, ..) => d,
+            };
+            if let Some(b) = ws.bufs.get_mut(out) {
+                *b = y;
+            }
+            tail?;
+            (h, w, c, inp) = (oh, ow, l.cout, out);
         }
         Err(ShmError::BadGraph("no classifier"))
     }
 }
 
-/// `v = v + bias[channel]` (when `bias` is not empty), then the ReLU6 clamp
-/// (when `relu6`), then `v += res[i]` (when `res` is not empty; validated to
-/// have `x`'s shape), for every value of `x` (channels innermost,
-/// `bias.len()` of them): one pass, each value's steps in that order.
-fn finish(x: &mut [f32], bias: &[f32], relu6: bool, res: &[f32]) {
-    match (!bias.is_empty(), relu6, !res.is_empty()) {
-        (false, false, false) => {}
-        (false, false, true) => finish_pass::<false, false, true>(x, bias, res),
-        (false, true, false) => finish_pass::<false, true, false>(x, bias, res),
-        (false, true, true) => finish_pass::<false, true, true>(x, bias, res),
-        (true, false, false) => finish_pass::<true, false, false>(x, bias, res),
-        (true, false, true) => finish_pass::<true, false, true>(x, bias, res),
-        (true, true, false) => finish_pass::<true, true, false>(x, bias, res),
-        (true, true, true) => finish_pass::<true, true, true>(x, bias, res),
-    }
+/// Activation buffers for [`ShmModel::run_in`] and
+/// [`ShmModel::features_in`], kept between images.
+#[derive(Clone, Debug, Default)]
+pub struct Workspace {
+    /// Three feature maps: a layer's input, the block input and the output.
+    bufs: [Vec<f32>; 3],
+    /// The pointwise layers' decoded weight panels.
+    panels: Vec<f32>,
+    /// The pooled features.
+    pooled: Vec<f32>,
 }
 
-/// [`finish`] with its steps fixed at compile time (`B`: bias, `R`: ReLU6,
-/// `S`: residual), so that the loop has no branches and vectorises.
-// Float engine: every index below is bounded by the slices' lengths.
-#[allow(clippy::indexing_slicing)]
-#[inline(always)]
-fn finish_pass<const B: bool, const R: bool, const S: bool>(
-    x: &mut [f32],
-    bias: &[f32],
-    res: &[f32],
-) {
-    let c = if B { bias.len() } else { x.len() }.max(1);
-    for (i, px) in x.chunks_mut(c).enumerate() {
-        let n = px.len();
-        let b = if B { &bias[..n] } else { &[][..] };
-        let r = match S {
-            true => match res.get(i * c..i * c + n) {
-                Some(r) => r,
-                None => return,
-            },
-            false => &[][..],
-        };
-        for (k, v) in px.iter_mut().enumerate() {
-            let mut y = *v;
-            if B {
-                y += b[k];
-            }
-            if R {
-                y = y.clamp(0.0, 6.0);
-            }
-            if S {
-                y += r[k];
-            }
-            *v = y;
-        }
+/// The first `n` values of `v`, grown (with zeros) when shorter; it never
+/// shrinks, so a kept buffer is filled once.
+fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.len() < n {
+        v.resize(n, 0.0);
     }
+    v.get_mut(..n).unwrap_or_default()
 }
 
-/// Shared loop of the stem and depthwise convolutions (TF `SAME` padding):
-/// for every output pixel, starts from the biases and calls
-/// `tap(out, input_pixel, ky, kx)` for each filter tap inside the image.
-// Float engine: every index below is bounded by shapes `parse` validated.
-#[allow(clippy::indexing_slicing)]
-#[inline(always)]
-fn convolve(
-    x: &[f32],
-    h: usize,
-    w: usize,
-    c: usize,
-    l: &Layer,
-    mut tap: impl FnMut(&mut [f32], &[f32], usize, usize),
-) -> Vec<f32> {
-    let (k, s) = (l.kernel, l.stride);
-    let (oh, ow) = (out_size(h, s), out_size(w, s));
-    let (pt, pl) = (pad_before(h, k, s), pad_before(w, k, s));
-    // Each pixel's outputs start from the biases (no zero-filled buffer).
-    let mut y = Vec::with_capacity(oh * ow * l.cout);
-    for _ in 0..oh * ow {
-        y.extend_from_slice(&l.bias);
-    }
-    for oy in 0..oh {
-        for ox in 0..ow {
-            let out = &mut y[(oy * ow + ox) * l.cout..(oy * ow + ox + 1) * l.cout];
-            for ky in 0..k {
-                let iy = (oy * s + ky) as isize - pt as isize;
-                if iy < 0 || iy as usize >= h {
-                    continue;
-                }
-                for kx in 0..k {
-                    let ix = (ox * s + kx) as isize - pl as isize;
-                    if ix < 0 || ix as usize >= w {
-                        continue;
-                    }
-                    tap(out, &x[(iy as usize * w + ix as usize) * c..][..c], ky, kx);
-                }
-            }
-        }
-    }
-    y
-}
-
-// Float engine: every index below is bounded by shapes `parse` validated.
-#[allow(clippy::indexing_slicing)]
-fn conv(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f32> {
-    let (k, cout) = (l.kernel, l.cout);
-    // The filter with output channels innermost, so that each input value
-    // updates every output channel in one vectorised pass.
-    let mut ft = vec![0.0f32; k * k * c * cout];
-    for o in 0..cout {
-        for t in 0..k * k * c {
-            ft[t * cout + o] = f[o * k * k * c + t];
-        }
-    }
-    convolve(x, h, w, c, l, |out, px, ky, kx| {
-        for (ci, &xv) in px.iter().enumerate() {
-            let row = &ft[((ky * k + kx) * c + ci) * cout..][..cout];
-            for (v, &fw) in out.iter_mut().zip(row) {
-                *v += xv * fw;
-            }
-        }
-    })
-}
-
-/// [`depthwise_plain`], compiled for AVX2 where the CPU has it: the same
-/// f32 operations per element (product, then sum; no fused multiply-add),
-/// eight channels per instruction, so the same bits.
-fn depthwise(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f32> {
-    #[cfg(target_arch = "x86_64")]
-    if crate::arch::avx2_available() {
-        // SAFETY: AVX2 support was just checked.
-        return unsafe { depthwise_avx2(x, h, w, c, f, l) };
-    }
-    depthwise_plain(x, h, w, c, f, l)
-}
-
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn depthwise_avx2(
-    x: &[f32],
-    h: usize,
-    w: usize,
-    c: usize,
-    f: &[f32],
-    l: &Layer,
-) -> Vec<f32> {
-    depthwise_plain(x, h, w, c, f, l)
-}
-
-// Float engine: every index below is bounded by shapes `parse` validated.
-#[allow(clippy::indexing_slicing)]
-#[inline(always)]
-fn depthwise_plain(x: &[f32], h: usize, w: usize, c: usize, f: &[f32], l: &Layer) -> Vec<f32> {
-    let k = l.kernel;
-    convolve(x, h, w, c, l, |out, px, ky, kx| {
-        let fk = &f[(ky * k + kx) * c..][..c];
-        for ((v, a), b) in out.iter_mut().zip(px).zip(fk) {
-            *v += a * b;
-        }
-    })
+/// The first `n` values of buffer `i` (empty if there are fewer).
+fn slot(bufs: &[Vec<f32>; 3], i: usize, n: usize) -> &[f32] {
+    bufs.get(i).and_then(|b| b.get(..n)).unwrap_or_default()
 }
 
 /// One layer for [`write()`]: weights as f32 (`[out][ky][kx][in]` for the stem,
@@ -652,83 +595,4 @@ pub fn write(size: u32, classes: u32, mean: f32, std: f32, layers: &[LayerSpec])
     let sum = fnv1a64(&o);
     o.extend_from_slice(&sum.to_le_bytes());
     o
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The one-pass `finish` equals its steps done one pass after another
-    /// (bias, ReLU6, residual), bit for bit, for every combination.
-    #[test]
-    fn finish_equals_its_steps_in_turn() {
-        let mut rng = crate::rng::Rng::new(3);
-        let mut val = || (rng.next_f64() as f32 - 0.5) * 16.0;
-        let (c, n) = (13, 13 * 7);
-        let x0: Vec<f32> = (0..n).map(|_| val()).collect();
-        let bias0: Vec<f32> = (0..c).map(|_| val()).collect();
-        let res0: Vec<f32> = (0..n).map(|_| val()).collect();
-        for mask in 0..8 {
-            let bias: &[f32] = if mask & 1 != 0 { &bias0 } else { &[] };
-            let relu6 = mask & 2 != 0;
-            let res: &[f32] = if mask & 4 != 0 { &res0 } else { &[] };
-            let mut want = x0.clone();
-            for (v, b) in want.iter_mut().zip(bias.iter().cycle()) {
-                *v += b;
-            }
-            if relu6 {
-                want.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
-            }
-            for (v, r) in want.iter_mut().zip(res) {
-                *v += r;
-            }
-            let mut got = x0.clone();
-            finish(&mut got, bias, relu6, res);
-            assert!(
-                got.iter()
-                    .zip(&want)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "mask {mask}"
-            );
-        }
-    }
-
-    /// The depthwise convolution compiled for AVX2 equals the plain loops
-    /// bit for bit (strides 1 and 2, 3 x 3 and 5 x 5, channel counts that
-    /// are and are not multiples of eight).
-    #[test]
-    fn depthwise_dispatch_equals_plain_loops() {
-        let mut rng = crate::rng::Rng::new(21);
-        for (h, c, k, s) in [
-            (9usize, 16usize, 3usize, 1usize),
-            (10, 24, 5, 2),
-            (7, 13, 3, 2),
-            (12, 40, 3, 1),
-            (11, 75, 5, 1),
-            (6, 5, 3, 1),
-        ] {
-            let x: Vec<f32> = (0..h * h * c)
-                .map(|_| rng.next_f64() as f32 - 0.5)
-                .collect();
-            let f: Vec<f32> = (0..k * k * c)
-                .map(|_| rng.next_f64() as f32 - 0.5)
-                .collect();
-            let l = Layer {
-                kind: Kind::Depthwise,
-                stride: s,
-                kernel: k,
-                relu6: true,
-                residual: false,
-                first: false,
-                cin: c,
-                cout: c,
-                weights: Weights::Dense(f.clone()),
-                bias: (0..c).map(|i| i as f32 * 0.01).collect(),
-            };
-            let a = depthwise(&x, h, h, c, &f, &l);
-            let b = depthwise_plain(&x, h, h, c, &f, &l);
-            assert_eq!(a.len(), b.len());
-            assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
-        }
-    }
 }

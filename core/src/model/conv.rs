@@ -1,0 +1,507 @@
+//! The float convolutions of `.shm` models (TF `SAME` padding): the stem's
+//! full convolution and the depthwise convolutions.
+//!
+//! [`conv_plain`] and [`depthwise_plain`] are the specification: every
+//! output starts from its bias, then `acc = acc + x·f` for each filter tap
+//! inside the image, taps in the order (row, column, input channel), a
+//! product then a sum (no fused multiply-add); then the optional clamp. The
+//! AVX2 kernels do the same operations in the same order on eight channels
+//! per instruction, so they give the same bits; they differ in what is kept
+//! in registers:
+//!
+//! * [`depthwise`] works through the channels in groups of sixteen, each
+//!   group over the whole image: its sums stay in registers across the
+//!   taps, and what it reads (its filter taps, a few input rows of sixteen
+//!   channels) stays in the L1 cache. The plain loops go pixel by pixel
+//!   over all channels, and for the wide layers a pixel's window is larger
+//!   than the L1 cache.
+//! * [`conv`] keeps 32 output channels of a pixel in registers over its
+//!   taps, each input value broadcast once.
+
+// Float engine: every index below is bounded by shapes `parse` validated
+// (the dispatchers check the slice lengths before the unchecked kernels).
+#![allow(clippy::indexing_slicing)]
+
+use super::{out_size, pad_before};
+
+/// A convolution's shape: input `h × w × c` (channels innermost), square
+/// kernel `k`, stride `s`, `cout` outputs per pixel (`c` for depthwise).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Geom {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub k: usize,
+    pub s: usize,
+    pub cout: usize,
+}
+
+impl Geom {
+    fn oh(&self) -> usize {
+        out_size(self.h, self.s)
+    }
+    fn ow(&self) -> usize {
+        out_size(self.w, self.s)
+    }
+    /// Output values.
+    #[cfg(any(test, target_arch = "x86_64"))]
+    pub fn out_len(&self) -> usize {
+        self.oh() * self.ow() * self.cout
+    }
+    /// The filter taps `lo..hi` (along one axis) that fall inside an input
+    /// of `n` for output coordinate `o` with `pad` before.
+    #[inline(always)]
+    fn taps(&self, o: usize, pad: usize, n: usize) -> (usize, usize) {
+        let start = o * self.s;
+        let lo = pad.saturating_sub(start);
+        let hi = self.k.min((n + pad).saturating_sub(start));
+        (lo, hi.max(lo))
+    }
+}
+
+/// The specification loop: each output pixel starts from the biases, then
+/// `tap(out, input_pixel, ky, kx)` for each tap inside the image, in order.
+#[inline(always)]
+fn convolve(
+    x: &[f32],
+    g: &Geom,
+    bias: &[f32],
+    y: &mut [f32],
+    mut tap: impl FnMut(&mut [f32], &[f32], usize, usize),
+) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let (pt, pl) = (pad_before(g.h, g.k, g.s), pad_before(g.w, g.k, g.s));
+    for oy in 0..oh {
+        let (ky0, ky1) = g.taps(oy, pt, g.h);
+        for ox in 0..ow {
+            let (kx0, kx1) = g.taps(ox, pl, g.w);
+            let out = &mut y[(oy * ow + ox) * g.cout..][..g.cout];
+            out.copy_from_slice(bias);
+            for ky in ky0..ky1 {
+                let iy = oy * g.s + ky - pt;
+                for kx in kx0..kx1 {
+                    let ix = ox * g.s + kx - pl;
+                    tap(out, &x[(iy * g.w + ix) * g.c..][..g.c], ky, kx);
+                }
+            }
+        }
+    }
+}
+
+/// `v.clamp(lo, hi)` over `y` when `clamp` is given.
+fn clamp_all(y: &mut [f32], clamp: Option<(f32, f32)>) {
+    if let Some((lo, hi)) = clamp {
+        y.iter_mut().for_each(|v| *v = v.clamp(lo, hi));
+    }
+}
+
+/// The full convolution's specification. `f` is `[cout][ky][kx][c]`.
+pub(super) fn conv_plain(
+    x: &[f32],
+    g: &Geom,
+    f: &[f32],
+    bias: &[f32],
+    clamp: Option<(f32, f32)>,
+    y: &mut [f32],
+) {
+    let ft = transpose_filter(f, g);
+    let (k, c, cout) = (g.k, g.c, g.cout);
+    convolve(x, g, bias, y, |out, px, ky, kx| {
+        for (ci, &xv) in px.iter().enumerate() {
+            let row = &ft[((ky * k + kx) * c + ci) * cout..][..cout];
+            for (v, &fw) in out.iter_mut().zip(row) {
+                *v += xv * fw;
+            }
+        }
+    });
+    clamp_all(y, clamp);
+}
+
+/// The filter with output channels innermost (`[ky][kx][c][cout]`), so that
+/// each input value updates consecutive output channels.
+fn transpose_filter(f: &[f32], g: &Geom) -> alloc::vec::Vec<f32> {
+    let taps = g.k * g.k * g.c;
+    let mut ft = alloc::vec![0.0f32; taps * g.cout];
+    for o in 0..g.cout {
+        for t in 0..taps {
+            ft[t * g.cout + o] = f[o * taps + t];
+        }
+    }
+    ft
+}
+
+/// The depthwise convolution's specification. `f` is `[ky][kx][c]`.
+pub(super) fn depthwise_plain(
+    x: &[f32],
+    g: &Geom,
+    f: &[f32],
+    bias: &[f32],
+    clamp: Option<(f32, f32)>,
+    y: &mut [f32],
+) {
+    let (k, c) = (g.k, g.c);
+    convolve(x, g, bias, y, |out, px, ky, kx| {
+        let fk = &f[(ky * k + kx) * c..][..c];
+        for ((v, a), b) in out.iter_mut().zip(px).zip(fk) {
+            *v += a * b;
+        }
+    });
+    clamp_all(y, clamp);
+}
+
+/// Whether the slices fit the shape (the kernels below index without
+/// checks).
+#[cfg(target_arch = "x86_64")]
+fn fits(x: &[f32], g: &Geom, f_len: usize, f: &[f32], bias: &[f32], y: &[f32]) -> bool {
+    x.len() >= g.h * g.w * g.c
+        && f.len() >= f_len
+        && bias.len() == g.cout
+        && y.len() >= g.out_len()
+        && g.k >= 1
+        && g.s >= 1
+}
+
+/// [`conv_plain`], by the AVX2 kernel where the CPU has it and the output
+/// channels are a multiple of eight (the same bits).
+pub(super) fn conv(
+    x: &[f32],
+    g: &Geom,
+    f: &[f32],
+    bias: &[f32],
+    clamp: Option<(f32, f32)>,
+    y: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::arch::avx2_available()
+        && g.cout.is_multiple_of(8)
+        && fits(x, g, g.k * g.k * g.c * g.cout, f, bias, y)
+    {
+        let ft = transpose_filter(f, g);
+        // SAFETY: AVX2 was checked, and the slice lengths.
+        unsafe { conv_avx2(x, g, &ft, bias, clamp, y) };
+        return;
+    }
+    conv_plain(x, g, f, bias, clamp, y);
+}
+
+/// [`depthwise_plain`], by the AVX2 kernel where the CPU has it and the
+/// channels are a multiple of eight (the same bits).
+pub(super) fn depthwise(
+    x: &[f32],
+    g: &Geom,
+    f: &[f32],
+    bias: &[f32],
+    clamp: Option<(f32, f32)>,
+    y: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::arch::avx2_available()
+        && g.c.is_multiple_of(8)
+        && g.cout == g.c
+        && fits(x, g, g.k * g.k * g.c, f, bias, y)
+    {
+        // SAFETY: AVX2 was checked, and the slice lengths.
+        unsafe { depthwise_avx2(x, g, f, bias, clamp, y) };
+        return;
+    }
+    depthwise_plain(x, g, f, bias, clamp, y);
+}
+
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::{
+    __m256, _mm256_add_ps, _mm256_broadcast_ss, _mm256_loadu_ps, _mm256_max_ps, _mm256_min_ps,
+    _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps,
+};
+
+/// `min(hi, max(lo, v))`, which is `v.clamp(lo, hi)` including NaN (kept)
+/// and signed zeros (`max` returns its second operand when they compare
+/// equal).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn clamp8(v: __m256, lo: __m256, hi: __m256) -> __m256 {
+    // SAFETY: the callers are compiled with AVX2.
+    unsafe { _mm256_min_ps(hi, _mm256_max_ps(lo, v)) }
+}
+
+/// # Safety
+/// AVX2; `g.c % 8 == 0`, and the slices fit `g` ([`fits`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn depthwise_avx2(
+    x: &[f32],
+    g: &Geom,
+    f: &[f32],
+    bias: &[f32],
+    clamp: Option<(f32, f32)>,
+    y: &mut [f32],
+) {
+    // Output row by output row (its input rows stay in the L2 cache), and
+    // within a row channel group by channel group (in the L1 cache).
+    for oy in 0..g.oh() {
+        let mut c0 = 0;
+        while c0 + 16 <= g.c {
+            // SAFETY: channels c0..c0 + 16 exist (caller).
+            unsafe { depthwise_group::<2>(x, g, f, bias, clamp, y, oy, c0) };
+            c0 += 16;
+        }
+        if c0 < g.c {
+            // SAFETY: as above, the last eight.
+            unsafe { depthwise_group::<1>(x, g, f, bias, clamp, y, oy, c0) };
+        }
+    }
+}
+
+/// Channels `c0..c0 + 8·NV` of output row `oy` of the depthwise convolution.
+///
+/// # Safety
+/// As [`depthwise_avx2`], `oy < g.oh()` and `c0 + 8·NV <= g.c`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn depthwise_group<const NV: usize>(
+    x: &[f32],
+    g: &Geom,
+    f: &[f32],
+    bias: &[f32],
+    clamp: Option<(f32, f32)>,
+    y: &mut [f32],
+    oy: usize,
+    c0: usize,
+) {
+    let (ow, c) = (g.ow(), g.c);
+    let (pt, pl) = (pad_before(g.h, g.k, g.s), pad_before(g.w, g.k, g.s));
+    let (lo, hi) = clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+    // SAFETY (every pointer below): taps inside the image, channels inside
+    // `c`, filter taps inside `k × k`, outputs inside `oh × ow` (caller).
+    unsafe {
+        let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+        let mut b = [_mm256_set1_ps(0.0); NV];
+        for (v, bv) in b.iter_mut().enumerate() {
+            *bv = _mm256_loadu_ps(bias.as_ptr().add(c0 + 8 * v));
+        }
+        let (ky0, ky1) = g.taps(oy, pt, g.h);
+        {
+            for ox in 0..ow {
+                let (kx0, kx1) = g.taps(ox, pl, g.w);
+                let mut acc = b;
+                for ky in ky0..ky1 {
+                    let iy = oy * g.s + ky - pt;
+                    let ix = ox * g.s + kx0 - pl;
+                    let mut xp = x.as_ptr().add((iy * g.w + ix) * c + c0);
+                    let mut fp = f.as_ptr().add((ky * g.k + kx0) * c + c0);
+                    for _ in kx0..kx1 {
+                        for (v, a) in acc.iter_mut().enumerate() {
+                            let p = _mm256_mul_ps(
+                                _mm256_loadu_ps(xp.add(8 * v)),
+                                _mm256_loadu_ps(fp.add(8 * v)),
+                            );
+                            *a = _mm256_add_ps(*a, p);
+                        }
+                        xp = xp.add(c);
+                        fp = fp.add(c);
+                    }
+                }
+                let out = y.as_mut_ptr().add((oy * ow + ox) * c + c0);
+                for (v, a) in acc.iter().enumerate() {
+                    let a = if clamp.is_some() {
+                        clamp8(*a, lo, hi)
+                    } else {
+                        *a
+                    };
+                    _mm256_storeu_ps(out.add(8 * v), a);
+                }
+            }
+        }
+    }
+}
+
+/// # Safety
+/// AVX2; `g.cout % 8 == 0`, the slices fit `g` ([`fits`]), `ft` is the
+/// transposed filter.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn conv_avx2(
+    x: &[f32],
+    g: &Geom,
+    ft: &[f32],
+    bias: &[f32],
+    clamp: Option<(f32, f32)>,
+    y: &mut [f32],
+) {
+    let mut o0 = 0;
+    while o0 + 32 <= g.cout {
+        // SAFETY: outputs o0..o0 + 32 exist (caller).
+        unsafe { conv_group::<4>(x, g, ft, bias, clamp, y, o0) };
+        o0 += 32;
+    }
+    // SAFETY (each): the remaining 8, 16 or 24 outputs.
+    unsafe {
+        match g.cout - o0 {
+            24 => conv_group::<3>(x, g, ft, bias, clamp, y, o0),
+            16 => conv_group::<2>(x, g, ft, bias, clamp, y, o0),
+            8 => conv_group::<1>(x, g, ft, bias, clamp, y, o0),
+            _ => {}
+        }
+    }
+}
+
+/// Output channels `o0..o0 + 8·NV` of the full convolution.
+///
+/// # Safety
+/// As [`conv_avx2`], and `o0 + 8·NV <= g.cout`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn conv_group<const NV: usize>(
+    x: &[f32],
+    g: &Geom,
+    ft: &[f32],
+    bias: &[f32],
+    clamp: Option<(f32, f32)>,
+    y: &mut [f32],
+    o0: usize,
+) {
+    let (oh, ow, c, cout) = (g.oh(), g.ow(), g.c, g.cout);
+    let (pt, pl) = (pad_before(g.h, g.k, g.s), pad_before(g.w, g.k, g.s));
+    let (lo, hi) = clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+    // SAFETY (every pointer below): as in `depthwise_group`.
+    unsafe {
+        let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+        let mut b = [_mm256_set1_ps(0.0); NV];
+        for (v, bv) in b.iter_mut().enumerate() {
+            *bv = _mm256_loadu_ps(bias.as_ptr().add(o0 + 8 * v));
+        }
+        for oy in 0..oh {
+            let (ky0, ky1) = g.taps(oy, pt, g.h);
+            for ox in 0..ow {
+                let (kx0, kx1) = g.taps(ox, pl, g.w);
+                let mut acc = b;
+                for ky in ky0..ky1 {
+                    let iy = oy * g.s + ky - pt;
+                    let ix = ox * g.s + kx0 - pl;
+                    let xp = x.as_ptr().add((iy * g.w + ix) * c);
+                    let fp = ft.as_ptr().add((ky * g.k + kx0) * c * cout + o0);
+                    for t in 0..(kx1 - kx0) * c {
+                        let xv = _mm256_broadcast_ss(&*xp.add(t));
+                        for (v, a) in acc.iter_mut().enumerate() {
+                            let p = _mm256_mul_ps(xv, _mm256_loadu_ps(fp.add(t * cout + 8 * v)));
+                            *a = _mm256_add_ps(*a, p);
+                        }
+                    }
+                }
+                let out = y.as_mut_ptr().add((oy * ow + ox) * cout + o0);
+                for (v, a) in acc.iter().enumerate() {
+                    let a = if clamp.is_some() {
+                        clamp8(*a, lo, hi)
+                    } else {
+                        *a
+                    };
+                    _mm256_storeu_ps(out.add(8 * v), a);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    /// Random values with a few NaN, infinities and signed zeros.
+    fn values(rng: &mut crate::rng::Rng, n: usize, specials: bool) -> Vec<f32> {
+        (0..n)
+            .map(|i| match (specials, i % 97) {
+                (true, 5) => f32::NAN,
+                (true, 11) => -0.0,
+                (true, 23) => f32::INFINITY,
+                _ => rng.next_f64() as f32 - 0.5,
+            })
+            .collect()
+    }
+
+    fn same(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits())
+    }
+
+    /// The dispatched depthwise convolution equals the plain loops bit for
+    /// bit: strides 1 and 2, 3 x 3 and 5 x 5, odd and even sides, channel
+    /// counts that are and are not multiples of 8 and 16, with and without
+    /// the clamp, special values included.
+    #[test]
+    fn depthwise_dispatch_equals_plain_loops() {
+        let mut rng = crate::rng::Rng::new(21);
+        for (h, w, c, k, s) in [
+            (9usize, 9usize, 16usize, 3usize, 1usize),
+            (10, 7, 24, 5, 2),
+            (7, 7, 13, 3, 2),
+            (12, 5, 40, 3, 1),
+            (11, 11, 75, 5, 1),
+            (6, 6, 5, 3, 1),
+            (1, 3, 8, 5, 1),
+            (14, 14, 32, 3, 2),
+        ] {
+            for (specials, clamp) in [
+                (false, Some((0.0, 6.0))),
+                (true, None),
+                (true, Some((-0.1, 0.2))),
+            ] {
+                let g = Geom {
+                    h,
+                    w,
+                    c,
+                    k,
+                    s,
+                    cout: c,
+                };
+                let x = values(&mut rng, h * w * c, specials);
+                let f = values(&mut rng, k * k * c, false);
+                let bias = values(&mut rng, c, false);
+                let mut a = vec![0.0; g.out_len()];
+                let mut b = vec![1.0; g.out_len()];
+                depthwise(&x, &g, &f, &bias, clamp, &mut a);
+                depthwise_plain(&x, &g, &f, &bias, clamp, &mut b);
+                assert!(same(&a, &b), "{g:?} {clamp:?}");
+            }
+        }
+    }
+
+    /// The dispatched full convolution equals the plain loops bit for bit
+    /// (the stem's 3 input channels and others; 8 to 40 outputs, so every
+    /// register group; strides 1 and 2).
+    #[test]
+    fn conv_dispatch_equals_plain_loops() {
+        let mut rng = crate::rng::Rng::new(22);
+        for (h, w, c, k, s, cout) in [
+            (16usize, 16usize, 3usize, 3usize, 2usize, 32usize),
+            (9, 7, 3, 3, 1, 40),
+            (8, 8, 4, 5, 2, 24),
+            (5, 6, 2, 3, 1, 16),
+            (7, 7, 3, 3, 2, 8),
+            (6, 6, 3, 3, 1, 12),
+        ] {
+            for (specials, clamp) in [
+                (false, Some((0.0, 6.0))),
+                (true, None),
+                (true, Some((0.0, 6.0))),
+            ] {
+                let g = Geom {
+                    h,
+                    w,
+                    c,
+                    k,
+                    s,
+                    cout,
+                };
+                let x = values(&mut rng, h * w * c, specials);
+                let f = values(&mut rng, k * k * c * cout, false);
+                let bias = values(&mut rng, cout, false);
+                let mut a = vec![0.0; g.out_len()];
+                let mut b = vec![1.0; g.out_len()];
+                conv(&x, &g, &f, &bias, clamp, &mut a);
+                conv_plain(&x, &g, &f, &bias, clamp, &mut b);
+                assert!(same(&a, &b), "{g:?} {clamp:?}");
+            }
+        }
+    }
+}
