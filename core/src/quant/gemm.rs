@@ -22,8 +22,9 @@ use super::{QuantError, QuantMatrix};
 
 /// Weight rows decoded together (two 8-lane vectors per column).
 pub const PANEL: usize = 16;
-/// Input rows that share one decoded panel.
-pub const BLOCK: usize = 64;
+/// Input rows that share one decoded panel (a multiple of [`TILE`], so that
+/// only the last tile of a product can be partial).
+pub const BLOCK: usize = 60;
 /// Input rows computed together (2 · TILE accumulators in registers).
 pub const TILE: usize = 6;
 
@@ -196,15 +197,26 @@ unsafe fn decode_panel_avx2(q: &QuantMatrix, r0: usize, nr: usize, panel: &mut [
     if panel.len() < cols * PANEL || g_len > 128 || !g_len.is_multiple_of(8) {
         return;
     }
+    // Each row's codes, scales and minimums (empty past `nr`), checked once.
+    let mut rc: [&[u8]; PANEL] = [&[]; PANEL];
+    let (mut rs, mut rm): ([&[u16]; PANEL], [&[u16]; PANEL]) = ([&[]; PANEL], [&[]; PANEL]);
+    for k in 0..nr {
+        let r = r0 + k;
+        let (Some(c), Some(sc)) = (
+            q.codes.get(r * gpr * gb..(r + 1) * gpr * gb),
+            q.scales.get(r * gpr..(r + 1) * gpr),
+        ) else {
+            return;
+        };
+        (rc[k], rs[k]) = (c, sc);
+        rm[k] = q.mins.get(r * gpr..(r + 1) * gpr).unwrap_or_default();
+    }
     for g in 0..gpr {
         let mut rows = [ZERO.as_ptr(); PANEL];
         let (mut d, mut m) = ([0.0f32; PANEL], [0.0f32; PANEL]);
         let (mut db, mut mb) = ([0u16; PANEL], [0u16; PANEL]);
         for k in 0..nr {
-            let gi = (r0 + k) * gpr + g;
-            let Some(src) = q.codes.get(gi * gb..(gi + 1) * gb) else {
-                return;
-            };
+            let src = rc[k].get(g * gb..(g + 1) * gb).unwrap_or(&ZERO);
             rows[k] = match f.bits {
                 super::Bits::Q8 => src.as_ptr(),
                 _ => {
@@ -212,11 +224,15 @@ unsafe fn decode_panel_avx2(q: &QuantMatrix, r0: usize, nr: usize, panel: &mut [
                     codes[k].as_ptr()
                 }
             };
-            if f16 {
-                db[k] = q.scales.get(gi).copied().unwrap_or(0);
-                mb[k] = q.mins.get(gi).copied().unwrap_or(0);
-            } else {
-                (d[k], m[k]) = q.params(gi);
+            db[k] = rs[k].get(g).copied().unwrap_or(0);
+            mb[k] = rm[k].get(g).copied().unwrap_or(0);
+            if !f16 {
+                d[k] = f.scale.decode(db[k]);
+                m[k] = if rm[k].is_empty() {
+                    0.0
+                } else {
+                    f.scale.decode(mb[k])
+                };
             }
         }
         let width = g_len.min(cols - g * g_len);
@@ -368,6 +384,7 @@ impl Dest<'_, '_> {
 /// AVX2 and FMA; `panel` holds `cols · PANEL` values, `x` `np · cols`,
 /// `np <= TILE`; `d` fits the output and the epilogue was checked.
 #[cfg(target_arch = "x86_64")]
+#[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile_fma(
     panel: &[f32],
@@ -448,6 +465,30 @@ unsafe fn tile_fma(
     Ok(())
 }
 
+/// [`tile_fma`] over input rows `d.i..b1`, [`TILE`] at a time (one call per
+/// block and panel, so that the tiles are inlined here).
+///
+/// # Safety
+/// As [`tile_fma`], for every tile: `x` holds `b1 · cols` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tiles_fma(
+    panel: &[f32],
+    x: &[f32],
+    cols: usize,
+    b1: usize,
+    d: &mut Dest<'_, '_>,
+) -> Result<(), QuantError> {
+    while d.i < b1 {
+        let np = (b1 - d.i).min(TILE);
+        let xs = &x[d.i * cols..(d.i + np) * cols];
+        // SAFETY: as required (caller).
+        unsafe { tile_fma(panel, xs, cols, np, d)? };
+        d.i += np;
+    }
+    Ok(())
+}
+
 /// The panel product (shapes checked by the caller) with the epilogue
 /// applied as outputs are stored; `scratch` holds the decoded panels (kept
 /// by callers that multiply often, so that it is allocated once).
@@ -492,34 +533,28 @@ pub(super) fn gemm(
                 decode_panel_fast(q, r0, nr, &mut row, panels)?;
                 &panels[..]
             };
-            let mut i = b0;
-            while i < b1 {
-                let np = (b1 - i).min(TILE);
-                let xs = &x[i * cols..(i + np) * cols];
-                let mut d = Dest {
-                    y: &mut *y,
-                    rows,
-                    i,
-                    r0,
-                    nr,
-                    epi,
-                };
-                #[cfg(target_arch = "x86_64")]
-                if fma {
-                    // SAFETY: AVX2 and FMA were detected; sizes as required,
-                    // the epilogue checked.
-                    unsafe { tile_fma(panel, xs, cols, np, &mut d)? };
-                } else {
-                    tile_plain(panel, xs, cols, np, &mut acc);
-                    d.store(&acc, np)?;
-                }
-                #[cfg(not(target_arch = "x86_64"))]
-                {
-                    let _ = fma;
-                    tile_plain(panel, xs, cols, np, &mut acc);
-                    d.store(&acc, np)?;
-                }
-                i += np;
+            let mut d = Dest {
+                y: &mut *y,
+                rows,
+                i: b0,
+                r0,
+                nr,
+                epi,
+            };
+            #[cfg(target_arch = "x86_64")]
+            if fma {
+                // SAFETY: AVX2 and FMA were detected; sizes as required, the
+                // epilogue checked.
+                unsafe { tiles_fma(panel, x, cols, b1, &mut d)? };
+                r0 += nr;
+                continue;
+            }
+            let _ = fma;
+            while d.i < b1 {
+                let np = (b1 - d.i).min(TILE);
+                tile_plain(panel, &x[d.i * cols..(d.i + np) * cols], cols, np, &mut acc);
+                d.store(&acc, np)?;
+                d.i += np;
             }
             r0 += nr;
         }
