@@ -237,24 +237,93 @@ unsafe fn depthwise_avx2(
 ) {
     // Output row by output row (its input rows stay in the L2 cache), and
     // within a row channel group by channel group (in the L1 cache).
+    let (ow, pt) = (g.ow(), pad_before(g.h, g.k, g.s));
     for oy in 0..g.oh() {
+        if g.k == 3 && g.taps(oy, pt, g.h) == (0, 3) {
+            for c0 in (0..g.c).step_by(8) {
+                // SAFETY: channels c0..c0 + 8 exist (caller), all three
+                // filter rows are inside the image.
+                unsafe { depthwise_row_3x3(x, g, f, bias, clamp, y, oy, c0) };
+            }
+            continue;
+        }
         let mut c0 = 0;
         while c0 + 16 <= g.c {
             // SAFETY: channels c0..c0 + 16 exist (caller).
-            unsafe { depthwise_group::<2>(x, g, f, bias, clamp, y, oy, c0) };
+            unsafe { depthwise_group::<2>(x, g, f, bias, clamp, y, oy, c0, 0..ow) };
             c0 += 16;
         }
         if c0 < g.c {
             // SAFETY: as above, the last eight.
-            unsafe { depthwise_group::<1>(x, g, f, bias, clamp, y, oy, c0) };
+            unsafe { depthwise_group::<1>(x, g, f, bias, clamp, y, oy, c0, 0..ow) };
         }
     }
 }
 
-/// Channels `c0..c0 + 8·NV` of output row `oy` of the depthwise convolution.
+/// Eight channels `c0..c0 + 8` of output row `oy` of a 3 x 3 depthwise
+/// convolution whose three filter rows are inside the image: the nine
+/// filter taps held in registers, the pixels whose whole window is inside
+/// the image unrolled (nine products added in tap order, as everywhere),
+/// the others by [`depthwise_group`].
 ///
 /// # Safety
-/// As [`depthwise_avx2`], `oy < g.oh()` and `c0 + 8·NV <= g.c`.
+/// As [`depthwise_group`] with `NV = 1`, and `g.taps(oy, ..) == (0, 3)`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn depthwise_row_3x3(
+    x: &[f32],
+    g: &Geom,
+    f: &[f32],
+    bias: &[f32],
+    clamp: Option<(f32, f32)>,
+    y: &mut [f32],
+    oy: usize,
+    c0: usize,
+) {
+    let (ow, c, s) = (g.ow(), g.c, g.s);
+    let (pt, pl) = (pad_before(g.h, 3, s), pad_before(g.w, 3, s));
+    // Pixels `inner` have kx0 = 0 and kx1 = 3: ox·s >= pl, ox·s + 3 <= w + pl.
+    let first = pl.div_ceil(s);
+    let last = ((g.w + pl).saturating_sub(3) / s + 1).min(ow);
+    let inner = first.min(last)..last;
+    let (lo, hi) = clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+    // SAFETY (every pointer below): as in `depthwise_group`; inner windows
+    // are inside the image by the choice of `inner` and of `oy`.
+    unsafe {
+        depthwise_group::<1>(x, g, f, bias, clamp, y, oy, c0, 0..inner.start);
+        let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+        let b = _mm256_loadu_ps(bias.as_ptr().add(c0));
+        let mut taps = [b; 9];
+        for (t, ft) in taps.iter_mut().enumerate() {
+            *ft = _mm256_loadu_ps(f.as_ptr().add(t * c + c0));
+        }
+        let row = x.as_ptr().add((oy * s - pt) * g.w * c + c0);
+        for ox in inner.clone() {
+            let xp = row.add((ox * s - pl) * c);
+            let mut acc = b;
+            for (t, ft) in taps.iter().enumerate() {
+                let (ky, kx) = (t / 3, t % 3);
+                let p = _mm256_mul_ps(_mm256_loadu_ps(xp.add((ky * g.w + kx) * c)), *ft);
+                acc = _mm256_add_ps(acc, p);
+            }
+            let acc = if clamp.is_some() {
+                clamp8(acc, lo, hi)
+            } else {
+                acc
+            };
+            _mm256_storeu_ps(y.as_mut_ptr().add((oy * ow + ox) * c + c0), acc);
+        }
+        depthwise_group::<1>(x, g, f, bias, clamp, y, oy, c0, inner.end..ow);
+    }
+}
+
+/// Channels `c0..c0 + 8·NV` of output pixels `oxs` of row `oy` of the
+/// depthwise convolution.
+///
+/// # Safety
+/// As [`depthwise_avx2`], `oy < g.oh()`, `oxs.end <= g.ow()` and
+/// `c0 + 8·NV <= g.c`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -267,6 +336,7 @@ unsafe fn depthwise_group<const NV: usize>(
     y: &mut [f32],
     oy: usize,
     c0: usize,
+    oxs: core::ops::Range<usize>,
 ) {
     let (ow, c) = (g.ow(), g.c);
     let (pt, pl) = (pad_before(g.h, g.k, g.s), pad_before(g.w, g.k, g.s));
@@ -281,7 +351,7 @@ unsafe fn depthwise_group<const NV: usize>(
         }
         let (ky0, ky1) = g.taps(oy, pt, g.h);
         {
-            for ox in 0..ow {
+            for ox in oxs {
                 let (kx0, kx1) = g.taps(ox, pl, g.w);
                 let mut acc = b;
                 for ky in ky0..ky1 {
