@@ -395,31 +395,17 @@ unsafe fn tile_fma(
 ) -> Result<(), QuantError> {
     use core::arch::x86_64::*;
     debug_assert!(np <= TILE && panel.len() >= cols * PANEL && x.len() >= np * cols);
-    let mut a = [[_mm256_setzero_ps(); 2]; TILE];
-    // SAFETY (all loads): inside `panel` and `x` (caller).
-    unsafe {
-        if np == TILE {
-            for c in 0..cols {
-                let w0 = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL));
-                let w1 = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL + 8));
-                for (p, ap) in a.iter_mut().enumerate() {
-                    let xv = _mm256_broadcast_ss(&*x.as_ptr().add(p * cols + c));
-                    ap[0] = _mm256_fmadd_ps(w0, xv, ap[0]);
-                    ap[1] = _mm256_fmadd_ps(w1, xv, ap[1]);
-                }
-            }
-        } else {
-            for c in 0..cols {
-                let w0 = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL));
-                let w1 = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL + 8));
-                for (p, ap) in a.iter_mut().enumerate().take(np) {
-                    let xv = _mm256_broadcast_ss(&*x.as_ptr().add(p * cols + c));
-                    ap[0] = _mm256_fmadd_ps(w0, xv, ap[0]);
-                    ap[1] = _mm256_fmadd_ps(w1, xv, ap[1]);
-                }
-            }
+    // SAFETY: as required (caller), for each number of rows.
+    let a = unsafe {
+        match np {
+            1 => sums::<1>(panel, x, cols),
+            2 => sums::<2>(panel, x, cols),
+            3 => sums::<3>(panel, x, cols),
+            4 => sums::<4>(panel, x, cols),
+            5 => sums::<5>(panel, x, cols),
+            _ => sums::<TILE>(panel, x, cols),
         }
-    }
+    };
     if d.nr < PANEL {
         let mut acc = [[0.0f32; PANEL]; TILE];
         for (p, ap) in a.iter().enumerate().take(np) {
@@ -463,6 +449,36 @@ unsafe fn tile_fma(
         }
     }
     Ok(())
+}
+
+/// The sums of [`tile_fma`] for `NP` input rows (a constant, so that all
+/// accumulators stay in registers), in the first `NP` of [`TILE`].
+///
+/// # Safety
+/// AVX2 and FMA; `panel` holds `cols · PANEL` values, `x` `NP · cols`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sums<const NP: usize>(
+    panel: &[f32],
+    x: &[f32],
+    cols: usize,
+) -> [[core::arch::x86_64::__m256; 2]; TILE] {
+    use core::arch::x86_64::*;
+    let mut a = [[_mm256_setzero_ps(); 2]; TILE];
+    // SAFETY (all loads): inside `panel` and `x` (caller).
+    unsafe {
+        for c in 0..cols {
+            let w0 = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL));
+            let w1 = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL + 8));
+            for (p, ap) in a.iter_mut().enumerate().take(NP) {
+                let xv = _mm256_broadcast_ss(&*x.as_ptr().add(p * cols + c));
+                ap[0] = _mm256_fmadd_ps(w0, xv, ap[0]);
+                ap[1] = _mm256_fmadd_ps(w1, xv, ap[1]);
+            }
+        }
+    }
+    a
 }
 
 /// [`tile_fma`] over input rows `d.i..b1`, [`TILE`] at a time (one call per
