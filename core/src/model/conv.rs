@@ -9,12 +9,16 @@
 //! per instruction, so they give the same bits; they differ in what is kept
 //! in registers:
 //!
-//! * [`depthwise`] works through the channels in groups of sixteen, each
-//!   group over the whole image: its sums stay in registers across the
-//!   taps, and what it reads (its filter taps, a few input rows of sixteen
-//!   channels) stays in the L1 cache. The plain loops go pixel by pixel
-//!   over all channels, and for the wide layers a pixel's window is larger
-//!   than the L1 cache.
+//! * [`depthwise`] goes output row by output row (the input rows it reads
+//!   stay in the L2 cache), and within a row through the channels in groups
+//!   of up to 32, each group over the row: its sums stay in registers across
+//!   the taps (four independent sums per pixel, so that each sum's chain of
+//!   additions does not wait on the previous one), and what it reads (its
+//!   filter taps, a few input rows of those channels) stays in the L1
+//!   cache. 3 x 3 rows inside the image keep the nine taps of eight channels
+//!   in registers and unroll the pixels whose window is inside. The plain
+//!   loops go pixel by pixel over all channels; for the wide layers a
+//!   pixel's window is larger than the L1 cache.
 //! * [`conv`] keeps 32 output channels of a pixel in registers over its
 //!   taps, each input value broadcast once.
 
@@ -247,8 +251,15 @@ unsafe fn depthwise_avx2(
             }
             continue;
         }
+        // Four (then two, one) vectors of channels per pixel: four
+        // independent sums hide the latency of each sum's chain of adds.
         let mut c0 = 0;
-        while c0 + 16 <= g.c {
+        while c0 + 32 <= g.c {
+            // SAFETY: channels c0..c0 + 32 exist (caller).
+            unsafe { depthwise_group::<4>(x, g, f, bias, clamp, y, oy, c0, 0..ow) };
+            c0 += 32;
+        }
+        if c0 + 16 <= g.c {
             // SAFETY: channels c0..c0 + 16 exist (caller).
             unsafe { depthwise_group::<2>(x, g, f, bias, clamp, y, oy, c0, 0..ow) };
             c0 += 16;
