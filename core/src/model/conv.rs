@@ -217,14 +217,65 @@ use core::arch::x86_64::{
     _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps,
 };
 
-/// `min(hi, max(lo, v))`, which is `v.clamp(lo, hi)` including NaN (kept)
-/// and signed zeros (`max` returns its second operand when they compare
-/// equal).
+/// The optional clamp in registers: `min(hi, max(lo, v))`, which is
+/// `v.clamp(lo, hi)` including NaN (kept) and signed zeros (`max` returns
+/// its second operand when they compare equal).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Clamp8 {
+    on: bool,
+    lo: __m256,
+    hi: __m256,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Clamp8 {
+    #[inline(always)]
+    fn new(clamp: Option<(f32, f32)>) -> Self {
+        let (lo, hi) = clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+        // SAFETY: the callers are compiled with AVX2.
+        unsafe {
+            Clamp8 {
+                on: clamp.is_some(),
+                lo: _mm256_set1_ps(lo),
+                hi: _mm256_set1_ps(hi),
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn apply(&self, v: __m256) -> __m256 {
+        // SAFETY: the callers are compiled with AVX2.
+        unsafe {
+            match self.on {
+                true => _mm256_min_ps(self.hi, _mm256_max_ps(self.lo, v)),
+                false => v,
+            }
+        }
+    }
+
+    /// Stores `NV` vectors of sums at `out`, clamped.
+    ///
+    /// # Safety
+    /// `8·NV` floats writable at `out`; AVX2.
+    #[inline(always)]
+    unsafe fn store<const NV: usize>(&self, out: *mut f32, acc: &[__m256; NV]) {
+        for (v, a) in acc.iter().enumerate() {
+            // SAFETY: inside the `8·NV` floats (caller).
+            unsafe { _mm256_storeu_ps(out.add(8 * v), self.apply(*a)) };
+        }
+    }
+}
+
+/// `NV` vectors of eight floats from `p`.
+///
+/// # Safety
+/// `8·NV` floats readable at `p`; AVX2.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn clamp8(v: __m256, lo: __m256, hi: __m256) -> __m256 {
-    // SAFETY: the callers are compiled with AVX2.
-    unsafe { _mm256_min_ps(hi, _mm256_max_ps(lo, v)) }
+unsafe fn load8s<const NV: usize>(p: *const f32) -> [__m256; NV] {
+    // SAFETY: inside the `8·NV` floats (caller).
+    core::array::from_fn(|v| unsafe { _mm256_loadu_ps(p.add(8 * v)) })
 }
 
 /// # Safety
@@ -298,12 +349,11 @@ unsafe fn depthwise_row_3x3(
     let first = pl.div_ceil(s);
     let last = ((g.w + pl).saturating_sub(3) / s + 1).min(ow);
     let inner = first.min(last)..last;
-    let (lo, hi) = clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+    let cl = Clamp8::new(clamp);
     // SAFETY (every pointer below): as in `depthwise_group`; inner windows
     // are inside the image by the choice of `inner` and of `oy`.
     unsafe {
         depthwise_group::<1>(x, g, f, bias, clamp, y, oy, c0, 0..inner.start);
-        let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
         let b = _mm256_loadu_ps(bias.as_ptr().add(c0));
         let mut taps = [b; 9];
         for (t, ft) in taps.iter_mut().enumerate() {
@@ -318,12 +368,7 @@ unsafe fn depthwise_row_3x3(
                 let p = _mm256_mul_ps(_mm256_loadu_ps(xp.add((ky * g.w + kx) * c)), *ft);
                 acc = _mm256_add_ps(acc, p);
             }
-            let acc = if clamp.is_some() {
-                clamp8(acc, lo, hi)
-            } else {
-                acc
-            };
-            _mm256_storeu_ps(y.as_mut_ptr().add((oy * ow + ox) * c + c0), acc);
+            cl.store(y.as_mut_ptr().add((oy * ow + ox) * c + c0), &[acc]);
         }
         depthwise_group::<1>(x, g, f, bias, clamp, y, oy, c0, inner.end..ow);
     }
@@ -351,15 +396,11 @@ unsafe fn depthwise_group<const NV: usize>(
 ) {
     let (ow, c) = (g.ow(), g.c);
     let (pt, pl) = (pad_before(g.h, g.k, g.s), pad_before(g.w, g.k, g.s));
-    let (lo, hi) = clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+    let clamp = Clamp8::new(clamp);
     // SAFETY (every pointer below): taps inside the image, channels inside
     // `c`, filter taps inside `k × k`, outputs inside `oh × ow` (caller).
     unsafe {
-        let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
-        let mut b = [_mm256_set1_ps(0.0); NV];
-        for (v, bv) in b.iter_mut().enumerate() {
-            *bv = _mm256_loadu_ps(bias.as_ptr().add(c0 + 8 * v));
-        }
+        let b = load8s::<NV>(bias.as_ptr().add(c0));
         let (ky0, ky1) = g.taps(oy, pt, g.h);
         {
             for ox in oxs {
@@ -382,15 +423,7 @@ unsafe fn depthwise_group<const NV: usize>(
                         fp = fp.add(c);
                     }
                 }
-                let out = y.as_mut_ptr().add((oy * ow + ox) * c + c0);
-                for (v, a) in acc.iter().enumerate() {
-                    let a = if clamp.is_some() {
-                        clamp8(*a, lo, hi)
-                    } else {
-                        *a
-                    };
-                    _mm256_storeu_ps(out.add(8 * v), a);
-                }
+                clamp.store(y.as_mut_ptr().add((oy * ow + ox) * c + c0), &acc);
             }
         }
     }
@@ -443,14 +476,10 @@ unsafe fn conv_group<const NV: usize>(
 ) {
     let (oh, ow, c, cout) = (g.oh(), g.ow(), g.c, g.cout);
     let (pt, pl) = (pad_before(g.h, g.k, g.s), pad_before(g.w, g.k, g.s));
-    let (lo, hi) = clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+    let clamp = Clamp8::new(clamp);
     // SAFETY (every pointer below): as in `depthwise_group`.
     unsafe {
-        let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
-        let mut b = [_mm256_set1_ps(0.0); NV];
-        for (v, bv) in b.iter_mut().enumerate() {
-            *bv = _mm256_loadu_ps(bias.as_ptr().add(o0 + 8 * v));
-        }
+        let b = load8s::<NV>(bias.as_ptr().add(o0));
         for oy in 0..oh {
             let (ky0, ky1) = g.taps(oy, pt, g.h);
             for ox in 0..ow {
@@ -469,15 +498,7 @@ unsafe fn conv_group<const NV: usize>(
                         }
                     }
                 }
-                let out = y.as_mut_ptr().add((oy * ow + ox) * cout + o0);
-                for (v, a) in acc.iter().enumerate() {
-                    let a = if clamp.is_some() {
-                        clamp8(*a, lo, hi)
-                    } else {
-                        *a
-                    };
-                    _mm256_storeu_ps(out.add(8 * v), a);
-                }
+                clamp.store(y.as_mut_ptr().add((oy * ow + ox) * cout + o0), &acc);
             }
         }
     }
