@@ -62,14 +62,9 @@ impl Epilogue<'_> {
     ///
     /// # Errors
     /// [`QuantError::LengthMismatch`] when `bias` does not have `rows` values
-    /// or `res` does not cover `at..at + y.len()`.
+    /// or `res` does not cover `at..at + y.len()`; [`QuantError::BadClamp`].
     pub fn apply(&self, y: &mut [f32], rows: usize, at: usize) -> Result<(), QuantError> {
-        if !self.bias.is_empty() && self.bias.len() != rows {
-            return Err(QuantError::LengthMismatch {
-                expected: rows,
-                found: self.bias.len(),
-            });
-        }
+        self.check_steps(rows)?;
         let res = match self.res.is_empty() {
             true => &[][..],
             false => self
@@ -120,20 +115,30 @@ impl Epilogue<'_> {
         }
     }
 
-    /// Checks the slices against an `n × rows` output.
+    /// The bias's length and the clamp's bounds (which `f32::clamp` needs).
+    fn check_steps(&self, rows: usize) -> Result<(), QuantError> {
+        if !self.bias.is_empty() && self.bias.len() != rows {
+            return Err(QuantError::LengthMismatch {
+                expected: rows,
+                found: self.bias.len(),
+            });
+        }
+        match self.clamp {
+            Some((lo, hi)) if lo.partial_cmp(&hi).is_none_or(|o| o.is_gt()) => {
+                Err(QuantError::BadClamp)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks the steps and slices against an `n × rows` output.
     pub(super) fn check(&self, n: usize, rows: usize) -> Result<(), QuantError> {
-        let mut probe = [];
-        self.apply(&mut probe, rows, 0)?;
+        self.check_steps(rows)?;
         if !self.res.is_empty() && self.res.len() != n * rows {
             return Err(QuantError::LengthMismatch {
                 expected: n * rows,
                 found: self.res.len(),
             });
-        }
-        if let Some((lo, hi)) = self.clamp {
-            if lo.partial_cmp(&hi).is_none_or(|o| o.is_gt()) {
-                return Err(QuantError::BadClamp);
-            }
         }
         Ok(())
     }
@@ -718,6 +723,7 @@ mod tests {
             ..Epilogue::NONE
         };
         assert_eq!(bad.check(n, rows), Err(QuantError::BadClamp));
+        assert_eq!(bad.apply(&mut [1.0], rows, 0), Err(QuantError::BadClamp));
         let nan = Epilogue {
             clamp: Some((f32::NAN, 0.0)),
             ..Epilogue::NONE
