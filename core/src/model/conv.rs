@@ -9,7 +9,7 @@
 //! per instruction, so they give the same bits; they differ in what is kept
 //! in registers:
 //!
-//! * [`depthwise`] goes output row by output row (the input rows it reads
+//! * [`convolution`] goes output row by output row (the input rows it reads
 //!   stay in the L2 cache), and within a row through the channels in groups
 //!   of up to 32, each group over the row: its sums stay in registers across
 //!   the taps (four independent sums per pixel, so that each sum's chain of
@@ -19,8 +19,9 @@
 //!   in registers and unroll the pixels whose window is inside. The plain
 //!   loops go pixel by pixel over all channels; for the wide layers a
 //!   pixel's window is larger than the L1 cache.
-//! * [`conv`] keeps 32 output channels of a pixel in registers over its
-//!   taps, each input value broadcast once.
+//!   The full convolution (the stem) is done the same way, 32 output
+//!   channels of a pixel in registers over its taps, each input value
+//!   broadcast once.
 
 // Float engine: every index below is bounded by shapes `parse` validated
 // (the dispatchers check the slice lengths before the unchecked kernels).
@@ -165,9 +166,11 @@ fn fits(x: &[f32], g: &Geom, f_len: usize, f: &[f32], bias: &[f32], y: &[f32]) -
         && g.s >= 1
 }
 
-/// [`conv_plain`], by the AVX2 kernel where the CPU has it and the output
-/// channels are a multiple of eight (the same bits).
-pub(super) fn conv(
+/// [`depthwise_plain`] (when `depthwise`) or [`conv_plain`], by the AVX2
+/// kernel where the CPU has it and the output channels are a multiple of
+/// eight (the same bits).
+pub(super) fn convolution(
+    depthwise: bool,
     x: &[f32],
     g: &Geom,
     f: &[f32],
@@ -176,39 +179,24 @@ pub(super) fn conv(
     y: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if crate::arch::avx2_available()
-        && g.cout.is_multiple_of(8)
-        && fits(x, g, g.k * g.k * g.c * g.cout, f, bias, y)
-    {
-        let ft = transpose_filter(f, g);
-        // SAFETY: AVX2 was checked, and the slice lengths.
-        unsafe { conv_avx2(x, g, &ft, bias, clamp, y) };
-        return;
+    if crate::arch::avx2_available() && g.cout.is_multiple_of(8) {
+        let taps = g.k * g.k * if depthwise { g.c } else { g.c * g.cout };
+        if depthwise && g.cout == g.c && fits(x, g, taps, f, bias, y) {
+            // SAFETY: AVX2 was checked, and the slice lengths.
+            unsafe { convolution_avx2::<true>(x, g, f, bias, clamp, y) };
+            return;
+        }
+        if !depthwise && fits(x, g, taps, f, bias, y) {
+            let ft = transpose_filter(f, g);
+            // SAFETY: as above; `ft` is the transposed filter.
+            unsafe { convolution_avx2::<false>(x, g, &ft, bias, clamp, y) };
+            return;
+        }
     }
-    conv_plain(x, g, f, bias, clamp, y);
-}
-
-/// [`depthwise_plain`], by the AVX2 kernel where the CPU has it and the
-/// channels are a multiple of eight (the same bits).
-pub(super) fn depthwise(
-    x: &[f32],
-    g: &Geom,
-    f: &[f32],
-    bias: &[f32],
-    clamp: Option<(f32, f32)>,
-    y: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::arch::avx2_available()
-        && g.c.is_multiple_of(8)
-        && g.cout == g.c
-        && fits(x, g, g.k * g.k * g.c, f, bias, y)
-    {
-        // SAFETY: AVX2 was checked, and the slice lengths.
-        unsafe { depthwise_avx2(x, g, f, bias, clamp, y) };
-        return;
+    match depthwise {
+        true => depthwise_plain(x, g, f, bias, clamp, y),
+        false => conv_plain(x, g, f, bias, clamp, y),
     }
-    depthwise_plain(x, g, f, bias, clamp, y);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -278,11 +266,14 @@ unsafe fn load8s<const NV: usize>(p: *const f32) -> [__m256; NV] {
     core::array::from_fn(|v| unsafe { _mm256_loadu_ps(p.add(8 * v)) })
 }
 
+/// The AVX2 kernels: the depthwise convolution (`DW`) or the full one.
+///
 /// # Safety
-/// AVX2; `g.c % 8 == 0`, and the slices fit `g` ([`fits`]).
+/// AVX2; `g.cout % 8 == 0`, the slices fit `g` ([`fits`]); for `DW`
+/// `g.cout == g.c`, else `f` is the transposed filter ([`transpose_filter`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn depthwise_avx2(
+unsafe fn convolution_avx2<const DW: bool>(
     x: &[f32],
     g: &Geom,
     f: &[f32],
@@ -291,10 +282,12 @@ unsafe fn depthwise_avx2(
     y: &mut [f32],
 ) {
     // Output row by output row (its input rows stay in the L2 cache), and
-    // within a row channel group by channel group (in the L1 cache).
+    // within a row output group by output group (in the L1 cache): four
+    // (then two, one) vectors of outputs per pixel, four independent sums
+    // hiding the latency of each sum's chain of adds.
     let (ow, pt) = (g.ow(), pad_before(g.h, g.k, g.s));
     for oy in 0..g.oh() {
-        if g.k == 3 && g.taps(oy, pt, g.h) == (0, 3) {
+        if DW && g.k == 3 && g.taps(oy, pt, g.h) == (0, 3) {
             for c0 in (0..g.c).step_by(8) {
                 // SAFETY: channels c0..c0 + 8 exist (caller), all three
                 // filter rows are inside the image.
@@ -302,22 +295,20 @@ unsafe fn depthwise_avx2(
             }
             continue;
         }
-        // Four (then two, one) vectors of channels per pixel: four
-        // independent sums hide the latency of each sum's chain of adds.
-        let mut c0 = 0;
-        while c0 + 32 <= g.c {
-            // SAFETY: channels c0..c0 + 32 exist (caller).
-            unsafe { depthwise_group::<4>(x, g, f, bias, clamp, y, oy, c0, 0..ow) };
-            c0 += 32;
+        let mut o0 = 0;
+        while o0 + 32 <= g.cout {
+            // SAFETY: outputs o0..o0 + 32 exist (caller).
+            unsafe { group::<4, DW>(x, g, f, bias, clamp, y, oy, o0, 0..ow) };
+            o0 += 32;
         }
-        if c0 + 16 <= g.c {
-            // SAFETY: channels c0..c0 + 16 exist (caller).
-            unsafe { depthwise_group::<2>(x, g, f, bias, clamp, y, oy, c0, 0..ow) };
-            c0 += 16;
+        if o0 + 16 <= g.cout {
+            // SAFETY: outputs o0..o0 + 16 exist (caller).
+            unsafe { group::<2, DW>(x, g, f, bias, clamp, y, oy, o0, 0..ow) };
+            o0 += 16;
         }
-        if c0 < g.c {
+        if o0 < g.cout {
             // SAFETY: as above, the last eight.
-            unsafe { depthwise_group::<1>(x, g, f, bias, clamp, y, oy, c0, 0..ow) };
+            unsafe { group::<1, DW>(x, g, f, bias, clamp, y, oy, o0, 0..ow) };
         }
     }
 }
@@ -326,10 +317,10 @@ unsafe fn depthwise_avx2(
 /// convolution whose three filter rows are inside the image: the nine
 /// filter taps held in registers, the pixels whose whole window is inside
 /// the image unrolled (nine products added in tap order, as everywhere),
-/// the others by [`depthwise_group`].
+/// the others by [`group`].
 ///
 /// # Safety
-/// As [`depthwise_group`] with `NV = 1`, and `g.taps(oy, ..) == (0, 3)`.
+/// As [`group`] with `NV = 1` and `DW`, and `g.taps(oy, ..) == (0, 3)`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -350,10 +341,10 @@ unsafe fn depthwise_row_3x3(
     let last = ((g.w + pl).saturating_sub(3) / s + 1).min(ow);
     let inner = first.min(last)..last;
     let cl = Clamp8::new(clamp);
-    // SAFETY (every pointer below): as in `depthwise_group`; inner windows
+    // SAFETY (every pointer below): as in `group`; inner windows
     // are inside the image by the choice of `inner` and of `oy`.
     unsafe {
-        depthwise_group::<1>(x, g, f, bias, clamp, y, oy, c0, 0..inner.start);
+        group::<1, true>(x, g, f, bias, clamp, y, oy, c0, 0..inner.start);
         let b = _mm256_loadu_ps(bias.as_ptr().add(c0));
         let mut taps = [b; 9];
         for (t, ft) in taps.iter_mut().enumerate() {
@@ -370,20 +361,22 @@ unsafe fn depthwise_row_3x3(
             }
             cl.store(y.as_mut_ptr().add((oy * ow + ox) * c + c0), &[acc]);
         }
-        depthwise_group::<1>(x, g, f, bias, clamp, y, oy, c0, inner.end..ow);
+        group::<1, true>(x, g, f, bias, clamp, y, oy, c0, inner.end..ow);
     }
 }
 
-/// Channels `c0..c0 + 8·NV` of output pixels `oxs` of row `oy` of the
-/// depthwise convolution.
+/// Outputs `o0..o0 + 8·NV` of output pixels `oxs` of row `oy`: each from
+/// its bias, then for every tap inside the image in order its products
+/// (`DW`: channel by channel; else each input channel broadcast against the
+/// transposed filter's row), then the clamp.
 ///
 /// # Safety
-/// As [`depthwise_avx2`], `oy < g.oh()`, `oxs.end <= g.ow()` and
-/// `c0 + 8·NV <= g.c`.
+/// As [`convolution_avx2`], `oy < g.oh()`, `oxs.end <= g.ow()` and
+/// `o0 + 8·NV <= g.cout`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn depthwise_group<const NV: usize>(
+unsafe fn group<const NV: usize, const DW: bool>(
     x: &[f32],
     g: &Geom,
     f: &[f32],
@@ -391,26 +384,27 @@ unsafe fn depthwise_group<const NV: usize>(
     clamp: Option<(f32, f32)>,
     y: &mut [f32],
     oy: usize,
-    c0: usize,
+    o0: usize,
     oxs: core::ops::Range<usize>,
 ) {
-    let (ow, c) = (g.ow(), g.c);
+    let (ow, c, cout) = (g.ow(), g.c, g.cout);
     let (pt, pl) = (pad_before(g.h, g.k, g.s), pad_before(g.w, g.k, g.s));
     let clamp = Clamp8::new(clamp);
     // SAFETY (every pointer below): taps inside the image, channels inside
-    // `c`, filter taps inside `k × k`, outputs inside `oh × ow` (caller).
+    // `c`, filter taps inside the filter, outputs inside `oh × ow × cout`
+    // (caller).
     unsafe {
-        let b = load8s::<NV>(bias.as_ptr().add(c0));
+        let b = load8s::<NV>(bias.as_ptr().add(o0));
         let (ky0, ky1) = g.taps(oy, pt, g.h);
-        {
-            for ox in oxs {
-                let (kx0, kx1) = g.taps(ox, pl, g.w);
-                let mut acc = b;
-                for ky in ky0..ky1 {
-                    let iy = oy * g.s + ky - pt;
-                    let ix = ox * g.s + kx0 - pl;
-                    let mut xp = x.as_ptr().add((iy * g.w + ix) * c + c0);
-                    let mut fp = f.as_ptr().add((ky * g.k + kx0) * c + c0);
+        for ox in oxs {
+            let (kx0, kx1) = g.taps(ox, pl, g.w);
+            let mut acc = b;
+            for ky in ky0..ky1 {
+                let iy = oy * g.s + ky - pt;
+                let ix = ox * g.s + kx0 - pl;
+                if DW {
+                    let mut xp = x.as_ptr().add((iy * g.w + ix) * c + o0);
+                    let mut fp = f.as_ptr().add((ky * g.k + kx0) * c + o0);
                     for _ in kx0..kx1 {
                         for (v, a) in acc.iter_mut().enumerate() {
                             let p = _mm256_mul_ps(
@@ -422,74 +416,9 @@ unsafe fn depthwise_group<const NV: usize>(
                         xp = xp.add(c);
                         fp = fp.add(c);
                     }
-                }
-                clamp.store(y.as_mut_ptr().add((oy * ow + ox) * c + c0), &acc);
-            }
-        }
-    }
-}
-
-/// # Safety
-/// AVX2; `g.cout % 8 == 0`, the slices fit `g` ([`fits`]), `ft` is the
-/// transposed filter.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn conv_avx2(
-    x: &[f32],
-    g: &Geom,
-    ft: &[f32],
-    bias: &[f32],
-    clamp: Option<(f32, f32)>,
-    y: &mut [f32],
-) {
-    let mut o0 = 0;
-    while o0 + 32 <= g.cout {
-        // SAFETY: outputs o0..o0 + 32 exist (caller).
-        unsafe { conv_group::<4>(x, g, ft, bias, clamp, y, o0) };
-        o0 += 32;
-    }
-    // SAFETY (each): the remaining 8, 16 or 24 outputs.
-    unsafe {
-        match g.cout - o0 {
-            24 => conv_group::<3>(x, g, ft, bias, clamp, y, o0),
-            16 => conv_group::<2>(x, g, ft, bias, clamp, y, o0),
-            8 => conv_group::<1>(x, g, ft, bias, clamp, y, o0),
-            _ => {}
-        }
-    }
-}
-
-/// Output channels `o0..o0 + 8·NV` of the full convolution.
-///
-/// # Safety
-/// As [`conv_avx2`], and `o0 + 8·NV <= g.cout`.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn conv_group<const NV: usize>(
-    x: &[f32],
-    g: &Geom,
-    ft: &[f32],
-    bias: &[f32],
-    clamp: Option<(f32, f32)>,
-    y: &mut [f32],
-    o0: usize,
-) {
-    let (oh, ow, c, cout) = (g.oh(), g.ow(), g.c, g.cout);
-    let (pt, pl) = (pad_before(g.h, g.k, g.s), pad_before(g.w, g.k, g.s));
-    let clamp = Clamp8::new(clamp);
-    // SAFETY (every pointer below): as in `depthwise_group`.
-    unsafe {
-        let b = load8s::<NV>(bias.as_ptr().add(o0));
-        for oy in 0..oh {
-            let (ky0, ky1) = g.taps(oy, pt, g.h);
-            for ox in 0..ow {
-                let (kx0, kx1) = g.taps(ox, pl, g.w);
-                let mut acc = b;
-                for ky in ky0..ky1 {
-                    let iy = oy * g.s + ky - pt;
-                    let ix = ox * g.s + kx0 - pl;
+                } else {
                     let xp = x.as_ptr().add((iy * g.w + ix) * c);
-                    let fp = ft.as_ptr().add((ky * g.k + kx0) * c * cout + o0);
+                    let fp = f.as_ptr().add((ky * g.k + kx0) * c * cout + o0);
                     for t in 0..(kx1 - kx0) * c {
                         let xv = _mm256_broadcast_ss(&*xp.add(t));
                         for (v, a) in acc.iter_mut().enumerate() {
@@ -498,8 +427,8 @@ unsafe fn conv_group<const NV: usize>(
                         }
                     }
                 }
-                clamp.store(y.as_mut_ptr().add((oy * ow + ox) * cout + o0), &acc);
             }
+            clamp.store(y.as_mut_ptr().add((oy * ow + ox) * cout + o0), &acc);
         }
     }
 }
@@ -561,7 +490,7 @@ mod tests {
                 let bias = values(&mut rng, c, false);
                 let mut a = vec![0.0; g.out_len()];
                 let mut b = vec![1.0; g.out_len()];
-                depthwise(&x, &g, &f, &bias, clamp, &mut a);
+                convolution(true, &x, &g, &f, &bias, clamp, &mut a);
                 depthwise_plain(&x, &g, &f, &bias, clamp, &mut b);
                 assert!(same(&a, &b), "{g:?} {clamp:?}");
             }
@@ -600,7 +529,7 @@ mod tests {
                 let bias = values(&mut rng, cout, false);
                 let mut a = vec![0.0; g.out_len()];
                 let mut b = vec![1.0; g.out_len()];
-                conv(&x, &g, &f, &bias, clamp, &mut a);
+                convolution(false, &x, &g, &f, &bias, clamp, &mut a);
                 conv_plain(&x, &g, &f, &bias, clamp, &mut b);
                 assert!(same(&a, &b), "{g:?} {clamp:?}");
             }

@@ -471,13 +471,17 @@ impl ShmModel {
                 cout: l.cout,
             };
             let done = match (&l.weights, l.kind) {
-                (Weights::Dense(f), Kind::Conv) => {
-                    conv::conv(x, &g, f, &l.bias, clamp, ys);
-                    Ok(())
-                }
-                (Weights::Dense(f), Kind::Depthwise) => {
-                    conv::depthwise(x, &g, f, &l.bias, clamp, ys);
-                    Ok(())
+                (Weights::Dense(f), k @ (Kind::Conv | Kind::Depthwise)) => {
+                    conv::convolution(k == Kind::Depthwise, x, &g, f, &l.bias, clamp, ys);
+                    // A residual after a convolution (the format allows
+                    // one; the models written here have none): a pass after
+                    // the clamp, nothing without one.
+                    Epilogue {
+                        res,
+                        ..Epilogue::NONE
+                    }
+                    .apply(ys, l.cout, 0)
+                    .map_err(|_| ShmError::BadGraph("residual shape"))
                 }
                 (Weights::Packed(m), Kind::Pointwise) => {
                     // Bias, ReLU6 and the residual as each tile is stored.
@@ -491,21 +495,10 @@ impl ShmModel {
                 }
                 _ => Err(ShmError::BadGraph("weights do not match the layer kind")),
             };
-            // A residual after a convolution (none in the models written
-            // here, but the format allows it): one pass after the clamp.
-            let tail = match (done, l.kind, res.is_empty()) {
-                (Ok(()), Kind::Conv | Kind::Depthwise, false) => Epilogue {
-                    res,
-                    ..Epilogue::NONE
-                }
-                .apply(ys, l.cout, 0)
-                .map_err(|_| ShmError::BadGraph("residual shape")),
-                (d, ..) => d,
-            };
             if let Some(b) = ws.bufs.get_mut(out) {
                 *b = y;
             }
-            tail?;
+            done?;
             (h, w, c, inp) = (oh, ow, l.cout, out);
         }
         Err(ShmError::BadGraph("no classifier"))
