@@ -41,6 +41,17 @@ pub(super) struct Geom {
     pub cout: usize,
 }
 
+/// A convolution's operands: input (`h × w × c`), shape, filter, biases
+/// (`cout`) and the optional clamp after the sums.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Operands<'a> {
+    pub x: &'a [f32],
+    pub g: Geom,
+    pub f: &'a [f32],
+    pub bias: &'a [f32],
+    pub clamp: Option<(f32, f32)>,
+}
+
 impl Geom {
     fn oh(&self) -> usize {
         out_size(self.h, self.s)
@@ -68,12 +79,11 @@ impl Geom {
 /// `tap(out, input_pixel, ky, kx)` for each tap inside the image, in order.
 #[inline(always)]
 fn convolve(
-    x: &[f32],
-    g: &Geom,
-    bias: &[f32],
+    o: &Operands<'_>,
     y: &mut [f32],
     mut tap: impl FnMut(&mut [f32], &[f32], usize, usize),
 ) {
+    let Operands { x, g, bias, .. } = *o;
     let (oh, ow) = (g.oh(), g.ow());
     let (pt, pl) = (pad_before(g.h, g.k, g.s), pad_before(g.w, g.k, g.s));
     for oy in 0..oh {
@@ -101,17 +111,11 @@ fn clamp_all(y: &mut [f32], clamp: Option<(f32, f32)>) {
 }
 
 /// The full convolution's specification. `f` is `[cout][ky][kx][c]`.
-pub(super) fn conv_plain(
-    x: &[f32],
-    g: &Geom,
-    f: &[f32],
-    bias: &[f32],
-    clamp: Option<(f32, f32)>,
-    y: &mut [f32],
-) {
-    let ft = transpose_filter(f, g);
+pub(super) fn conv_plain(o: &Operands<'_>, y: &mut [f32]) {
+    let Operands { g, f, clamp, .. } = *o;
+    let ft = transpose_filter(f, &g);
     let (k, c, cout) = (g.k, g.c, g.cout);
-    convolve(x, g, bias, y, |out, px, ky, kx| {
+    convolve(o, y, |out, px, ky, kx| {
         for (ci, &xv) in px.iter().enumerate() {
             let row = &ft[((ky * k + kx) * c + ci) * cout..][..cout];
             for (v, &fw) in out.iter_mut().zip(row) {
@@ -136,16 +140,10 @@ fn transpose_filter(f: &[f32], g: &Geom) -> alloc::vec::Vec<f32> {
 }
 
 /// The depthwise convolution's specification. `f` is `[ky][kx][c]`.
-pub(super) fn depthwise_plain(
-    x: &[f32],
-    g: &Geom,
-    f: &[f32],
-    bias: &[f32],
-    clamp: Option<(f32, f32)>,
-    y: &mut [f32],
-) {
+pub(super) fn depthwise_plain(o: &Operands<'_>, y: &mut [f32]) {
+    let Operands { g, f, clamp, .. } = *o;
     let (k, c) = (g.k, g.c);
-    convolve(x, g, bias, y, |out, px, ky, kx| {
+    convolve(o, y, |out, px, ky, kx| {
         let fk = &f[(ky * k + kx) * c..][..c];
         for ((v, a), b) in out.iter_mut().zip(px).zip(fk) {
             *v += a * b;
@@ -157,7 +155,8 @@ pub(super) fn depthwise_plain(
 /// Whether the slices fit the shape (the kernels below index without
 /// checks).
 #[cfg(target_arch = "x86_64")]
-fn fits(x: &[f32], g: &Geom, f_len: usize, f: &[f32], bias: &[f32], y: &[f32]) -> bool {
+fn fits(o: &Operands<'_>, f_len: usize, y: &[f32]) -> bool {
+    let Operands { x, g, f, bias, .. } = *o;
     x.len() >= g.h * g.w * g.c
         && f.len() >= f_len
         && bias.len() == g.cout
@@ -169,33 +168,26 @@ fn fits(x: &[f32], g: &Geom, f_len: usize, f: &[f32], bias: &[f32], y: &[f32]) -
 /// [`depthwise_plain`] (when `depthwise`) or [`conv_plain`], by the AVX2
 /// kernel where the CPU has it and the output channels are a multiple of
 /// eight (the same bits).
-pub(super) fn convolution(
-    depthwise: bool,
-    x: &[f32],
-    g: &Geom,
-    f: &[f32],
-    bias: &[f32],
-    clamp: Option<(f32, f32)>,
-    y: &mut [f32],
-) {
+pub(super) fn convolution(depthwise: bool, o: &Operands<'_>, y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if crate::arch::avx2_available() && g.cout.is_multiple_of(8) {
+    if crate::arch::avx2_available() && o.g.cout.is_multiple_of(8) {
+        let g = o.g;
         let taps = g.k * g.k * if depthwise { g.c } else { g.c * g.cout };
-        if depthwise && g.cout == g.c && fits(x, g, taps, f, bias, y) {
+        if depthwise && g.cout == g.c && fits(o, taps, y) {
             // SAFETY: AVX2 was checked, and the slice lengths.
-            unsafe { convolution_avx2::<true>(x, g, f, bias, clamp, y) };
+            unsafe { convolution_avx2::<true>(o, y) };
             return;
         }
-        if !depthwise && fits(x, g, taps, f, bias, y) {
-            let ft = transpose_filter(f, g);
+        if !depthwise && fits(o, taps, y) {
+            let ft = transpose_filter(o.f, &g);
             // SAFETY: as above; `ft` is the transposed filter.
-            unsafe { convolution_avx2::<false>(x, g, &ft, bias, clamp, y) };
+            unsafe { convolution_avx2::<false>(&Operands { f: &ft, ..*o }, y) };
             return;
         }
     }
     match depthwise {
-        true => depthwise_plain(x, g, f, bias, clamp, y),
-        false => conv_plain(x, g, f, bias, clamp, y),
+        true => depthwise_plain(o, y),
+        false => conv_plain(o, y),
     }
 }
 
@@ -273,14 +265,8 @@ unsafe fn load8s<const NV: usize>(p: *const f32) -> [__m256; NV] {
 /// `g.cout == g.c`, else `f` is the transposed filter ([`transpose_filter`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn convolution_avx2<const DW: bool>(
-    x: &[f32],
-    g: &Geom,
-    f: &[f32],
-    bias: &[f32],
-    clamp: Option<(f32, f32)>,
-    y: &mut [f32],
-) {
+unsafe fn convolution_avx2<const DW: bool>(o: &Operands<'_>, y: &mut [f32]) {
+    let Operands { g, .. } = *o;
     // Output row by output row (its input rows stay in the L2 cache), and
     // within a row output group by output group (in the L1 cache): four
     // (then two, one) vectors of outputs per pixel, four independent sums
@@ -291,24 +277,24 @@ unsafe fn convolution_avx2<const DW: bool>(
             for c0 in (0..g.c).step_by(8) {
                 // SAFETY: channels c0..c0 + 8 exist (caller), all three
                 // filter rows are inside the image.
-                unsafe { depthwise_row_3x3(x, g, f, bias, clamp, y, oy, c0) };
+                unsafe { depthwise_row_3x3(o, y, oy, c0) };
             }
             continue;
         }
         let mut o0 = 0;
         while o0 + 32 <= g.cout {
             // SAFETY: outputs o0..o0 + 32 exist (caller).
-            unsafe { group::<4, DW>(x, g, f, bias, clamp, y, oy, o0, 0..ow) };
+            unsafe { group::<4, DW>(o, y, oy, o0, 0..ow) };
             o0 += 32;
         }
         if o0 + 16 <= g.cout {
             // SAFETY: outputs o0..o0 + 16 exist (caller).
-            unsafe { group::<2, DW>(x, g, f, bias, clamp, y, oy, o0, 0..ow) };
+            unsafe { group::<2, DW>(o, y, oy, o0, 0..ow) };
             o0 += 16;
         }
         if o0 < g.cout {
             // SAFETY: as above, the last eight.
-            unsafe { group::<1, DW>(x, g, f, bias, clamp, y, oy, o0, 0..ow) };
+            unsafe { group::<1, DW>(o, y, oy, o0, 0..ow) };
         }
     }
 }
@@ -323,17 +309,14 @@ unsafe fn convolution_avx2<const DW: bool>(
 /// As [`group`] with `NV = 1` and `DW`, and `g.taps(oy, ..) == (0, 3)`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn depthwise_row_3x3(
-    x: &[f32],
-    g: &Geom,
-    f: &[f32],
-    bias: &[f32],
-    clamp: Option<(f32, f32)>,
-    y: &mut [f32],
-    oy: usize,
-    c0: usize,
-) {
+unsafe fn depthwise_row_3x3(o: &Operands<'_>, y: &mut [f32], oy: usize, c0: usize) {
+    let Operands {
+        x,
+        g,
+        f,
+        bias,
+        clamp,
+    } = *o;
     let (ow, c, s) = (g.ow(), g.c, g.s);
     let (pt, pl) = (pad_before(g.h, 3, s), pad_before(g.w, 3, s));
     // Pixels `inner` have kx0 = 0 and kx1 = 3: ox·s >= pl, ox·s + 3 <= w + pl.
@@ -344,7 +327,7 @@ unsafe fn depthwise_row_3x3(
     // SAFETY (every pointer below): as in `group`; inner windows
     // are inside the image by the choice of `inner` and of `oy`.
     unsafe {
-        group::<1, true>(x, g, f, bias, clamp, y, oy, c0, 0..inner.start);
+        group::<1, true>(o, y, oy, c0, 0..inner.start);
         let b = _mm256_loadu_ps(bias.as_ptr().add(c0));
         let mut taps = [b; 9];
         for (t, ft) in taps.iter_mut().enumerate() {
@@ -361,7 +344,7 @@ unsafe fn depthwise_row_3x3(
             }
             cl.store(y.as_mut_ptr().add((oy * ow + ox) * c + c0), &[acc]);
         }
-        group::<1, true>(x, g, f, bias, clamp, y, oy, c0, inner.end..ow);
+        group::<1, true>(o, y, oy, c0, inner.end..ow);
     }
 }
 
@@ -375,18 +358,20 @@ unsafe fn depthwise_row_3x3(
 /// `o0 + 8·NV <= g.cout`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn group<const NV: usize, const DW: bool>(
-    x: &[f32],
-    g: &Geom,
-    f: &[f32],
-    bias: &[f32],
-    clamp: Option<(f32, f32)>,
+    o: &Operands<'_>,
     y: &mut [f32],
     oy: usize,
     o0: usize,
     oxs: core::ops::Range<usize>,
 ) {
+    let Operands {
+        x,
+        g,
+        f,
+        bias,
+        clamp,
+    } = *o;
     let (ow, c, cout) = (g.ow(), g.c, g.cout);
     let (pt, pl) = (pad_before(g.h, g.k, g.s), pad_before(g.w, g.k, g.s));
     let clamp = Clamp8::new(clamp);
@@ -488,10 +473,17 @@ mod tests {
                 let x = values(&mut rng, h * w * c, specials);
                 let f = values(&mut rng, k * k * c, false);
                 let bias = values(&mut rng, c, false);
+                let o = Operands {
+                    x: &x,
+                    g,
+                    f: &f,
+                    bias: &bias,
+                    clamp,
+                };
                 let mut a = vec![0.0; g.out_len()];
                 let mut b = vec![1.0; g.out_len()];
-                convolution(true, &x, &g, &f, &bias, clamp, &mut a);
-                depthwise_plain(&x, &g, &f, &bias, clamp, &mut b);
+                convolution(true, &o, &mut a);
+                depthwise_plain(&o, &mut b);
                 assert!(same(&a, &b), "{g:?} {clamp:?}");
             }
         }
@@ -527,10 +519,17 @@ mod tests {
                 let x = values(&mut rng, h * w * c, specials);
                 let f = values(&mut rng, k * k * c * cout, false);
                 let bias = values(&mut rng, cout, false);
+                let o = Operands {
+                    x: &x,
+                    g,
+                    f: &f,
+                    bias: &bias,
+                    clamp,
+                };
                 let mut a = vec![0.0; g.out_len()];
                 let mut b = vec![1.0; g.out_len()];
-                convolution(false, &x, &g, &f, &bias, clamp, &mut a);
-                conv_plain(&x, &g, &f, &bias, clamp, &mut b);
+                convolution(false, &o, &mut a);
+                conv_plain(&o, &mut b);
                 assert!(same(&a, &b), "{g:?} {clamp:?}");
             }
         }

@@ -472,7 +472,14 @@ impl ShmModel {
             };
             let done = match (&l.weights, l.kind) {
                 (Weights::Dense(f), k @ (Kind::Conv | Kind::Depthwise)) => {
-                    conv::convolution(k == Kind::Depthwise, x, &g, f, &l.bias, clamp, ys);
+                    let o = conv::Operands {
+                        x,
+                        g,
+                        f,
+                        bias: &l.bias,
+                        clamp,
+                    };
+                    conv::convolution(k == Kind::Depthwise, &o, ys);
                     // A residual after a convolution (the format allows
                     // one; the models written here have none): a pass after
                     // the clamp, nothing without one.
