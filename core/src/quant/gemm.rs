@@ -100,18 +100,34 @@ impl Epilogue<'_> {
     ) {
         let (lo, hi) = self.clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
         let rows = rows.max(1);
-        for (i, v) in y.iter_mut().enumerate() {
-            let mut t = *v;
-            if B {
-                t += self.bias[(at + i) % rows];
+        // Whole output rows after the first (partial) one, so that each
+        // value's bias is the next in order (no division per value).
+        let r0 = at % rows;
+        let head = (rows - r0).min(y.len());
+        let mut done = 0;
+        let mut step = |y: &mut [f32], b0: usize| {
+            let n = y.len();
+            let b = if B { &self.bias[b0..b0 + n] } else { &[][..] };
+            let r = if S { &res[done..done + n] } else { &[][..] };
+            for (k, v) in y.iter_mut().enumerate() {
+                let mut t = *v;
+                if B {
+                    t += b[k];
+                }
+                if C {
+                    t = t.clamp(lo, hi);
+                }
+                if S {
+                    t += r[k];
+                }
+                *v = t;
             }
-            if C {
-                t = t.clamp(lo, hi);
-            }
-            if S {
-                t += res[i];
-            }
-            *v = t;
+            done += n;
+        };
+        let (first, rest) = y.split_at_mut(head);
+        step(first, r0);
+        for row in rest.chunks_mut(rows) {
+            step(row, 0);
         }
     }
 
@@ -711,6 +727,15 @@ mod tests {
                     .zip(&want)
                     .all(|(a, b)| a.to_bits() == b.to_bits()),
                 "mask {mask}"
+            );
+            // A part that starts inside a row and spans several.
+            let mut part = x0[5..].to_vec();
+            e.apply(&mut part, rows, 5).unwrap();
+            assert!(
+                part.iter()
+                    .zip(&want[5..])
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "mask {mask}, from 5"
             );
         }
         let short = Epilogue {
