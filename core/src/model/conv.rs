@@ -436,8 +436,38 @@ mod tests {
             .collect()
     }
 
-    fn same(a: &[f32], b: &[f32]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits())
+    /// The dispatched convolution against its plain loops, bit for bit, on
+    /// random operands of shape `g` (special values in the input when
+    /// `specials`).
+    fn check(
+        rng: &mut crate::rng::Rng,
+        depthwise: bool,
+        g: Geom,
+        specials: bool,
+        clamp: Option<(f32, f32)>,
+    ) {
+        let taps = g.k * g.k * if depthwise { g.c } else { g.c * g.cout };
+        let x = values(rng, g.h * g.w * g.c, specials);
+        let f = values(rng, taps, false);
+        let bias = values(rng, g.cout, false);
+        let o = Operands {
+            x: &x,
+            g,
+            f: &f,
+            bias: &bias,
+            clamp,
+        };
+        let mut a = vec![0.0; g.out_len()];
+        let mut b = vec![1.0; g.out_len()];
+        convolution(depthwise, &o, &mut a);
+        match depthwise {
+            true => depthwise_plain(&o, &mut b),
+            false => conv_plain(&o, &mut b),
+        }
+        assert!(
+            a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+            "{g:?} {clamp:?}"
+        );
     }
 
     /// The dispatched depthwise convolution equals the plain loops bit for
@@ -470,21 +500,7 @@ mod tests {
                     s,
                     cout: c,
                 };
-                let x = values(&mut rng, h * w * c, specials);
-                let f = values(&mut rng, k * k * c, false);
-                let bias = values(&mut rng, c, false);
-                let o = Operands {
-                    x: &x,
-                    g,
-                    f: &f,
-                    bias: &bias,
-                    clamp,
-                };
-                let mut a = vec![0.0; g.out_len()];
-                let mut b = vec![1.0; g.out_len()];
-                convolution(true, &o, &mut a);
-                depthwise_plain(&o, &mut b);
-                assert!(same(&a, &b), "{g:?} {clamp:?}");
+                check(&mut rng, true, g, specials, clamp);
             }
         }
     }
@@ -516,21 +532,7 @@ mod tests {
                     s,
                     cout,
                 };
-                let x = values(&mut rng, h * w * c, specials);
-                let f = values(&mut rng, k * k * c * cout, false);
-                let bias = values(&mut rng, cout, false);
-                let o = Operands {
-                    x: &x,
-                    g,
-                    f: &f,
-                    bias: &bias,
-                    clamp,
-                };
-                let mut a = vec![0.0; g.out_len()];
-                let mut b = vec![1.0; g.out_len()];
-                convolution(false, &o, &mut a);
-                conv_plain(&o, &mut b);
-                assert!(same(&a, &b), "{g:?} {clamp:?}");
+                check(&mut rng, false, g, specials, clamp);
             }
         }
     }
