@@ -431,13 +431,25 @@ impl Gpu {
     /// Seconds per dispatch of a prepared job: one warm-up, then `reps`
     /// dispatches in one submission, waited for.
     fn seconds_per_dispatch(&self, job: &Job<'_>, reps: u32) -> Result<f64, GpuError> {
+        self.seconds_per_rep(reps, |enc| job.encode(enc))
+    }
+
+    /// Seconds per repetition of the commands `encode` records: one
+    /// warm-up, then at least `reps` in one submission, waited for; more
+    /// (up to 2^16) while a submission takes under 0.2 s, so that the
+    /// submission's own cost does not count on a fast device.
+    pub(crate) fn seconds_per_rep(
+        &self,
+        reps: u32,
+        encode: impl Fn(&mut wgpu::CommandEncoder),
+    ) -> Result<f64, GpuError> {
         let run = |reps: u32| -> Result<f64, GpuError> {
             let t0 = std::time::Instant::now();
             let mut enc = self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
             for _ in 0..reps {
-                job.encode(&mut enc);
+                encode(&mut enc);
             }
             self.queue.submit([enc.finish()]);
             self.device
@@ -446,7 +458,33 @@ impl Gpu {
             Ok(t0.elapsed().as_secs_f64())
         };
         run(1)?;
-        Ok(run(reps.max(1))? / f64::from(reps.max(1)))
+        let mut reps = reps.max(1);
+        loop {
+            let t = run(reps)?;
+            if t >= 0.2 || reps >= 1 << 16 {
+                return Ok(t / f64::from(reps));
+            }
+            // Aim at 0.3 s, at most 16 times as many at a step.
+            let grow = (0.3 / t.max(1e-6)).clamp(2.0, 16.0);
+            reps = ((f64::from(reps) * grow) as u32).min(1 << 16);
+        }
+    }
+
+    /// The copy roofline: bytes per second moved (read plus written) by
+    /// buffer-to-buffer copies of `bytes` (rounded down to a multiple of 4,
+    /// capped at the adapter's buffer size) between two device buffers.
+    ///
+    /// # Errors
+    /// [`GpuError::Readback`].
+    pub fn bench_copy(&self, bytes: u64) -> Result<f64, GpuError> {
+        let bytes = (bytes.min(self.device.limits().max_buffer_size) & !3).max(4);
+        let usage = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+        let (a, b) = (
+            self.buffer("copy_a", bytes, usage),
+            self.buffer("copy_b", bytes, usage),
+        );
+        let t = self.seconds_per_rep(4, |enc| enc.copy_buffer_to_buffer(&a, 0, &b, 0, bytes))?;
+        Ok(2.0 * bytes as f64 / t)
     }
 
     fn prepare(&self, kind: BesselKind, v: &[f32], x: &[f32]) -> Job<'_> {
@@ -542,9 +580,10 @@ impl Gpu {
         let max_rows = usize::try_from(self.max_binding).unwrap_or(usize::MAX) / row_bytes.max(1);
         let chunk = max_rows.clamp(1, 65535 * 64);
         // Vectors per dispatch: the z limit, and x and y within a binding.
-        let per =
-            (usize::try_from(self.max_binding).unwrap_or(usize::MAX) / 4 / cols.max(rows).max(1))
-                .clamp(1, 65535);
+        let per = (usize::try_from(self.max_binding).unwrap_or(usize::MAX)
+            / 4
+            / (w.groups_per_row() * w.format().group).max(rows).max(1))
+        .clamp(1, 65535);
         let mut y = vec![0.0f32; n * rows];
         let mut b0 = 0;
         while b0 < n {
@@ -674,8 +713,10 @@ impl Gpu {
                 args: x.len(),
             });
         }
+        // The dispatch is two-dimensional: only the binding size limits
+        // the rows of one dispatch.
         let row_bytes = w.groups_per_row() * w.format().group_bytes();
-        let max_rows = usize::try_from(self.max_binding).unwrap_or(usize::MAX) / row_bytes.max(1);
+        let max_rows = usize::try_from(self.max_storage).unwrap_or(usize::MAX) / row_bytes.max(1);
         let rows = w.rows().min(max_rows.clamp(1, 65535 * 64));
         let job = self.quant_gemv_job(w, x, 0, rows, 1);
         Ok((rows * w.cols()) as f64 / self.seconds_per_dispatch(&job, reps)?)
@@ -733,7 +774,14 @@ impl Gpu {
             bytemuck::cast_slice(&mins),
             wgpu::BufferUsages::STORAGE,
         );
-        let xb = self.upload("x", bytemuck::cast_slice(x), wgpu::BufferUsages::STORAGE);
+        // Each vector zero-padded to the row's groups (the kernel reads
+        // whole code words and x as vec4s).
+        let width = gpr * f.group;
+        let mut xp = vec![0.0f32; batch.max(1) * width];
+        for (dst, src) in xp.chunks_exact_mut(width).zip(x.chunks(w.cols().max(1))) {
+            dst[..src.len()].copy_from_slice(src);
+        }
+        let xb = self.upload("x", bytemuck::cast_slice(&xp), wgpu::BufferUsages::STORAGE);
         let bytes = (batch.max(1) * rows * 4) as u64;
         let yb = self.buffer(
             "y",

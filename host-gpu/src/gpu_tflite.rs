@@ -221,31 +221,17 @@ impl GpuModel<'_> {
             .collect())
     }
 
-    /// Images per second with the arena resident: one warm-up, then `reps`
-    /// full-capacity batches in one submission (inputs as they are).
+    /// Images per second with the arena resident: one warm-up, then at
+    /// least `reps` full-capacity batches in one submission (more on a fast
+    /// device, see `Gpu::seconds_per_rep`; inputs as they are).
     ///
     /// # Errors
     /// [`GpuError::Readback`] when waiting for the device fails.
     pub fn bench(&self, reps: u32) -> Result<f64, GpuError> {
-        let run = |reps: u32| -> Result<f64, GpuError> {
-            let t0 = std::time::Instant::now();
-            let mut enc = self
-                .gpu
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-            for _ in 0..reps {
-                self.encode(&mut enc, self.capacity);
-            }
-            self.gpu.queue.submit([enc.finish()]);
-            self.gpu
-                .device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| GpuError::Readback(e.to_string()))?;
-            Ok(t0.elapsed().as_secs_f64())
-        };
-        run(1)?;
-        let reps = reps.max(1);
-        Ok(f64::from(reps * self.capacity) / run(reps)?)
+        let t = self
+            .gpu
+            .seconds_per_rep(reps, |enc| self.encode(enc, self.capacity))?;
+        Ok(self.capacity as f64 / t)
     }
 }
 

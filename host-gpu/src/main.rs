@@ -15,7 +15,9 @@ USAGE:
   shoal bessel log-i [--f32] [--backend cpu|gpu|auto]   read lines `v,x` on stdin,
   shoal bessel log-k [--f32] [--backend cpu|gpu|auto]   print ln I_v(x) / ln K_v(x)
   shoal vmf fit FILE.npy        fit a von Mises-Fisher distribution to n x p samples
-  shoal bench [--n N]           CPU and GPU throughput side by side, with the adapter name
+  shoal bench [--n N] [--gpu-n N] [--gemv ROWSxCOLS] [--embed-rows N] [--model FILE.tflite]
+              [--batch B]       CPU and GPU throughput side by side, with the adapter name
+                                and the GPU's copy roofline measured in the same run
   shoal quant compress --format q8|q4|q2 [--group 32|64|128] [--asym] [--scale f16|bf16]
                        [--rank R] [--sparse FRACTION] IN.npy OUT.shq   (GEAR with --rank/--sparse)
   shoal quant matvec [--int8] FILE.shq X.npy Y.npy
@@ -270,7 +272,18 @@ fn rate(n: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn bench(flags: &[&str]) -> Result<(), Fail> {
-    let a = cli::args::Args::parse(flags, &["--n", "--gpu-n", "--model", "--batch"], &[])?;
+    let a = cli::args::Args::parse(
+        flags,
+        &[
+            "--n",
+            "--gpu-n",
+            "--model",
+            "--batch",
+            "--gemv",
+            "--embed-rows",
+        ],
+        &[],
+    )?;
     if let Some(extra) = a.positional.first() {
         return Err(usage(format!("unknown argument '{extra}'")));
     }
@@ -281,6 +294,17 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
     };
     let (n, gpu_n) = (positive("--n", 1 << 16)?, positive("--gpu-n", 1 << 22)?);
     let batch = positive("--batch", 64)?;
+    let embed_rows = positive("--embed-rows", 1 << 18)?;
+    let gemv = a.value("--gemv").unwrap_or("4096x4096");
+    let shape = gemv
+        .split_once('x')
+        .and_then(|(r, c)| Some((r.parse::<usize>().ok()?, c.parse::<usize>().ok()?)))
+        .filter(|&(r, c)| r > 0 && c > 0 && r.checked_mul(c).is_some_and(|n| n <= 1 << 32))
+        .ok_or_else(|| {
+            usage(format!(
+                "--gemv needs ROWSxCOLS (at most 2^32 weights), not '{gemv}'"
+            ))
+        })?;
     let model = a.value("--model").map(read_capped).transpose()?;
     let (v, x) = bench_inputs(n);
     let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
@@ -303,15 +327,25 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
     println!("  cpu  log I f64 {:10.2} M evals/s", ci / 1e6);
     println!("  cpu  log K f64 {:10.2} M evals/s", ck / 1e6);
     println!("  cpu  log I f32 {:10.2} M evals/s", fi / 1e6);
-    match shoal_host_gpu::gpu::Gpu::new() {
+    let gpu = shoal_host_gpu::gpu::Gpu::new();
+    // The roofline the memory-bound kernels are compared with, measured
+    // now on this device: buffer-to-buffer copies of 1 GiB (or the largest
+    // buffer the adapter allows), bytes read plus bytes written.
+    let copy = match &gpu {
+        Ok(g) => {
+            let c = g.bench_copy(1 << 30).map_err(|e| Fail(1, e.to_string()))?;
+            println!("GPU: {}", g.adapter_name());
+            println!("  copy roofline {:10.1} GB/s (read + written)", c / 1e9);
+            Some(c)
+        }
+        Err(_) => None,
+    };
+    match &gpu {
         Ok(g) => {
             let (v, x) = bench_inputs(gpu_n);
             let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
             let x32: Vec<f32> = x.iter().map(|&a| a as f32).collect();
-            println!(
-                "GPU: {} ({gpu_n} inputs resident on the device)",
-                g.adapter_name()
-            );
+            println!("  log-Bessel with {gpu_n} inputs resident on the device:");
             for (name, kind) in [("log I", BesselKind::I), ("log K", BesselKind::K)] {
                 let r = g
                     .bench_log_bessel(kind, &v32, &x32, 10)
@@ -326,8 +360,9 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
         }
         Err(e) => println!("GPU: none ({e})"),
     }
-    bench_embed()?;
-    bench_gemv()?;
+    let gpu = gpu.ok();
+    bench_embed(gpu.as_ref(), embed_rows, copy)?;
+    bench_gemv(gpu.as_ref(), shape, copy)?;
     match model {
         Some(bytes) => bench_tflite(&bytes, batch),
         None => {
@@ -337,15 +372,24 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
     }
 }
 
-/// Q8 and Q4 GEMV (groups of 32, f16 scales) on a 4096 x 4096 Gaussian
+/// The share of the copy roofline (when measured) that `bytes_per_s` is.
+fn of_roofline(bytes_per_s: f64, copy: Option<f64>) -> String {
+    copy.map_or(String::new(), |c| {
+        format!(", {:.0}% of the copy roofline", 100.0 * bytes_per_s / c)
+    })
+}
+
+/// Q8 and Q4 GEMV (groups of 32, f16 scales) on a `rows x cols` Gaussian
 /// matrix: one CPU core against the WGSL kernel with the matrix resident.
-fn bench_gemv() -> Result<(), Fail> {
+fn bench_gemv(
+    gpu: Option<&shoal_host_gpu::gpu::Gpu>,
+    (rows, cols): (usize, usize),
+    copy: Option<f64>,
+) -> Result<(), Fail> {
     use shoal_core::quant::{Bits, Format, QuantMatrix, ScaleType, Scheme};
-    let (rows, cols) = (4096usize, 4096usize);
     let mut rng = shoal_core::rng::Rng::new(5);
     let w: Vec<f32> = (0..rows * cols).map(|_| rng.normal() as f32).collect();
     let x: Vec<f32> = (0..cols).map(|_| rng.normal() as f32).collect();
-    let gpu = shoal_host_gpu::gpu::Gpu::new().ok();
     println!("GEMV {rows} x {cols} (groups of 32, f16 scales):");
     for (name, bits) in [("Q8", Bits::Q8), ("Q4", Bits::Q4)] {
         let f = Format::new(bits, Scheme::Symmetric, 32, ScaleType::F16)
@@ -358,15 +402,17 @@ fn bench_gemv() -> Result<(), Fail> {
         let cpu = rate(rows * cols, || res = q.gemv(&x, &mut y));
         res.map_err(|e| Fail(1, e.to_string()))?;
         print!("  {name} cpu {:8.2} G weights/s", cpu / 1e9);
-        if let Some(g) = &gpu {
+        if let Some(g) = gpu {
             let r = g
                 .bench_quant_gemv(&q, &x, 20)
                 .map_err(|e| Fail(1, e.to_string()))?;
+            let bw = r * bytes_per_weight;
             print!(
-                "   gpu {:8.2} G weights/s ({:.1}x one CPU core; {:.1} GB/s of codes and scales)",
+                "   gpu {:8.2} G weights/s ({:.1}x one CPU core; {:.1} GB/s of codes and scales{})",
                 r / 1e9,
                 r / cpu,
-                r * bytes_per_weight / 1e9
+                bw / 1e9,
+                of_roofline(bw, copy)
             );
         }
         println!();
@@ -413,39 +459,43 @@ fn bench_tflite(bytes: &[u8], batch: usize) -> Result<(), Fail> {
     Ok(())
 }
 
-/// Pooled int8 lookups (bags of 20, mean) on a 262,144 x 64 table: one CPU
+/// Pooled int8 lookups (bags of 20, mean) on a `rows x 64` table: one CPU
 /// core against the WGSL kernel with everything resident on the device.
-fn bench_embed() -> Result<(), Fail> {
+fn bench_embed(
+    gpu: Option<&shoal_host_gpu::gpu::Gpu>,
+    rows: usize,
+    copy: Option<f64>,
+) -> Result<(), Fail> {
     use shoal_core::embed::{Method, Pool, Table};
-    let (rows, dim, n) = (1usize << 18, 64usize, 1usize << 20);
+    let (dim, n) = (64usize, 1usize << 20);
     let mut rng = shoal_core::rng::Rng::new(3);
     let e: Vec<f32> = (0..rows * dim).map(|_| rng.normal() as f32).collect();
     let t = Table::encode(&e, rows, dim, Method::Int8).map_err(|e| Fail(1, e.to_string()))?;
     let ids: Vec<u64> = (0..n).map(|_| rng.next_u64() % rows as u64).collect();
     let offsets: Vec<usize> = (0..n / 20).map(|k| 20 * k).collect();
+    let ids = &ids[..offsets.len() * 20];
     let mut out = vec![0.0f32; offsets.len() * dim];
     let mut res = Ok(());
-    let cpu = rate(n, || {
-        res = t.bag(
-            &ids[..offsets.len() * 20],
-            &offsets,
-            None,
-            Pool::Mean,
-            &mut out,
-        )
+    let cpu = rate(ids.len(), || {
+        res = t.bag(ids, &offsets, None, Pool::Mean, &mut out)
     });
     res.map_err(|e| Fail(1, e.to_string()))?;
-    println!("embedding bags (int8 row-wise, {rows} x {dim}, {n} random ids in bags of 20, mean):");
+    println!(
+        "embedding bags (int8 row-wise, {rows} x {dim}, {} random ids in bags of 20, mean):",
+        ids.len()
+    );
     println!("  cpu  {:10.2} M ids/s", cpu / 1e6);
-    if let Ok(g) = shoal_host_gpu::gpu::Gpu::new() {
+    if let Some(g) = gpu {
         let r = g
-            .bench_embed_bag(&t, &ids[..offsets.len() * 20], &offsets, 10)
+            .bench_embed_bag(&t, ids, &offsets, 10)
             .map_err(|e| Fail(1, e.to_string()))?;
+        let bw = r * (dim + 4) as f64;
         println!(
-            "  gpu  {:10.2} M ids/s  ({:.1}x one CPU core; {:.1} GB/s of int8 rows)",
+            "  gpu  {:10.2} M ids/s  ({:.1}x one CPU core; {:.1} GB/s of int8 rows{})",
             r / 1e6,
             r / cpu,
-            r * (dim + 4) as f64 / 1e9
+            bw / 1e9,
+            of_roofline(bw, copy)
         );
     }
     Ok(())
