@@ -130,6 +130,23 @@ fn f16_words(h: &[u16]) -> Vec<u32> {
     v
 }
 
+/// A streaming copy (16 bytes per thread per step, grid-stride), the
+/// roofline `shoal bench` sets the memory-bound kernels against: what WGSL
+/// itself can move on this device. Spec: `dst` equals `src`.
+const STREAM_COPY_WGSL: &str = r"
+@group(0) @binding(0) var<storage, read> src: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<u32>>;
+
+@compute @workgroup_size(256)
+fn stream_copy(@builtin(global_invocation_id) gid: vec3<u32>,
+               @builtin(num_workgroups) groups: vec3<u32>) {
+    let stride = groups.x * 256u;
+    for (var i = gid.x; i < arrayLength(&dst); i = i + stride) {
+        dst[i] = src[i];
+    }
+}
+";
+
 /// The WGSL kernels of the GEAR corrections (low rank and outliers).
 pub const GEAR_WGSL: &str = include_str!("../../core/src/quant/wgsl/gear.wgsl");
 
@@ -226,8 +243,12 @@ pub struct Gpu {
     bessel_k: wgpu::ComputePipeline,
     quant_gemv: wgpu::ComputePipeline,
     bag_int8: wgpu::ComputePipeline,
+    /// int8 rows a multiple of 4 wide: a word per thread, four bags per
+    /// workgroup.
+    bag_int8_words: wgpu::ComputePipeline,
     bag_pq8: wgpu::ComputePipeline,
     gear_layout: wgpu::BindGroupLayout,
+    stream_copy: wgpu::ComputePipeline,
     gear_project: wgpu::ComputePipeline,
     gear_add: wgpu::ComputePipeline,
 }
@@ -310,7 +331,7 @@ impl Gpu {
             "embed_bag",
             EMBED_BAG_WGSL,
             &[uniform, ro, ro, ro, ro, ro, rw],
-            &["bag_int8", "bag_pq8"],
+            &["bag_int8", "bag_pq8", "bag_int8_words"],
         );
         // The GEAR corrections: compiled once, run by `gear_gemv`.
         let (gear_layout, gear) = compute_pipelines(
@@ -320,10 +341,31 @@ impl Gpu {
             &[uniform, ro, ro, ro, ro, ro, ro, rw, rw],
             &["gear_project", "gear_add"],
         );
+        let (_, copy) = compute_pipelines(
+            &device,
+            "stream_copy",
+            STREAM_COPY_WGSL,
+            &[ro, rw],
+            &["stream_copy"],
+        );
+        let Some(stream_copy) = copy.into_iter().next() else {
+            return Err(GpuError::Device("pipelines were not created".into()));
+        };
         let mut bags = bags.into_iter();
         let mut gear = gear.into_iter();
-        let (Some(bag_int8), Some(bag_pq8), Some(gear_project), Some(gear_add)) =
-            (bags.next(), bags.next(), gear.next(), gear.next())
+        let (
+            Some(bag_int8),
+            Some(bag_pq8),
+            Some(bag_int8_words),
+            Some(gear_project),
+            Some(gear_add),
+        ) = (
+            bags.next(),
+            bags.next(),
+            bags.next(),
+            gear.next(),
+            gear.next(),
+        )
         else {
             return Err(GpuError::Device("pipelines were not created".into()));
         };
@@ -344,8 +386,10 @@ impl Gpu {
             bessel_k,
             quant_gemv,
             bag_int8,
+            bag_int8_words,
             bag_pq8,
             gear_layout,
+            stream_copy,
             gear_project,
             gear_add,
         })
@@ -443,15 +487,18 @@ impl Gpu {
         reps: u32,
         encode: impl Fn(&mut wgpu::CommandEncoder),
     ) -> Result<f64, GpuError> {
+        // Timed from the submission (the commands are recorded before) to
+        // completion.
         let run = |reps: u32| -> Result<f64, GpuError> {
-            let t0 = std::time::Instant::now();
             let mut enc = self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
             for _ in 0..reps {
                 encode(&mut enc);
             }
-            self.queue.submit([enc.finish()]);
+            let commands = enc.finish();
+            let t0 = std::time::Instant::now();
+            self.queue.submit([commands]);
             self.device
                 .poll(wgpu::PollType::wait_indefinitely())
                 .map_err(|e| GpuError::Readback(e.to_string()))?;
@@ -470,21 +517,82 @@ impl Gpu {
         }
     }
 
-    /// The copy roofline: bytes per second moved (read plus written) by
-    /// buffer-to-buffer copies of `bytes` (rounded down to a multiple of 4,
-    /// capped at the adapter's buffer size) between two device buffers.
+    /// The copy rooflines: bytes per second moved (read plus written) by
+    /// the WGSL streaming copy, and by buffer-to-buffer copies (the copy
+    /// command), between two buffers of `bytes` (rounded down to 16, capped
+    /// at one storage binding) on the device.
     ///
     /// # Errors
     /// [`GpuError::Readback`].
-    pub fn bench_copy(&self, bytes: u64) -> Result<f64, GpuError> {
-        let bytes = (bytes.min(self.device.limits().max_buffer_size) & !3).max(4);
-        let usage = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+    pub fn bench_copy(&self, bytes: u64) -> Result<(f64, f64), GpuError> {
+        let bytes = (bytes.min(self.max_storage) & !15).max(16);
+        let usage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST;
         let (a, b) = (
             self.buffer("copy_a", bytes, usage),
             self.buffer("copy_b", bytes, usage),
         );
-        let t = self.seconds_per_rep(4, |enc| enc.copy_buffer_to_buffer(&a, 0, &b, 0, bytes))?;
-        Ok(2.0 * bytes as f64 / t)
+        let job = self.copy_job(&a, &b, bytes / 16);
+        let kernel = self.seconds_per_dispatch(&job, 4)?;
+        let command =
+            self.seconds_per_rep(4, |enc| enc.copy_buffer_to_buffer(&a, 0, &b, 0, bytes))?;
+        Ok((2.0 * bytes as f64 / kernel, 2.0 * bytes as f64 / command))
+    }
+
+    /// The streaming copy of `src` through the WGSL kernel (a check that
+    /// the roofline's kernel moves every byte; `src.len()` a multiple of 4).
+    ///
+    /// # Errors
+    /// [`GpuError::Unsupported`] for a length not a multiple of 4 or above
+    /// one binding, [`GpuError::Readback`].
+    #[doc(hidden)]
+    pub fn stream_copy(&self, src: &[u32]) -> Result<Vec<u32>, GpuError> {
+        let bytes = (src.len() * 4) as u64;
+        if src.is_empty() || src.len() % 4 != 0 || bytes > self.max_storage {
+            return Err(GpuError::Unsupported(
+                "a stream copy not of whole vec4s within one binding",
+            ));
+        }
+        let a = self.upload(
+            "copy_src",
+            bytemuck::cast_slice(src),
+            wgpu::BufferUsages::STORAGE,
+        );
+        let b = self.buffer(
+            "copy_dst",
+            bytes,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let job = self.copy_job(&a, &b, bytes / 16);
+        let rb = self.buffer(
+            "copy_read",
+            bytes,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        job.encode(&mut enc);
+        enc.copy_buffer_to_buffer(&b, 0, &rb, 0, bytes);
+        self.queue.submit([enc.finish()]);
+        self.read_words(&rb, src.len())
+    }
+
+    /// The streaming copy of `vec4s` 16-byte elements from `a` to `b`:
+    /// as many workgroups as the elements need, at most 65,535 (each
+    /// thread then strides over the rest).
+    fn copy_job<'a>(&'a self, a: &wgpu::Buffer, b: &wgpu::Buffer, vec4s: u64) -> Job<'a> {
+        let layout = self.stream_copy.get_bind_group_layout(0);
+        let bind = bind_buffers(&self.device, "stream_copy", &layout, &[a, b]);
+        Job {
+            pipeline: &self.stream_copy,
+            binds: vec![bind],
+            out: b.clone(),
+            groups: u32::try_from(vec4s.div_ceil(256).clamp(1, 65535)).unwrap_or(65535),
+            groups_y: 1,
+            groups_z: 1,
+        }
     }
 
     fn prepare(&self, kind: BesselKind, v: &[f32], x: &[f32]) -> Job<'_> {
@@ -753,6 +861,12 @@ impl Gpu {
             u32::from(f.scheme == shoal_core::quant::Scheme::Asymmetric),
             u32::from(f.scale == shoal_core::quant::ScaleType::Bf16),
             u32::from(f.zero_point()),
+            // Derived: words per row, log2 words per group, vec4s of x per
+            // word, vec4s per padded vector (see gemv.wgsl).
+            to_u32(row_bytes / 4),
+            (f.group * f.bits.count() / 32).trailing_zeros(),
+            to_u32(8 / f.bits.count()),
+            to_u32(gpr * f.group / 4),
         ];
         let pb = self.upload(
             "params",
@@ -901,7 +1015,11 @@ impl Gpu {
                     codec: Codec::Int8,
                     data,
                 } => (
-                    &self.bag_int8,
+                    if dim % 4 == 0 {
+                        &self.bag_int8_words
+                    } else {
+                        &self.bag_int8
+                    },
                     dim + 4,
                     Box::new(move |r0, r1| (data[r0 * (dim + 4)..r1 * (dim + 4)].to_vec(), 0)),
                     vec![0.0f32],
@@ -1016,12 +1134,19 @@ impl Gpu {
             let all: Vec<&wgpu::Buffer> = bufs.iter().chain(&shared).chain([&out]).collect();
             binds.push(bind_buffers(&self.device, "embed_bag", &layout, &all));
         }
+        // One bag per workgroup, four with the word-wide int8 kernel.
+        let per_group = if std::ptr::eq(pipeline, &self.bag_int8_words) {
+            4
+        } else {
+            1
+        };
+        let groups = bags.div_ceil(per_group);
         Ok(Job {
             pipeline,
             binds,
             out,
-            groups: to_u32(bags.min(65535))?,
-            groups_y: to_u32(bags.div_ceil(65535))?,
+            groups: to_u32(groups.min(65535))?,
+            groups_y: to_u32(groups.div_ceil(65535))?,
             groups_z: 1,
         })
     }

@@ -329,13 +329,17 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
     println!("  cpu  log I f32 {:10.2} M evals/s", fi / 1e6);
     let gpu = shoal_host_gpu::gpu::Gpu::new();
     // The roofline the memory-bound kernels are compared with, measured
-    // now on this device: buffer-to-buffer copies of 1 GiB (or the largest
-    // buffer the adapter allows), bytes read plus bytes written.
+    // now on this device: the WGSL streaming copy of 1 GiB (or one binding's
+    // worth), bytes read plus bytes written; the copy command for comparison.
     let copy = match &gpu {
         Ok(g) => {
-            let c = g.bench_copy(1 << 30).map_err(|e| Fail(1, e.to_string()))?;
+            let (c, command) = g.bench_copy(1 << 30).map_err(|e| Fail(1, e.to_string()))?;
             println!("GPU: {}", g.adapter_name());
-            println!("  copy roofline {:10.1} GB/s (read + written)", c / 1e9);
+            println!(
+                "  copy roofline {:10.1} GB/s (WGSL streaming copy, read + written; the copy command: {:.1} GB/s)",
+                c / 1e9,
+                command / 1e9
+            );
             Some(c)
         }
         Err(_) => None,

@@ -103,6 +103,10 @@ fn tables_larger_than_a_binding_are_split() {
         let n = check_with(&g, &t, &mut rng, false);
         println!("{m}: split table, {n} outputs bit-identical, the rest within the bound");
     }
+    let e: Vec<f32> = (0..rows * 64).map(|_| rng.normal() as f32).collect();
+    let t = Table::encode(&e, rows, 64, Method::Int8).unwrap();
+    let n = check_with(&g, &t, &mut rng, false);
+    println!("int8, 64 columns: split table, {n} outputs bit-identical, the rest within the bound");
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/lid.176.ftz")).unwrap();
     let ft = FastText::from_bytes(&bytes).unwrap();
     let n = check_with(&g, ft.input(), &mut rng, false);
@@ -129,6 +133,14 @@ fn wgsl_bags_match_the_cpu() {
         let t = Table::encode(&e, rows, dim, m).unwrap();
         let n = check(&g, &t, &mut rng);
         println!("{m}: {n} outputs bit-identical to the CPU");
+    }
+    // int8 rows a multiple of 4 wide take the word-wide kernel (16 and 64
+    // columns: one word per thread, and all 16 threads busy).
+    for dim in [16, 64] {
+        let e: Vec<f32> = (0..rows * dim).map(|_| rng.normal() as f32).collect();
+        let t = Table::encode(&e, rows, dim, Method::Int8).unwrap();
+        let n = check(&g, &t, &mut rng);
+        println!("int8, {dim} columns: {n} outputs bit-identical to the CPU");
     }
     // The real PQ table with row norms: fastText lid.176's input matrix.
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/lid.176.ftz")).unwrap();

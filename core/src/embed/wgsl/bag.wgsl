@@ -94,6 +94,76 @@ fn bag_int8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) 
     }
 }
 
+// int8 rows whose width is a multiple of 4 (`dim % 4 == 0`, so every row
+// starts on a word and its scale and bias share one word): 16 threads per
+// bag, four bags per workgroup, each thread owning the four columns of code
+// word j (j, j + 16, ...). Ids are taken four at a time, their words loaded
+// before any is added, and added in id order: per column the same
+// operations in the same order as `bag_int8`.
+fn int8_term(q: u32, sb: u32) -> vec4<f32> {
+    let c = vec4<f32>((vec4<u32>(q) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu));
+    let h = unpack2x16float(sb);
+    return c * h.x + h.y;
+}
+
+// Word `j` and the scale/bias word of id `t`'s row, or zeros (and false)
+// when the row is outside this pass.
+fn int8_words(t: u32, j: u32) -> vec3<u32> {
+    let id = ids[t];
+    if (!in_pass(id)) {
+        return vec3<u32>(0u, 0u, 0u);
+    }
+    let base = (id - p.row0) * (p.row_bytes / 4u);
+    return vec3<u32>(table[base + j], table[base + p.dim / 4u], 1u);
+}
+
+fn store4(bag: u32, j: u32, acc: vec4<f32>) {
+    let k = bag * p.dim + 4u * j;
+    out[k] = finish(k, acc.x, bag);
+    out[k + 1u] = finish(k + 1u, acc.y, bag);
+    out[k + 2u] = finish(k + 2u, acc.z, bag);
+    out[k + 3u] = finish(k + 3u, acc.w, bag);
+}
+
+@compute @workgroup_size(64)
+fn bag_int8_words(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let bag = (wg.x + wg.y * 65535u) * 4u + lid.x / 16u;
+    if (bag >= p.bags) {
+        return;
+    }
+    let first = offsets[bag];
+    let end = offsets[bag + 1u];
+    for (var j = lid.x % 16u; j < p.dim / 4u; j = j + 16u) {
+        var acc = vec4<f32>(0.0);
+        var t = first;
+        for (; t + 4u <= end; t = t + 4u) {
+            let a = int8_words(t, j);
+            let b = int8_words(t + 1u, j);
+            let c = int8_words(t + 2u, j);
+            let d = int8_words(t + 3u, j);
+            if (a.z == 1u) {
+                acc = acc + int8_term(a.x, a.y);
+            }
+            if (b.z == 1u) {
+                acc = acc + int8_term(b.x, b.y);
+            }
+            if (c.z == 1u) {
+                acc = acc + int8_term(c.x, c.y);
+            }
+            if (d.z == 1u) {
+                acc = acc + int8_term(d.x, d.y);
+            }
+        }
+        for (; t < end; t = t + 1u) {
+            let a = int8_words(t, j);
+            if (a.z == 1u) {
+                acc = acc + int8_term(a.x, a.y);
+            }
+        }
+        store4(bag, j, acc);
+    }
+}
+
 @compute @workgroup_size(64)
 fn bag_pq8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let r = bag_range(wg);

@@ -11,7 +11,8 @@
 // vec4s. x therefore comes padded: vector b is at x[b · gpr · group / 4..]
 // (in vec4s), its values past `cols` zero, so the codes of a row's padding
 // add nothing and need no test. Each thread keeps four words in flight
-// (k, k + 64, k + 128, k + 192) before it uses them.
+// (k, k + 64, k + 128, k + 192) before it uses them. The shapes derived
+// from the format come in the parameters, so no division is left.
 //
 // Spec: core/src/quant/scalar.rs (`gemv`). The sum is reassociated (per
 // word Σ (c - z)·x, then × scale, plus min × Σ x for the asymmetric
@@ -27,6 +28,12 @@ struct Params {
     asymmetric: u32,
     bf16: u32,
     zero_point: u32,
+    // Derived on the host: code words per row, log2 of the words per
+    // group, vec4s of x per code word (8 / bits), vec4s per padded vector.
+    row_words: u32,
+    group_shift: u32,
+    quads: u32,
+    x_stride: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -52,21 +59,29 @@ fn half_value(words_index: u32, which: u32, table: u32) -> f32 {
     return unpack2x16float(bits16).x;
 }
 
-// (Σ (c - z)·x, Σ x) over the codes of one word, x from vec4 `xi` on.
-fn word_sums(word: u32, xi: u32) -> vec2<f32> {
-    let quads = 8u / p.bits;
+// The contribution of code word k of row r (x of vector `xb` on):
+// d · Σ (c - z)·x, plus m · Σ x for the asymmetric formats.
+fn word_term(word: u32, r: u32, k: u32, xb: u32) -> f32 {
     let mask = vec4<u32>((1u << p.bits) - 1u);
     let z = vec4<f32>(f32(p.zero_point));
     let lanes = vec4<u32>(0u, 1u, 2u, 3u) * p.bits;
+    let xi = xb + k * p.quads;
     var s = 0.0;
     var sx = 0.0;
-    for (var q = 0u; q < quads; q = q + 1u) {
+    for (var q = 0u; q < p.quads; q = q + 1u) {
         let c = (vec4<u32>(word) >> (lanes + vec4<u32>(q * 4u * p.bits))) & mask;
         let xv = x[xi + q];
         s = s + dot(vec4<f32>(c) - z, xv);
-        sx = sx + ((xv.x + xv.y) + (xv.z + xv.w));
+        if (p.asymmetric == 1u) {
+            sx = sx + ((xv.x + xv.y) + (xv.z + xv.w));
+        }
     }
-    return vec2<f32>(s, sx);
+    let gi = r * p.groups_per_row + (k >> p.group_shift);
+    var v = half_value(gi / 2u, gi % 2u, 0u) * s;
+    if (p.asymmetric == 1u) {
+        v = v + half_value(gi / 2u, gi % 2u, 1u) * sx;
+    }
+    return v;
 }
 
 @compute @workgroup_size(64)
@@ -75,33 +90,24 @@ fn quant_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     if (r >= p.rows) {
         return;
     }
-    let per_word = 32u / p.bits;
-    // Words per group: a power of two (1 to 32), so a shift finds the group.
-    let group_shift = countTrailingZeros(p.group / per_word);
-    let row_words = p.groups_per_row << group_shift;
-    let base = r * row_words;
-    let xb = wg.z * (p.groups_per_row * p.group / 4u);
+    let n = p.row_words;
+    let base = r * n;
+    let xb = wg.z * p.x_stride;
     var acc = 0.0;
-    for (var k0 = lid.x; k0 < row_words; k0 = k0 + 256u) {
-        var w: array<u32, 4>;
-        for (var u = 0u; u < 4u; u = u + 1u) {
-            let k = k0 + u * 64u;
-            if (k < row_words) {
-                w[u] = codes[base + k];
-            }
-        }
-        for (var u = 0u; u < 4u; u = u + 1u) {
-            let k = k0 + u * 64u;
-            if (k < row_words) {
-                let gi = r * p.groups_per_row + (k >> group_shift);
-                let t = word_sums(w[u], xb + k * (per_word / 4u));
-                var v = half_value(gi / 2u, gi % 2u, 0u) * t.x;
-                if (p.asymmetric == 1u) {
-                    v = v + half_value(gi / 2u, gi % 2u, 1u) * t.y;
-                }
-                acc = acc + v;
-            }
-        }
+    var k = lid.x;
+    // Four words in flight: loaded before any is used.
+    for (; k + 192u < n; k = k + 256u) {
+        let w0 = codes[base + k];
+        let w1 = codes[base + k + 64u];
+        let w2 = codes[base + k + 128u];
+        let w3 = codes[base + k + 192u];
+        acc = acc + word_term(w0, r, k, xb);
+        acc = acc + word_term(w1, r, k + 64u, xb);
+        acc = acc + word_term(w2, r, k + 128u, xb);
+        acc = acc + word_term(w3, r, k + 192u, xb);
+    }
+    for (; k < n; k = k + 64u) {
+        acc = acc + word_term(codes[base + k], r, k, xb);
     }
     partial[lid.x] = acc;
     workgroupBarrier();
