@@ -549,7 +549,7 @@ impl Gpu {
     #[doc(hidden)]
     pub fn stream_copy(&self, src: &[u32]) -> Result<Vec<u32>, GpuError> {
         let bytes = (src.len() * 4) as u64;
-        if src.is_empty() || src.len() % 4 != 0 || bytes > self.max_storage {
+        if src.is_empty() || !src.len().is_multiple_of(4) || bytes > self.max_storage {
             return Err(GpuError::Unsupported(
                 "a stream copy not of whole vec4s within one binding",
             ));
