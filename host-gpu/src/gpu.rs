@@ -130,6 +130,13 @@ fn f16_words(h: &[u16]) -> Vec<u32> {
     v
 }
 
+/// The GEMV kernel's padded shapes of `w`: bytes of code words per row
+/// (padded to a multiple of 16) and floats per padded x vector.
+fn gemv_widths(w: &shoal_core::quant::QuantMatrix) -> (usize, usize) {
+    let row = (w.groups_per_row() * w.format().group_bytes()).div_ceil(16) * 16;
+    (row, row * 8 / w.format().bits.count())
+}
+
 /// A streaming copy (16 bytes per thread per step, grid-stride), the
 /// roofline `shoal bench` sets the memory-bound kernels against: what WGSL
 /// itself can move on this device. Spec: `dst` equals `src`.
@@ -241,7 +248,8 @@ pub struct Gpu {
     pub(crate) max_storage: u64,
     bessel_i: wgpu::ComputePipeline,
     bessel_k: wgpu::ComputePipeline,
-    quant_gemv: wgpu::ComputePipeline,
+    /// The GEMV for 8-, 4- and 2-bit codes, in that order.
+    quant_gemv: [wgpu::ComputePipeline; 3],
     bag_int8: wgpu::ComputePipeline,
     /// int8 rows a multiple of 4 wide: a word per thread, four bags per
     /// workgroup.
@@ -314,13 +322,20 @@ impl Gpu {
             label: Some("quant_gemv"),
             source: wgpu::ShaderSource::Wgsl(QUANT_GEMV_WGSL.into()),
         });
-        let quant_gemv = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("quant_gemv"),
-            layout: None,
-            module: &qmodule,
-            entry_point: Some("quant_gemv"),
-            compilation_options: Default::default(),
-            cache: None,
+        // One GEMV pipeline per code width (8, 4, 2 bits): the width is the
+        // kernel's pipeline constant BITS.
+        let quant_gemv = [8.0, 4.0, 2.0].map(|bits| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some("quant_gemv"),
+                layout: None,
+                module: &qmodule,
+                entry_point: Some("quant_gemv"),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &[("BITS", bits)],
+                    ..Default::default()
+                },
+                cache: None,
+            })
         });
         let ro = wgpu::BufferBindingType::Storage { read_only: true };
         let rw = wgpu::BufferBindingType::Storage { read_only: false };
@@ -638,8 +653,7 @@ impl Gpu {
                 args: x.len(),
             });
         }
-        let gpr = w.groups_per_row();
-        let row_bytes = gpr * w.format().group_bytes();
+        let (row_bytes, _) = gemv_widths(w);
         let max_rows = usize::try_from(self.max_binding).unwrap_or(usize::MAX) / row_bytes.max(1);
         let chunk = max_rows.clamp(1, 65535 * 64);
         let mut y = Vec::with_capacity(w.rows());
@@ -684,14 +698,13 @@ impl Gpu {
                 args: x.len(),
             });
         }
-        let row_bytes = w.groups_per_row() * w.format().group_bytes();
+        let (row_bytes, width) = gemv_widths(w);
         let max_rows = usize::try_from(self.max_binding).unwrap_or(usize::MAX) / row_bytes.max(1);
         let chunk = max_rows.clamp(1, 65535 * 64);
         // Vectors per dispatch: the z limit, and x and y within a binding.
-        let per = (usize::try_from(self.max_binding).unwrap_or(usize::MAX)
-            / 4
-            / (w.groups_per_row() * w.format().group).max(rows).max(1))
-        .clamp(1, 65535);
+        let per =
+            (usize::try_from(self.max_binding).unwrap_or(usize::MAX) / 4 / width.max(rows).max(1))
+                .clamp(1, 65535);
         let mut y = vec![0.0f32; n * rows];
         let mut b0 = 0;
         while b0 < n {
@@ -823,7 +836,7 @@ impl Gpu {
         }
         // The dispatch is two-dimensional: only the binding size limits
         // the rows of one dispatch.
-        let row_bytes = w.groups_per_row() * w.format().group_bytes();
+        let (row_bytes, _) = gemv_widths(w);
         let max_rows = usize::try_from(self.max_storage).unwrap_or(usize::MAX) / row_bytes.max(1);
         let rows = w.rows().min(max_rows.clamp(1, 65535 * 64));
         let job = self.quant_gemv_job(w, x, 0, rows, 1);
@@ -843,7 +856,17 @@ impl Gpu {
         let gpr = w.groups_per_row();
         let row_bytes = gpr * f.group_bytes();
         let halves = f16_words;
-        let codes = u32_words(&w.codes()[r0 * row_bytes..r1 * row_bytes]);
+        // Each row's code words padded with zero words to a multiple of
+        // four (the kernel loads them as vec4s), x to the same columns.
+        let (padded, width) = gemv_widths(w);
+        let row_vec4s = padded / 16;
+        let mut codes = vec![0u32; ((r1 - r0) * row_vec4s * 4).max(4)];
+        for (dst, src) in codes
+            .chunks_exact_mut(row_vec4s * 4)
+            .zip(w.codes()[r0 * row_bytes..r1 * row_bytes].chunks_exact(row_bytes.max(1)))
+        {
+            dst[..row_bytes / 4].copy_from_slice(&u32_words(src));
+        }
         let scales = halves(&w.scales()[r0 * gpr..r1 * gpr]);
         let mins = if w.mins().is_empty() {
             vec![0]
@@ -861,12 +884,12 @@ impl Gpu {
             u32::from(f.scheme == shoal_core::quant::Scheme::Asymmetric),
             u32::from(f.scale == shoal_core::quant::ScaleType::Bf16),
             u32::from(f.zero_point()),
-            // Derived: words per row, log2 words per group, vec4s of x per
-            // word, vec4s per padded vector (see gemv.wgsl).
-            to_u32(row_bytes / 4),
+            // Derived: vec4s of code words per padded row, log2 words per
+            // group, vec4s per padded vector (see gemv.wgsl).
+            to_u32(row_vec4s),
             (f.group * f.bits.count() / 32).trailing_zeros(),
-            to_u32(8 / f.bits.count()),
-            to_u32(gpr * f.group / 4),
+            to_u32(width / 4),
+            0,
         ];
         let pb = self.upload(
             "params",
@@ -888,9 +911,6 @@ impl Gpu {
             bytemuck::cast_slice(&mins),
             wgpu::BufferUsages::STORAGE,
         );
-        // Each vector zero-padded to the row's groups (the kernel reads
-        // whole code words and x as vec4s).
-        let width = gpr * f.group;
         let mut xp = vec![0.0f32; batch.max(1) * width];
         for (dst, src) in xp.chunks_exact_mut(width).zip(x.chunks(w.cols().max(1))) {
             dst[..src.len()].copy_from_slice(src);
@@ -902,7 +922,12 @@ impl Gpu {
             bytes,
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
         );
-        let layout = self.quant_gemv.get_bind_group_layout(0);
+        let pipeline = match f.bits {
+            shoal_core::quant::Bits::Q8 => &self.quant_gemv[0],
+            shoal_core::quant::Bits::Q4 => &self.quant_gemv[1],
+            _ => &self.quant_gemv[2],
+        };
+        let layout = pipeline.get_bind_group_layout(0);
         let bind = bind_buffers(
             &self.device,
             "quant_gemv",
@@ -910,11 +935,12 @@ impl Gpu {
             &[&pb, &cb, &sb, &mb, &xb, &yb],
         );
         Job {
-            pipeline: &self.quant_gemv,
+            pipeline,
             binds: vec![bind],
             out: yb,
-            groups: to_u32(rows.min(65535)),
-            groups_y: to_u32(rows.div_ceil(65535)),
+            // Two rows per workgroup.
+            groups: to_u32(rows.div_ceil(2).min(65535)),
+            groups_y: to_u32(rows.div_ceil(2).div_ceil(65535)),
             groups_z: to_u32(batch),
         }
     }

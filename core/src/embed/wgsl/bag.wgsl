@@ -97,7 +97,7 @@ fn bag_int8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) 
 // int8 rows whose width is a multiple of 4 (`dim % 4 == 0`, so every row
 // starts on a word and its scale and bias share one word): 16 threads per
 // bag, four bags per workgroup, each thread owning the four columns of code
-// word j (j, j + 16, ...). Ids are taken four at a time, their words loaded
+// word j (j, j + 16, ...). Ids are taken eight at a time, their words loaded
 // before any is added, and added in id order: per column the same
 // operations in the same order as `bag_int8`.
 fn int8_term(q: u32, sb: u32) -> vec4<f32> {
@@ -115,6 +115,14 @@ fn int8_words(t: u32, j: u32) -> vec3<u32> {
     }
     let base = (id - p.row0) * (p.row_bytes / 4u);
     return vec3<u32>(table[base + j], table[base + p.dim / 4u], 1u);
+}
+
+// acc plus the row's term, when the row is in this pass.
+fn add_term(acc: vec4<f32>, w: vec3<u32>) -> vec4<f32> {
+    if (w.z == 1u) {
+        return acc + int8_term(w.x, w.y);
+    }
+    return acc;
 }
 
 fn store4(bag: u32, j: u32, acc: vec4<f32>) {
@@ -136,29 +144,26 @@ fn bag_int8_words(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
     for (var j = lid.x % 16u; j < p.dim / 4u; j = j + 16u) {
         var acc = vec4<f32>(0.0);
         var t = first;
-        for (; t + 4u <= end; t = t + 4u) {
-            let a = int8_words(t, j);
-            let b = int8_words(t + 1u, j);
-            let c = int8_words(t + 2u, j);
-            let d = int8_words(t + 3u, j);
-            if (a.z == 1u) {
-                acc = acc + int8_term(a.x, a.y);
-            }
-            if (b.z == 1u) {
-                acc = acc + int8_term(b.x, b.y);
-            }
-            if (c.z == 1u) {
-                acc = acc + int8_term(c.x, c.y);
-            }
-            if (d.z == 1u) {
-                acc = acc + int8_term(d.x, d.y);
-            }
+        for (; t + 8u <= end; t = t + 8u) {
+            let w0 = int8_words(t, j);
+            let w1 = int8_words(t + 1u, j);
+            let w2 = int8_words(t + 2u, j);
+            let w3 = int8_words(t + 3u, j);
+            let w4 = int8_words(t + 4u, j);
+            let w5 = int8_words(t + 5u, j);
+            let w6 = int8_words(t + 6u, j);
+            let w7 = int8_words(t + 7u, j);
+            acc = add_term(acc, w0);
+            acc = add_term(acc, w1);
+            acc = add_term(acc, w2);
+            acc = add_term(acc, w3);
+            acc = add_term(acc, w4);
+            acc = add_term(acc, w5);
+            acc = add_term(acc, w6);
+            acc = add_term(acc, w7);
         }
         for (; t < end; t = t + 1u) {
-            let a = int8_words(t, j);
-            if (a.z == 1u) {
-                acc = acc + int8_term(a.x, a.y);
-            }
+            acc = add_term(acc, int8_words(t, j));
         }
         store4(bag, j, acc);
     }

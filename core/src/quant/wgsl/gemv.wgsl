@@ -1,18 +1,24 @@
 // y = W x on a group-quantized matrix (core/src/quant, `.shq` layout), one
-// workgroup of 64 threads per row; a batch of vectors along the third
+// workgroup of 64 threads per two rows; a batch of vectors along the third
 // dispatch dimension. WebGPU has no 8-bit types, so the packed codes and the
 // 16-bit scales are read as u32 words (little-endian): code i of group g of
-// row r sits at bit (((r * gpr + g) * group + i) * bits) of the code stream;
-// scale k is half (k % 2) of word k / 2.
+// row r sits at bit (((r * gpr + g) * group + i) * bits) of the row's code
+// words; scale k is half (k % 2) of word k / 2.
 //
 // Every group fills whole words (group * bits is a multiple of 32 for the
-// groups 32/64/128 and 2/4/8 bits), so a thread takes whole code words: a
-// word of 32 / bits codes, one scale, and 32 / bits values of x read as
-// vec4s. x therefore comes padded: vector b is at x[b · gpr · group / 4..]
-// (in vec4s), its values past `cols` zero, so the codes of a row's padding
-// add nothing and need no test. Each thread keeps four words in flight
-// (k, k + 64, k + 128, k + 192) before it uses them. The shapes derived
-// from the format come in the parameters, so no division is left.
+// groups 32/64/128 and 2/4/8 bits), so a thread takes whole code words, four
+// at a time as one vec4 load: the host pads each row's words to a multiple
+// of four with zero words (only 2-bit rows of an odd number of 32-groups
+// need it). x comes padded to the same width with zeros (vector b at
+// x[b · x_stride..], in vec4s), so padding codes add (0 - z)·0 = 0 and need
+// no test; their group index is clamped to the row's last group, so a
+// padding word never reads another row's scale.
+//
+// A thread holds two vec4s of each of its two rows in flight (64 bytes)
+// before it uses them, and each x vec4 it loads serves both rows. The code
+// width is a pipeline constant (one pipeline per width), so the loops over
+// a word's codes unroll; the shapes derived from the format come in the
+// parameters, so no division by a variable is left.
 //
 // Spec: core/src/quant/scalar.rs (`gemv`). The sum is reassociated (per
 // word Σ (c - z)·x, then × scale, plus min × Σ x for the asymmetric
@@ -28,86 +34,96 @@ struct Params {
     asymmetric: u32,
     bf16: u32,
     zero_point: u32,
-    // Derived on the host: code words per row, log2 of the words per
-    // group, vec4s of x per code word (8 / bits), vec4s per padded vector.
-    row_words: u32,
+    // Derived on the host: vec4s of code words per (padded) row, log2 of
+    // the words per group, vec4s per padded vector of x.
+    row_vec4s: u32,
     group_shift: u32,
-    quads: u32,
     x_stride: u32,
+    pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> codes: array<u32>;
+@group(0) @binding(1) var<storage, read> codes: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> scales: array<u32>;
 @group(0) @binding(3) var<storage, read> mins: array<u32>;
 @group(0) @binding(4) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
-var<workgroup> partial: array<f32, 64>;
+override BITS: u32 = 8u;
+// 8 / BITS: the vec4s of x per code word.
+const EIGHT: u32 = 8u;
 
-fn half_value(words_index: u32, which: u32, table: u32) -> f32 {
-    var w: u32;
-    if (table == 0u) {
-        w = scales[words_index];
-    } else {
-        w = mins[words_index];
-    }
-    let bits16 = (w >> (which * 16u)) & 0xffffu;
-    if (p.bf16 == 1u) {
-        return bitcast<f32>(bits16 << 16u);
-    }
-    return unpack2x16float(bits16).x;
+var<workgroup> partial: array<vec2<f32>, 64>;
+
+// The 16-bit value `half` (0 or 1) of `word` as f32 (f16 or bf16).
+fn half_of(word: u32, half: u32) -> f32 {
+    let b = (word >> (half * 16u)) & 0xffffu;
+    return select(unpack2x16float(b).x, bitcast<f32>(b << 16u), p.bf16 == 1u);
 }
 
-// The contribution of code word k of row r (x of vector `xb` on):
-// d · Σ (c - z)·x, plus m · Σ x for the asymmetric formats.
-fn word_term(word: u32, r: u32, k: u32, xb: u32) -> f32 {
-    let mask = vec4<u32>((1u << p.bits) - 1u);
-    let z = vec4<f32>(f32(p.zero_point));
-    let lanes = vec4<u32>(0u, 1u, 2u, 3u) * p.bits;
-    let xi = xb + k * p.quads;
-    var s = 0.0;
-    var sx = 0.0;
-    for (var q = 0u; q < p.quads; q = q + 1u) {
-        let c = (vec4<u32>(word) >> (lanes + vec4<u32>(q * 4u * p.bits))) & mask;
-        let xv = x[xi + q];
-        s = s + dot(vec4<f32>(c) - z, xv);
-        if (p.asymmetric == 1u) {
+// Codes q·4 .. q·4 + 3 of `word`, minus the zero point.
+fn quad(word: u32, q: u32) -> vec4<f32> {
+    let lanes = vec4<u32>(0u, 1u, 2u, 3u) * BITS + vec4<u32>(q * 4u * BITS);
+    let c = (vec4<u32>(word) >> lanes) & vec4<u32>((1u << BITS) - 1u);
+    return vec4<f32>(c) - vec4<f32>(f32(p.zero_point));
+}
+
+// d · s, plus m · sx for the asymmetric formats, for group index gi.
+fn scaled(s: f32, sx: f32, gi: u32) -> f32 {
+    let v = half_of(scales[gi / 2u], gi % 2u) * s;
+    let m = half_of(mins[select(0u, gi / 2u, p.asymmetric == 1u)], gi % 2u);
+    return select(v, v + m * sx, p.asymmetric == 1u);
+}
+
+// The two rows' contributions of code vec4 k4 (words 4·k4 .. 4·k4 + 3 of
+// each row; the rows' first group indices g0, g1), x of vector `xb` on.
+fn pair_terms(c0: vec4<u32>, c1: vec4<u32>, k4: u32, g0: u32, g1: u32, xb: u32) -> vec2<f32> {
+    let quads = EIGHT / BITS;
+    var t = vec2<f32>(0.0);
+    for (var j = 0u; j < 4u; j = j + 1u) {
+        let k = 4u * k4 + j;
+        var s0 = 0.0;
+        var s1 = 0.0;
+        var sx = 0.0;
+        for (var q = 0u; q < quads; q = q + 1u) {
+            let xv = x[xb + k * quads + q];
+            s0 = s0 + dot(quad(c0[j], q), xv);
+            s1 = s1 + dot(quad(c1[j], q), xv);
             sx = sx + ((xv.x + xv.y) + (xv.z + xv.w));
         }
+        let gk = min(k >> p.group_shift, p.groups_per_row - 1u);
+        t = t + vec2<f32>(scaled(s0, sx, g0 + gk), scaled(s1, sx, g1 + gk));
     }
-    let gi = r * p.groups_per_row + (k >> p.group_shift);
-    var v = half_value(gi / 2u, gi % 2u, 0u) * s;
-    if (p.asymmetric == 1u) {
-        v = v + half_value(gi / 2u, gi % 2u, 1u) * sx;
-    }
-    return v;
+    return t;
 }
 
 @compute @workgroup_size(64)
 fn quant_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r = wg.x + wg.y * 65535u;
-    if (r >= p.rows) {
+    let r0 = (wg.x + wg.y * 65535u) * 2u;
+    if (r0 >= p.rows) {
         return;
     }
-    let n = p.row_words;
-    let base = r * n;
+    // The second row; with an odd number of rows the last workgroup reads
+    // its one row twice and stores it once.
+    let r1 = min(r0 + 1u, p.rows - 1u);
+    let n = p.row_vec4s;
+    let b0 = r0 * n;
+    let b1 = r1 * n;
+    let g0 = r0 * p.groups_per_row;
+    let g1 = r1 * p.groups_per_row;
     let xb = wg.z * p.x_stride;
-    var acc = 0.0;
+    var acc = vec2<f32>(0.0);
     var k = lid.x;
-    // Four words in flight: loaded before any is used.
-    for (; k + 192u < n; k = k + 256u) {
-        let w0 = codes[base + k];
-        let w1 = codes[base + k + 64u];
-        let w2 = codes[base + k + 128u];
-        let w3 = codes[base + k + 192u];
-        acc = acc + word_term(w0, r, k, xb);
-        acc = acc + word_term(w1, r, k + 64u, xb);
-        acc = acc + word_term(w2, r, k + 128u, xb);
-        acc = acc + word_term(w3, r, k + 192u, xb);
+    for (; k + 64u < n; k = k + 128u) {
+        let a0 = codes[b0 + k];
+        let a1 = codes[b1 + k];
+        let c0 = codes[b0 + k + 64u];
+        let c1 = codes[b1 + k + 64u];
+        acc = acc + pair_terms(a0, a1, k, g0, g1, xb);
+        acc = acc + pair_terms(c0, c1, k + 64u, g0, g1, xb);
     }
-    for (; k < n; k = k + 64u) {
-        acc = acc + word_term(codes[base + k], r, k, xb);
+    if (k < n) {
+        acc = acc + pair_terms(codes[b0 + k], codes[b1 + k], k, g0, g1, xb);
     }
     partial[lid.x] = acc;
     workgroupBarrier();
@@ -118,6 +134,9 @@ fn quant_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
         workgroupBarrier();
     }
     if (lid.x == 0u) {
-        y[wg.z * p.rows + r] = partial[0];
+        y[wg.z * p.rows + r0] = partial[0].x;
+        if (r0 + 1u < p.rows) {
+            y[wg.z * p.rows + r0 + 1u] = partial[0].y;
+        }
     }
 }
