@@ -16,7 +16,8 @@ USAGE:
   shoal bessel log-k [--f32] [--backend cpu|gpu|auto]   print ln I_v(x) / ln K_v(x)
   shoal vmf fit FILE.npy        fit a von Mises-Fisher distribution to n x p samples
   shoal bench [--n N] [--gpu-n N] [--gemv ROWSxCOLS] [--embed-rows N] [--model FILE.tflite]
-              [--batch B]       CPU and GPU throughput side by side, with the adapter name
+              [--batch B] [--only bessel|embed|gemv|model]
+                                CPU and GPU throughput side by side, with the adapter name
                                 and the GPU's copy roofline measured in the same run
   shoal quant compress --format q8|q4|q2 [--group 32|64|128] [--asym] [--scale f16|bf16]
                        [--rank R] [--sparse FRACTION] IN.npy OUT.shq   (GEAR with --rank/--sparse)
@@ -281,6 +282,7 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
             "--batch",
             "--gemv",
             "--embed-rows",
+            "--only",
         ],
         &[],
     )?;
@@ -306,6 +308,61 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
             ))
         })?;
     let model = a.value("--model").map(read_capped).transpose()?;
+    let only = a.value("--only");
+    if let Some(o) = only.filter(|o| !["bessel", "embed", "gemv", "model"].contains(o)) {
+        return Err(usage(format!(
+            "--only takes bessel, embed, gemv or model, not '{o}'"
+        )));
+    }
+    let want = |part: &str| only.is_none_or(|o| o == part);
+    let gpu = shoal_host_gpu::gpu::Gpu::new();
+    // The roofline the memory-bound kernels are compared with, measured
+    // now on this device: the WGSL streaming copy of 1 GiB (or one binding's
+    // worth), bytes read plus bytes written; the copy command for comparison.
+    let copy = match &gpu {
+        Ok(g) => {
+            let (c, command) = g.bench_copy(1 << 30).map_err(|e| Fail(1, e.to_string()))?;
+            println!("GPU: {}", g.adapter_name());
+            println!(
+                "  copy roofline {:10.1} GB/s (WGSL streaming copy, read + written; the copy command: {:.1} GB/s)",
+                c / 1e9,
+                command / 1e9
+            );
+            Some(c)
+        }
+        Err(e) => {
+            println!("GPU: none ({e})");
+            None
+        }
+    };
+    let gpu = gpu.ok();
+    if want("bessel") {
+        bench_bessel(gpu.as_ref(), n, gpu_n)?;
+    }
+    if want("embed") {
+        bench_embed(gpu.as_ref(), embed_rows, copy)?;
+    }
+    if want("gemv") {
+        bench_gemv(gpu.as_ref(), shape, copy)?;
+    }
+    if want("model") {
+        match model {
+            Some(bytes) => bench_tflite(&bytes, batch)?,
+            None => {
+                println!("MobileNet: give --model FILE.tflite (a quantized model) to measure it")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// log I and log K: `n` inputs on one CPU core (f64, and f32 for log I),
+/// `gpu_n` on the GPU (f32) with the inputs resident.
+fn bench_bessel(
+    gpu: Option<&shoal_host_gpu::gpu::Gpu>,
+    n: usize,
+    gpu_n: usize,
+) -> Result<(), Fail> {
     let (v, x) = bench_inputs(n);
     let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
     let x32: Vec<f32> = x.iter().map(|&a| a as f32).collect();
@@ -327,53 +384,24 @@ fn bench(flags: &[&str]) -> Result<(), Fail> {
     println!("  cpu  log I f64 {:10.2} M evals/s", ci / 1e6);
     println!("  cpu  log K f64 {:10.2} M evals/s", ck / 1e6);
     println!("  cpu  log I f32 {:10.2} M evals/s", fi / 1e6);
-    let gpu = shoal_host_gpu::gpu::Gpu::new();
-    // The roofline the memory-bound kernels are compared with, measured
-    // now on this device: the WGSL streaming copy of 1 GiB (or one binding's
-    // worth), bytes read plus bytes written; the copy command for comparison.
-    let copy = match &gpu {
-        Ok(g) => {
-            let (c, command) = g.bench_copy(1 << 30).map_err(|e| Fail(1, e.to_string()))?;
-            println!("GPU: {}", g.adapter_name());
+    if let Some(g) = gpu {
+        let (v, x) = bench_inputs(gpu_n);
+        let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
+        let x32: Vec<f32> = x.iter().map(|&a| a as f32).collect();
+        println!("  log-Bessel with {gpu_n} inputs resident on the device:");
+        for (name, kind) in [("log I", BesselKind::I), ("log K", BesselKind::K)] {
+            let r = g
+                .bench_log_bessel(kind, &v32, &x32, 10)
+                .map_err(|e| Fail(1, e.to_string()))?;
+            let cpu = if kind == BesselKind::I { fi } else { ck };
             println!(
-                "  copy roofline {:10.1} GB/s (WGSL streaming copy, read + written; the copy command: {:.1} GB/s)",
-                c / 1e9,
-                command / 1e9
+                "  gpu  {name} f32 {:10.2} M evals/s  ({:.1}x one CPU core)",
+                r / 1e6,
+                r / cpu
             );
-            Some(c)
-        }
-        Err(_) => None,
-    };
-    match &gpu {
-        Ok(g) => {
-            let (v, x) = bench_inputs(gpu_n);
-            let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
-            let x32: Vec<f32> = x.iter().map(|&a| a as f32).collect();
-            println!("  log-Bessel with {gpu_n} inputs resident on the device:");
-            for (name, kind) in [("log I", BesselKind::I), ("log K", BesselKind::K)] {
-                let r = g
-                    .bench_log_bessel(kind, &v32, &x32, 10)
-                    .map_err(|e| Fail(1, e.to_string()))?;
-                let cpu = if kind == BesselKind::I { fi } else { ck };
-                println!(
-                    "  gpu  {name} f32 {:10.2} M evals/s  ({:.1}x one CPU core)",
-                    r / 1e6,
-                    r / cpu
-                );
-            }
-        }
-        Err(e) => println!("GPU: none ({e})"),
-    }
-    let gpu = gpu.ok();
-    bench_embed(gpu.as_ref(), embed_rows, copy)?;
-    bench_gemv(gpu.as_ref(), shape, copy)?;
-    match model {
-        Some(bytes) => bench_tflite(&bytes, batch),
-        None => {
-            println!("MobileNet: give --model FILE.tflite (a quantized model) to measure it");
-            Ok(())
         }
     }
+    Ok(())
 }
 
 /// The share of the copy roofline (when measured) that `bytes_per_s` is.

@@ -47,9 +47,12 @@ fn bench_runs_on_small_sizes() {
     for line in ["log I f64", "embedding bags", "GEMV 64 x 160", "Q4 cpu"] {
         assert!(text.contains(line), "missing '{line}' in:\n{text}");
     }
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_shoal"))
-        .args(["bench", "--gemv", "64by160"])
-        .output()
-        .expect("shoal runs");
-    assert_eq!(bad.status.code(), Some(2));
+    for args in [["--gemv", "64by160"], ["--only", "everything"]] {
+        let bad = std::process::Command::new(env!("CARGO_BIN_EXE_shoal"))
+            .arg("bench")
+            .args(args)
+            .output()
+            .expect("shoal runs");
+        assert_eq!(bad.status.code(), Some(2), "{args:?}");
+    }
 }

@@ -39,7 +39,8 @@ struct Params {
     row_vec4s: u32,
     group_shift: u32,
     x_stride: u32,
-    pad: u32,
+    // 1: workgroups start at different column blocks (see quant_gemv).
+    stagger: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -68,16 +69,34 @@ fn quad(word: u32, q: u32) -> vec4<f32> {
     return vec4<f32>(c) - vec4<f32>(f32(p.zero_point));
 }
 
-// d · s, plus m · sx for the asymmetric formats, for group index gi.
-fn scaled(s: f32, sx: f32, gi: u32) -> f32 {
-    let v = half_of(scales[gi / 2u], gi % 2u) * s;
-    let m = half_of(mins[select(0u, gi / 2u, p.asymmetric == 1u)], gi % 2u);
-    return select(v, v + m * sx, p.asymmetric == 1u);
+// d · s, plus m · sx for the asymmetric formats, from the group's scale
+// and min words (gi: the group's index, for the half within the words).
+fn scaled(s: f32, sx: f32, gi: u32, sw: u32, mw: u32) -> f32 {
+    let v = half_of(sw, gi % 2u) * s;
+    return select(v, v + half_of(mw, gi % 2u) * sx, p.asymmetric == 1u);
 }
 
-// The two rows' contributions of code vec4 k4 (words 4·k4 .. 4·k4 + 3 of
-// each row; the rows' first group indices g0, g1), x of vector `xb` on.
-fn pair_terms(c0: vec4<u32>, c1: vec4<u32>, k4: u32, g0: u32, g1: u32, xb: u32) -> vec2<f32> {
+// The scale and min words of the two groups code vec4 k4 of a row spans
+// (words 4·k4, 4·k4 + 1 are in the first, 4·k4 + 2, 4·k4 + 3 in the second:
+// a group is at least two words), given the row's first group index g.
+// Indices past the row (padding words) are clamped to its last group.
+struct Groups {
+    gi: vec2<u32>,
+    sw: vec2<u32>,
+    mw: vec2<u32>,
+}
+
+fn groups_of(k4: u32, g: u32) -> Groups {
+    let last = p.groups_per_row - 1u;
+    let gi = vec2<u32>(g) + min(vec2<u32>(4u * k4, 4u * k4 + 2u) >> vec2<u32>(p.group_shift), vec2<u32>(last));
+    let sw = vec2<u32>(scales[gi.x / 2u], scales[gi.y / 2u]);
+    let mi = select(vec2<u32>(0u), gi / 2u, p.asymmetric == 1u);
+    return Groups(gi, sw, vec2<u32>(mins[mi.x], mins[mi.y]));
+}
+
+// The two rows' contributions of code vec4 k4 (c0, c1: its words in each
+// row; e0, e1: their groups), x of vector `xb` on.
+fn pair_terms(c0: vec4<u32>, c1: vec4<u32>, k4: u32, e0: Groups, e1: Groups, xb: u32) -> vec2<f32> {
     let quads = EIGHT / BITS;
     var t = vec2<f32>(0.0);
     for (var j = 0u; j < 4u; j = j + 1u) {
@@ -91,15 +110,19 @@ fn pair_terms(c0: vec4<u32>, c1: vec4<u32>, k4: u32, g0: u32, g1: u32, xb: u32) 
             s1 = s1 + dot(quad(c1[j], q), xv);
             sx = sx + ((xv.x + xv.y) + (xv.z + xv.w));
         }
-        let gk = min(k >> p.group_shift, p.groups_per_row - 1u);
-        t = t + vec2<f32>(scaled(s0, sx, g0 + gk), scaled(s1, sx, g1 + gk));
+        let h = j / 2u;
+        t = t + vec2<f32>(
+            scaled(s0, sx, e0.gi[h], e0.sw[h], e0.mw[h]),
+            scaled(s1, sx, e1.gi[h], e1.sw[h], e1.mw[h]),
+        );
     }
     return t;
 }
 
 @compute @workgroup_size(64)
 fn quant_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r0 = (wg.x + wg.y * 65535u) * 2u;
+    let pair = wg.x + wg.y * 65535u;
+    let r0 = pair * 2u;
     if (r0 >= p.rows) {
         return;
     }
@@ -113,17 +136,36 @@ fn quant_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     let g1 = r1 * p.groups_per_row;
     let xb = wg.z * p.x_stride;
     var acc = vec2<f32>(0.0);
-    var k = lid.x;
-    for (; k + 64u < n; k = k + 128u) {
-        let a0 = codes[b0 + k];
-        let a1 = codes[b1 + k];
-        let c0 = codes[b0 + k + 64u];
-        let c1 = codes[b1 + k + 64u];
-        acc = acc + pair_terms(a0, a1, k, g0, g1, xb);
-        acc = acc + pair_terms(c0, c1, k + 64u, g0, g1, xb);
-    }
-    if (k < n) {
-        acc = acc + pair_terms(codes[b0 + k], codes[b1 + k], k, g0, g1, xb);
+    // Blocks of 128 vec4s per row: each thread's two vec4s of each row and
+    // their scale words are loaded (indices clamped into the row) before
+    // any is used. With `stagger`, workgroups start at different blocks
+    // (wrapping around), so that concurrent workgroups do not all read the
+    // same offsets of rows a power of two apart.
+    let blocks = (n + 127u) / 128u;
+    let start = select(0u, pair % blocks, p.stagger == 1u);
+    for (var it = 0u; it < blocks; it = it + 1u) {
+        var blk = it + start;
+        if (blk >= blocks) {
+            blk = blk - blocks;
+        }
+        let ka = blk * 128u + lid.x;
+        let kb = ka + 64u;
+        let ia = min(ka, n - 1u);
+        let ib = min(kb, n - 1u);
+        let a0 = codes[b0 + ia];
+        let a1 = codes[b1 + ia];
+        let c0 = codes[b0 + ib];
+        let c1 = codes[b1 + ib];
+        let ea0 = groups_of(ia, g0);
+        let ea1 = groups_of(ia, g1);
+        let eb0 = groups_of(ib, g0);
+        let eb1 = groups_of(ib, g1);
+        if (ka < n) {
+            acc = acc + pair_terms(a0, a1, ia, ea0, ea1, xb);
+        }
+        if (kb < n) {
+            acc = acc + pair_terms(c0, c1, ib, eb0, eb1, xb);
+        }
     }
     partial[lid.x] = acc;
     workgroupBarrier();
