@@ -246,7 +246,6 @@ pub struct Gpu {
     info: wgpu::AdapterInfo,
     max_binding: u64,
     pub(crate) max_storage: u64,
-    gemv_stagger: bool,
     bessel_i: wgpu::ComputePipeline,
     bessel_k: wgpu::ComputePipeline,
     /// The GEMV for 8-, 4- and 2-bit codes, in that order.
@@ -398,7 +397,6 @@ impl Gpu {
             info,
             max_binding,
             max_storage,
-            gemv_stagger: std::env::var("SHOAL_GEMV_STAGGER").as_deref() == Ok("1"),
             bessel_i,
             bessel_k,
             quant_gemv,
@@ -891,7 +889,7 @@ impl Gpu {
             to_u32(row_vec4s),
             (f.group * f.bits.count() / 32).trailing_zeros(),
             to_u32(width / 4),
-            u32::from(self.gemv_stagger),
+            0,
         ];
         let pb = self.upload(
             "params",

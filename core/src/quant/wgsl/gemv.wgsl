@@ -39,8 +39,7 @@ struct Params {
     row_vec4s: u32,
     group_shift: u32,
     x_stride: u32,
-    // 1: workgroups start at different column blocks (see quant_gemv).
-    stagger: u32,
+    pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -121,8 +120,7 @@ fn pair_terms(c0: vec4<u32>, c1: vec4<u32>, k4: u32, e0: Groups, e1: Groups, xb:
 
 @compute @workgroup_size(64)
 fn quant_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let pair = wg.x + wg.y * 65535u;
-    let r0 = pair * 2u;
+    let r0 = (wg.x + wg.y * 65535u) * 2u;
     if (r0 >= p.rows) {
         return;
     }
@@ -138,16 +136,9 @@ fn quant_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     var acc = vec2<f32>(0.0);
     // Blocks of 128 vec4s per row: each thread's two vec4s of each row and
     // their scale words are loaded (indices clamped into the row) before
-    // any is used. With `stagger`, workgroups start at different blocks
-    // (wrapping around), so that concurrent workgroups do not all read the
-    // same offsets of rows a power of two apart.
+    // any is used.
     let blocks = (n + 127u) / 128u;
-    let start = select(0u, pair % blocks, p.stagger == 1u);
-    for (var it = 0u; it < blocks; it = it + 1u) {
-        var blk = it + start;
-        if (blk >= blocks) {
-            blk = blk - blocks;
-        }
+    for (var blk = 0u; blk < blocks; blk = blk + 1u) {
         let ka = blk * 128u + lid.x;
         let kb = ka + 64u;
         let ia = min(ka, n - 1u);
