@@ -248,8 +248,14 @@ impl ShmModel {
                 }
                 Kind::Pointwise | Kind::Classifier => {
                     let len = r.u32()? as usize;
-                    let g = GearMatrix::from_bytes(r.take(len)?)
+                    let mut g = GearMatrix::from_bytes(r.take(len)?)
                         .map_err(|_| ShmError::BadGraph("embedded matrix"))?;
+                    // Pointwise layers multiply whole images (batched
+                    // products): where those take the AVX2 panel path, the
+                    // codes are kept in panel order too (the same bits).
+                    if kind == Kind::Pointwise && crate::quant::gemm::fused() {
+                        g.pack_panels();
+                    }
                     if g.backbone().rows() != cout || g.backbone().cols() != cin {
                         return Err(ShmError::BadGraph("matrix shape"));
                     }

@@ -241,6 +241,7 @@ impl QuantMatrix {
                 codes,
                 scales,
                 mins,
+                panels: super::gemm::PanelCache::default(),
             },
             flags,
             at,

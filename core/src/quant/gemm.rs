@@ -160,6 +160,202 @@ impl Epilogue<'_> {
     }
 }
 
+/// A [`Panels`] cache inside a [`QuantMatrix`]: equal to any other and
+/// shown by its presence only, so that it is not part of the matrix's value.
+#[derive(Clone, Default)]
+pub(crate) struct PanelCache(pub(crate) Option<Panels>);
+
+impl PartialEq for PanelCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl core::fmt::Debug for PanelCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(if self.0.is_some() { "packed" } else { "none" })
+    }
+}
+
+/// A quantized matrix's codes in the order the panel product reads them
+/// ([`QuantMatrix::pack_panels`]): per panel of [`PANEL`] rows, column after
+/// column, the rows' codes one byte each — `c − z` as `i8` for the formats
+/// with a zero point (it fits: `z` is the middle of the code range), `c` as
+/// `u8` for those without — and per panel and group the rows' scales and
+/// minimums as f32. Rows past the matrix have code `z` (or 0) and
+/// `d = m = 0`. A panel then decodes column by column from bytes in place:
+/// `m + d·(c − z)`, the operations of [`QuantMatrix::dequantize_row`]
+/// (`c − z` is exact either way), so the same bits as [`decode_panel`].
+#[derive(Clone)]
+pub struct Panels {
+    cols: usize,
+    group: usize,
+    gpr: usize,
+    /// `z` when the codes are stored as `u8` (0.0 in practice), else 0.0
+    /// with the codes stored as `c − z` in `i8`.
+    signed: bool,
+    codes: Vec<u8>,
+    d: Vec<f32>,
+    m: Vec<f32>,
+}
+
+impl core::fmt::Debug for Panels {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Panels")
+            .field("cols", &self.cols)
+            .field("panels", &(self.d.len() / (self.gpr * PANEL).max(1)))
+            .finish()
+    }
+}
+
+impl Panels {
+    pub(crate) fn new(q: &QuantMatrix) -> Panels {
+        let (rows, cols, f) = (q.rows(), q.cols(), q.format());
+        let (gpr, gb, group) = (q.groups_per_row(), f.group_bytes(), f.group);
+        let np = rows.div_ceil(PANEL);
+        let z = f.zero_point();
+        let signed = z > 0;
+        let mut codes = vec![0u8; np * cols * PANEL];
+        let (mut d, mut m) = (
+            vec![0.0f32; np * gpr * PANEL],
+            vec![0.0f32; np * gpr * PANEL],
+        );
+        let mut buf = [0u8; 128];
+        for r in 0..rows {
+            let (p, k) = (r / PANEL, r % PANEL);
+            for g in 0..gpr {
+                let gi = r * gpr + g;
+                let (Some(src), Some(out)) =
+                    (q.codes.get(gi * gb..(gi + 1) * gb), buf.get_mut(..group))
+                else {
+                    continue;
+                };
+                super::scalar::unpack(src, f.bits, out);
+                let (dd, mm) = q.params(gi);
+                if let (Some(ds), Some(ms)) = (
+                    d.get_mut((p * gpr + g) * PANEL + k),
+                    m.get_mut((p * gpr + g) * PANEL + k),
+                ) {
+                    (*ds, *ms) = (dd, mm);
+                }
+                for (j, &c) in out.iter().enumerate().take(cols.saturating_sub(g * group)) {
+                    if let Some(slot) = codes.get_mut((p * cols + g * group + j) * PANEL + k) {
+                        // c − z in two's complement: within −128..=127.
+                        *slot = if signed { c.wrapping_sub(z) } else { c };
+                    }
+                }
+            }
+        }
+        Panels {
+            cols,
+            group,
+            gpr,
+            signed,
+            codes,
+            d,
+            m,
+        }
+    }
+
+    /// The code at column `c`, row `k` of panel `p` as `c − z` in f32
+    /// (exact).
+    fn centred(&self, p: usize, c: usize, k: usize) -> f32 {
+        let b = self
+            .codes
+            .get((p * self.cols + c) * PANEL + k)
+            .copied()
+            .unwrap_or(0);
+        if self.signed {
+            f32::from(b as i8)
+        } else {
+            f32::from(b)
+        }
+    }
+
+    /// Panel `p` into `panel` (`cols · PANEL` values, column-major), value
+    /// by value: the specification of [`Panels::decode_avx2`].
+    pub(crate) fn decode(&self, p: usize, panel: &mut [f32]) {
+        for (c, col) in panel.chunks_exact_mut(PANEL).take(self.cols).enumerate() {
+            let g = c / self.group;
+            for (k, v) in col.iter_mut().enumerate() {
+                let i = (p * self.gpr + g) * PANEL + k;
+                let (d, m) = (
+                    self.d.get(i).copied().unwrap_or(0.0),
+                    self.m.get(i).copied().unwrap_or(0.0),
+                );
+                *v = m + d * self.centred(p, c, k);
+            }
+        }
+    }
+
+    /// [`Panels::decode`] with AVX2: per column sixteen bytes, widened
+    /// (sign- or zero-extended) and converted, then `m + d·v` with the
+    /// group's sixteen `d` and `m` as two vectors each.
+    ///
+    /// # Safety
+    /// AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn decode_avx2(&self, p: usize, panel: &mut [f32]) {
+        use core::arch::x86_64::*;
+        let cols = self.cols;
+        let (Some(codes), Some(ds), Some(ms)) = (
+            self.codes.get(p * cols * PANEL..(p + 1) * cols * PANEL),
+            self.d.get(p * self.gpr * PANEL..(p + 1) * self.gpr * PANEL),
+            self.m.get(p * self.gpr * PANEL..(p + 1) * self.gpr * PANEL),
+        ) else {
+            return;
+        };
+        if panel.len() < cols * PANEL {
+            return;
+        }
+        for (g, (dg, mg)) in ds
+            .chunks_exact(PANEL)
+            .zip(ms.chunks_exact(PANEL))
+            .enumerate()
+        {
+            // SAFETY: sixteen values each (chunks of PANEL = 16).
+            let (d0, d1, m0, m1) = unsafe {
+                (
+                    _mm256_loadu_ps(dg.as_ptr()),
+                    _mm256_loadu_ps(dg.as_ptr().add(8)),
+                    _mm256_loadu_ps(mg.as_ptr()),
+                    _mm256_loadu_ps(mg.as_ptr().add(8)),
+                )
+            };
+            for c in g * self.group..((g + 1) * self.group).min(cols) {
+                // SAFETY: c < cols, so sixteen bytes at c·PANEL of `codes`
+                // and sixteen floats at c·PANEL of `panel` (checked above).
+                unsafe {
+                    let b = _mm_loadu_si128(codes.as_ptr().add(c * PANEL).cast());
+                    let hi = _mm_unpackhi_epi64(b, b);
+                    let (lo, hi) = if self.signed {
+                        (_mm256_cvtepi8_epi32(b), _mm256_cvtepi8_epi32(hi))
+                    } else {
+                        (_mm256_cvtepu8_epi32(b), _mm256_cvtepu8_epi32(hi))
+                    };
+                    let out = panel.as_mut_ptr().add(c * PANEL);
+                    let v0 = _mm256_add_ps(m0, _mm256_mul_ps(d0, _mm256_cvtepi32_ps(lo)));
+                    let v1 = _mm256_add_ps(m1, _mm256_mul_ps(d1, _mm256_cvtepi32_ps(hi)));
+                    _mm256_storeu_ps(out, v0);
+                    _mm256_storeu_ps(out.add(8), v1);
+                }
+            }
+        }
+    }
+
+    /// [`Panels::decode`], by [`Panels::decode_avx2`] where the CPU has it.
+    fn decode_fast(&self, p: usize, panel: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::arch::f16c_available() {
+            // SAFETY: AVX2 was checked (F16C implies it here).
+            unsafe { self.decode_avx2(p, panel) };
+            return;
+        }
+        self.decode(p, panel);
+    }
+}
+
 /// Whether this machine takes the fused path.
 pub fn fused() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -552,10 +748,21 @@ pub(super) fn gemm(
         scratch.resize(need, 0.0);
     }
     let panels = &mut scratch[..need];
+    // Panel k: from the codes in panel order when the matrix keeps them,
+    // else unpacked and transposed from its rows (the same bits).
+    let mut decode = |k: usize, panel: &mut [f32]| match q.panels() {
+        Some(p) => {
+            p.decode_fast(k, panel);
+            Ok(())
+        }
+        None => {
+            let r0 = k * PANEL;
+            decode_panel_fast(q, r0, (rows - r0).min(PANEL), &mut row, panel)
+        }
+    };
     if once {
         for (k, panel) in panels.chunks_exact_mut(PANEL * cols).enumerate() {
-            let r0 = k * PANEL;
-            decode_panel_fast(q, r0, (rows - r0).min(PANEL), &mut row, panel)?;
+            decode(k, panel)?;
         }
     }
     let mut b0 = 0;
@@ -567,7 +774,7 @@ pub(super) fn gemm(
             let panel = if once {
                 &panels[r0 * cols..(r0 + PANEL) * cols]
             } else {
-                decode_panel_fast(q, r0, nr, &mut row, panels)?;
+                decode(r0 / PANEL, panels)?;
                 &panels[..]
             };
             let mut d = Dest {
@@ -754,6 +961,102 @@ mod tests {
             ..Epilogue::NONE
         };
         assert_eq!(nan.check(n, rows), Err(QuantError::BadClamp));
+    }
+
+    /// Codes in panel order decode to the bits of `decode_panel`, value by
+    /// value and with AVX2: every width, scheme, scale type and group,
+    /// a partial last panel (19 rows) and partial last groups.
+    #[test]
+    fn packed_panels_decode_like_the_rows() {
+        let mut rng = crate::rng::Rng::new(23);
+        let mut checked = 0;
+        for scale in [ScaleType::F16, ScaleType::Bf16] {
+            for bits in [Bits::Q8, Bits::Q4, Bits::Q2] {
+                for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+                    for (group, cols) in [(32, 40), (64, 64), (128, 300), (32, 7)] {
+                        let f = Format::new(bits, scheme, group, scale).unwrap();
+                        let rows = 19;
+                        let w: Vec<f32> = (0..rows * cols)
+                            .map(|_| rng.next_f64() as f32 - 0.4)
+                            .collect();
+                        let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
+                        let p = Panels::new(&q);
+                        let mut row = vec![0.0f32; cols];
+                        for k in 0..rows.div_ceil(PANEL) {
+                            let r0 = k * PANEL;
+                            let mut want = vec![7.0f32; cols * PANEL];
+                            decode_panel(&q, r0, (rows - r0).min(PANEL), &mut row, &mut want)
+                                .unwrap();
+                            let mut got = vec![-7.0f32; cols * PANEL];
+                            p.decode(k, &mut got);
+                            let same = |a: &[f32], b: &[f32]| {
+                                a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+                            };
+                            let case = alloc::format!(
+                                "{bits:?} {scheme:?} {scale:?} g{group} cols {cols} panel {k}"
+                            );
+                            assert!(same(&got, &want), "{case}");
+                            #[cfg(target_arch = "x86_64")]
+                            if crate::arch::f16c_available() {
+                                let mut v = vec![3.0f32; cols * PANEL];
+                                // SAFETY: AVX2 was checked.
+                                unsafe { p.decode_avx2(k, &mut v) };
+                                assert!(same(&v, &want), "AVX2 {case}");
+                            }
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 96);
+    }
+
+    /// A matrix that keeps its codes in panel order too has the same value
+    /// and gives the same product bits: one block and several, partial
+    /// panels and tiles, with an epilogue, NaN and signed zeros in `x`.
+    #[test]
+    fn packed_product_equals_unpacked() {
+        let mut rng = crate::rng::Rng::new(29);
+        let mut scratch = Vec::new();
+        for bits in [Bits::Q8, Bits::Q4] {
+            for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+                let f = Format::new(bits, scheme, 32, ScaleType::F16).unwrap();
+                for (rows, cols, n) in [(40, 24, 7), (19, 70, 130), (16, 33, 61)] {
+                    let w: Vec<f32> = (0..rows * cols)
+                        .map(|_| rng.next_f64() as f32 - 0.5)
+                        .collect();
+                    let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
+                    let mut packed = q.clone();
+                    packed.pack_panels();
+                    assert!(packed.panels().is_some() && q.panels().is_none());
+                    assert_eq!(packed, q);
+                    let x: Vec<f32> = (0..n * cols)
+                        .map(|i| match i % 37 {
+                            3 => f32::NAN,
+                            8 => -0.0,
+                            _ => rng.next_f64() as f32 * 4.0 - 2.0,
+                        })
+                        .collect();
+                    let bias: Vec<f32> = (0..rows).map(|i| i as f32 * 0.1 - 1.0).collect();
+                    let e = Epilogue {
+                        bias: &bias,
+                        clamp: Some((0.0, 6.0)),
+                        res: &[],
+                    };
+                    let mut want = vec![0.0f32; n * rows];
+                    let mut got = vec![1.0f32; n * rows];
+                    q.gemm_with(&x, n, &mut want, &e, &mut scratch).unwrap();
+                    packed.gemm_with(&x, n, &mut got, &e, &mut scratch).unwrap();
+                    assert!(
+                        got.iter()
+                            .zip(&want)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{bits:?} {scheme:?} {rows} x {cols}, n {n}"
+                    );
+                }
+            }
+        }
     }
 
     /// The product with the epilogue fused into its stores equals the plain

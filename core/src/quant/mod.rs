@@ -265,6 +265,9 @@ pub struct QuantMatrix {
     codes: Vec<u8>,
     scales: Vec<u16>,
     mins: Vec<u16>,
+    /// The codes also in panel order, when [`QuantMatrix::pack_panels`]
+    /// was called (a cache: not part of the matrix's value).
+    panels: gemm::PanelCache,
 }
 
 fn check(len: usize, expected: usize) -> Result<(), QuantError> {
@@ -343,6 +346,7 @@ impl QuantMatrix {
             codes,
             scales,
             mins,
+            panels: gemm::PanelCache::default(),
         })
     }
 
@@ -562,6 +566,22 @@ impl QuantMatrix {
             self.gemv(xr, yr)?;
         }
         epi.apply(y, self.rows, 0)
+    }
+
+    /// Keeps the codes also in the order the batched product reads them
+    /// (see [`gemm::Panels`]): one more byte per weight and four per group
+    /// and row for the scales (eight with minimums), after which
+    /// [`QuantMatrix::gemm_with`] converts each panel from bytes already in
+    /// place instead of unpacking and transposing rows. The results are the
+    /// same bits.
+    pub fn pack_panels(&mut self) {
+        self.panels = gemm::PanelCache(Some(gemm::Panels::new(self)));
+    }
+
+    /// The codes in panel order, when [`QuantMatrix::pack_panels`] was
+    /// called.
+    pub fn panels(&self) -> Option<&gemm::Panels> {
+        self.panels.0.as_ref()
     }
 
     /// Batches of at least this many rows take the panel product of module
