@@ -334,7 +334,24 @@ unsafe fn depthwise_row_3x3(o: &Operands<'_>, y: &mut [f32], oy: usize, c0: usiz
             *ft = _mm256_loadu_ps(f.as_ptr().add(t * c + c0));
         }
         let row = x.as_ptr().add((oy * s - pt) * g.w * c + c0);
-        for ox in inner.clone() {
+        // Two pixels per pass (two independent chains of adds), then the
+        // odd one.
+        let mut ox = inner.start;
+        while ox + 2 <= inner.end {
+            let xp = row.add((ox * s - pl) * c);
+            let (mut a0, mut a1) = (b, b);
+            for (t, ft) in taps.iter().enumerate() {
+                let at = ((t / 3) * g.w + t % 3) * c;
+                let p0 = _mm256_mul_ps(_mm256_loadu_ps(xp.add(at)), *ft);
+                let p1 = _mm256_mul_ps(_mm256_loadu_ps(xp.add(at + s * c)), *ft);
+                a0 = _mm256_add_ps(a0, p0);
+                a1 = _mm256_add_ps(a1, p1);
+            }
+            cl.store(y.as_mut_ptr().add((oy * ow + ox) * c + c0), &[a0]);
+            cl.store(y.as_mut_ptr().add((oy * ow + ox + 1) * c + c0), &[a1]);
+            ox += 2;
+        }
+        if ox < inner.end {
             let xp = row.add((ox * s - pl) * c);
             let mut acc = b;
             for (t, ft) in taps.iter().enumerate() {

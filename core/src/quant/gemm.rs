@@ -744,10 +744,13 @@ pub(super) fn gemm(
     let npanels = rows.div_ceil(PANEL);
     let once = n > BLOCK;
     let need = PANEL * cols * if once { npanels } else { 1 };
-    if scratch.len() < need {
-        scratch.resize(need, 0.0);
+    // The panels start on a 64-byte boundary inside `scratch`, so that no
+    // load of two weight vectors straddles cache lines.
+    if scratch.len() < need + 15 {
+        scratch.resize(need + 15, 0.0);
     }
-    let panels = &mut scratch[..need];
+    let at = (64 - scratch.as_ptr() as usize % 64) % 64 / 4;
+    let panels = &mut scratch[at..at + need];
     // Panel k: from the codes in panel order when the matrix keeps them,
     // else unpacked and transposed from its rows (the same bits).
     let mut decode = |k: usize, panel: &mut [f32]| match q.panels() {
