@@ -683,16 +683,42 @@ unsafe fn sums<const NP: usize>(
 ) -> [[core::arch::x86_64::__m256; 2]; TILE] {
     use core::arch::x86_64::*;
     let mut a = [[_mm256_setzero_ps(); 2]; TILE];
-    // SAFETY (all loads): inside `panel` and `x` (caller).
-    unsafe {
-        for c in 0..cols {
-            let w0 = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL));
-            let w1 = _mm256_loadu_ps(panel.as_ptr().add(c * PANEL + 8));
+    // Column `c`'s twelve (2·NP) multiply-adds.
+    #[inline(always)]
+    unsafe fn step<const NP: usize>(
+        a: &mut [[__m256; 2]; TILE],
+        panel: *const f32,
+        x: *const f32,
+        cols: usize,
+        c: usize,
+    ) {
+        // SAFETY: inside `panel` and `x` (the caller's bounds).
+        unsafe {
+            let w0 = _mm256_loadu_ps(panel.add(c * PANEL));
+            let w1 = _mm256_loadu_ps(panel.add(c * PANEL + 8));
             for (p, ap) in a.iter_mut().enumerate().take(NP) {
-                let xv = _mm256_broadcast_ss(&*x.as_ptr().add(p * cols + c));
+                let xv = _mm256_broadcast_ss(&*x.add(p * cols + c));
                 ap[0] = _mm256_fmadd_ps(w0, xv, ap[0]);
                 ap[1] = _mm256_fmadd_ps(w1, xv, ap[1]);
             }
+        }
+    }
+    // Four columns per pass (fewer address and loop instructions per
+    // multiply-add), then the rest; each sum still goes column by column.
+    let (pp, xp) = (panel.as_ptr(), x.as_ptr());
+    let mut c = 0;
+    // SAFETY (all steps): c < cols, so inside `panel` and `x` (caller).
+    unsafe {
+        while c + 4 <= cols {
+            step::<NP>(&mut a, pp, xp, cols, c);
+            step::<NP>(&mut a, pp, xp, cols, c + 1);
+            step::<NP>(&mut a, pp, xp, cols, c + 2);
+            step::<NP>(&mut a, pp, xp, cols, c + 3);
+            c += 4;
+        }
+        while c < cols {
+            step::<NP>(&mut a, pp, xp, cols, c);
+            c += 1;
         }
     }
     a
