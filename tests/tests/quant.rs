@@ -153,6 +153,8 @@ fn panel_gemm_matches_its_specification_and_the_dense_product() {
             (PANEL + 3, 37, BLOCK + 1),
             (17, 100, 9),
             (2 * PANEL, 129, 2 * BLOCK + 7),
+            // A last panel of eight rows (its twelve-row tiles) and tails.
+            (PANEL + PANEL / 2, 40, BLOCK + 13),
         ] {
             let w = gaussian(&mut rng, rows * cols, 0.3);
             let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();

@@ -27,6 +27,8 @@ pub const PANEL: usize = 16;
 pub const BLOCK: usize = 60;
 /// Input rows computed together (2 · TILE accumulators in registers).
 pub const TILE: usize = 6;
+/// Input rows computed together against a panel of eight weight rows.
+const HALF_TILE: usize = 2 * TILE;
 
 /// What happens to each output after its sum, in this order: `+ bias[r]`
 /// (the output's row of the weight matrix, i.e. its channel), the clamp
@@ -634,38 +636,88 @@ unsafe fn tile_fma(
         }
         return d.store(&acc, np);
     }
+    // SAFETY: AVX2 (caller).
+    unsafe { store_rows(d, &a[..np]) }
+}
+
+/// Stores rows `d.i..d.i + rows.len()` of `8·NV` outputs each (weight rows
+/// `d.r0..`, all present) with the epilogue in registers: the same
+/// operations as [`Epilogue::apply`] (add, `max(lo, v)` then `min(hi, v)`,
+/// which is `clamp` including NaN and signed zeros, add).
+///
+/// # Safety
+/// AVX2; the epilogue was checked against the output.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn store_rows<const NV: usize>(
+    d: &mut Dest<'_, '_>,
+    rows: &[[core::arch::x86_64::__m256; NV]],
+) -> Result<(), QuantError> {
+    use core::arch::x86_64::*;
     let e = d.epi;
     let (lo, hi) = e.clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
     let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
-    let b = e.bias.get(d.r0..d.r0 + PANEL);
-    for (p, ap) in a.iter().enumerate().take(np) {
+    let width = 8 * NV;
+    let b = e.bias.get(d.r0..d.r0 + width);
+    for (p, ap) in rows.iter().enumerate() {
         let at = (d.i + p) * d.rows + d.r0;
-        let Some(dst) = d.y.get_mut(at..at + PANEL) else {
+        let Some(dst) = d.y.get_mut(at..at + width) else {
             return Err(QuantError::LengthMismatch {
-                expected: at + PANEL,
+                expected: at + width,
                 found: d.y.len(),
             });
         };
-        let mut v = *ap;
-        // SAFETY: sixteen floats in `b`, `r` and `dst` (slices of that length).
-        unsafe {
-            if let Some(b) = b {
-                v[0] = _mm256_add_ps(v[0], _mm256_loadu_ps(b.as_ptr()));
-                v[1] = _mm256_add_ps(v[1], _mm256_loadu_ps(b.as_ptr().add(8)));
+        let r = e.res.get(at..at + width);
+        for (k, &a) in ap.iter().enumerate() {
+            let mut v = a;
+            // SAFETY: `b`, `r` and `dst` hold `width` floats, and 8·k + 8 <=
+            // width.
+            unsafe {
+                if let Some(b) = b {
+                    v = _mm256_add_ps(v, _mm256_loadu_ps(b.as_ptr().add(8 * k)));
+                }
+                if e.clamp.is_some() {
+                    v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
+                }
+                if let Some(r) = r {
+                    v = _mm256_add_ps(v, _mm256_loadu_ps(r.as_ptr().add(8 * k)));
+                }
+                _mm256_storeu_ps(dst.as_mut_ptr().add(8 * k), v);
             }
-            if e.clamp.is_some() {
-                v[0] = _mm256_min_ps(hi, _mm256_max_ps(lo, v[0]));
-                v[1] = _mm256_min_ps(hi, _mm256_max_ps(lo, v[1]));
-            }
-            if let Some(r) = e.res.get(at..at + PANEL) {
-                v[0] = _mm256_add_ps(v[0], _mm256_loadu_ps(r.as_ptr()));
-                v[1] = _mm256_add_ps(v[1], _mm256_loadu_ps(r.as_ptr().add(8)));
-            }
-            _mm256_storeu_ps(dst.as_mut_ptr(), v[0]);
-            _mm256_storeu_ps(dst.as_mut_ptr().add(8), v[1]);
         }
     }
     Ok(())
+}
+
+/// The sums of a half panel (weight rows 0..8 only) for [`HALF_TILE`] input
+/// rows: one weight vector and twelve accumulators per column, each sum
+/// column by column — the first eight lanes of [`sums`], for twice the
+/// input rows.
+///
+/// # Safety
+/// AVX2 and FMA; `panel` holds `cols · PANEL` values, `x` `HALF_TILE · cols`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn half_sums(
+    panel: &[f32],
+    x: &[f32],
+    cols: usize,
+) -> [[core::arch::x86_64::__m256; 1]; HALF_TILE] {
+    use core::arch::x86_64::*;
+    let mut a = [[_mm256_setzero_ps(); 1]; HALF_TILE];
+    let (pp, xp) = (panel.as_ptr(), x.as_ptr());
+    // SAFETY (all loads): c < cols, inside `panel` and `x` (caller).
+    unsafe {
+        for c in 0..cols {
+            let w = _mm256_loadu_ps(pp.add(c * PANEL));
+            for (p, ap) in a.iter_mut().enumerate() {
+                ap[0] = _mm256_fmadd_ps(w, _mm256_broadcast_ss(&*xp.add(p * cols + c)), ap[0]);
+            }
+        }
+    }
+    a
 }
 
 /// The sums of [`tile_fma`] for `NP` input rows (a constant, so that all
@@ -738,6 +790,20 @@ unsafe fn tiles_fma(
     b1: usize,
     d: &mut Dest<'_, '_>,
 ) -> Result<(), QuantError> {
+    // A panel of eight weight rows (the last of a matrix whose rows are 8
+    // past a multiple of 16): twelve input rows per tile with one vector of
+    // sums each, instead of six with two (half of them zero).
+    if d.nr == PANEL / 2 {
+        while d.i + HALF_TILE <= b1 {
+            let xs = &x[d.i * cols..(d.i + HALF_TILE) * cols];
+            // SAFETY: as required (caller); all eight rows exist.
+            unsafe {
+                let a = half_sums(panel, xs, cols);
+                store_rows(d, &a)?;
+            }
+            d.i += HALF_TILE;
+        }
+    }
     while d.i < b1 {
         let np = (b1 - d.i).min(TILE);
         let xs = &x[d.i * cols..(d.i + np) * cols];
