@@ -45,7 +45,26 @@ pub(crate) unsafe fn gemv(q: &QuantMatrix, x: &[f32], y: &mut [f32]) {
     let zs = f32::from(f.zero_point());
     let z = _mm256_set1_ps(zs);
     let asym = f.scheme == Scheme::Asymmetric;
+    // Each row's scales and minimums decoded together first (eight at a
+    // time with F16C where the CPU has it; the same values as `params`).
+    let f16c = crate::arch::f16c_available();
+    let (mut ds, mut ms) = (alloc::vec![0.0f32; gpr], alloc::vec![0.0f32; gpr]);
     for (r, yr) in y.iter_mut().enumerate() {
+        let row = r * gpr..(r + 1) * gpr;
+        for (out, bits) in [
+            (&mut ds, q.scales.get(row.clone())),
+            (&mut ms, q.mins.get(row)),
+        ] {
+            match bits {
+                // SAFETY: F16C (and AVX2) were checked.
+                Some(b) if f16c => unsafe { decode_scales(f.scale, b, out) },
+                Some(b) => out
+                    .iter_mut()
+                    .zip(b)
+                    .for_each(|(o, &v)| *o = f.scale.decode(v)),
+                None => out.fill(0.0),
+            }
+        }
         // Row accumulator: Σ_g d_g·dot_g (+ m_g·Σx_g) kept in a vector; one
         // horizontal sum per row. Four dot accumulators per group break the
         // add latency chain.
@@ -54,7 +73,7 @@ pub(crate) unsafe fn gemv(q: &QuantMatrix, x: &[f32], y: &mut [f32]) {
         for (g, xg) in x.chunks(f.group).enumerate() {
             let gi = r * gpr + g;
             let packed = &q.codes[gi * gb..(gi + 1) * gb];
-            let (d, m) = q.params(gi);
+            let (d, m) = (ds[g], ms[g]);
             let full = xg.len() / 32 * 32;
             let mut dv = [_mm256_setzero_ps(); 4];
             let mut sxv = _mm256_setzero_ps();
