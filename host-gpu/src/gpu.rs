@@ -453,6 +453,15 @@ impl Gpu {
 
     /// Runs a prepared job once and reads back the first `n` floats of its output.
     fn run_and_read(&self, job: &Job<'_>, n: usize) -> Result<Vec<f32>, GpuError> {
+        Ok(self
+            .run_and_read_words(job, n)?
+            .into_iter()
+            .map(f32::from_bits)
+            .collect())
+    }
+
+    /// Runs a prepared job once and reads back the first `n` words of its output.
+    fn run_and_read_words(&self, job: &Job<'_>, n: usize) -> Result<Vec<u32>, GpuError> {
         let bytes = (n * 4) as u64;
         let rb = self.buffer(
             "readback",
@@ -465,7 +474,7 @@ impl Gpu {
         job.encode(&mut enc);
         enc.copy_buffer_to_buffer(&job.out, 0, &rb, 0, bytes);
         self.queue.submit([enc.finish()]);
-        self.read_back(&rb, n)
+        self.read_words(&rb, n)
     }
 
     /// Throughput of the log-Bessel kernel with inputs resident on the GPU:
@@ -595,18 +604,7 @@ impl Gpu {
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
         );
         let job = self.copy_job(&a, &b, bytes / 16);
-        let rb = self.buffer(
-            "copy_read",
-            bytes,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        );
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        job.encode(&mut enc);
-        enc.copy_buffer_to_buffer(&b, 0, &rb, 0, bytes);
-        self.queue.submit([enc.finish()]);
-        self.read_words(&rb, src.len())
+        self.run_and_read_words(&job, src.len())
     }
 
     /// The streaming copy of `vec4s` 16-byte elements from `a` to `b`:

@@ -954,36 +954,50 @@ mod tests {
         if !crate::arch::f16c_available() {
             return;
         }
-        let mut rng = crate::rng::Rng::new(9);
         let mut checked = 0;
+        each_test_matrix(9, |q, case| {
+            let cols = q.cols();
+            let mut row = vec![0.0f32; cols];
+            for (r0, nr) in [(0, 16), (16, 3), (2, 1), (3, 9)] {
+                let mut a = vec![7.0f32; cols * PANEL];
+                let mut b = vec![-7.0f32; cols * PANEL];
+                decode_panel(q, r0, nr, &mut row, &mut a).unwrap();
+                // SAFETY: AVX2 was checked; sizes as required.
+                unsafe { decode_panel_avx2(q, r0, nr, &mut b) };
+                assert!(same_bits(&a, &b), "{case} rows {r0}+{nr}");
+                checked += 1;
+            }
+        });
+        assert_eq!(checked, 192);
+    }
+
+    /// Whether two slices hold the same bits.
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    /// Calls `f` with a 19-row matrix of every width, scheme, scale type and
+    /// group (columns inside and across groups), and its description.
+    fn each_test_matrix(seed: u64, mut f: impl FnMut(&QuantMatrix, &str)) {
+        let mut rng = crate::rng::Rng::new(seed);
         for scale in [ScaleType::F16, ScaleType::Bf16] {
             for bits in [Bits::Q8, Bits::Q4, Bits::Q2] {
                 for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
                     for (group, cols) in [(32, 40), (64, 64), (128, 300), (32, 7)] {
-                        let f = Format::new(bits, scheme, group, scale).unwrap();
+                        let fmt = Format::new(bits, scheme, group, scale).unwrap();
                         let rows = 19;
                         let w: Vec<f32> = (0..rows * cols)
                             .map(|_| rng.next_f64() as f32 - 0.4)
                             .collect();
-                        let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
-                        let mut row = vec![0.0f32; cols];
-                        for (r0, nr) in [(0, 16), (16, 3), (2, 1), (3, 9)] {
-                            let mut a = vec![7.0f32; cols * PANEL];
-                            let mut b = vec![-7.0f32; cols * PANEL];
-                            decode_panel(&q, r0, nr, &mut row, &mut a).unwrap();
-                            // SAFETY: AVX2 was checked; sizes as required.
-                            unsafe { decode_panel_avx2(&q, r0, nr, &mut b) };
-                            assert!(
-                                a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
-                                "{bits:?} {scheme:?} {scale:?} g{group} cols {cols} rows {r0}+{nr}"
-                            );
-                            checked += 1;
-                        }
+                        let q = QuantMatrix::quantize(&w, rows, cols, fmt).unwrap();
+                        f(
+                            &q,
+                            &alloc::format!("{bits:?} {scheme:?} {scale:?} g{group} cols {cols}"),
+                        );
                     }
                 }
             }
         }
-        assert_eq!(checked, 192);
     }
 
     /// `Epilogue::apply` equals its steps done one pass after another (bias,
@@ -1063,47 +1077,28 @@ mod tests {
     /// a partial last panel (19 rows) and partial last groups.
     #[test]
     fn packed_panels_decode_like_the_rows() {
-        let mut rng = crate::rng::Rng::new(23);
         let mut checked = 0;
-        for scale in [ScaleType::F16, ScaleType::Bf16] {
-            for bits in [Bits::Q8, Bits::Q4, Bits::Q2] {
-                for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
-                    for (group, cols) in [(32, 40), (64, 64), (128, 300), (32, 7)] {
-                        let f = Format::new(bits, scheme, group, scale).unwrap();
-                        let rows = 19;
-                        let w: Vec<f32> = (0..rows * cols)
-                            .map(|_| rng.next_f64() as f32 - 0.4)
-                            .collect();
-                        let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
-                        let p = Panels::new(&q);
-                        let mut row = vec![0.0f32; cols];
-                        for k in 0..rows.div_ceil(PANEL) {
-                            let r0 = k * PANEL;
-                            let mut want = vec![7.0f32; cols * PANEL];
-                            decode_panel(&q, r0, (rows - r0).min(PANEL), &mut row, &mut want)
-                                .unwrap();
-                            let mut got = vec![-7.0f32; cols * PANEL];
-                            p.decode(k, &mut got);
-                            let same = |a: &[f32], b: &[f32]| {
-                                a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-                            };
-                            let case = alloc::format!(
-                                "{bits:?} {scheme:?} {scale:?} g{group} cols {cols} panel {k}"
-                            );
-                            assert!(same(&got, &want), "{case}");
-                            #[cfg(target_arch = "x86_64")]
-                            if crate::arch::f16c_available() {
-                                let mut v = vec![3.0f32; cols * PANEL];
-                                // SAFETY: AVX2 was checked.
-                                unsafe { p.decode_avx2(k, &mut v) };
-                                assert!(same(&v, &want), "AVX2 {case}");
-                            }
-                            checked += 1;
-                        }
-                    }
+        each_test_matrix(23, |q, case| {
+            let (rows, cols) = (q.rows(), q.cols());
+            let p = Panels::new(q);
+            let mut row = vec![0.0f32; cols];
+            for k in 0..rows.div_ceil(PANEL) {
+                let r0 = k * PANEL;
+                let mut want = vec![7.0f32; cols * PANEL];
+                decode_panel(q, r0, (rows - r0).min(PANEL), &mut row, &mut want).unwrap();
+                let mut got = vec![-7.0f32; cols * PANEL];
+                p.decode(k, &mut got);
+                assert!(same_bits(&got, &want), "{case} panel {k}");
+                #[cfg(target_arch = "x86_64")]
+                if crate::arch::f16c_available() {
+                    let mut v = vec![3.0f32; cols * PANEL];
+                    // SAFETY: AVX2 was checked.
+                    unsafe { p.decode_avx2(k, &mut v) };
+                    assert!(same_bits(&v, &want), "AVX2 {case} panel {k}");
                 }
+                checked += 1;
             }
-        }
+        });
         assert_eq!(checked, 96);
     }
 
