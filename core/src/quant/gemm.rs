@@ -28,6 +28,7 @@ pub const BLOCK: usize = 60;
 /// Input rows computed together (2 · TILE accumulators in registers).
 pub const TILE: usize = 6;
 /// Input rows computed together against a panel of eight weight rows.
+#[cfg(target_arch = "x86_64")]
 const HALF_TILE: usize = 2 * TILE;
 
 /// What happens to each output after its sum, in this order: `+ bias[r]`
