@@ -10,9 +10,9 @@
 // at a time as one vec4 load: the host pads each row's words to a multiple
 // of four with zero words (only 2-bit rows of an odd number of 32-groups
 // need it). x comes padded to the same width with zeros (vector b at
-// x[b · x_stride..], in vec4s), so padding codes add (0 - z)·0 = 0 and need
-// no test; their group index is clamped to the row's last group, so a
-// padding word never reads another row's scale.
+// x[b · x_stride..], in vec4s), so padding codes add d·((0 - z)·0) = 0 for
+// a finite scale and need no test; their group index is clamped to the
+// row's last group, so a padding word never reads another row's scale.
 //
 // A thread holds two vec4s of each of its two rows in flight (64 bytes)
 // before it uses them, and each x vec4 it loads serves both rows. The code
