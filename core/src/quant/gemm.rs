@@ -188,7 +188,8 @@ impl core::fmt::Debug for PanelCache {
 /// minimums as f32. Rows past the matrix have code `z` (or 0) and
 /// `d = m = 0`. A panel then decodes column by column from bytes in place:
 /// `m + d·(c − z)`, the operations of [`QuantMatrix::dequantize_row`]
-/// (`c − z` is exact either way), so the same bits as [`decode_panel`].
+/// (`c − z` is exact either way), so the same bits as the rows decoded
+/// and transposed.
 #[derive(Clone)]
 pub struct Panels {
     cols: usize,
