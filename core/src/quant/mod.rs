@@ -569,8 +569,8 @@ impl QuantMatrix {
     }
 
     /// Keeps the codes also in the order the batched product reads them
-    /// (see [`gemm::Panels`]): one more byte per weight and four per group
-    /// and row for the scales (eight with minimums), after which
+    /// (see [`gemm::Panels`]): one more byte per weight and eight per group
+    /// and row (scale and minimum as f32), after which
     /// [`QuantMatrix::gemm_with`] converts each panel from bytes already in
     /// place instead of unpacking and transposing rows. The results are the
     /// same bits.
