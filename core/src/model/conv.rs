@@ -401,27 +401,41 @@ unsafe fn group<const NV: usize, const DW: bool>(
         let mut oxs = oxs;
         while let Some(ox) = oxs.next() {
             let (kx0, kx1) = g.taps(ox, pl, g.w);
-            // Depthwise: two pixels with the same taps at once (twice the
-            // independent sums, each filter vector loaded once for both);
-            // each output's operations are unchanged.
-            if DW && oxs.start < oxs.end && g.taps(ox + 1, pl, g.w) == (kx0, kx1) {
+            // Two pixels with the same taps at once (twice the independent
+            // sums, each filter vector loaded once for both); each output's
+            // operations are unchanged.
+            if oxs.start < oxs.end && g.taps(ox + 1, pl, g.w) == (kx0, kx1) {
                 let (mut a0, mut a1) = (b, b);
                 let step = g.s * c;
                 for ky in ky0..ky1 {
                     let iy = oy * g.s + ky - pt;
                     let ix = ox * g.s + kx0 - pl;
-                    let mut xp = x.as_ptr().add((iy * g.w + ix) * c + o0);
-                    let mut fp = f.as_ptr().add((ky * g.k + kx0) * c + o0);
-                    for _ in kx0..kx1 {
-                        for v in 0..NV {
-                            let fv = _mm256_loadu_ps(fp.add(8 * v));
-                            let p0 = _mm256_mul_ps(_mm256_loadu_ps(xp.add(8 * v)), fv);
-                            let p1 = _mm256_mul_ps(_mm256_loadu_ps(xp.add(step + 8 * v)), fv);
-                            a0[v] = _mm256_add_ps(a0[v], p0);
-                            a1[v] = _mm256_add_ps(a1[v], p1);
+                    if DW {
+                        let mut xp = x.as_ptr().add((iy * g.w + ix) * c + o0);
+                        let mut fp = f.as_ptr().add((ky * g.k + kx0) * c + o0);
+                        for _ in kx0..kx1 {
+                            for v in 0..NV {
+                                let fv = _mm256_loadu_ps(fp.add(8 * v));
+                                let p0 = _mm256_mul_ps(_mm256_loadu_ps(xp.add(8 * v)), fv);
+                                let p1 = _mm256_mul_ps(_mm256_loadu_ps(xp.add(step + 8 * v)), fv);
+                                a0[v] = _mm256_add_ps(a0[v], p0);
+                                a1[v] = _mm256_add_ps(a1[v], p1);
+                            }
+                            xp = xp.add(c);
+                            fp = fp.add(c);
                         }
-                        xp = xp.add(c);
-                        fp = fp.add(c);
+                    } else {
+                        let xp = x.as_ptr().add((iy * g.w + ix) * c);
+                        let fp = f.as_ptr().add((ky * g.k + kx0) * c * cout + o0);
+                        for t in 0..(kx1 - kx0) * c {
+                            let x0 = _mm256_broadcast_ss(&*xp.add(t));
+                            let x1 = _mm256_broadcast_ss(&*xp.add(step + t));
+                            for v in 0..NV {
+                                let fv = _mm256_loadu_ps(fp.add(t * cout + 8 * v));
+                                a0[v] = _mm256_add_ps(a0[v], _mm256_mul_ps(x0, fv));
+                                a1[v] = _mm256_add_ps(a1[v], _mm256_mul_ps(x1, fv));
+                            }
+                        }
                     }
                 }
                 clamp.store(y.as_mut_ptr().add((oy * ow + ox) * cout + o0), &a0);
