@@ -336,16 +336,24 @@ unsafe fn depthwise_row_3x3(o: &Operands<'_>, y: &mut [f32], oy: usize, c0: usiz
         let row = x.as_ptr().add((oy * s - pt) * g.w * c + c0);
         // Two pixels per pass (two independent chains of adds), then the
         // odd one.
+        // Offsets of the taps within an input row (the first pixel's, then
+        // the second's), hoisted so that the nine taps and both sums stay
+        // in registers.
+        let (wc, sc) = (g.w * c, s * c);
+        let offs = [0, c, 2 * c, sc, sc + c, sc + 2 * c];
         let mut ox = inner.start;
         while ox + 2 <= inner.end {
             let xp = row.add((ox * s - pl) * c);
             let (mut a0, mut a1) = (b, b);
-            for (t, ft) in taps.iter().enumerate() {
-                let at = ((t / 3) * g.w + t % 3) * c;
-                let p0 = _mm256_mul_ps(_mm256_loadu_ps(xp.add(at)), *ft);
-                let p1 = _mm256_mul_ps(_mm256_loadu_ps(xp.add(at + s * c)), *ft);
-                a0 = _mm256_add_ps(a0, p0);
-                a1 = _mm256_add_ps(a1, p1);
+            for ky in 0..3 {
+                let rp = xp.add(ky * wc);
+                for kx in 0..3 {
+                    let ft = taps[ky * 3 + kx];
+                    let p0 = _mm256_mul_ps(_mm256_loadu_ps(rp.add(offs[kx])), ft);
+                    let p1 = _mm256_mul_ps(_mm256_loadu_ps(rp.add(offs[3 + kx])), ft);
+                    a0 = _mm256_add_ps(a0, p0);
+                    a1 = _mm256_add_ps(a1, p1);
+                }
             }
             cl.store(y.as_mut_ptr().add((oy * ow + ox) * c + c0), &[a0]);
             cl.store(y.as_mut_ptr().add((oy * ow + ox + 1) * c + c0), &[a1]);
