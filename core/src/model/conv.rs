@@ -334,11 +334,10 @@ unsafe fn depthwise_row_3x3(o: &Operands<'_>, y: &mut [f32], oy: usize, c0: usiz
             *ft = _mm256_loadu_ps(f.as_ptr().add(t * c + c0));
         }
         let row = x.as_ptr().add((oy * s - pt) * g.w * c + c0);
-        // Two pixels per pass (two independent chains of adds), then the
-        // odd one.
-        // Offsets of the taps within an input row (the first pixel's, then
-        // the second's), hoisted so that the nine taps and both sums stay
-        // in registers.
+        // Two pixels per pass (two independent chains of adds), with the
+        // taps' offsets within an input row (the first pixel's, then the
+        // second's) hoisted so that the nine taps and both sums stay in
+        // registers.
         let (wc, sc) = (g.w * c, s * c);
         let offs = [0, c, 2 * c, sc, sc + c, sc + 2 * c];
         let mut ox = inner.start;
@@ -359,17 +358,8 @@ unsafe fn depthwise_row_3x3(o: &Operands<'_>, y: &mut [f32], oy: usize, c0: usiz
             cl.store(y.as_mut_ptr().add((oy * ow + ox + 1) * c + c0), &[a1]);
             ox += 2;
         }
-        if ox < inner.end {
-            let xp = row.add((ox * s - pl) * c);
-            let mut acc = b;
-            for (t, ft) in taps.iter().enumerate() {
-                let (ky, kx) = (t / 3, t % 3);
-                let p = _mm256_mul_ps(_mm256_loadu_ps(xp.add((ky * g.w + kx) * c)), *ft);
-                acc = _mm256_add_ps(acc, p);
-            }
-            cl.store(y.as_mut_ptr().add((oy * ow + ox) * c + c0), &[acc]);
-        }
-        group::<1, true>(o, y, oy, c0, inner.end..ow);
+        // The odd inner pixel, if any, and the right border.
+        group::<1, true>(o, y, oy, c0, ox..ow);
     }
 }
 
