@@ -534,12 +534,13 @@ fn transpose8(v: [core::arch::x86_64::__m256; 8]) -> [core::arch::x86_64::__m256
     ]
 }
 
-/// [`decode_panel`], by [`decode_panel_avx2`] where the CPU has AVX2.
+/// [`decode_panel`], by [`decode_panel_avx2`] where the CPU has AVX2;
+/// `row` (a row's scratch) is sized only where the scalar decoder needs it.
 fn decode_panel_fast(
     q: &QuantMatrix,
     r0: usize,
     nr: usize,
-    row: &mut [f32],
+    row: &mut Vec<f32>,
     panel: &mut [f32],
 ) -> Result<(), QuantError> {
     #[cfg(target_arch = "x86_64")]
@@ -548,6 +549,7 @@ fn decode_panel_fast(
         unsafe { decode_panel_avx2(q, r0, nr, panel) };
         return Ok(());
     }
+    row.resize(q.cols(), 0.0);
     decode_panel(q, r0, nr, row, panel)
 }
 
@@ -830,7 +832,7 @@ pub(super) fn gemm(
     let (rows, cols) = (q.rows(), q.cols());
     epi.check(n, rows)?;
     let fma = fused();
-    let mut row = vec![0.0f32; cols];
+    let mut row = Vec::new();
     let mut acc = [[0.0f32; PANEL]; TILE];
     // More than one block of input rows: every panel is decoded once up
     // front (the layer's weights in f32, a transient buffer) instead of once
