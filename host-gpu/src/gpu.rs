@@ -666,9 +666,7 @@ impl Gpu {
                 args: x.len(),
             });
         }
-        let (row_bytes, _) = gemv_widths(w);
-        let max_rows = usize::try_from(self.max_binding).unwrap_or(usize::MAX) / row_bytes.max(1);
-        let chunk = max_rows.clamp(1, 65535 * 64);
+        let chunk = self.gemv_rows(w);
         let mut y = Vec::with_capacity(w.rows());
         let mut r0 = 0;
         while r0 < w.rows() {
@@ -711,9 +709,8 @@ impl Gpu {
                 args: x.len(),
             });
         }
-        let (row_bytes, width) = gemv_widths(w);
-        let max_rows = usize::try_from(self.max_binding).unwrap_or(usize::MAX) / row_bytes.max(1);
-        let chunk = max_rows.clamp(1, 65535 * 64);
+        let (_, width) = gemv_widths(w);
+        let chunk = self.gemv_rows(w);
         // Vectors per dispatch: the z limit, and x and y within a binding.
         let per =
             (usize::try_from(self.max_binding).unwrap_or(usize::MAX) / 4 / width.max(rows).max(1))
@@ -847,13 +844,18 @@ impl Gpu {
                 args: x.len(),
             });
         }
-        // The dispatch is two-dimensional: only the binding size limits
-        // the rows of one dispatch.
-        let (row_bytes, _) = gemv_widths(w);
-        let max_rows = usize::try_from(self.max_storage).unwrap_or(usize::MAX) / row_bytes.max(1);
-        let rows = w.rows().min(max_rows.clamp(1, 65535 * 64));
+        let rows = w.rows().min(self.gemv_rows(w));
         let job = self.quant_gemv_job(w, x, 0, rows, 1);
         Ok((rows * w.cols()) as f64 / self.seconds_per_dispatch(&job, reps)?)
+    }
+
+    /// Rows of `w` per GEMV dispatch: as many as one storage binding holds
+    /// (the dispatch is two-dimensional, so the one-dimensional kernels'
+    /// workgroup cap does not apply), at most 65,535 · 64.
+    fn gemv_rows(&self, w: &shoal_core::quant::QuantMatrix) -> usize {
+        let (row_bytes, _) = gemv_widths(w);
+        (usize::try_from(self.max_storage).unwrap_or(usize::MAX) / row_bytes.max(1))
+            .clamp(1, 65535 * 64)
     }
 
     /// Uploads rows `r0..r1` of `w` and `x`; the job's output holds `y`.
