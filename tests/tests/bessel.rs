@@ -84,6 +84,11 @@ fn tables() -> Vec<(String, Vec<BesselRef>)> {
         "own f32-exact".to_string(),
         read_bessel_csv(&own32).expect("tests/ref/bessel_ref_f32.csv is committed"),
     ));
+    let small = workspace_root().join("tests/ref/bessel_ref_small_f32.csv");
+    t.push((
+        "own small-x f32-exact".to_string(),
+        read_bessel_csv(&small).expect("tests/ref/bessel_ref_small_f32.csv is committed"),
+    ));
     if let Some(shared) = shared_dir() {
         let p = shared.join("reference/bessel/ref_grid.csv");
         if p.is_file() {

@@ -18,7 +18,7 @@
 use super::debye_table::{SUP as DEBYE_SUP, U as DEBYE_U};
 use super::lanes::{pair_methods, scalar_methods, Pair};
 use super::scalar::STRIP;
-use super::scalar_f32::{DEBYE_TERMS_F32, LGAMMA2};
+use super::scalar_f32::{DEBYE_TERMS_F32, LGAMMA2, RGAMMA_F32, SINC, SINHC, TEMME_MAX_X};
 
 const TAIL: f32 = 1.490_116_1e-8;
 const LN2_HI: f32 = 0.693_145_75;
@@ -176,17 +176,23 @@ fn two_atanh<L: LanesF32>(s: L) -> L {
 /// get the twin's special values too.
 #[inline(always)]
 pub(crate) fn ln<L: LanesF32>(x: L) -> L {
-    let (e, m) = x.split();
-    let big = c::<L>(SQRT2).lt(m);
-    let m = L::select(big, m.mul(c(0.5)), m);
-    let ef = L::select(big, e.add(c(1.0)), e);
-    let r = two_atanh(m.sub(c(1.0)).div(m.add(c(1.0))));
+    let (ef, r) = ln_parts(x);
     let y = ef.mul(c(LN2_HI)).add(r.add(ef.mul(c(LN2_LO))));
     let y = L::select(x.eq(c(f32::INFINITY)), c(f32::INFINITY), y);
     let y = L::select(x.lt(c(f32::MIN_POSITIVE)), c(f32::NEG_INFINITY), y);
     // NaN or negative: NaN (`x == x` is false for NaN).
     let ok = L::and_not(x.eq(x), x.lt(c(0.0)));
     L::select(ok, y, c(f32::NAN))
+}
+
+/// [`super::scalar_f32`]'s `ln_parts`: `(e, r)` with `ln x = e·ln 2 + r`.
+#[inline(always)]
+fn ln_parts<L: LanesF32>(x: L) -> (L, L) {
+    let (e, m) = x.split();
+    let big = c::<L>(SQRT2).lt(m);
+    let m = L::select(big, m.mul(c(0.5)), m);
+    let ef = L::select(big, e.add(c(1.0)), e);
+    (ef, two_atanh(m.sub(c(1.0)).div(m.add(c(1.0)))))
 }
 
 /// `m ? a() : b()` per lane, evaluating a side only when some lane takes it
@@ -508,6 +514,94 @@ pub(crate) fn integral_k<L: LanesF32>(v: L, x: L) -> L {
     g_ref.add(ln(h.mul(sum)))
 }
 
+/// Horner's rule, lowest coefficient first (the twin's `poly`).
+#[inline(always)]
+fn poly<L: LanesF32>(z: L, coefficients: &[f32]) -> L {
+    let mut acc = c::<L>(0.0);
+    for a in coefficients.iter().rev() {
+        acc = acc.mul(z).add(c(*a));
+    }
+    acc
+}
+
+/// Temme's series of `K` and the upward ratio recurrence, `v < 8`,
+/// `x <= TEMME_MAX_X` (the twin's `temme_k`).
+#[inline(always)]
+pub(crate) fn temme_k<L: LanesF32>(v: L, x: L) -> L {
+    let one = c::<L>(1.0);
+    let n = v.add(c(0.5)).floor();
+    let mu = v.sub(n);
+    let m2 = mu.mul(mu);
+    let (mut g1, mut g2) = (c::<L>(0.0), c::<L>(0.0));
+    for pair in RGAMMA_F32.chunks_exact(2).rev() {
+        g2 = g2.mul(m2).add(c(pair[0]));
+        g1 = g1.mul(m2).sub(c(pair[1]));
+    }
+    let rg_plus = g2.sub(mu.mul(g1));
+    let rg_minus = g2.add(mu.mul(g1));
+    let (e, r) = ln_parts(x);
+    let ln_x = e.mul(c(LN2_HI)).add(r.add(e.mul(c(LN2_LO))));
+    let k = one.sub(e);
+    let ln_2_over_x = k.mul(c(LN2_HI)).add(k.mul(c(LN2_LO)).sub(r));
+    let sigma = mu.mul(ln_2_over_x);
+    let e_sigma = exp(sigma);
+    let inv_e = one.div(e_sigma);
+    let sinhc = choose(
+        sigma.abs().lt(one),
+        #[inline(always)]
+        || poly(sigma.mul(sigma), &SINHC),
+        #[inline(always)]
+        || c::<L>(0.5).mul(e_sigma.sub(inv_e)).div(sigma),
+    );
+    let pimu = c::<L>(PI).mul(mu);
+    let fact = one.div(poly(pimu.mul(pimu), &SINC));
+    let cosh = c::<L>(0.5).mul(e_sigma.add(inv_e));
+    let mut f = fact.mul(cosh.mul(g1).add(sinhc.mul(ln_2_over_x).mul(g2)));
+    let mut p = c::<L>(0.5).mul(e_sigma).div(rg_plus);
+    let mut q = c::<L>(0.5).mul(inv_e).div(rg_minus);
+    let q2 = c::<L>(0.25).mul(x).mul(x);
+    let mut cc = one;
+    let mut sum_f = f;
+    let mut sum_h = p;
+    let mut active = L::mask(true);
+    let mut kk = 1.0f32;
+    while kk < 64.0 {
+        let kl = c::<L>(kk);
+        f = kl.mul(f).add(p).add(q).div(kl.mul(kl).sub(m2));
+        p = p.div(kl.sub(mu));
+        q = q.div(kl.add(mu));
+        cc = cc.mul(q2.div(kl));
+        let df = cc.mul(f);
+        sum_f = L::select(active, sum_f.add(df), sum_f);
+        sum_h = L::select(active, sum_h.add(cc.mul(p.sub(kl.mul(f)))), sum_h);
+        let done = df.abs().le(c::<L>(TAIL).mul(sum_f));
+        active = L::and_not(active, done);
+        if !L::any(active) {
+            break;
+        }
+        kk += 1.0;
+    }
+    let mut rho = x.mul(sum_f).div(c::<L>(2.0).mul(sum_h));
+    let mut prod = one;
+    let mut steps = c::<L>(0.0);
+    let mut order = mu.add(one);
+    let top = v.sub(c(0.25));
+    // At most seven steps (v < 8).
+    for _ in 0..7 {
+        let up = order.lt(top);
+        if !L::any(up) {
+            break;
+        }
+        let d = c::<L>(2.0).mul(order).add(x.mul(rho));
+        prod = L::select(up, prod.mul(d), prod);
+        rho = L::select(up, x.div(d), rho);
+        steps = L::select(up, steps.add(one), steps);
+        order = order.add(one);
+    }
+    let up = ln_2_over_x.add(ln(sum_h.mul(prod))).sub(steps.mul(ln_x));
+    L::select(n.eq(c(0.0)), ln(sum_f), up)
+}
+
 /// One lane kernel: a branch of `ln I` or `ln K`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Kernel {
@@ -516,6 +610,7 @@ pub(crate) enum Kernel {
     HankelI,
     HankelK,
     SeriesI,
+    TemmeK,
     IntegralK,
 }
 
@@ -528,15 +623,17 @@ pub(crate) fn run<L: LanesF32>(kernel: Kernel, v: L, x: L) -> L {
         Kernel::HankelI => hankel::<L, false>(v, x),
         Kernel::HankelK => hankel::<L, true>(v, x),
         Kernel::SeriesI => series_i(v, x),
+        Kernel::TemmeK => temme_k(v, x),
         Kernel::IntegralK => integral_k(v, x),
     }
 }
 
-/// The queue (0 Debye, 1 Hankel, 2 small arguments) for `(v, x)` (with `v`
-/// already `|v|` for K), or `None` when the scalar twin must take it (zero,
-/// subnormal, negative, NaN or infinite inputs: the special values).
+/// The queue (0 Debye, 1 Hankel, 2 small arguments, 3 Temme's series for
+/// K) for `(v, x)` (with `v` already `|v|` for K), or `None` when the
+/// scalar twin must take it (zero, subnormal, negative, NaN or infinite
+/// inputs: the special values).
 #[inline(always)]
-fn queue_of(v: f32, x: f32) -> Option<usize> {
+fn queue_of(v: f32, x: f32, is_k: bool) -> Option<usize> {
     // Both finite and normal (NaN is outside the range), or v exactly 0.
     let normal = f32::MIN_POSITIVE..f32::INFINITY;
     if !normal.contains(&x) || !(normal.contains(&v) || v == 0.0) {
@@ -546,6 +643,8 @@ fn queue_of(v: f32, x: f32) -> Option<usize> {
         0
     } else if x >= 12f32.max(0.5 * v * v) {
         1
+    } else if is_k && x <= TEMME_MAX_X {
+        3
     } else {
         2
     })
@@ -561,12 +660,23 @@ pub(crate) fn fill<const W: usize>(
     is_k: bool,
     run_lanes: impl Fn(Kernel, &[f32; W], &[f32; W]) -> [f32; W],
 ) {
+    // (Queue 3 is never used for I.)
     let kernels = if is_k {
-        [Kernel::DebyeK, Kernel::HankelK, Kernel::IntegralK]
+        [
+            Kernel::DebyeK,
+            Kernel::HankelK,
+            Kernel::IntegralK,
+            Kernel::TemmeK,
+        ]
     } else {
-        [Kernel::DebyeI, Kernel::HankelI, Kernel::SeriesI]
+        [
+            Kernel::DebyeI,
+            Kernel::HankelI,
+            Kernel::SeriesI,
+            Kernel::SeriesI,
+        ]
     };
-    let mut queues: [super::Queue<f32, W>; 3] = core::array::from_fn(|_| super::Queue::new());
+    let mut queues: [super::Queue<f32, W>; 4] = core::array::from_fn(|_| super::Queue::new());
     let n = v.len().min(x.len()).min(out.len());
     let (v, x, out) = (&v[..n], &x[..n], &mut out[..n]);
     let mut put = |i: usize, y: f32| {
@@ -576,7 +686,7 @@ pub(crate) fn fill<const W: usize>(
     };
     for (i, (&a, &b)) in v.iter().zip(x).enumerate() {
         let a = if is_k { libm::fabsf(a) } else { a };
-        match queue_of(a, b).and_then(|q| Some((q, queues.get_mut(q)?))) {
+        match queue_of(a, b, is_k).and_then(|q| Some((q, queues.get_mut(q)?))) {
             Some((q, queue)) => {
                 if queue.push(i, a, b) {
                     queue.flush(|v, x| run_lanes(kernels[q], v, x), &mut put);
@@ -615,6 +725,8 @@ mod tests {
                 (debye::<f32, false>(v, x), debye::<f32, true>(v, x))
             } else if x >= 12f32.max(0.5 * v * v) {
                 (hankel::<f32, false>(v, x), hankel::<f32, true>(v, x))
+            } else if x <= TEMME_MAX_X {
+                (series_i(v, x), temme_k(v, x))
             } else {
                 (series_i(v, x), integral_k(v, x))
             };

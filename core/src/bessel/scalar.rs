@@ -297,7 +297,7 @@ fn trapezoid_step(v: f64, x: f64) -> f64 {
 const TEMME_MAX_X: f64 = 1.0;
 
 /// Taylor coefficients of `1/Γ(1 + z)` (tests/ref/rgamma_coeffs.py).
-const RGAMMA: [f64; 22] = [
+pub(crate) const RGAMMA: [f64; 22] = [
     1.0,
     0.5772156649015329,
     -0.6558780715202539,

@@ -26,6 +26,7 @@ const SQRT2: f32 = 1.4142135;
 const PI: f32 = 3.1415927;
 const LOG2_E: f32 = 1.442695;
 const BIG: f32 = 3.0e38;
+const TEMME_MAX_X: f32 = 0.1;
 
 var<private> LGAMMA2: array<f32, 24> = array<f32, 24>(
     0.42278433509846713, 0.3224670334241132, -0.0673523010531981, 0.020580808427784546,
@@ -34,6 +35,18 @@ var<private> LGAMMA2: array<f32, 24> = array<f32, 24>(
     -9.439488275268397e-06, 4.374866789907488e-06, -2.039215753801366e-06, 9.55141213040742e-07,
     -4.492469198764566e-07, 2.1207184805554665e-07, -1.0043224823968099e-07, 4.7698101693639804e-08,
     -2.2711094608943164e-08, 1.0838659214896955e-08, -5.183475041970047e-09, 2.4836745438024785e-09
+);
+
+// 1/Gamma(1 + z) Taylor coefficients (scalar.rs RGAMMA, first 14, as f32).
+var<private> RGAMMA: array<f32, 14> = array<f32, 14>(
+    1.0, 0.5772156715393066, -0.6558780670166016, -0.04200263321399689, 0.16653861105442047, -0.042197734117507935, -0.009621971286833286, 0.007218943443149328, -0.0011651675449684262, -0.00021524167095776647, 0.00012805027654394507, -2.0134853912168182e-05, -1.2504934829848935e-06, 1.13302724003006e-06
+);
+// sinh(s)/s and sin(y)/y in powers of s^2, y^2 (scalar_f32.rs SINHC, SINC).
+var<private> SINHC: array<f32, 7> = array<f32, 7>(
+    1.0, 0.1666666716337204, 0.008333333767950535, 0.00019841270113829523, 2.7557318844628753e-06, 2.5052107943679403e-08, 1.6059044372074283e-10
+);
+var<private> SINC: array<f32, 8> = array<f32, 8>(
+    1.0, -0.1666666716337204, 0.008333333767950535, -0.00019841270113829523, 2.7557318844628753e-06, -2.5052107943679403e-08, 1.6059044372074283e-10, -7.647163609812713e-13
 );
 
 // (1 - cos d, -ln cos d) for d = 0.1, 0.2, ..., 1.5 (see scalar.rs STRIP).
@@ -60,8 +73,8 @@ fn two_atanh(s: f32) -> f32 {
     return 2.0 * s + s * (z * p);
 }
 
-// Natural log of a positive normal finite f32.
-fn ln_pos(x: f32) -> f32 {
+// (e, r) with ln x = e ln 2 + r, for a positive normal finite f32.
+fn ln_parts(x: f32) -> vec2<f32> {
     let bits = bitcast<u32>(x);
     var e = i32((bits >> 23u) & 0xffu) - 127;
     var m = bitcast<f32>((bits & 0x007fffffu) | 0x3f800000u);
@@ -69,9 +82,13 @@ fn ln_pos(x: f32) -> f32 {
         m = m * 0.5;
         e = e + 1;
     }
-    let ef = f32(e);
-    let r = two_atanh((m - 1.0) / (m + 1.0));
-    return ef * LN2_HI + (r + ef * LN2_LO);
+    return vec2<f32>(f32(e), two_atanh((m - 1.0) / (m + 1.0)));
+}
+
+// Natural log of a positive normal finite f32.
+fn ln_pos(x: f32) -> f32 {
+    let p = ln_parts(x);
+    return p.x * LN2_HI + (p.y + p.x * LN2_LO);
 }
 
 fn log1p_(x: f32) -> f32 {
@@ -271,6 +288,81 @@ fn integral_k(v: f32, x: f32) -> f32 {
     return g_ref + ln_pos(h * sum);
 }
 
+// Temme's series of K_mu, K_{mu+1} (|mu| <= 1/2) and the upward ratio
+// recurrence, v < 8, x <= TEMME_MAX_X (scalar_f32.rs temme_k).
+fn temme_k(v: f32, x: f32) -> f32 {
+    let n = floor(v + 0.5);
+    let mu = v - n;
+    let m2 = mu * mu;
+    var g1 = 0.0;
+    var g2 = 0.0;
+    for (var i = 12; i >= 0; i = i - 2) {
+        g2 = g2 * m2 + RGAMMA[i];
+        g1 = g1 * m2 - RGAMMA[i + 1];
+    }
+    let rg_plus = g2 - mu * g1;
+    let rg_minus = g2 + mu * g1;
+    let parts = ln_parts(x);
+    let e = parts.x;
+    let r = parts.y;
+    let ln_x = e * LN2_HI + (r + e * LN2_LO);
+    let k2 = 1.0 - e;
+    let ln_2_over_x = k2 * LN2_HI + (k2 * LN2_LO - r);
+    let sigma = mu * ln_2_over_x;
+    let e_sigma = exp_(sigma);
+    let inv_e = 1.0 / e_sigma;
+    var sinhc: f32;
+    if (abs(sigma) < 1.0) {
+        let s2 = sigma * sigma;
+        sinhc = 0.0;
+        for (var i = 6; i >= 0; i = i - 1) {
+            sinhc = sinhc * s2 + SINHC[i];
+        }
+    } else {
+        sinhc = 0.5 * (e_sigma - inv_e) / sigma;
+    }
+    let pimu = PI * mu;
+    let p2 = pimu * pimu;
+    var sinc = 0.0;
+    for (var i = 7; i >= 0; i = i - 1) {
+        sinc = sinc * p2 + SINC[i];
+    }
+    let fact = 1.0 / sinc;
+    let cosh_ = 0.5 * (e_sigma + inv_e);
+    var f = fact * (cosh_ * g1 + sinhc * ln_2_over_x * g2);
+    var p = 0.5 * e_sigma / rg_plus;
+    var q = 0.5 * inv_e / rg_minus;
+    let q2 = 0.25 * x * x;
+    var c = 1.0;
+    var sum_f = f;
+    var sum_h = p;
+    for (var k = 1.0; k < 64.0; k = k + 1.0) {
+        f = (k * f + p + q) / (k * k - m2);
+        p = p / (k - mu);
+        q = q / (k + mu);
+        c = c * (q2 / k);
+        let df = c * f;
+        sum_f = sum_f + df;
+        sum_h = sum_h + c * (p - k * f);
+        if (abs(df) <= TAIL * sum_f) {
+            break;
+        }
+    }
+    if (n == 0.0) {
+        return ln_pos(sum_f);
+    }
+    var rho = x * sum_f / (2.0 * sum_h);
+    var prod = 1.0;
+    var steps = 0.0;
+    for (var order = mu + 1.0; order < v - 0.25; order = order + 1.0) {
+        let d = 2.0 * order + x * rho;
+        prod = prod * d;
+        rho = x / d;
+        steps = steps + 1.0;
+    }
+    return ln_2_over_x + ln_pos(sum_h * prod) - steps * ln_x;
+}
+
 // Flushes subnormals (and -0) to +0 by bits.
 fn flush_bits(b: u32) -> u32 {
     if ((b & 0x7f800000u) == 0u) {
@@ -334,6 +426,8 @@ fn log_k_one(vb_in: u32, xb_in: u32) -> u32 {
         return bitcast<u32>(debye(v, x, true));
     } else if (x >= max(HANKEL_MIN, 0.5 * v * v)) {
         return bitcast<u32>(hankel(v, x, 1.0));
+    } else if (x <= TEMME_MAX_X) {
+        return bitcast<u32>(temme_k(v, x));
     }
     return bitcast<u32>(integral_k(v, x));
 }
