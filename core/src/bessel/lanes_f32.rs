@@ -18,7 +18,9 @@
 use super::debye_table::{SUP as DEBYE_SUP, U as DEBYE_U};
 use super::lanes::{pair_methods, scalar_methods, Pair};
 use super::scalar::STRIP;
-use super::scalar_f32::{DEBYE_TERMS_F32, LGAMMA2, RGAMMA_F32, SINC, SINHC, TEMME_MAX_X};
+use super::scalar_f32::{
+    DEBYE_TERMS_F32, LGAMMA2, RGAMMA_F32, SINC, SINHC, STEED_MAX_ITER, STEED_MIN_X, TEMME_MAX_X,
+};
 
 const TAIL: f32 = 1.490_116_1e-8;
 const LN2_HI: f32 = 0.693_145_75;
@@ -602,6 +604,75 @@ pub(crate) fn temme_k<L: LanesF32>(v: L, x: L) -> L {
     L::select(n.eq(c(0.0)), ln(sum_f), up)
 }
 
+/// Steed's continued fraction for `K`, `v < 8`, `STEED_MIN_X < x` below the
+/// Hankel region (the twin's `steed_k`).
+#[inline(always)]
+pub(crate) fn steed_k<L: LanesF32>(v: L, x: L) -> L {
+    let one = c::<L>(1.0);
+    let n = v.add(c(0.5)).floor();
+    let mu = v.sub(n);
+    let m2 = mu.mul(mu);
+    let mut b = c::<L>(2.0).mul(one.add(x));
+    let mut d = one.div(b);
+    let mut dh = d;
+    let mut h = d;
+    let mut a_prev = m2.sub(c(0.25));
+    let mut u_prev = c::<L>(0.0);
+    let mut u = c::<L>(0.25).sub(m2);
+    let mut big_q = u;
+    let mut s = dh.mul(big_q);
+    let mut active = L::mask(true);
+    let mut kk = 1.0f32;
+    while kk < STEED_MAX_ITER {
+        let kl = c::<L>(kk);
+        let half = c::<L>(kk + 0.5);
+        // −((k + ½)² − μ²): negation is exact, as in the twin.
+        let a = c::<L>(0.0).sub(half.mul(half).sub(m2));
+        let u_next = b.mul(u).add(a_prev.mul(u_prev).div(kl)).div(c(kk + 1.0));
+        u_prev = u;
+        u = u_next;
+        a_prev = a;
+        big_q = big_q.add(u);
+        b = b.add(c(2.0));
+        d = one.div(b.add(a.mul(d)));
+        dh = dh.mul(b.mul(d).sub(one));
+        h = L::select(active, h.add(dh), h);
+        let ds = dh.mul(big_q);
+        s = L::select(active, s.add(ds), s);
+        let done = L::and(
+            ds.abs().le(c::<L>(TAIL).mul(one.add(s).abs())),
+            dh.abs().le(c::<L>(TAIL).mul(h.abs())),
+        );
+        active = L::and_not(active, done);
+        if !L::any(active) {
+            break;
+        }
+        kk += 1.0;
+    }
+    let ln_x = ln(x);
+    let ln_k_mu = c::<L>(0.5)
+        .mul(c::<L>(LN_PI_2).sub(ln_x))
+        .sub(x)
+        .sub(log1p(s));
+    let r = mu.add(c(0.5)).add(x).add(m2.sub(c(0.25)).mul(h)).div(x);
+    let mut rho = one.div(r);
+    let mut prod = r;
+    let mut order = mu.add(one);
+    let top = v.sub(c(0.25));
+    // At most seven steps (v < 8).
+    for _ in 0..7 {
+        let up = order.lt(top);
+        if !L::any(up) {
+            break;
+        }
+        let d = c::<L>(2.0).mul(order).add(x.mul(rho));
+        prod = L::select(up, prod.mul(d.div(x)), prod);
+        rho = L::select(up, x.div(d), rho);
+        order = order.add(one);
+    }
+    L::select(n.eq(c(0.0)), ln_k_mu, ln_k_mu.add(ln(prod)))
+}
+
 /// One lane kernel: a branch of `ln I` or `ln K`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Kernel {
@@ -611,6 +682,7 @@ pub(crate) enum Kernel {
     HankelK,
     SeriesI,
     TemmeK,
+    SteedK,
     IntegralK,
 }
 
@@ -624,12 +696,13 @@ pub(crate) fn run<L: LanesF32>(kernel: Kernel, v: L, x: L) -> L {
         Kernel::HankelK => hankel::<L, true>(v, x),
         Kernel::SeriesI => series_i(v, x),
         Kernel::TemmeK => temme_k(v, x),
+        Kernel::SteedK => steed_k(v, x),
         Kernel::IntegralK => integral_k(v, x),
     }
 }
 
-/// The queue (0 Debye, 1 Hankel, 2 small arguments, 3 Temme's series for
-/// K) for `(v, x)` (with `v` already `|v|` for K), or `None` when the
+/// The queue (0 Debye, 1 Hankel, 2 small arguments, 3 Temme's series and
+/// 4 Steed's fraction for K) for `(v, x)` (with `v` already `|v|` for K), or `None` when the
 /// scalar twin must take it (zero, subnormal, negative, NaN or infinite
 /// inputs: the special values).
 #[inline(always)]
@@ -645,6 +718,8 @@ fn queue_of(v: f32, x: f32, is_k: bool) -> Option<usize> {
         1
     } else if is_k && x <= TEMME_MAX_X {
         3
+    } else if is_k && x > STEED_MIN_X {
+        4
     } else {
         2
     })
@@ -660,13 +735,14 @@ pub(crate) fn fill<const W: usize>(
     is_k: bool,
     run_lanes: impl Fn(Kernel, &[f32; W], &[f32; W]) -> [f32; W],
 ) {
-    // (Queue 3 is never used for I.)
+    // (Queues 3 and 4 are never used for I.)
     let kernels = if is_k {
         [
             Kernel::DebyeK,
             Kernel::HankelK,
             Kernel::IntegralK,
             Kernel::TemmeK,
+            Kernel::SteedK,
         ]
     } else {
         [
@@ -674,9 +750,10 @@ pub(crate) fn fill<const W: usize>(
             Kernel::HankelI,
             Kernel::SeriesI,
             Kernel::SeriesI,
+            Kernel::SeriesI,
         ]
     };
-    let mut queues: [super::Queue<f32, W>; 4] = core::array::from_fn(|_| super::Queue::new());
+    let mut queues: [super::Queue<f32, W>; 5] = core::array::from_fn(|_| super::Queue::new());
     let n = v.len().min(x.len()).min(out.len());
     let (v, x, out) = (&v[..n], &x[..n], &mut out[..n]);
     let mut put = |i: usize, y: f32| {
@@ -727,6 +804,8 @@ mod tests {
                 (hankel::<f32, false>(v, x), hankel::<f32, true>(v, x))
             } else if x <= TEMME_MAX_X {
                 (series_i(v, x), temme_k(v, x))
+            } else if x > STEED_MIN_X {
+                (series_i(v, x), steed_k(v, x))
             } else {
                 (series_i(v, x), integral_k(v, x))
             };

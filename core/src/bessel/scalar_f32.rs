@@ -11,7 +11,8 @@
 //! | `v >= 8`                      | Debye, <= 10 terms      | Debye, <= 10 terms      |
 //! | `v < 8`, `x >= max(12, v²/2)` | Hankel                  | Hankel                  |
 //! | `v < 8`, `x <= 0.1`           | power series            | Temme's series          |
-//! | otherwise                     | power series            | trapezoid integral      |
+//! | `v < 8`, `0.1 < x <= 0.5`     | power series            | trapezoid integral      |
+//! | otherwise (`v < 8`)           | power series            | Steed's continued fraction |
 //!
 //! Subnormal inputs are flushed to zero first, as GPUs may do.
 
@@ -226,9 +227,82 @@ pub fn log_k(v: f32, x: f32) -> f32 {
         hankel(v, x, 1.0)
     } else if x <= TEMME_MAX_X {
         temme_k(v, x)
+    } else if x > STEED_MIN_X {
+        steed_k(v, x)
     } else {
         integral_k(v, x)
     }
+}
+
+/// Smallest argument (exclusive) of [`steed_k`] in the f32 kernels: the
+/// continued fraction needs more terms as `x` falls (65 at 0.5, 171 at 0.1)
+/// and its rounding errors grow with them (scanned against the f64 kernel:
+/// below 1.2 units above 0.5, up to 5 at 0.1), so the trapezoid rule takes
+/// `(TEMME_MAX_X, STEED_MIN_X]`.
+pub(crate) const STEED_MIN_X: f32 = 0.5;
+
+/// Iteration budget of [`steed_k`] (it needs at most 65 above 0.5).
+pub(crate) const STEED_MAX_ITER: f32 = 512.0;
+
+/// `ln K_v(x)` for `v < 8`, `0.5 < x < max(12, v²/2)`: the f64 kernel's
+/// Steed evaluation of Temme's normalised continued fraction for `K_μ` and
+/// `K_{μ+1}`, in f32, then the upward recurrence carried as in
+/// [`temme_k`], the product taken over `K_{o+1}/K_o = D/x` directly
+/// (`x > 1/2`: no overflow).
+fn steed_k(v: f32, x: f32) -> f32 {
+    let n = libm::floorf(v + 0.5);
+    let mu = v - n;
+    let m2 = mu * mu;
+    let mut b = 2.0 * (1.0 + x);
+    let mut d = 1.0 / b;
+    let mut dh = d;
+    let mut h = d;
+    // u_k = C_k q_k of the f64 kernel (C_k grows like k! and q_k shrinks
+    // alike, beyond the f32 range by k = 34): u_{k+1} = (b_k u_k +
+    // a_k u_{k−1}/k)/(k + 1), u_0 = 0, u_1 = C_1 = −a_1.
+    let mut a_prev = m2 - 0.25;
+    let mut u_prev = 0.0;
+    let mut u = 0.25 - m2;
+    let mut big_q = u;
+    let mut s = dh * big_q;
+    let mut k = 1.0;
+    while k < STEED_MAX_ITER {
+        let a = -((k + 0.5) * (k + 0.5) - m2);
+        let u_next = (b * u + a_prev * u_prev / k) / (k + 1.0);
+        u_prev = u;
+        u = u_next;
+        a_prev = a;
+        big_q += u;
+        b += 2.0;
+        d = 1.0 / (b + a * d);
+        dh *= b * d - 1.0;
+        h += dh;
+        let ds = dh * big_q;
+        s += ds;
+        if libm::fabsf(ds) <= TAIL * libm::fabsf(1.0 + s)
+            && libm::fabsf(dh) <= TAIL * libm::fabsf(h)
+        {
+            break;
+        }
+        k += 1.0;
+    }
+    let ln_x = ln(x);
+    let ln_k_mu = 0.5 * (LN_PI_2 - ln_x) - x - log1p(s);
+    if n == 0.0 {
+        return ln_k_mu;
+    }
+    // K_{μ+1}/K_μ = r, then up as in `temme_k`.
+    let r = (mu + 0.5 + x + (m2 - 0.25) * h) / x;
+    let mut rho = 1.0 / r;
+    let mut prod = r;
+    let mut order = mu + 1.0;
+    while order < v - 0.25 {
+        let d = 2.0 * order + x * rho;
+        prod *= d / x;
+        rho = x / d;
+        order += 1.0;
+    }
+    ln_k_mu + ln(prod)
 }
 
 /// Largest argument of Temme's series in the f32 kernels. Its first term is

@@ -27,6 +27,8 @@ const PI: f32 = 3.1415927;
 const LOG2_E: f32 = 1.442695;
 const BIG: f32 = 3.0e38;
 const TEMME_MAX_X: f32 = 0.1;
+const STEED_MIN_X: f32 = 0.5;
+const STEED_MAX_ITER: f32 = 512.0;
 
 var<private> LGAMMA2: array<f32, 24> = array<f32, 24>(
     0.42278433509846713, 0.3224670334241132, -0.0673523010531981, 0.020580808427784546,
@@ -363,6 +365,54 @@ fn temme_k(v: f32, x: f32) -> f32 {
     return ln_2_over_x + ln_pos(sum_h * prod) - steps * ln_x;
 }
 
+// Steed's evaluation of Temme's continued fraction for K_mu, K_{mu+1}, then
+// the upward recurrence, v < 8, STEED_MIN_X < x (scalar_f32.rs steed_k).
+fn steed_k(v: f32, x: f32) -> f32 {
+    let n = floor(v + 0.5);
+    let mu = v - n;
+    let m2 = mu * mu;
+    var b = 2.0 * (1.0 + x);
+    var d = 1.0 / b;
+    var dh = d;
+    var h = d;
+    var a_prev = m2 - 0.25;
+    var u_prev = 0.0;
+    var u = 0.25 - m2;
+    var big_q = u;
+    var s = dh * big_q;
+    for (var k = 1.0; k < STEED_MAX_ITER; k = k + 1.0) {
+        let a = -((k + 0.5) * (k + 0.5) - m2);
+        let u_next = (b * u + a_prev * u_prev / k) / (k + 1.0);
+        u_prev = u;
+        u = u_next;
+        a_prev = a;
+        big_q = big_q + u;
+        b = b + 2.0;
+        d = 1.0 / (b + a * d);
+        dh = dh * (b * d - 1.0);
+        h = h + dh;
+        let ds = dh * big_q;
+        s = s + ds;
+        if (abs(ds) <= TAIL * abs(1.0 + s) && abs(dh) <= TAIL * abs(h)) {
+            break;
+        }
+    }
+    let ln_x = ln_pos(x);
+    let ln_k_mu = 0.5 * (LN_PI_2 - ln_x) - x - log1p_(s);
+    if (n == 0.0) {
+        return ln_k_mu;
+    }
+    let r = (mu + 0.5 + x + (m2 - 0.25) * h) / x;
+    var rho = 1.0 / r;
+    var prod = r;
+    for (var order = mu + 1.0; order < v - 0.25; order = order + 1.0) {
+        let dd = 2.0 * order + x * rho;
+        prod = prod * (dd / x);
+        rho = x / dd;
+    }
+    return ln_k_mu + ln_pos(prod);
+}
+
 // Flushes subnormals (and -0) to +0 by bits.
 fn flush_bits(b: u32) -> u32 {
     if ((b & 0x7f800000u) == 0u) {
@@ -428,6 +478,8 @@ fn log_k_one(vb_in: u32, xb_in: u32) -> u32 {
         return bitcast<u32>(hankel(v, x, 1.0));
     } else if (x <= TEMME_MAX_X) {
         return bitcast<u32>(temme_k(v, x));
+    } else if (x > STEED_MIN_X) {
+        return bitcast<u32>(steed_k(v, x));
     }
     return bitcast<u32>(integral_k(v, x));
 }
