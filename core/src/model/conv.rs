@@ -15,8 +15,10 @@
 //!   the taps (four independent sums per pixel, so that each sum's chain of
 //!   additions does not wait on the previous one), and what it reads (its
 //!   filter taps, a few input rows of those channels) stays in the L1
-//!   cache. 3 x 3 rows inside the image keep the nine taps of eight channels
-//!   in registers and unroll the pixels whose window is inside. The plain
+//!   cache. Depthwise 3 x 3 rows (and wide 5 x 5 rows of stride 1) take the
+//!   pixels whose window columns are inside the image in blocks of eight
+//!   (or four), eight channels at a time: the block's sums stay in
+//!   registers and each filter tap is loaded once for all of them. The plain
 //!   loops go pixel by pixel over all channels; for the wide layers a
 //!   pixel's window is larger than the L1 cache.
 //!   The full convolution (the stem) is done the same way, 32 output
@@ -271,13 +273,24 @@ unsafe fn convolution_avx2<const DW: bool>(o: &Operands<'_>, y: &mut [f32]) {
     // within a row output group by output group (in the L1 cache): four
     // (then two, one) vectors of outputs per pixel, four independent sums
     // hiding the latency of each sum's chain of adds.
-    let (ow, pt) = (g.ow(), pad_before(g.h, g.k, g.s));
+    let ow = g.ow();
+    // 3 x 3 depthwise rows, and 5 x 5 ones with stride 1 and at least 16
+    // pixels whose windows are inside the image, go by blocks of pixels,
+    // eight channels at a time (measured: 5 x 5 rows of 14 pixels or with
+    // stride 2 are faster in groups of 32 channels).
+    let inner = inner_pixels(&g).len();
+    let blocks = DW && ((g.k == 3 && inner >= 4) || (g.k == 5 && g.s == 1 && inner >= 16));
     for oy in 0..g.oh() {
-        if DW && g.k == 3 && g.taps(oy, pt, g.h) == (0, 3) {
+        if blocks {
             for c0 in (0..g.c).step_by(8) {
-                // SAFETY: channels c0..c0 + 8 exist (caller), all three
-                // filter rows are inside the image.
-                unsafe { depthwise_row_3x3(o, y, oy, c0) };
+                // SAFETY: channels c0..c0 + 8 exist (caller).
+                unsafe {
+                    match (g.k, g.s) {
+                        (3, 1) => depthwise_row::<3, 1>(o, y, oy, c0),
+                        (3, _) => depthwise_row::<3, 2>(o, y, oy, c0),
+                        _ => depthwise_row::<5, 1>(o, y, oy, c0),
+                    }
+                }
             }
             continue;
         }
@@ -299,17 +312,69 @@ unsafe fn convolution_avx2<const DW: bool>(o: &Operands<'_>, y: &mut [f32]) {
     }
 }
 
-/// Eight channels `c0..c0 + 8` of output row `oy` of a 3 x 3 depthwise
-/// convolution whose three filter rows are inside the image: the nine
-/// filter taps held in registers, the pixels whose whole window is inside
-/// the image unrolled (nine products added in tap order, as everywhere),
+/// The output columns whose window columns are all inside the image:
+/// `ox·s >= pad` and `ox·s + k <= w + pad`.
+#[cfg(target_arch = "x86_64")]
+fn inner_pixels(g: &Geom) -> core::ops::Range<usize> {
+    let pl = pad_before(g.w, g.k, g.s);
+    let first = pl.div_ceil(g.s);
+    let last = ((g.w + pl).saturating_sub(g.k) / g.s + 1).min(g.ow());
+    first.min(last)..last
+}
+
+/// Eight channels `c0..c0 + 8` of output row `oy` of a `K x K` depthwise
+/// convolution with stride `S`: the pixels whose window columns are all
+/// inside the image in blocks of eight (then four) by [`depthwise_block`],
 /// the others by [`group`].
 ///
 /// # Safety
-/// As [`group`] with `NV = 1` and `DW`, and `g.taps(oy, ..) == (0, 3)`.
+/// As [`group`] with `NV = 1` and `DW`, `g.k == K`, `g.s == S`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn depthwise_row_3x3(o: &Operands<'_>, y: &mut [f32], oy: usize, c0: usize) {
+unsafe fn depthwise_row<const K: usize, const S: usize>(
+    o: &Operands<'_>,
+    y: &mut [f32],
+    oy: usize,
+    c0: usize,
+) {
+    let ow = o.g.ow();
+    let inner = inner_pixels(&o.g);
+    let mut ox = inner.start;
+    // SAFETY: the blocks' pixels are inner pixels of the row; the rest are
+    // pixels of the row (caller).
+    unsafe {
+        group::<1, true>(o, y, oy, c0, 0..ox);
+        while ox + 8 <= inner.end {
+            depthwise_block::<K, S, 8>(o, y, oy, c0, ox);
+            ox += 8;
+        }
+        if ox + 4 <= inner.end {
+            depthwise_block::<K, S, 4>(o, y, oy, c0, ox);
+            ox += 4;
+        }
+        group::<1, true>(o, y, oy, c0, ox..ow);
+    }
+}
+
+/// Channels `c0..c0 + 8` of `P` output pixels `ox0..ox0 + P` of row `oy`
+/// of a `K x K` depthwise convolution with stride `S`, whose window
+/// columns are all inside the image: the `P` sums stay in registers, and
+/// each tap is loaded once for all of them (the rows outside the image are
+/// skipped, as in the specification; the taps come in its order).
+///
+/// # Safety
+/// As [`group`] with `NV = 1` and `DW`, `g.k == K`, `g.s == S`,
+/// `ox0 + P <= g.ow()`, and `(ox0 + p)·S + kx − pad` inside `0..g.w` for
+/// every pixel `p` and tap column `kx`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn depthwise_block<const K: usize, const S: usize, const P: usize>(
+    o: &Operands<'_>,
+    y: &mut [f32],
+    oy: usize,
+    c0: usize,
+    ox0: usize,
+) {
     let Operands {
         x,
         g,
@@ -317,49 +382,31 @@ unsafe fn depthwise_row_3x3(o: &Operands<'_>, y: &mut [f32], oy: usize, c0: usiz
         bias,
         clamp,
     } = *o;
-    let (ow, c, s) = (g.ow(), g.c, g.s);
-    let (pt, pl) = (pad_before(g.h, 3, s), pad_before(g.w, 3, s));
-    // Pixels `inner` have kx0 = 0 and kx1 = 3: ox·s >= pl, ox·s + 3 <= w + pl.
-    let first = pl.div_ceil(s);
-    let last = ((g.w + pl).saturating_sub(3) / s + 1).min(ow);
-    let inner = first.min(last)..last;
+    let (ow, c) = (g.ow(), g.c);
+    let (pt, pl) = (pad_before(g.h, K, S), pad_before(g.w, K, S));
     let cl = Clamp8::new(clamp);
-    // SAFETY (every pointer below): as in `group`; inner windows
-    // are inside the image by the choice of `inner` and of `oy`.
+    let (ky0, ky1) = g.taps(oy, pt, g.h);
+    // SAFETY (every pointer below): rows `ky0..ky1` are inside the image,
+    // the columns too (caller), channels inside `c`, taps inside the
+    // filter, outputs inside the row.
     unsafe {
-        group::<1, true>(o, y, oy, c0, 0..inner.start);
         let b = _mm256_loadu_ps(bias.as_ptr().add(c0));
-        let mut taps = [b; 9];
-        for (t, ft) in taps.iter_mut().enumerate() {
-            *ft = _mm256_loadu_ps(f.as_ptr().add(t * c + c0));
-        }
-        let row = x.as_ptr().add((oy * s - pt) * g.w * c + c0);
-        // Two pixels per pass (two independent chains of adds), with the
-        // taps' offsets within an input row (the first pixel's, then the
-        // second's) hoisted so that the nine taps and both sums stay in
-        // registers.
-        let (wc, sc) = (g.w * c, s * c);
-        let offs = [0, c, 2 * c, sc, sc + c, sc + 2 * c];
-        let mut ox = inner.start;
-        while ox + 2 <= inner.end {
-            let xp = row.add((ox * s - pl) * c);
-            let (mut a0, mut a1) = (b, b);
-            for ky in 0..3 {
-                let rp = xp.add(ky * wc);
-                for kx in 0..3 {
-                    let ft = taps[ky * 3 + kx];
-                    let p0 = _mm256_mul_ps(_mm256_loadu_ps(rp.add(offs[kx])), ft);
-                    let p1 = _mm256_mul_ps(_mm256_loadu_ps(rp.add(offs[3 + kx])), ft);
-                    a0 = _mm256_add_ps(a0, p0);
-                    a1 = _mm256_add_ps(a1, p1);
+        let mut acc = [b; P];
+        for ky in ky0..ky1 {
+            let iy = oy * S + ky - pt;
+            let xp = x.as_ptr().add((iy * g.w + ox0 * S - pl) * c + c0);
+            let fp = f.as_ptr().add(ky * K * c + c0);
+            for kx in 0..K {
+                let t = _mm256_loadu_ps(fp.add(kx * c));
+                for (p, a) in acc.iter_mut().enumerate() {
+                    let xv = _mm256_loadu_ps(xp.add((p * S + kx) * c));
+                    *a = _mm256_add_ps(*a, _mm256_mul_ps(xv, t));
                 }
             }
-            cl.store(y.as_mut_ptr().add((oy * ow + ox) * c + c0), &[a0]);
-            cl.store(y.as_mut_ptr().add((oy * ow + ox + 1) * c + c0), &[a1]);
-            ox += 2;
         }
-        // The odd inner pixel, if any, and the right border.
-        group::<1, true>(o, y, oy, c0, ox..ow);
+        for (p, a) in acc.iter().enumerate() {
+            cl.store(y.as_mut_ptr().add((oy * ow + ox0 + p) * c + c0), &[*a]);
+        }
     }
 }
 
@@ -529,7 +576,8 @@ mod tests {
     }
 
     /// The dispatched depthwise convolution equals the plain loops bit for
-    /// bit: strides 1 and 2, 3 x 3 and 5 x 5, odd and even sides, channel
+    /// bit: strides 1 and 2, 3 x 3 and 5 x 5, odd and even sides, rows of
+    /// one to three pixel blocks, channel
     /// counts that are and are not multiples of 8 and 16, with and without
     /// the clamp, special values included.
     #[test]
@@ -544,6 +592,10 @@ mod tests {
             (6, 6, 5, 3, 1),
             (1, 3, 8, 5, 1),
             (14, 14, 32, 3, 2),
+            // Rows of several pixel blocks (8, 8, 4 and the rest).
+            (5, 22, 16, 3, 1),
+            (6, 37, 8, 3, 2),
+            (6, 24, 16, 5, 1),
         ] {
             for (specials, clamp) in [
                 (false, Some((0.0, 6.0))),
