@@ -378,9 +378,12 @@ fn temme_k(v: f64, x: f64) -> f64 {
     let mut sum_h = p;
     let mut k = 1.0;
     while k < 60.0 {
-        f = (k * f + p + q) / (k * k - m2);
-        p /= k - mu;
-        q /= k + mu;
+        // Reciprocals off the chain of `f` (a division in it would set the
+        // pace: its latency is several multiply-adds').
+        let (r_f, r_p, r_q) = (1.0 / (k * k - m2), 1.0 / (k - mu), 1.0 / (k + mu));
+        f = (k * f + p + q) * r_f;
+        p *= r_p;
+        q *= r_q;
         c *= q2 / k;
         let df = c * f;
         sum_f += df;
