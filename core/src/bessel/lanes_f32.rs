@@ -753,7 +753,15 @@ pub(crate) fn fill<const W: usize>(
             Kernel::SeriesI,
         ]
     };
-    let mut queues: [super::Queue<f32, W>; 5] = core::array::from_fn(|_| super::Queue::new());
+    // Five separate queues rather than an array of them: each queue's
+    // length can then stay in a register (with an array indexed by the
+    // queue number it went through memory on every input, and that chain
+    // cost a third of the Debye slices' time).
+    let mut q0 = super::Queue::<f32, W>::new();
+    let mut q1 = super::Queue::<f32, W>::new();
+    let mut q2 = super::Queue::<f32, W>::new();
+    let mut q3 = super::Queue::<f32, W>::new();
+    let mut q4 = super::Queue::<f32, W>::new();
     let n = v.len().min(x.len()).min(out.len());
     let (v, x, out) = (&v[..n], &x[..n], &mut out[..n]);
     let mut put = |i: usize, y: f32| {
@@ -763,23 +771,31 @@ pub(crate) fn fill<const W: usize>(
     };
     for (i, (&a, &b)) in v.iter().zip(x).enumerate() {
         let a = if is_k { libm::fabsf(a) } else { a };
-        match queue_of(a, b, is_k).and_then(|q| Some((q, queues.get_mut(q)?))) {
-            Some((q, queue)) => {
-                if queue.push(i, a, b) {
-                    queue.flush(|v, x| run_lanes(kernels[q], v, x), &mut put);
-                }
+        let q = queue_of(a, b, is_k);
+        let queue = match q {
+            Some(0) => &mut q0,
+            Some(1) => &mut q1,
+            Some(2) => &mut q2,
+            Some(3) => &mut q3,
+            Some(_) => &mut q4,
+            None => {
+                put(
+                    i,
+                    if is_k {
+                        super::scalar_f32::log_k(a, b)
+                    } else {
+                        super::scalar_f32::log_i(a, b)
+                    },
+                );
+                continue;
             }
-            None => put(
-                i,
-                if is_k {
-                    super::scalar_f32::log_k(a, b)
-                } else {
-                    super::scalar_f32::log_i(a, b)
-                },
-            ),
+        };
+        if queue.push(i, a, b) {
+            let kernel = kernels[q.unwrap_or(0).min(4)];
+            queue.flush(|v, x| run_lanes(kernel, v, x), &mut put);
         }
     }
-    for (q, queue) in queues.iter_mut().enumerate() {
+    for (q, queue) in [q0, q1, q2, q3, q4].iter_mut().enumerate() {
         queue.flush(|v, x| run_lanes(kernels[q], v, x), &mut put);
     }
 }
