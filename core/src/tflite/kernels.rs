@@ -1140,21 +1140,27 @@ unsafe fn block_1x1_avx2<const HALF: bool>(
     use core::arch::x86_64::*;
     debug_assert!(n <= PB && xp.len() >= n * pairs && blk.len() >= pairs * 2 * OB);
     let mut a = [[_mm256_setzero_si256(); 2]; PB];
+    if n == 0 {
+        return;
+    }
+    // Pixels past `n` read pixel 0's words (their sums are not stored), so
+    // the loop has no per-pixel condition and no index checks.
+    let rows: [*const i32; PB] =
+        core::array::from_fn(|p| xp.as_ptr().wrapping_add(if p < n { p * pairs } else { 0 }));
     for j in 0..pairs {
-        // SAFETY: row `j` of the block holds 2·OB = 32 values (caller).
-        let (f0, f1) = unsafe {
+        // SAFETY: row `j` of the block holds 2·OB = 32 values, and each
+        // pixel row `pairs` words (caller; rows past `n` are pixel 0's).
+        unsafe {
             let r = blk.as_ptr().add(j * 2 * OB);
-            (
+            let (f0, f1) = (
                 _mm256_loadu_si256(r.cast()),
                 _mm256_loadu_si256(r.add(OB).cast()),
-            )
-        };
-        for p in 0..PB {
-            if p < n {
-                let xb = _mm256_set1_epi32(xp[p * pairs + j]);
-                a[p][0] = _mm256_add_epi32(a[p][0], _mm256_madd_epi16(f0, xb));
+            );
+            for (p, acc) in a.iter_mut().enumerate() {
+                let xb = _mm256_set1_epi32(*rows[p].add(j));
+                acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(f0, xb));
                 if !HALF {
-                    a[p][1] = _mm256_add_epi32(a[p][1], _mm256_madd_epi16(f1, xb));
+                    acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(f1, xb));
                 }
             }
         }
