@@ -993,7 +993,7 @@ fn centred(v: &Operands<'_>, n: usize) -> Vec<i16> {
 /// Output channels of one packed filter block.
 const OB: usize = 16;
 /// Pixels computed together by the 1 x 1 kernel.
-const PB: usize = 4;
+const PB: usize = 6;
 
 /// The centred filter of a full convolution (or FULLY_CONNECTED) packed
 /// for products over output channels: for each block of [`OB`] channels
