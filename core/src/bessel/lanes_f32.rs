@@ -526,6 +526,31 @@ fn poly<L: LanesF32>(z: L, coefficients: &[f32]) -> L {
     acc
 }
 
+/// The upward recurrence of the twin's `upward`: from order `μ + 1` (with
+/// `ρ = K_μ/K_{μ+1}`) to `v`, `prod` times each step's `D` (`OVER_X`:
+/// `D/x`), and the number of steps.
+#[inline(always)]
+fn upward<L: LanesF32, const OVER_X: bool>(mu: L, v: L, x: L, rho: L, prod: L) -> (L, L) {
+    let one = c::<L>(1.0);
+    let (mut rho, mut prod, mut steps) = (rho, prod, c::<L>(0.0));
+    let mut order = mu.add(one);
+    let top = v.sub(c(0.25));
+    // At most seven steps (v < 8).
+    for _ in 0..7 {
+        let up = order.lt(top);
+        if !L::any(up) {
+            break;
+        }
+        let d = c::<L>(2.0).mul(order).add(x.mul(rho));
+        let f = if OVER_X { d.div(x) } else { d };
+        prod = L::select(up, prod.mul(f), prod);
+        rho = L::select(up, x.div(d), rho);
+        steps = L::select(up, steps.add(one), steps);
+        order = order.add(one);
+    }
+    (prod, steps)
+}
+
 /// Temme's series of `K` and the upward ratio recurrence, `v < 8`,
 /// `x <= TEMME_MAX_X` (the twin's `temme_k`).
 #[inline(always)]
@@ -583,23 +608,8 @@ pub(crate) fn temme_k<L: LanesF32>(v: L, x: L) -> L {
         }
         kk += 1.0;
     }
-    let mut rho = x.mul(sum_f).div(c::<L>(2.0).mul(sum_h));
-    let mut prod = one;
-    let mut steps = c::<L>(0.0);
-    let mut order = mu.add(one);
-    let top = v.sub(c(0.25));
-    // At most seven steps (v < 8).
-    for _ in 0..7 {
-        let up = order.lt(top);
-        if !L::any(up) {
-            break;
-        }
-        let d = c::<L>(2.0).mul(order).add(x.mul(rho));
-        prod = L::select(up, prod.mul(d), prod);
-        rho = L::select(up, x.div(d), rho);
-        steps = L::select(up, steps.add(one), steps);
-        order = order.add(one);
-    }
+    let rho = x.mul(sum_f).div(c::<L>(2.0).mul(sum_h));
+    let (prod, steps) = upward::<L, false>(mu, v, x, rho, one);
     let up = ln_2_over_x.add(ln(sum_h.mul(prod))).sub(steps.mul(ln_x));
     L::select(n.eq(c(0.0)), ln(sum_f), up)
 }
@@ -655,21 +665,7 @@ pub(crate) fn steed_k<L: LanesF32>(v: L, x: L) -> L {
         .sub(x)
         .sub(log1p(s));
     let r = mu.add(c(0.5)).add(x).add(m2.sub(c(0.25)).mul(h)).div(x);
-    let mut rho = one.div(r);
-    let mut prod = r;
-    let mut order = mu.add(one);
-    let top = v.sub(c(0.25));
-    // At most seven steps (v < 8).
-    for _ in 0..7 {
-        let up = order.lt(top);
-        if !L::any(up) {
-            break;
-        }
-        let d = c::<L>(2.0).mul(order).add(x.mul(rho));
-        prod = L::select(up, prod.mul(d.div(x)), prod);
-        rho = L::select(up, x.div(d), rho);
-        order = order.add(one);
-    }
+    let (prod, _) = upward::<L, true>(mu, v, x, one.div(r), r);
     L::select(n.eq(c(0.0)), ln_k_mu, ln_k_mu.add(ln(prod)))
 }
 

@@ -246,9 +246,8 @@ pub(crate) const STEED_MAX_ITER: f32 = 512.0;
 
 /// `ln K_v(x)` for `v < 8`, `0.5 < x < max(12, v²/2)`: the f64 kernel's
 /// Steed evaluation of Temme's normalised continued fraction for `K_μ` and
-/// `K_{μ+1}`, in f32, then the upward recurrence carried as in
-/// [`temme_k`], the product taken over `K_{o+1}/K_o = D/x` directly
-/// (`x > 1/2`: no overflow).
+/// `K_{μ+1}`, in f32, then [`upward`] with the product taken over
+/// `K_{o+1}/K_o = D/x` directly (`x > 1/2`: no overflow).
 fn steed_k(v: f32, x: f32) -> f32 {
     let n = libm::floorf(v + 0.5);
     let mu = v - n;
@@ -293,15 +292,7 @@ fn steed_k(v: f32, x: f32) -> f32 {
     }
     // K_{μ+1}/K_μ = r, then up as in `temme_k`.
     let r = (mu + 0.5 + x + (m2 - 0.25) * h) / x;
-    let mut rho = 1.0 / r;
-    let mut prod = r;
-    let mut order = mu + 1.0;
-    while order < v - 0.25 {
-        let d = 2.0 * order + x * rho;
-        prod *= d / x;
-        rho = x / d;
-        order += 1.0;
-    }
+    let (prod, _) = upward::<true>(mu, v, x, 1.0 / r, r);
     ln_k_mu + ln(prod)
 }
 
@@ -358,13 +349,28 @@ fn poly(z: f32, c: &[f32]) -> f32 {
     acc
 }
 
+/// The upward recurrence `K_{o+1} = (2o/x) K_o + K_{o−1}` from order
+/// `μ + 1` to `v`, carried as `ρ = K_{o−1}/K_o` (given for `o = μ + 1`):
+/// `K_{o+1}/K_o = D/x` with `D = 2o + x·ρ`, then `ρ = x/D`. Returns `prod`
+/// times every `D` (`OVER_X`: every `D/x`) and the number of steps.
+fn upward<const OVER_X: bool>(mu: f32, v: f32, x: f32, rho: f32, prod: f32) -> (f32, f32) {
+    let (mut rho, mut prod, mut steps) = (rho, prod, 0.0);
+    let mut order = mu + 1.0;
+    while order < v - 0.25 {
+        let d = 2.0 * order + x * rho;
+        prod *= if OVER_X { d / x } else { d };
+        rho = x / d;
+        steps += 1.0;
+        order += 1.0;
+    }
+    (prod, steps)
+}
+
 /// `ln K_v(x)` for `v < 8`, `0 < x <= 0.1`: Temme's (1975) series for `K_μ`
 /// and `K_{μ+1}` (`μ = v − n`, `n` the nearest integer, so `|μ| <= 1/2`),
-/// as in the f64 kernel, then the upward recurrence
-/// `K_{o+1} = (2o/x) K_o + K_{o−1}` carried as the ratio `ρ = K_{o−1}/K_o`:
-/// `K_{o+1}/K_o = D/x` with `D = 2o + x·ρ`, then `ρ = x/D`. No value can
-/// overflow however small `x` is: `ln K_v = ln(2/x) + ln(Σ_h · Π D) −
-/// steps·ln x`, the product of at most seven factors below 17.
+/// as in the f64 kernel, then [`upward`]. No value can overflow however
+/// small `x` is: `ln K_v = ln(2/x) + ln(Σ_h · Π D) − steps·ln x`, the
+/// product of at most seven factors below 17.
 fn temme_k(v: f32, x: f32) -> f32 {
     let n = libm::floorf(v + 0.5);
     let mu = v - n;
@@ -421,17 +427,7 @@ fn temme_k(v: f32, x: f32) -> f32 {
     if n == 0.0 {
         return ln(sum_f);
     }
-    let mut rho = x * sum_f / (2.0 * sum_h);
-    let mut prod = 1.0;
-    let mut steps = 0.0;
-    let mut order = mu + 1.0;
-    while order < v - 0.25 {
-        let d = 2.0 * order + x * rho;
-        prod *= d;
-        rho = x / d;
-        steps += 1.0;
-        order += 1.0;
-    }
+    let (prod, steps) = upward::<false>(mu, v, x, x * sum_f / (2.0 * sum_h), 1.0);
     ln_2_over_x + ln(sum_h * prod) - steps * ln_x
 }
 
