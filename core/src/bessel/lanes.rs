@@ -24,6 +24,16 @@ pub(crate) trait Lanes: Copy {
     fn max(self, o: Self) -> Self;
     fn min(self, o: Self) -> Self;
     fn lt(self, o: Self) -> Self::Mask;
+    /// `self <= o` (false when either is NaN).
+    fn le(self, o: Self) -> Self::Mask;
+    /// `a && b` per lane.
+    fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    /// `a && !b` per lane.
+    fn and_not(a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    /// Every lane `b`.
+    fn mask(b: bool) -> Self::Mask;
+    /// Whether some lane is set.
+    fn any(m: Self::Mask) -> bool;
     /// `m ? a : b` per lane.
     fn select(m: Self::Mask, a: Self, b: Self) -> Self;
     /// Round to the nearest integer (ties to even), for `|x| < 2^51`:
@@ -84,6 +94,26 @@ pub(crate) use scalar_methods;
 impl Lanes for f64 {
     type Mask = bool;
     scalar_methods!(f64, libm::sqrt);
+    #[inline(always)]
+    fn le(self, o: Self) -> bool {
+        self <= o
+    }
+    #[inline(always)]
+    fn and(a: bool, b: bool) -> bool {
+        a && b
+    }
+    #[inline(always)]
+    fn and_not(a: bool, b: bool) -> bool {
+        a && !b
+    }
+    #[inline(always)]
+    fn mask(b: bool) -> bool {
+        b
+    }
+    #[inline(always)]
+    fn any(m: bool) -> bool {
+        m
+    }
     #[inline(always)]
     fn max(self, o: Self) -> Self {
         if self < o {
@@ -162,10 +192,26 @@ impl<L: Lanes> Lanes for Pair<L> {
     fn splat(x: f64) -> Self {
         Pair(L::splat(x), L::splat(x))
     }
-    pair_methods!(binary: add, sub, mul, div, max, min; unary: sqrt, round, pow2; mask: lt);
+    pair_methods!(binary: add, sub, mul, div, max, min; unary: sqrt, round, pow2; mask: lt, le);
     #[inline(always)]
     fn select(m: Self::Mask, a: Self, b: Self) -> Self {
         Pair(L::select(m.0, a.0, b.0), L::select(m.1, a.1, b.1))
+    }
+    #[inline(always)]
+    fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask {
+        (L::and(a.0, b.0), L::and(a.1, b.1))
+    }
+    #[inline(always)]
+    fn and_not(a: Self::Mask, b: Self::Mask) -> Self::Mask {
+        (L::and_not(a.0, b.0), L::and_not(a.1, b.1))
+    }
+    #[inline(always)]
+    fn mask(b: bool) -> Self::Mask {
+        (L::mask(b), L::mask(b))
+    }
+    #[inline(always)]
+    fn any(m: Self::Mask) -> bool {
+        L::any(m.0) || L::any(m.1)
     }
     #[inline(always)]
     fn frexp1(self) -> (Self, Self) {
@@ -369,4 +415,73 @@ pub(crate) fn debye<L: Lanes, const IS_K: bool>(v: L, x: L, n: usize) -> L {
             .sub(quarter_l)
             .add(log1p(sum))
     }
+}
+
+/// Iteration budget of [`steed_fraction`].
+pub(crate) const STEED_MAX_ITER: f64 = 2000.0;
+/// 2^-55: a quarter of an ulp of both of Steed's results.
+const STEED_TOL: f64 = 2.7755575615628914e-17;
+
+/// The continued-fraction pass of `scalar::steed_k` for lanes of
+/// `(v, x)`: `(S, h, settled)` — the normalisation sum `S`, the fraction
+/// `h = z_1/z_0`, and whether the lane's two stopping rules were met within
+/// [`STEED_MAX_ITER`] terms. Lanes run in step; a lane that has settled
+/// keeps its `S` and `h` while the others go on (the scalar instance stops
+/// at the same term), so every instance gives the same bits.
+#[inline(always)]
+pub(crate) fn steed_fraction<L: Lanes>(v: L, x: L) -> (L, L, L::Mask) {
+    let one = L::splat(1.0);
+    let mu = v.sub(v.round());
+    let m2 = mu.mul(mu);
+    // k = 1: D_1 = 1/b_1, Δh_1 = D_1; C_1 = −a_1 = ¼ − μ², q_1 = 1.
+    let mut b = L::splat(2.0).mul(one.add(x));
+    let mut d = one.div(b);
+    let mut dh = d;
+    let mut h = d;
+    // u_k = C_k q_k, one product (C_k grows like k! and q_k shrinks alike):
+    // u_{k+1} = (b_k u_k + a_k u_{k−1}/k)/(k + 1), u_0 = 0, u_1 = C_1 = −a_1,
+    // the divisions by k and k + 1 as products with their reciprocals, so
+    // that the fraction's `d` holds the only division per term.
+    let mut a_prev = m2.sub(L::splat(0.25));
+    let (mut u_prev, mut u) = (L::splat(0.0), L::splat(0.25).sub(m2));
+    let mut big_q = u;
+    let mut s = dh.mul(big_q);
+    let mut active = L::mask(true);
+    let mut k = 1.0;
+    while k < STEED_MAX_ITER {
+        // a_{k+1} = −((k + ½)² − μ²) (negation is exact), then k + 1.
+        let a = L::splat(0.0).sub(L::splat((k + 0.5) * (k + 0.5)).sub(m2));
+        let u_next = b
+            .mul(u)
+            .add(a_prev.mul(u_prev).mul(L::splat(1.0 / k)))
+            .mul(L::splat(1.0 / (k + 1.0)));
+        u_prev = u;
+        u = u_next;
+        a_prev = a;
+        big_q = big_q.add(u);
+        b = b.add(L::splat(2.0));
+        d = one.div(b.add(a.mul(d)));
+        dh = dh.mul(b.mul(d).sub(one));
+        h = L::select(active, h.add(dh), h);
+        let ds = dh.mul(big_q);
+        s = L::select(active, s.add(ds), s);
+        let tol = L::splat(STEED_TOL);
+        let done = L::and(
+            abs(ds).le(tol.mul(abs(one.add(s)))),
+            abs(dh).le(tol.mul(abs(h))),
+        );
+        active = L::and_not(active, done);
+        if !L::any(active) {
+            break;
+        }
+        k += 1.0;
+    }
+    // Settled: every lane that met its rules (not the ones that ran out).
+    (s, h, L::and_not(L::mask(true), active))
+}
+
+/// `|y|` as `max(y, −y)` (the same for every instance; NaN stays NaN).
+#[inline(always)]
+fn abs<L: Lanes>(y: L) -> L {
+    y.max(L::splat(0.0).sub(y))
 }

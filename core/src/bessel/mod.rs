@@ -225,7 +225,9 @@ fn fill<T: Copy>(
                 }
             }
         };
-        return fill_lanes::<T, 8>(v, x, out, which, to_f64, from_f64, run);
+        // SAFETY: as above.
+        let steed = |v: &[f64; 8], x: &[f64; 8]| unsafe { x86::steed8(v, x) };
+        return fill_lanes::<T, 8>(v, x, out, which, to_f64, from_f64, run, Some(steed));
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
@@ -236,7 +238,7 @@ fn fill<T: Copy>(
                 wasm32::debye2::<true>(v, x, n)
             }
         };
-        return fill_lanes::<T, 2>(v, x, out, which, to_f64, from_f64, run);
+        return fill_lanes::<T, 2>(v, x, out, which, to_f64, from_f64, run, None::<Steed<2>>);
     }
     #[allow(unreachable_code)]
     for ((o, &a), &b) in out.iter_mut().zip(v).zip(x) {
@@ -244,7 +246,15 @@ fn fill<T: Copy>(
     }
 }
 
+/// Steed's fraction for `W` lanes: `(S, h, settled)` per lane (the type of
+/// an absent one where the target has no f64 fraction in lanes).
 #[allow(dead_code)]
+type Steed<const W: usize> = fn(&[f64; W], &[f64; W]) -> Fraction<W>;
+
+/// Steed's fraction's `(S, h, settled)` for `W` lanes.
+type Fraction<const W: usize> = ([f64; W], [f64; W], [bool; W]);
+
+#[allow(dead_code, clippy::too_many_arguments)]
 fn fill_lanes<T: Copy, const W: usize>(
     v: &[T],
     x: &[T],
@@ -253,10 +263,20 @@ fn fill_lanes<T: Copy, const W: usize>(
     to_f64: fn(T) -> f64,
     from_f64: fn(f64) -> T,
     run: impl Fn(&[f64; W], &[f64; W], usize) -> [f64; W],
+    steed: Option<impl Fn(&[f64; W], &[f64; W]) -> Fraction<W>>,
 ) {
     // One queue per number of Debye terms: a group then sums exactly the
     // terms its lanes need (no lane waits on a neighbour's longer sum).
     let mut queues: [Queue<f64, W>; lanes::DEBYE_QUEUES] = core::array::from_fn(|_| Queue::new());
+    // K's continued-fraction inputs (when `steed` is given): the fraction
+    // in lanes, the rest per lane; queued by argument, since the number of
+    // terms falls with it (about 150 near x = 1, 40 at 5, 10 beyond 12) and
+    // a group runs as many as its neediest lane.
+    let mut fractions: [Queue<f64, W>; 3] = core::array::from_fn(|_| Queue::new());
+    let fraction = |v: &[f64; W], x: &[f64; W], f: &dyn Fn(&[f64; W], &[f64; W]) -> Fraction<W>| {
+        let (s, h, settled) = f(v, x);
+        core::array::from_fn(|l| scalar::steed_or_integral(v[l], x[l], s[l], h[l], settled[l]))
+    };
     let mut put = |i: usize, y: f64| {
         if let Some(o) = out.get_mut(i) {
             *o = from_f64(y);
@@ -265,6 +285,16 @@ fn fill_lanes<T: Copy, const W: usize>(
     for (i, (&a, &b)) in v.iter().zip(x).enumerate() {
         let (a, b) = (to_f64(a), to_f64(b));
         let k = if which == Which::K { libm::fabs(a) } else { a };
+        if let (Which::K, Some(f)) = (which, &steed) {
+            if scalar::steed_region(k, b) {
+                if let Some(q) = fractions.get_mut(usize::from(b > 2.0) + usize::from(b > 6.0)) {
+                    if q.push(i, k, b) {
+                        q.flush(|v, x| fraction(v, x, f), &mut put);
+                    }
+                    continue;
+                }
+            }
+        }
         let queue = (scalar::branch(k, b) == Branch::Debye && scalar::lanes_ok(k, b))
             .then(|| lanes::debye_terms(k))
             .and_then(|n| Some((n, queues.get_mut(n)?)));
@@ -279,6 +309,11 @@ fn fill_lanes<T: Copy, const W: usize>(
     }
     for (n, q) in queues.iter_mut().enumerate() {
         q.flush(|v, x| run(v, x, n), &mut put);
+    }
+    if let Some(f) = &steed {
+        for q in &mut fractions {
+            q.flush(|v, x| fraction(v, x, f), &mut put);
+        }
     }
 }
 

@@ -447,47 +447,32 @@ fn ln_k_upward(lo: f64, hi: f64, mu: f64, v: f64, two_over_x: f64) -> f64 {
 ///
 /// `None` when the fraction has not settled within its iteration budget.
 fn steed_k(v: f64, x: f64) -> Option<f64> {
-    const STEED_TOL: f64 = 2.7755575615628914e-17; // 2^-55
-    let n_round = libm::round(v);
-    let mu = v - n_round;
-    let m2 = mu * mu;
-    // k = 1: D_1 = 1/b_1, Δh_1 = D_1; C_1 = −a_1 = ¼ − μ², q_1 = 1.
-    let mut b = 2.0 * (1.0 + x);
-    let mut d = 1.0 / b;
-    let mut dh = d;
-    let mut h = d;
-    let mut c = 0.25 - m2;
-    let (mut q_prev, mut q) = (0.0, 1.0);
-    let mut big_q = c;
-    let mut s = dh * big_q;
-    let mut k = 1.0;
-    let mut settled = false;
-    while k < 2000.0 {
-        // a_{k+1} = −((k + ½)² − μ²), then k + 1.
-        let a = -((k + 0.5) * (k + 0.5) - m2);
-        let q_next = (q_prev - b * q) / a;
-        q_prev = q;
-        q = q_next;
-        c *= -a / (k + 1.0);
-        big_q += c * q;
-        b += 2.0;
-        d = 1.0 / (b + a * d);
-        dh *= b * d - 1.0;
-        h += dh;
-        let ds = dh * big_q;
-        s += ds;
-        // 2^-55: a quarter of an ulp of both results.
-        if libm::fabs(ds) <= STEED_TOL * libm::fabs(1.0 + s)
-            && libm::fabs(dh) <= STEED_TOL * libm::fabs(h)
-        {
-            settled = true;
-            break;
-        }
-        k += 1.0;
-    }
+    let (s, h, settled) = lanes::steed_fraction::<f64>(v, x);
+    steed_finish(v, x, s, h, settled)
+}
+
+/// Whether [`log_k`] takes `(v, x)` (with `v = |v|`) to Steed's fraction.
+pub(crate) fn steed_region(v: f64, x: f64) -> bool {
+    branch(v, x) == Branch::Small && x > TEMME_MAX_X
+}
+
+/// `ln K_v(x)` from a finished fraction: [`steed_finish`], or the
+/// trapezoid rule when it did not settle (as [`log_k`]).
+pub(crate) fn steed_or_integral(v: f64, x: f64, s: f64, h: f64, settled: bool) -> f64 {
+    steed_finish(v, x, s, h, settled).unwrap_or_else(|| integral_k(v, x))
+}
+
+/// The rest of [`steed_k`] once its fraction has run (in any lane
+/// instance): `ln K_μ` from `S`, and `K_{μ+1}/K_μ` from `h` for the
+/// recurrence up to `v`; `None` unless the fraction settled.
+pub(crate) fn steed_finish(v: f64, x: f64, s: f64, h: f64, settled: bool) -> Option<f64> {
     if !(settled && s > -1.0 && s < f64::INFINITY && h.is_finite()) {
         return None;
     }
+    // μ as in the fraction (nearest integer, ties to even).
+    let n_round = lanes::Lanes::round(v);
+    let mu = v - n_round;
+    let m2 = mu * mu;
     // ln K_μ = ½ ln(π/(2x)) − x − ln(1 + S).
     let ln_k_mu = 0.5 * (LN_PI_OVER_2 - libm::log(x)) - x - libm::log1p(s);
     if n_round == 0.0 {

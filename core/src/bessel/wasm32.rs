@@ -48,6 +48,26 @@ impl Lanes for F64x2 {
         f64x2_lt(self.0, o.0)
     }
     #[inline(always)]
+    fn le(self, o: Self) -> v128 {
+        f64x2_le(self.0, o.0)
+    }
+    #[inline(always)]
+    fn and(a: v128, b: v128) -> v128 {
+        v128_and(a, b)
+    }
+    #[inline(always)]
+    fn and_not(a: v128, b: v128) -> v128 {
+        v128_andnot(a, b)
+    }
+    #[inline(always)]
+    fn mask(b: bool) -> v128 {
+        i64x2_splat(if b { -1 } else { 0 })
+    }
+    #[inline(always)]
+    fn any(m: v128) -> bool {
+        v128_any_true(m)
+    }
+    #[inline(always)]
     fn select(m: v128, a: Self, b: Self) -> Self {
         F64x2(v128_bitselect(a.0, b.0, m))
     }

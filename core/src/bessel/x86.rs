@@ -62,6 +62,31 @@ impl Lanes for F64x4 {
         unsafe { _mm256_cmp_pd::<_CMP_LT_OQ>(self.0, o.0) }
     }
     #[inline(always)]
+    fn le(self, o: Self) -> __m256d {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_cmp_pd::<_CMP_LE_OQ>(self.0, o.0) }
+    }
+    #[inline(always)]
+    fn and(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_and_pd(a, b) }
+    }
+    #[inline(always)]
+    fn and_not(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_andnot_pd(b, a) }
+    }
+    #[inline(always)]
+    fn mask(b: bool) -> __m256d {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_castsi256_pd(_mm256_set1_epi64x(if b { -1 } else { 0 })) }
+    }
+    #[inline(always)]
+    fn any(m: __m256d) -> bool {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_movemask_pd(m) != 0 }
+    }
+    #[inline(always)]
     fn select(m: __m256d, a: Self, b: Self) -> Self {
         // SAFETY: see the impl comment.
         F64x4(unsafe { _mm256_blendv_pd(b.0, a.0, m) })
@@ -128,6 +153,38 @@ pub(crate) unsafe fn debye8<const IS_K: bool>(v: &[f64; 8], x: &[f64; 8], n: usi
         _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
         _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
         out
+    }
+}
+
+/// Steed's continued fraction for eight lanes (see
+/// [`lanes::steed_fraction`]): `(S, h, settled)` per lane.
+///
+/// # Safety
+/// The CPU must support AVX2 (checked by the caller).
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn steed8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [f64; 8], [bool; 8]) {
+    debug_assert!(avx2_available());
+    // SAFETY: the arrays hold eight f64 each; unaligned loads and stores.
+    unsafe {
+        let load = |a: &[f64; 8]| {
+            Pair(
+                F64x4(_mm256_loadu_pd(a.as_ptr())),
+                F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
+            )
+        };
+        let (s, h, settled) = lanes::steed_fraction::<F64x8>(load(v), load(x));
+        let store = |y: F64x8| {
+            let mut out = [0.0; 8];
+            _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
+            _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
+            out
+        };
+        let bits = _mm256_movemask_pd(settled.0) | (_mm256_movemask_pd(settled.1) << 4);
+        (
+            store(s),
+            store(h),
+            core::array::from_fn(|i| bits >> i & 1 == 1),
+        )
     }
 }
 
