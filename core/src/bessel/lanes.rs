@@ -485,3 +485,36 @@ pub(crate) fn steed_fraction<L: Lanes>(v: L, x: L) -> (L, L, L::Mask) {
 fn abs<L: Lanes>(y: L) -> L {
     y.max(L::splat(0.0).sub(y))
 }
+
+/// The sum of `scalar::hankel`'s asymptotic series for lanes of `(v, x)`
+/// (`sign` −1 for I, +1 for K): each lane stops at its smallest term or
+/// once its terms fall below `TAIL`; lanes run in step and a stopped lane
+/// keeps its sum.
+#[inline(always)]
+pub(crate) fn hankel_sum<L: Lanes>(v: L, x: L, sign: f64) -> L {
+    let mu = L::splat(4.0).mul(v).mul(v);
+    let mut c = L::splat(1.0);
+    let mut sum = L::splat(0.0);
+    let mut prev = L::splat(f64::INFINITY);
+    let mut active = L::mask(true);
+    let mut k = 1.0;
+    while k < 200.0 {
+        let odd = 2.0 * k - 1.0;
+        let ratio = L::splat(sign)
+            .mul(mu.sub(L::splat(odd * odd)))
+            .div(L::splat(8.0 * k).mul(x));
+        c = c.mul(ratio);
+        let a = abs(c);
+        // The asymptotic series started to diverge: stop at its smallest term.
+        active = L::and_not(active, prev.lt(a));
+        sum = L::select(active, sum.add(c), sum);
+        let small = a.le(L::splat(super::scalar::TAIL).mul(abs(L::splat(1.0).add(sum))));
+        active = L::and_not(active, small);
+        if !L::any(active) {
+            break;
+        }
+        prev = a;
+        k += 1.0;
+    }
+    sum
+}

@@ -227,7 +227,18 @@ fn fill<T: Copy>(
         };
         // SAFETY: as above.
         let steed = |v: &[f64; 8], x: &[f64; 8]| unsafe { x86::steed8(v, x) };
-        return fill_lanes::<T, 8>(v, x, out, which, to_f64, from_f64, run, Some(steed));
+        // SAFETY: as above.
+        let hankel = |v: &[f64; 8], x: &[f64; 8], sign: f64| unsafe { x86::hankel8(v, x, sign) };
+        return fill_lanes::<T, 8>(
+            v,
+            x,
+            out,
+            which,
+            to_f64,
+            from_f64,
+            run,
+            Some((steed, hankel)),
+        );
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
@@ -238,7 +249,7 @@ fn fill<T: Copy>(
                 wasm32::debye2::<true>(v, x, n)
             }
         };
-        return fill_lanes::<T, 2>(v, x, out, which, to_f64, from_f64, run, None::<Steed<2>>);
+        return fill_lanes::<T, 2>(v, x, out, which, to_f64, from_f64, run, None::<Extra<2>>);
     }
     #[allow(unreachable_code)]
     for ((o, &a), &b) in out.iter_mut().zip(v).zip(x) {
@@ -250,6 +261,11 @@ fn fill<T: Copy>(
 /// an absent one where the target has no f64 fraction in lanes).
 #[allow(dead_code)]
 type Steed<const W: usize> = fn(&[f64; W], &[f64; W]) -> Fraction<W>;
+
+/// The lane kernels beyond Debye's: Steed's fraction and the Hankel sums
+/// (`(v, x, sign)`; the type of absent ones where the target has none).
+#[allow(dead_code)]
+type Extra<const W: usize> = (Steed<W>, fn(&[f64; W], &[f64; W], f64) -> [f64; W]);
 
 /// Steed's fraction's `(S, h, settled)` for `W` lanes.
 type Fraction<const W: usize> = ([f64; W], [f64; W], [bool; W]);
@@ -263,8 +279,18 @@ fn fill_lanes<T: Copy, const W: usize>(
     to_f64: fn(T) -> f64,
     from_f64: fn(f64) -> T,
     run: impl Fn(&[f64; W], &[f64; W], usize) -> [f64; W],
-    steed: Option<impl Fn(&[f64; W], &[f64; W]) -> Fraction<W>>,
+    extra: Option<(
+        impl Fn(&[f64; W], &[f64; W]) -> Fraction<W>,
+        impl Fn(&[f64; W], &[f64; W], f64) -> [f64; W],
+    )>,
 ) {
+    let sign = if which == Which::K { 1.0 } else { -1.0 };
+    let mut hankels: Queue<f64, W> = Queue::new();
+    #[allow(clippy::type_complexity)]
+    let hankel = |v: &[f64; W], x: &[f64; W], f: &dyn Fn(&[f64; W], &[f64; W], f64) -> [f64; W]| {
+        let sums = f(v, x, sign);
+        core::array::from_fn(|l| scalar::hankel_finish(x[l], sign, sums[l]))
+    };
     // One queue per number of Debye terms: a group then sums exactly the
     // terms its lanes need (no lane waits on a neighbour's longer sum).
     let mut queues: [Queue<f64, W>; lanes::DEBYE_QUEUES] = core::array::from_fn(|_| Queue::new());
@@ -285,7 +311,15 @@ fn fill_lanes<T: Copy, const W: usize>(
     for (i, (&a, &b)) in v.iter().zip(x).enumerate() {
         let (a, b) = (to_f64(a), to_f64(b));
         let k = if which == Which::K { libm::fabs(a) } else { a };
-        if let (Which::K, Some(f)) = (which, &steed) {
+        if let Some((_, f)) = &extra {
+            if scalar::branch(k, b) == Branch::Hankel {
+                if hankels.push(i, k, b) {
+                    hankels.flush(|v, x| hankel(v, x, f), &mut put);
+                }
+                continue;
+            }
+        }
+        if let (Which::K, Some((f, _))) = (which, &extra) {
             if scalar::steed_region(k, b) {
                 if let Some(q) = fractions.get_mut(usize::from(b > 2.0) + usize::from(b > 6.0)) {
                     if q.push(i, k, b) {
@@ -310,10 +344,11 @@ fn fill_lanes<T: Copy, const W: usize>(
     for (n, q) in queues.iter_mut().enumerate() {
         q.flush(|v, x| run(v, x, n), &mut put);
     }
-    if let Some(f) = &steed {
+    if let Some((f, g)) = &extra {
         for q in &mut fractions {
             q.flush(|v, x| fraction(v, x, f), &mut put);
         }
+        hankels.flush(|v, x| hankel(v, x, g), &mut put);
     }
 }
 

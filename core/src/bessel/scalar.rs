@@ -193,32 +193,17 @@ fn debye_k(v: f64, x: f64) -> f64 {
 
 /// `Σ_{k>=1} c_k` of the Hankel expansion with `c_k = c_{k-1}·sign·(μ - (2k-1)²)/(8 k x)`.
 fn hankel_tail(v: f64, x: f64, sign: f64) -> f64 {
-    let mu = 4.0 * v * v;
-    let mut c = 1.0;
-    let mut sum = 0.0;
-    let mut prev = f64::INFINITY;
-    let mut k = 1.0;
-    while k < 200.0 {
-        let odd = 2.0 * k - 1.0;
-        c *= sign * (mu - odd * odd) / (8.0 * k * x);
-        let a = libm::fabs(c);
-        if a > prev {
-            // The asymptotic series started to diverge: stop at its smallest term.
-            break;
-        }
-        sum += c;
-        if a <= TAIL * libm::fabs(1.0 + sum) {
-            break;
-        }
-        prev = a;
-        k += 1.0;
-    }
-    sum
+    lanes::hankel_sum::<f64>(v, x, sign)
 }
 
 /// Hankel expansion: `sign = -1` gives log I, `+1` gives log K.
 fn hankel(v: f64, x: f64, sign: f64) -> f64 {
-    let tail = libm::log1p(hankel_tail(v, x, sign));
+    hankel_finish(x, sign, hankel_tail(v, x, sign))
+}
+
+/// `ln I` (`sign` −1) or `ln K` (+1) from the Hankel series' sum.
+pub(crate) fn hankel_finish(x: f64, sign: f64, sum: f64) -> f64 {
+    let tail = libm::log1p(sum);
     if sign < 0.0 {
         x - 0.5 * (LN_2PI + libm::log(x)) + tail
     } else {
