@@ -518,3 +518,28 @@ pub(crate) fn hankel_sum<L: Lanes>(v: L, x: L, sign: f64) -> L {
     }
     sum
 }
+
+/// The tail `Σ_{k>=1} t_k` of `scalar::series_i`'s power series for lanes of
+/// `(v, x)` (`t_k = t_{k-1}·(x²/4)/(k(v + k))`, `t_0 = 1`), each lane
+/// stopping once its term falls below `TAIL·(1 + tail)`; lanes run in step
+/// and a stopped lane keeps its sum.
+#[inline(always)]
+pub(crate) fn series_tail<L: Lanes>(v: L, x: L) -> L {
+    let q = L::splat(0.25).mul(x).mul(x);
+    let mut term = L::splat(1.0);
+    let mut tail = L::splat(0.0);
+    let mut active = L::mask(true);
+    let mut k = 1.0;
+    while k < 1000.0 {
+        let kl = L::splat(k);
+        term = term.mul(q.div(kl.mul(v.add(kl))));
+        tail = L::select(active, tail.add(term), tail);
+        let small = term.le(L::splat(super::scalar::TAIL).mul(L::splat(1.0).add(tail)));
+        active = L::and_not(active, small);
+        if !L::any(active) {
+            break;
+        }
+        k += 1.0;
+    }
+    tail
+}

@@ -229,6 +229,8 @@ fn fill<T: Copy>(
         let steed = |v: &[f64; 8], x: &[f64; 8]| unsafe { x86::steed8(v, x) };
         // SAFETY: as above.
         let hankel = |v: &[f64; 8], x: &[f64; 8], sign: f64| unsafe { x86::hankel8(v, x, sign) };
+        // SAFETY: as above.
+        let series = |v: &[f64; 8], x: &[f64; 8]| unsafe { x86::series8(v, x) };
         return fill_lanes::<T, 8>(
             v,
             x,
@@ -237,7 +239,7 @@ fn fill<T: Copy>(
             to_f64,
             from_f64,
             run,
-            Some((steed, hankel)),
+            Some((steed, hankel, series)),
         );
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -262,10 +264,20 @@ fn fill<T: Copy>(
 #[allow(dead_code)]
 type Steed<const W: usize> = fn(&[f64; W], &[f64; W]) -> Fraction<W>;
 
-/// The lane kernels beyond Debye's: Steed's fraction and the Hankel sums
-/// (`(v, x, sign)`; the type of absent ones where the target has none).
+/// The lane kernels beyond Debye's: Steed's fraction, the Hankel sums
+/// (`(v, x, sign)`) and the power series' tails (the type of absent ones
+/// where the target has none).
 #[allow(dead_code)]
-type Extra<const W: usize> = (Steed<W>, fn(&[f64; W], &[f64; W], f64) -> [f64; W]);
+type Extra<const W: usize> = (
+    Steed<W>,
+    fn(&[f64; W], &[f64; W], f64) -> [f64; W],
+    fn(&[f64; W], &[f64; W]) -> [f64; W],
+);
+
+/// A lane kernel's per-lane results from `(v, x)`.
+type Sums<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W]) -> [f64; W] + 'a;
+/// The same with a sign (the Hankel sums: −1 for I, +1 for K).
+type SignedSums<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W], f64) -> [f64; W] + 'a;
 
 /// Steed's fraction's `(S, h, settled)` for `W` lanes.
 type Fraction<const W: usize> = ([f64; W], [f64; W], [bool; W]);
@@ -282,12 +294,19 @@ fn fill_lanes<T: Copy, const W: usize>(
     extra: Option<(
         impl Fn(&[f64; W], &[f64; W]) -> Fraction<W>,
         impl Fn(&[f64; W], &[f64; W], f64) -> [f64; W],
+        impl Fn(&[f64; W], &[f64; W]) -> [f64; W],
     )>,
 ) {
+    // I's power-series inputs, queued by argument (the number of terms
+    // grows with it: 2 below 1e-4, hundreds near 200).
+    let mut serieses: [Queue<f64, W>; 3] = core::array::from_fn(|_| Queue::new());
+    let series = |v: &[f64; W], x: &[f64; W], f: &Sums<'_, W>| {
+        let tails = f(v, x);
+        core::array::from_fn(|l| scalar::series_finish(v[l], x[l], tails[l]))
+    };
     let sign = if which == Which::K { 1.0 } else { -1.0 };
     let mut hankels: Queue<f64, W> = Queue::new();
-    #[allow(clippy::type_complexity)]
-    let hankel = |v: &[f64; W], x: &[f64; W], f: &dyn Fn(&[f64; W], &[f64; W], f64) -> [f64; W]| {
+    let hankel = |v: &[f64; W], x: &[f64; W], f: &SignedSums<'_, W>| {
         let sums = f(v, x, sign);
         core::array::from_fn(|l| scalar::hankel_finish(x[l], sign, sums[l]))
     };
@@ -311,7 +330,18 @@ fn fill_lanes<T: Copy, const W: usize>(
     for (i, (&a, &b)) in v.iter().zip(x).enumerate() {
         let (a, b) = (to_f64(a), to_f64(b));
         let k = if which == Which::K { libm::fabs(a) } else { a };
-        if let Some((_, f)) = &extra {
+        if let (Which::I, Some((_, _, f))) = (which, &extra) {
+            if scalar::branch(k, b) == Branch::Small {
+                let q = usize::from(b > 1.0) + usize::from(b > 10.0);
+                if let Some(q) = serieses.get_mut(q) {
+                    if q.push(i, k, b) {
+                        q.flush(|v, x| series(v, x, f), &mut put);
+                    }
+                    continue;
+                }
+            }
+        }
+        if let Some((_, f, _)) = &extra {
             if scalar::branch(k, b) == Branch::Hankel {
                 if hankels.push(i, k, b) {
                     hankels.flush(|v, x| hankel(v, x, f), &mut put);
@@ -319,7 +349,7 @@ fn fill_lanes<T: Copy, const W: usize>(
                 continue;
             }
         }
-        if let (Which::K, Some((f, _))) = (which, &extra) {
+        if let (Which::K, Some((f, _, _))) = (which, &extra) {
             if scalar::steed_region(k, b) {
                 if let Some(q) = fractions.get_mut(usize::from(b > 2.0) + usize::from(b > 6.0)) {
                     if q.push(i, k, b) {
@@ -344,11 +374,14 @@ fn fill_lanes<T: Copy, const W: usize>(
     for (n, q) in queues.iter_mut().enumerate() {
         q.flush(|v, x| run(v, x, n), &mut put);
     }
-    if let Some((f, g)) = &extra {
+    if let Some((f, g, h)) = &extra {
         for q in &mut fractions {
             q.flush(|v, x| fraction(v, x, f), &mut put);
         }
         hankels.flush(|v, x| hankel(v, x, g), &mut put);
+        for q in &mut serieses {
+            q.flush(|v, x| series(v, x, h), &mut put);
+        }
     }
 }
 

@@ -219,29 +219,22 @@ fn ln_half(x: f64) -> f64 {
 
 /// `Σ_{k>=1} (x²/4)^k / (k! (v+1)_k)`: all terms positive.
 fn series_tail(v: f64, x: f64) -> f64 {
-    let q = 0.25 * x * x;
-    let mut term = 1.0;
-    let mut tail = 0.0;
-    let mut k = 1.0;
-    while k < 1000.0 {
-        term *= q / (k * (v + k));
-        tail += term;
-        if term <= TAIL * (1.0 + tail) {
-            break;
-        }
-        k += 1.0;
-    }
-    tail
+    lanes::series_tail::<f64>(v, x)
 }
 
 fn series_i(v: f64, x: f64) -> f64 {
-    // I_v(x) = (x/2)^v / Γ(v+1) · (1 + series_tail).
+    series_finish(v, x, series_tail(v, x))
+}
+
+/// `ln I_v(x)` from the power series' tail:
+/// `I_v(x) = (x/2)^v / Γ(v+1) · (1 + tail)`.
+pub(crate) fn series_finish(v: f64, x: f64, tail: f64) -> f64 {
     let prefix = if v == 0.0 {
         0.0
     } else {
         v * ln_half(x) - libm::lgamma(v + 1.0)
     };
-    prefix + libm::log1p(series_tail(v, x))
+    prefix + libm::log1p(tail)
 }
 
 /// `x·cosh(t)` without overflow for large `t` (tiny `x`).

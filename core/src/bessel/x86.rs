@@ -211,6 +211,29 @@ pub(crate) unsafe fn hankel8(v: &[f64; 8], x: &[f64; 8], sign: f64) -> [f64; 8] 
     }
 }
 
+/// The power series' tails for eight lanes (see [`lanes::series_tail`]).
+///
+/// # Safety
+/// The CPU must support AVX2 (checked by the caller).
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn series8(v: &[f64; 8], x: &[f64; 8]) -> [f64; 8] {
+    debug_assert!(avx2_available());
+    // SAFETY: the arrays hold eight f64 each; unaligned loads and stores.
+    unsafe {
+        let load = |a: &[f64; 8]| {
+            Pair(
+                F64x4(_mm256_loadu_pd(a.as_ptr())),
+                F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
+            )
+        };
+        let y = lanes::series_tail::<F64x8>(load(v), load(x));
+        let mut out = [0.0; 8];
+        _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
+        _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
+        out
+    }
+}
+
 /// Four trapezoid nodes of the K integral (see [`lanes::k_integrand`]).
 ///
 /// # Safety
