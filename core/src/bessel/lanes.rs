@@ -543,3 +543,157 @@ pub(crate) fn series_tail<L: Lanes>(v: L, x: L) -> L {
     }
     tail
 }
+
+/// `sinh(s)/s = Σ s^(2k)/(2k+1)!` in powers of `s²` for `|s| < 1`
+/// (the first omitted term is below 2^-75).
+const SINHC: [f64; 11] = [
+    1.0,
+    1.0 / 6.0,
+    1.0 / 120.0,
+    1.0 / 5040.0,
+    1.0 / 362_880.0,
+    1.0 / 39_916_800.0,
+    1.0 / 6_227_020_800.0,
+    1.0 / 1_307_674_368_000.0,
+    1.0 / 355_687_428_096_000.0,
+    1.0 / 121_645_100_408_832_000.0,
+    1.0 / 51_090_942_171_709_440_000.0,
+];
+
+/// `sin(y)/y = Σ (−1)^k y^(2k)/(2k+1)!` in powers of `y²` for `|y| <= π/2`
+/// (the first omitted term is below 2^-59).
+const SINC: [f64; 12] = [
+    1.0,
+    -1.0 / 6.0,
+    1.0 / 120.0,
+    -1.0 / 5040.0,
+    1.0 / 362_880.0,
+    -1.0 / 39_916_800.0,
+    1.0 / 6_227_020_800.0,
+    -1.0 / 1_307_674_368_000.0,
+    1.0 / 355_687_428_096_000.0,
+    -1.0 / 121_645_100_408_832_000.0,
+    1.0 / 51_090_942_171_709_440_000.0,
+    -1.0 / 25_852_016_738_884_976_640_000.0,
+];
+
+/// Horner's rule, lowest coefficient first.
+#[inline(always)]
+fn poly<L: Lanes>(z: L, c: &[f64]) -> L {
+    let mut acc = L::splat(0.0);
+    for a in c.iter().rev() {
+        acc = acc.mul(z).add(L::splat(*a));
+    }
+    acc
+}
+
+/// `scalar::temme_k` for lanes of `(v, x)` with `v < 20`, `0 < x <= 1`:
+/// Temme's series for `K_μ`, `K_{μ+1}` and the upward recurrence, with this
+/// module's `ln` and `exp`, `sinh(σ)/σ` and `πμ/sin(πμ)` from their series.
+/// The mask marks the lanes whose result is valid: the others (`x` below
+/// `4·f64::MIN_POSITIVE`, or so small that `2/x` nearly overflows) need
+/// the trapezoid rule. Lanes run in step; finished lanes keep their sums.
+#[inline(always)]
+pub(crate) fn temme_k<L: Lanes>(v: L, x: L) -> (L, L::Mask) {
+    let one = L::splat(1.0);
+    let zero = L::splat(0.0);
+    let n = v.round();
+    let mu = v.sub(n);
+    let m2 = mu.mul(mu);
+    // Γ1(μ) = (1/Γ(1-μ) - 1/Γ(1+μ)) / (2μ), Γ2(μ) = (1/Γ(1-μ) + 1/Γ(1+μ)) / 2.
+    let (mut g1, mut g2) = (zero, zero);
+    for pair in super::scalar::RGAMMA.chunks_exact(2).rev() {
+        g2 = g2.mul(m2).add(L::splat(pair[0]));
+        g1 = g1.mul(m2).sub(L::splat(pair[1]));
+    }
+    let rg_plus = g2.sub(mu.mul(g1));
+    let rg_minus = g2.add(mu.mul(g1));
+    let tiny = x.lt(L::splat(4.0 * f64::MIN_POSITIVE));
+    // ln(2/x) = −ln(x/2), x/2 exact (the tiny lanes compute with x = 1).
+    let xs = L::select(tiny, one, x);
+    let ln_2_over_x = zero.sub(ln(L::splat(0.5).mul(xs)));
+    let sigma = mu.mul(ln_2_over_x);
+    // (x/2)^{∓μ} = e^{±σ}.
+    let e_sigma = exp(sigma);
+    let inv_e = one.div(e_sigma);
+    let sinhc = L::select(
+        abs(sigma).lt(one),
+        poly(sigma.mul(sigma), &SINHC),
+        L::splat(0.5).mul(e_sigma.sub(inv_e)).div(sigma),
+    );
+    let pimu = L::splat(core::f64::consts::PI).mul(mu);
+    let fact = one.div(poly(pimu.mul(pimu), &SINC));
+    let cosh = L::splat(0.5).mul(e_sigma.add(inv_e));
+    let mut f = fact.mul(cosh.mul(g1).add(sinhc.mul(ln_2_over_x).mul(g2)));
+    let mut p = L::splat(0.5).mul(e_sigma).div(rg_plus);
+    let mut q = L::splat(0.5).div(e_sigma.mul(rg_minus));
+    let q2 = L::splat(0.25).mul(xs).mul(xs);
+    let mut c = one;
+    let (mut sum_f, mut sum_h) = (f, p);
+    let mut active = L::mask(true);
+    let mut k = 1.0;
+    while k < 60.0 {
+        let kl = L::splat(k);
+        // Reciprocals off the chain of `f`.
+        let (r_f, r_p, r_q) = (
+            one.div(L::splat(k * k).sub(m2)),
+            one.div(kl.sub(mu)),
+            one.div(kl.add(mu)),
+        );
+        f = kl.mul(f).add(p).add(q).mul(r_f);
+        p = p.mul(r_p);
+        q = q.mul(r_q);
+        c = c.mul(q2.div(kl));
+        let df = c.mul(f);
+        sum_f = L::select(active, sum_f.add(df), sum_f);
+        sum_h = L::select(active, sum_h.add(c.mul(p.sub(kl.mul(f)))), sum_h);
+        active = L::and_not(active, abs(df).le(L::splat(super::scalar::TAIL).mul(sum_f)));
+        if !L::any(active) {
+            break;
+        }
+        k += 1.0;
+    }
+    // K_μ = Σ_f, K_{μ+1} = (2/x) Σ_h, then up to v.
+    let two_over_x = L::splat(2.0).div(xs);
+    let r = two_over_x.mul(sum_h.div(sum_f));
+    let up = zero.lt(n);
+    // r finite and 2v/x far from overflow (else the trapezoid rule).
+    let fits = L::and(
+        r.lt(L::splat(f64::INFINITY)),
+        L::splat(40.0).mul(two_over_x).lt(L::splat(1e300)),
+    );
+    let ok = L::and_not(L::and_not(L::mask(true), tiny), L::and_not(up, fits));
+    let rs = L::select(L::and(up, fits), r, one);
+    let y = ln_2_over_x.add(ln(sum_h)).add(ln_k_upward(
+        one.div(rs),
+        one,
+        mu,
+        v,
+        L::select(up, two_over_x, one),
+    ));
+    (L::select(up, y, ln(sum_f)), ok)
+}
+
+/// `ln(c·K_v)` from `lo = c·K_μ`, `hi = c·K_{μ+1}` (`hi >= 1`) by the upward
+/// recurrence `K_{ν+1} = (2ν/x) K_ν + K_{ν−1}` from order `μ + 1` to `v`,
+/// the values kept in `[1, 2)` with the binary exponent split off after
+/// every step (at most 19 steps, `v < 20`).
+#[inline(always)]
+fn ln_k_upward<L: Lanes>(lo: L, hi: L, mu: L, v: L, two_over_x: L) -> L {
+    let (mut lo, mut hi, mut exp2) = (lo, hi, L::splat(0.0));
+    let mut order = mu.add(L::splat(1.0));
+    let top = v.sub(L::splat(0.25));
+    for _ in 0..20 {
+        let step = order.lt(top);
+        if !L::any(step) {
+            break;
+        }
+        let next = order.mul(two_over_x).mul(hi).add(lo);
+        let (e, m) = L::select(step, next, L::splat(1.0)).frexp1();
+        exp2 = L::select(step, exp2.add(e), exp2);
+        lo = L::select(step, hi.mul(L::splat(0.0).sub(e).pow2()), lo);
+        hi = L::select(step, m, hi);
+        order = order.add(L::splat(1.0));
+    }
+    ln(hi).add(exp2.mul(L::splat(core::f64::consts::LN_2)))
+}

@@ -231,6 +231,8 @@ fn fill<T: Copy>(
         let hankel = |v: &[f64; 8], x: &[f64; 8], sign: f64| unsafe { x86::hankel8(v, x, sign) };
         // SAFETY: as above.
         let series = |v: &[f64; 8], x: &[f64; 8]| unsafe { x86::series8(v, x) };
+        // SAFETY: as above.
+        let temme = |v: &[f64; 8], x: &[f64; 8]| unsafe { x86::temme8(v, x) };
         return fill_lanes::<T, 8>(
             v,
             x,
@@ -239,7 +241,7 @@ fn fill<T: Copy>(
             to_f64,
             from_f64,
             run,
-            Some((steed, hankel, series)),
+            Some((steed, hankel, series, temme)),
         );
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -265,17 +267,20 @@ fn fill<T: Copy>(
 type Steed<const W: usize> = fn(&[f64; W], &[f64; W]) -> Fraction<W>;
 
 /// The lane kernels beyond Debye's: Steed's fraction, the Hankel sums
-/// (`(v, x, sign)`) and the power series' tails (the type of absent ones
-/// where the target has none).
+/// (`(v, x, sign)`), the power series' tails and Temme's `ln K` with its
+/// validity (the type of absent ones where the target has none).
 #[allow(dead_code)]
 type Extra<const W: usize> = (
     Steed<W>,
     fn(&[f64; W], &[f64; W], f64) -> [f64; W],
     fn(&[f64; W], &[f64; W]) -> [f64; W],
+    fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]),
 );
 
 /// A lane kernel's per-lane results from `(v, x)`.
 type Sums<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W]) -> [f64; W] + 'a;
+/// Temme's `ln K` per lane and whether it is valid.
+type Temme<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]) + 'a;
 /// The same with a sign (the Hankel sums: −1 for I, +1 for K).
 type SignedSums<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W], f64) -> [f64; W] + 'a;
 
@@ -295,8 +300,19 @@ fn fill_lanes<T: Copy, const W: usize>(
         impl Fn(&[f64; W], &[f64; W]) -> Fraction<W>,
         impl Fn(&[f64; W], &[f64; W], f64) -> [f64; W],
         impl Fn(&[f64; W], &[f64; W]) -> [f64; W],
+        impl Fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]),
     )>,
 ) {
+    // K's Temme inputs, queued by argument (2 terms below 1e-4, 15 near 1);
+    // a lane whose value is not valid takes the scalar kernel's way.
+    let mut temmes: [Queue<f64, W>; 2] = core::array::from_fn(|_| Queue::new());
+    let temme = |v: &[f64; W], x: &[f64; W], f: &Temme<'_, W>| {
+        let (y, ok) = f(v, x);
+        core::array::from_fn(|l| match ok[l] {
+            true => y[l],
+            false => scalar::log_k(v[l], x[l]),
+        })
+    };
     // I's power-series inputs, queued by argument (the number of terms
     // grows with it: 2 below 1e-4, hundreds near 200).
     let mut serieses: [Queue<f64, W>; 3] = core::array::from_fn(|_| Queue::new());
@@ -330,7 +346,17 @@ fn fill_lanes<T: Copy, const W: usize>(
     for (i, (&a, &b)) in v.iter().zip(x).enumerate() {
         let (a, b) = (to_f64(a), to_f64(b));
         let k = if which == Which::K { libm::fabs(a) } else { a };
-        if let (Which::I, Some((_, _, f))) = (which, &extra) {
+        if let (Which::K, Some((_, _, _, f))) = (which, &extra) {
+            if scalar::temme_region(k, b) {
+                if let Some(q) = temmes.get_mut(usize::from(b > 1e-4)) {
+                    if q.push(i, k, b) {
+                        q.flush(|v, x| temme(v, x, f), &mut put);
+                    }
+                    continue;
+                }
+            }
+        }
+        if let (Which::I, Some((_, _, f, _))) = (which, &extra) {
             if scalar::branch(k, b) == Branch::Small {
                 let q = usize::from(b > 1.0) + usize::from(b > 10.0);
                 if let Some(q) = serieses.get_mut(q) {
@@ -341,7 +367,7 @@ fn fill_lanes<T: Copy, const W: usize>(
                 }
             }
         }
-        if let Some((_, f, _)) = &extra {
+        if let Some((_, f, _, _)) = &extra {
             if scalar::branch(k, b) == Branch::Hankel {
                 if hankels.push(i, k, b) {
                     hankels.flush(|v, x| hankel(v, x, f), &mut put);
@@ -349,7 +375,7 @@ fn fill_lanes<T: Copy, const W: usize>(
                 continue;
             }
         }
-        if let (Which::K, Some((f, _, _))) = (which, &extra) {
+        if let (Which::K, Some((f, _, _, _))) = (which, &extra) {
             if scalar::steed_region(k, b) {
                 if let Some(q) = fractions.get_mut(usize::from(b > 2.0) + usize::from(b > 6.0)) {
                     if q.push(i, k, b) {
@@ -374,7 +400,10 @@ fn fill_lanes<T: Copy, const W: usize>(
     for (n, q) in queues.iter_mut().enumerate() {
         q.flush(|v, x| run(v, x, n), &mut put);
     }
-    if let Some((f, g, h)) = &extra {
+    if let Some((f, g, h, t)) = &extra {
+        for q in &mut temmes {
+            q.flush(|v, x| temme(v, x, t), &mut put);
+        }
         for q in &mut fractions {
             q.flush(|v, x| fraction(v, x, f), &mut put);
         }

@@ -300,89 +300,18 @@ pub(crate) const RGAMMA: [f64; 22] = [
     5.100370287454476e-13,
 ];
 
-/// `ln K_v(x)` for `v < 20`, `0 < x <= 2`: Temme's (1975) series for `K_μ`
+/// `ln K_v(x)` for `v < 20`, `0 < x <= 1`: Temme's (1975) series for `K_μ`
 /// and `K_{μ+1}` with `μ = v - round(v)` in `[-1/2, 1/2]`, then the upward
 /// recurrence `K_{ν+1} = (2ν/x) K_ν + K_{ν-1}` (all terms positive, so
 /// stable), carried as ratios with the binary exponent split off so that
-/// nothing overflows however small `x` is.
+/// nothing overflows however small `x` is: [`lanes::temme_k`]'s `f64`
+/// instance (the slices run the same code in SIMD lanes), the trapezoid
+/// rule where it reports no valid value.
 fn temme_k(v: f64, x: f64) -> f64 {
-    let n = libm::round(v);
-    let mu = v - n;
-    // Γ1(μ) = (1/Γ(1-μ) - 1/Γ(1+μ)) / (2μ), Γ2(μ) = (1/Γ(1-μ) + 1/Γ(1+μ)) / 2.
-    let m2 = mu * mu;
-    let (mut g1, mut g2) = (0.0, 0.0);
-    for pair in RGAMMA.chunks_exact(2).rev() {
-        g2 = g2 * m2 + pair[0];
-        g1 = g1 * m2 - pair[1];
+    match lanes::temme_k::<f64>(v, x) {
+        (y, true) => y,
+        _ => integral_k(v, x),
     }
-    let rg_plus = g2 - mu * g1; // 1/Γ(1+μ)
-    let rg_minus = g2 + mu * g1; // 1/Γ(1-μ)
-                                 // ln(2/x) = -ln(x/2), with x/2 exact for normal x.
-    let ln_2_over_x = if x >= 4.0 * f64::MIN_POSITIVE {
-        -libm::log(0.5 * x)
-    } else {
-        LN_2 - libm::log(x)
-    };
-    let sigma = mu * ln_2_over_x;
-    // sinh(σ)/σ and πμ/sin(πμ) by their Taylor series near 0 (|σ| < 0.1,
-    // |πμ| < 0.1), where the quotients would lose about an ulp each.
-    let s2 = sigma * sigma;
-    let sinhc = if libm::fabs(sigma) < 0.1 {
-        1.0 + s2 * (1.0 / 6.0 + s2 * (1.0 / 120.0 + s2 * (1.0 / 5040.0 + s2 * (1.0 / 362_880.0))))
-    } else {
-        libm::sinh(sigma) / sigma
-    };
-    let pimu = PI * mu;
-    let p2 = pimu * pimu;
-    let fact = if libm::fabs(pimu) < 0.1 {
-        1.0 + p2
-            * (1.0 / 6.0
-                + p2 * (7.0 / 360.0
-                    + p2 * (31.0 / 15_120.0
-                        + p2 * (127.0 / 604_800.0 + p2 * (73.0 / 3_421_440.0)))))
-    } else {
-        pimu / libm::sin(pimu)
-    };
-    // (x/2)^{∓μ} = e^{±σ}.
-    let e_sigma = libm::exp(sigma);
-    // cosh σ from e^σ (no cancellation in the sum).
-    let cosh = 0.5 * (e_sigma + 1.0 / e_sigma);
-    let mut f = fact * (cosh * g1 + sinhc * ln_2_over_x * g2);
-    let mut p = 0.5 * e_sigma / rg_plus;
-    let mut q = 0.5 / (e_sigma * rg_minus);
-    let q2 = 0.25 * x * x;
-    let mut c = 1.0;
-    let mut sum_f = f;
-    let mut sum_h = p;
-    let mut k = 1.0;
-    while k < 60.0 {
-        // Reciprocals off the chain of `f` (a division in it would set the
-        // pace: its latency is several multiply-adds').
-        let (r_f, r_p, r_q) = (1.0 / (k * k - m2), 1.0 / (k - mu), 1.0 / (k + mu));
-        f = (k * f + p + q) * r_f;
-        p *= r_p;
-        q *= r_q;
-        c *= q2 / k;
-        let df = c * f;
-        sum_f += df;
-        sum_h += c * (p - k * f);
-        if libm::fabs(df) <= TAIL * sum_f {
-            break;
-        }
-        k += 1.0;
-    }
-    // K_μ = sum_f, K_{μ+1} = (2/x) sum_h.
-    if n == 0.0 {
-        return libm::log(sum_f);
-    }
-    let two_over_x = 2.0 / x;
-    let r = two_over_x * (sum_h / sum_f);
-    if !(r.is_finite() && 40.0 * two_over_x < 1e300) {
-        // x so small that 2/x nearly overflows: fall back to the integral.
-        return integral_k(v, x);
-    }
-    // ln K_{μ+1} + ln(K_v/K_{μ+1}).
-    ln_2_over_x + libm::log(sum_h) + ln_k_upward(1.0 / r, 1.0, mu, v, two_over_x)
 }
 
 /// `ln(c·K_v)` from `lo = c·K_μ` and `hi = c·K_{μ+1}` (any positive scale
@@ -427,6 +356,11 @@ fn ln_k_upward(lo: f64, hi: f64, mu: f64, v: f64, two_over_x: f64) -> f64 {
 fn steed_k(v: f64, x: f64) -> Option<f64> {
     let (s, h, settled) = lanes::steed_fraction::<f64>(v, x);
     steed_finish(v, x, s, h, settled)
+}
+
+/// Whether [`log_k`] takes `(v, x)` (with `v = |v|`) to Temme's series.
+pub(crate) fn temme_region(v: f64, x: f64) -> bool {
+    branch(v, x) == Branch::Small && x <= TEMME_MAX_X
 }
 
 /// Whether [`log_k`] takes `(v, x)` (with `v = |v|`) to Steed's fraction.

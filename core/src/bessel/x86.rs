@@ -211,6 +211,31 @@ pub(crate) unsafe fn hankel8(v: &[f64; 8], x: &[f64; 8], sign: f64) -> [f64; 8] 
     }
 }
 
+/// Temme's `ln K` for eight lanes (see [`lanes::temme_k`]) and whether
+/// each lane's value is valid.
+///
+/// # Safety
+/// The CPU must support AVX2 (checked by the caller).
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn temme8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [bool; 8]) {
+    debug_assert!(avx2_available());
+    // SAFETY: the arrays hold eight f64 each; unaligned loads and stores.
+    unsafe {
+        let load = |a: &[f64; 8]| {
+            Pair(
+                F64x4(_mm256_loadu_pd(a.as_ptr())),
+                F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
+            )
+        };
+        let (y, ok) = lanes::temme_k::<F64x8>(load(v), load(x));
+        let mut out = [0.0; 8];
+        _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
+        _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
+        let bits = _mm256_movemask_pd(ok.0) | (_mm256_movemask_pd(ok.1) << 4);
+        (out, core::array::from_fn(|i| bits >> i & 1 == 1))
+    }
+}
+
 /// The power series' tails for eight lanes (see [`lanes::series_tail`]).
 ///
 /// # Safety
