@@ -48,7 +48,8 @@ pub(crate) trait Lanes: Copy {
 
 /// The methods a plain scalar (one lane; masks are `bool`) implements the
 /// same way for [`Lanes`] (f64) and [`super::lanes_f32::LanesF32`] (f32):
-/// IEEE arithmetic, `sqrt` from `$sqrt`, `<` and selection.
+/// IEEE arithmetic, `sqrt` from `$sqrt`, `<`, `<=`, selection and the
+/// boolean mask operations.
 macro_rules! scalar_methods {
     ($t:ty, $sqrt:path) => {
         #[inline(always)]
@@ -87,6 +88,26 @@ macro_rules! scalar_methods {
                 b
             }
         }
+        #[inline(always)]
+        fn le(self, o: Self) -> bool {
+            self <= o
+        }
+        #[inline(always)]
+        fn and(a: bool, b: bool) -> bool {
+            a && b
+        }
+        #[inline(always)]
+        fn and_not(a: bool, b: bool) -> bool {
+            a && !b
+        }
+        #[inline(always)]
+        fn mask(b: bool) -> bool {
+            b
+        }
+        #[inline(always)]
+        fn any(m: bool) -> bool {
+            m
+        }
     };
 }
 pub(crate) use scalar_methods;
@@ -94,26 +115,6 @@ pub(crate) use scalar_methods;
 impl Lanes for f64 {
     type Mask = bool;
     scalar_methods!(f64, libm::sqrt);
-    #[inline(always)]
-    fn le(self, o: Self) -> bool {
-        self <= o
-    }
-    #[inline(always)]
-    fn and(a: bool, b: bool) -> bool {
-        a && b
-    }
-    #[inline(always)]
-    fn and_not(a: bool, b: bool) -> bool {
-        a && !b
-    }
-    #[inline(always)]
-    fn mask(b: bool) -> bool {
-        b
-    }
-    #[inline(always)]
-    fn any(m: bool) -> bool {
-        m
-    }
     #[inline(always)]
     fn max(self, o: Self) -> Self {
         if self < o {
@@ -186,6 +187,30 @@ macro_rules! pair_methods {
 }
 pub(crate) use pair_methods;
 
+/// The mask methods of a [`Pair`] over lane type `L` (masks are pairs):
+/// `and`, `and_not`, `mask`, `any`.
+macro_rules! pair_mask_methods {
+    () => {
+        #[inline(always)]
+        fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask {
+            (L::and(a.0, b.0), L::and(a.1, b.1))
+        }
+        #[inline(always)]
+        fn and_not(a: Self::Mask, b: Self::Mask) -> Self::Mask {
+            (L::and_not(a.0, b.0), L::and_not(a.1, b.1))
+        }
+        #[inline(always)]
+        fn mask(b: bool) -> Self::Mask {
+            (L::mask(b), L::mask(b))
+        }
+        #[inline(always)]
+        fn any(m: Self::Mask) -> bool {
+            L::any(m.0) || L::any(m.1)
+        }
+    };
+}
+pub(crate) use pair_mask_methods;
+
 impl<L: Lanes> Lanes for Pair<L> {
     type Mask = (L::Mask, L::Mask);
     #[inline(always)]
@@ -197,22 +222,7 @@ impl<L: Lanes> Lanes for Pair<L> {
     fn select(m: Self::Mask, a: Self, b: Self) -> Self {
         Pair(L::select(m.0, a.0, b.0), L::select(m.1, a.1, b.1))
     }
-    #[inline(always)]
-    fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask {
-        (L::and(a.0, b.0), L::and(a.1, b.1))
-    }
-    #[inline(always)]
-    fn and_not(a: Self::Mask, b: Self::Mask) -> Self::Mask {
-        (L::and_not(a.0, b.0), L::and_not(a.1, b.1))
-    }
-    #[inline(always)]
-    fn mask(b: bool) -> Self::Mask {
-        (L::mask(b), L::mask(b))
-    }
-    #[inline(always)]
-    fn any(m: Self::Mask) -> bool {
-        L::any(m.0) || L::any(m.1)
-    }
+    pair_mask_methods!();
     #[inline(always)]
     fn frexp1(self) -> (Self, Self) {
         let (e0, m0) = self.0.frexp1();
@@ -577,7 +587,7 @@ pub(crate) fn series_tail<L: Lanes>(v: L, x: L) -> L {
 
 /// `sinh(s)/s = Σ s^(2k)/(2k+1)!` in powers of `s²` for `|s| < 1`
 /// (the first omitted term is below 2^-75).
-const SINHC: [f64; 11] = [
+pub(crate) const SINHC: [f64; 11] = [
     1.0,
     1.0 / 6.0,
     1.0 / 120.0,
@@ -593,7 +603,7 @@ const SINHC: [f64; 11] = [
 
 /// `sin(y)/y = Σ (−1)^k y^(2k)/(2k+1)!` in powers of `y²` for `|y| <= π/2`
 /// (the first omitted term is below 2^-59).
-const SINC: [f64; 12] = [
+pub(crate) const SINC: [f64; 12] = [
     1.0,
     -1.0 / 6.0,
     1.0 / 120.0,

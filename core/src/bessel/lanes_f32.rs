@@ -16,7 +16,7 @@
 //! inputs in one branch to the lanes.
 
 use super::debye_table::{SUP as DEBYE_SUP, U as DEBYE_U};
-use super::lanes::{pair_methods, scalar_methods, Pair};
+use super::lanes::{pair_mask_methods, pair_methods, scalar_methods, Pair};
 use super::scalar::STRIP;
 use super::scalar_f32::{
     DEBYE_TERMS_F32, LGAMMA2, RGAMMA_F32, SINC, SINHC, STEED_MAX_ITER, STEED_MIN_X, TEMME_MAX_X,
@@ -77,32 +77,12 @@ impl LanesF32 for f32 {
         libm::floorf(self)
     }
     #[inline(always)]
-    fn le(self, o: Self) -> bool {
-        self <= o
-    }
-    #[inline(always)]
     fn eq(self, o: Self) -> bool {
         self == o
     }
     #[inline(always)]
-    fn and(a: bool, b: bool) -> bool {
-        a && b
-    }
-    #[inline(always)]
-    fn and_not(a: bool, b: bool) -> bool {
-        a && !b
-    }
-    #[inline(always)]
     fn or(a: bool, b: bool) -> bool {
         a || b
-    }
-    #[inline(always)]
-    fn mask(b: bool) -> bool {
-        b
-    }
-    #[inline(always)]
-    fn any(m: bool) -> bool {
-        m
     }
     #[inline(always)]
     fn split(self) -> (Self, Self) {
@@ -127,25 +107,10 @@ impl<L: LanesF32> LanesF32 for Pair<L> {
     fn select(m: Self::Mask, a: Self, b: Self) -> Self {
         Pair(L::select(m.0, a.0, b.0), L::select(m.1, a.1, b.1))
     }
-    #[inline(always)]
-    fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask {
-        (L::and(a.0, b.0), L::and(a.1, b.1))
-    }
-    #[inline(always)]
-    fn and_not(a: Self::Mask, b: Self::Mask) -> Self::Mask {
-        (L::and_not(a.0, b.0), L::and_not(a.1, b.1))
-    }
+    pair_mask_methods!();
     #[inline(always)]
     fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask {
         (L::or(a.0, b.0), L::or(a.1, b.1))
-    }
-    #[inline(always)]
-    fn mask(b: bool) -> Self::Mask {
-        (L::mask(b), L::mask(b))
-    }
-    #[inline(always)]
-    fn any(m: Self::Mask) -> bool {
-        L::any(L::or(m.0, m.1))
     }
     #[inline(always)]
     fn split(self) -> (Self, Self) {

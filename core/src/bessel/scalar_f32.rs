@@ -304,40 +304,28 @@ pub(crate) const TEMME_MAX_X: f32 = 0.1;
 
 /// The first 14 Taylor coefficients of `1/Γ(1 + z)`, rounded to f32
 /// (`|z| <= 1/2`: the next term is below 2^-31).
-pub(crate) const RGAMMA_F32: [f32; 14] = {
-    let mut c = [0.0f32; 14];
+pub(crate) const RGAMMA_F32: [f32; 14] = first_f32(&super::scalar::RGAMMA);
+
+/// `sinh(s)/s = Σ s^(2k)/(2k+1)!`, coefficients in `s²` for `|s| < 1`
+/// (the first omitted term is below 2^-33): the f64 table's first seven,
+/// rounded.
+pub(crate) const SINHC: [f32; 7] = first_f32(&super::lanes::SINHC);
+
+/// `sin(y)/y = Σ (-1)^k y^(2k)/(2k+1)!`, coefficients in `y²` for
+/// `|y| <= π/2` (the first omitted term is below 2^-34): the f64 table's
+/// first eight, rounded.
+pub(crate) const SINC: [f32; 8] = first_f32(&super::lanes::SINC);
+
+/// The first `N` values of an f64 table, rounded to f32.
+const fn first_f32<const N: usize>(t: &[f64]) -> [f32; N] {
+    let mut c = [0.0f32; N];
     let mut i = 0;
-    while i < 14 {
-        c[i] = super::scalar::RGAMMA[i] as f32;
+    while i < N {
+        c[i] = t[i] as f32;
         i += 1;
     }
     c
-};
-
-/// `sinh(s)/s = Σ s^(2k)/(2k+1)!`, coefficients in `s²` for `|s| < 1`
-/// (the first omitted term is below 2^-33).
-pub(crate) const SINHC: [f32; 7] = [
-    1.0,
-    1.0 / 6.0,
-    1.0 / 120.0,
-    1.0 / 5040.0,
-    1.0 / 362_880.0,
-    1.0 / 39_916_800.0,
-    1.0 / 6_227_020_800.0,
-];
-
-/// `sin(y)/y = Σ (-1)^k y^(2k)/(2k+1)!`, coefficients in `y²` for
-/// `|y| <= π/2` (the first omitted term is below 2^-34).
-pub(crate) const SINC: [f32; 8] = [
-    1.0,
-    -1.0 / 6.0,
-    1.0 / 120.0,
-    -1.0 / 5040.0,
-    1.0 / 362_880.0,
-    -1.0 / 39_916_800.0,
-    1.0 / 6_227_020_800.0,
-    -1.0 / 1_307_674_368_000.0,
-];
+}
 
 /// A polynomial in `z` from its coefficients, lowest first (Horner).
 #[inline]

@@ -9,6 +9,29 @@ use super::lanes::{self, Lanes};
 #[derive(Clone, Copy)]
 pub(crate) struct F64x2(v128);
 
+/// The mask methods of a `v128` lane type (masks are all-ones or all-zero
+/// lanes whatever the lane width): `and`, `and_not`, `mask`, `any`.
+macro_rules! v128_mask_methods {
+    () => {
+        #[inline(always)]
+        fn and(a: v128, b: v128) -> v128 {
+            v128_and(a, b)
+        }
+        #[inline(always)]
+        fn and_not(a: v128, b: v128) -> v128 {
+            v128_andnot(a, b)
+        }
+        #[inline(always)]
+        fn mask(b: bool) -> v128 {
+            i32x4_splat(if b { -1 } else { 0 })
+        }
+        #[inline(always)]
+        fn any(m: v128) -> bool {
+            v128_any_true(m)
+        }
+    };
+}
+
 impl Lanes for F64x2 {
     type Mask = v128;
     #[inline(always)]
@@ -51,22 +74,7 @@ impl Lanes for F64x2 {
     fn le(self, o: Self) -> v128 {
         f64x2_le(self.0, o.0)
     }
-    #[inline(always)]
-    fn and(a: v128, b: v128) -> v128 {
-        v128_and(a, b)
-    }
-    #[inline(always)]
-    fn and_not(a: v128, b: v128) -> v128 {
-        v128_andnot(a, b)
-    }
-    #[inline(always)]
-    fn mask(b: bool) -> v128 {
-        i64x2_splat(if b { -1 } else { 0 })
-    }
-    #[inline(always)]
-    fn any(m: v128) -> bool {
-        v128_any_true(m)
-    }
+    v128_mask_methods!();
     #[inline(always)]
     fn select(m: v128, a: Self, b: Self) -> Self {
         F64x2(v128_bitselect(a.0, b.0, m))
@@ -173,25 +181,10 @@ impl super::lanes_f32::LanesF32 for F32x4 {
     fn select(m: v128, a: Self, b: Self) -> Self {
         F32x4(v128_bitselect(a.0, b.0, m))
     }
-    #[inline(always)]
-    fn and(a: v128, b: v128) -> v128 {
-        v128_and(a, b)
-    }
-    #[inline(always)]
-    fn and_not(a: v128, b: v128) -> v128 {
-        v128_andnot(a, b)
-    }
+    v128_mask_methods!();
     #[inline(always)]
     fn or(a: v128, b: v128) -> v128 {
         v128_or(a, b)
-    }
-    #[inline(always)]
-    fn mask(b: bool) -> v128 {
-        i32x4_splat(if b { -1 } else { 0 })
-    }
-    #[inline(always)]
-    fn any(m: v128) -> bool {
-        v128_any_true(m)
     }
     #[inline(always)]
     fn split(self) -> (Self, Self) {

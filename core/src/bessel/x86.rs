@@ -12,6 +12,33 @@ use super::lanes::{self, Lanes, Pair};
 #[derive(Clone, Copy)]
 pub(crate) struct F64x4(__m256d);
 
+/// The mask methods of an AVX lane type from its intrinsics: `and`,
+/// `and_not` (`a && !b`), `mask` (every lane) and `any`.
+macro_rules! mask_methods {
+    ($m:ty, $and:ident, $andnot:ident, $movemask:ident, $cast:ident, $set1:ident) => {
+        #[inline(always)]
+        fn and(a: $m, b: $m) -> $m {
+            // SAFETY: see the impl comment.
+            unsafe { $and(a, b) }
+        }
+        #[inline(always)]
+        fn and_not(a: $m, b: $m) -> $m {
+            // SAFETY: see the impl comment.
+            unsafe { $andnot(b, a) }
+        }
+        #[inline(always)]
+        fn mask(b: bool) -> $m {
+            // SAFETY: see the impl comment.
+            unsafe { $cast($set1(if b { -1 } else { 0 })) }
+        }
+        #[inline(always)]
+        fn any(m: $m) -> bool {
+            // SAFETY: see the impl comment.
+            unsafe { $movemask(m) != 0 }
+        }
+    };
+}
+
 // SAFETY (for every method): these are only reached from `debye4`, which is
 // `#[target_feature(enable = "avx2")]` and only called after AVX2 was
 // detected; `#[inline(always)]` places the intrinsics inside it.
@@ -66,26 +93,14 @@ impl Lanes for F64x4 {
         // SAFETY: see the impl comment.
         unsafe { _mm256_cmp_pd::<_CMP_LE_OQ>(self.0, o.0) }
     }
-    #[inline(always)]
-    fn and(a: __m256d, b: __m256d) -> __m256d {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_and_pd(a, b) }
-    }
-    #[inline(always)]
-    fn and_not(a: __m256d, b: __m256d) -> __m256d {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_andnot_pd(b, a) }
-    }
-    #[inline(always)]
-    fn mask(b: bool) -> __m256d {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_castsi256_pd(_mm256_set1_epi64x(if b { -1 } else { 0 })) }
-    }
-    #[inline(always)]
-    fn any(m: __m256d) -> bool {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_movemask_pd(m) != 0 }
-    }
+    mask_methods!(
+        __m256d,
+        _mm256_and_pd,
+        _mm256_andnot_pd,
+        _mm256_movemask_pd,
+        _mm256_castsi256_pd,
+        _mm256_set1_epi64x
+    );
     #[inline(always)]
     fn select(m: __m256d, a: Self, b: Self) -> Self {
         // SAFETY: see the impl comment.
@@ -133,6 +148,47 @@ impl Lanes for F64x4 {
 /// Eight f64 lanes: two [`F64x4`] (see [`Pair`]).
 type F64x8 = Pair<F64x4>;
 
+/// Eight lanes from an array.
+///
+/// # Safety
+/// AVX2.
+#[inline(always)]
+unsafe fn load8(a: &[f64; 8]) -> F64x8 {
+    // SAFETY: eight f64, unaligned loads; AVX2 (caller).
+    unsafe {
+        Pair(
+            F64x4(_mm256_loadu_pd(a.as_ptr())),
+            F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
+        )
+    }
+}
+
+/// Eight lanes into an array.
+///
+/// # Safety
+/// AVX2.
+#[inline(always)]
+unsafe fn store8(y: F64x8) -> [f64; 8] {
+    let mut out = [0.0; 8];
+    // SAFETY: eight f64, unaligned stores; AVX2 (caller).
+    unsafe {
+        _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
+        _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
+    }
+    out
+}
+
+/// Eight lanes' mask as booleans.
+///
+/// # Safety
+/// AVX2.
+#[inline(always)]
+unsafe fn bools8(m: (__m256d, __m256d)) -> [bool; 8] {
+    // SAFETY: AVX2 (caller).
+    let bits = unsafe { _mm256_movemask_pd(m.0) | (_mm256_movemask_pd(m.1) << 4) };
+    core::array::from_fn(|i| bits >> i & 1 == 1)
+}
+
 /// Debye `log I` or (`IS_K`) `log K` for eight lanes of `n` terms each.
 ///
 /// # Safety
@@ -140,20 +196,8 @@ type F64x8 = Pair<F64x4>;
 #[target_feature(enable = "avx2")]
 pub(crate) unsafe fn debye8<const IS_K: bool>(v: &[f64; 8], x: &[f64; 8], n: usize) -> [f64; 8] {
     debug_assert!(avx2_available());
-    // SAFETY: the arrays hold eight f64 each; unaligned loads and stores.
-    unsafe {
-        let load = |a: &[f64; 8]| {
-            Pair(
-                F64x4(_mm256_loadu_pd(a.as_ptr())),
-                F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
-            )
-        };
-        let y = lanes::debye::<F64x8, IS_K>(load(v), load(x), n);
-        let mut out = [0.0; 8];
-        _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
-        _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
-        out
-    }
+    // SAFETY: AVX2 (caller).
+    unsafe { store8(lanes::debye::<F64x8, IS_K>(load8(v), load8(x), n)) }
 }
 
 /// Steed's continued fraction for eight lanes (see
@@ -164,27 +208,10 @@ pub(crate) unsafe fn debye8<const IS_K: bool>(v: &[f64; 8], x: &[f64; 8], n: usi
 #[target_feature(enable = "avx2")]
 pub(crate) unsafe fn steed8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [f64; 8], [bool; 8]) {
     debug_assert!(avx2_available());
-    // SAFETY: the arrays hold eight f64 each; unaligned loads and stores.
+    // SAFETY: AVX2 (caller).
     unsafe {
-        let load = |a: &[f64; 8]| {
-            Pair(
-                F64x4(_mm256_loadu_pd(a.as_ptr())),
-                F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
-            )
-        };
-        let (s, h, settled) = lanes::steed_fraction::<F64x8>(load(v), load(x));
-        let store = |y: F64x8| {
-            let mut out = [0.0; 8];
-            _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
-            _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
-            out
-        };
-        let bits = _mm256_movemask_pd(settled.0) | (_mm256_movemask_pd(settled.1) << 4);
-        (
-            store(s),
-            store(h),
-            core::array::from_fn(|i| bits >> i & 1 == 1),
-        )
+        let (s, h, settled) = lanes::steed_fraction::<F64x8>(load8(v), load8(x));
+        (store8(s), store8(h), bools8(settled))
     }
 }
 
@@ -195,20 +222,8 @@ pub(crate) unsafe fn steed8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [f64; 8], 
 #[target_feature(enable = "avx2")]
 pub(crate) unsafe fn hankel8(v: &[f64; 8], x: &[f64; 8], sign: f64) -> [f64; 8] {
     debug_assert!(avx2_available());
-    // SAFETY: the arrays hold eight f64 each; unaligned loads and stores.
-    unsafe {
-        let load = |a: &[f64; 8]| {
-            Pair(
-                F64x4(_mm256_loadu_pd(a.as_ptr())),
-                F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
-            )
-        };
-        let y = lanes::hankel_sum::<F64x8>(load(v), load(x), sign);
-        let mut out = [0.0; 8];
-        _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
-        _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
-        out
-    }
+    // SAFETY: AVX2 (caller).
+    unsafe { store8(lanes::hankel_sum::<F64x8>(load8(v), load8(x), sign)) }
 }
 
 /// Temme's `ln K` for eight lanes (see [`lanes::temme_k`]) and whether
@@ -219,20 +234,10 @@ pub(crate) unsafe fn hankel8(v: &[f64; 8], x: &[f64; 8], sign: f64) -> [f64; 8] 
 #[target_feature(enable = "avx2")]
 pub(crate) unsafe fn temme8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [bool; 8]) {
     debug_assert!(avx2_available());
-    // SAFETY: the arrays hold eight f64 each; unaligned loads and stores.
+    // SAFETY: AVX2 (caller).
     unsafe {
-        let load = |a: &[f64; 8]| {
-            Pair(
-                F64x4(_mm256_loadu_pd(a.as_ptr())),
-                F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
-            )
-        };
-        let (y, ok) = lanes::temme_k::<F64x8>(load(v), load(x));
-        let mut out = [0.0; 8];
-        _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
-        _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
-        let bits = _mm256_movemask_pd(ok.0) | (_mm256_movemask_pd(ok.1) << 4);
-        (out, core::array::from_fn(|i| bits >> i & 1 == 1))
+        let (y, ok) = lanes::temme_k::<F64x8>(load8(v), load8(x));
+        (store8(y), bools8(ok))
     }
 }
 
@@ -243,20 +248,8 @@ pub(crate) unsafe fn temme8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [bool; 8])
 #[target_feature(enable = "avx2")]
 pub(crate) unsafe fn series8(v: &[f64; 8], x: &[f64; 8]) -> [f64; 8] {
     debug_assert!(avx2_available());
-    // SAFETY: the arrays hold eight f64 each; unaligned loads and stores.
-    unsafe {
-        let load = |a: &[f64; 8]| {
-            Pair(
-                F64x4(_mm256_loadu_pd(a.as_ptr())),
-                F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
-            )
-        };
-        let y = lanes::series_tail::<F64x8>(load(v), load(x));
-        let mut out = [0.0; 8];
-        _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
-        _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
-        out
-    }
+    // SAFETY: AVX2 (caller).
+    unsafe { store8(lanes::series_tail::<F64x8>(load8(v), load8(x))) }
 }
 
 /// Four trapezoid nodes of the K integral (see [`lanes::k_integrand`]).
@@ -346,30 +339,18 @@ impl super::lanes_f32::LanesF32 for F32x8 {
         // SAFETY: see the impl comment.
         F32x8(unsafe { _mm256_blendv_ps(b.0, a.0, m) })
     }
-    #[inline(always)]
-    fn and(a: __m256, b: __m256) -> __m256 {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_and_ps(a, b) }
-    }
-    #[inline(always)]
-    fn and_not(a: __m256, b: __m256) -> __m256 {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_andnot_ps(b, a) }
-    }
+    mask_methods!(
+        __m256,
+        _mm256_and_ps,
+        _mm256_andnot_ps,
+        _mm256_movemask_ps,
+        _mm256_castsi256_ps,
+        _mm256_set1_epi32
+    );
     #[inline(always)]
     fn or(a: __m256, b: __m256) -> __m256 {
         // SAFETY: see the impl comment.
         unsafe { _mm256_or_ps(a, b) }
-    }
-    #[inline(always)]
-    fn mask(b: bool) -> __m256 {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_castsi256_ps(_mm256_set1_epi32(if b { -1 } else { 0 })) }
-    }
-    #[inline(always)]
-    fn any(m: __m256) -> bool {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_movemask_ps(m) != 0 }
     }
     #[inline(always)]
     fn split(self) -> (Self, Self) {
