@@ -1,7 +1,8 @@
 //! log-Bessel throughput on one core against SciPy (`log(ive(v,x))+x`,
 //! `log(kve(v,x))-x`) measured in the same run on the same inputs: the
 //! reference grid's distribution (shared grid when present, else the
-//! project's own table). `cargo bench -p shoal-tests --bench bessel`.
+//! project's own table), then five rounds alternating with SciPy (median
+//! per-round ratio and range). `cargo bench -p shoal-tests --bench bessel`.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -121,8 +122,8 @@ fn main() {
         }
         None => (None, None),
     };
-    show("log I f64 scalar", fi, pi);
-    show("log K f64 scalar", fk, pk);
+    show("log I f64 slice", fi, pi);
+    show("log K f64 slice", fk, pk);
     show("log I f32 (f64 rounded)", gi, pi);
     show("log K f32 (f64 rounded)", gk, pk);
     show("log I f32 twin (pure f32, scalar)", ti, pi);
@@ -130,4 +131,72 @@ fn main() {
     let simd = bessel::simd_backend();
     show(&format!("log I pure f32 slice ({simd})"), pi_, pi);
     show(&format!("log K pure f32 slice ({simd})"), pk_, pk);
+    if peer.is_none() {
+        return;
+    }
+    // The machine's speed drifts from minute to minute: five rounds that
+    // alternate which side runs first, the median of the per-round ratios
+    // and their range.
+    let mut ratios: [Vec<f64>; 4] = Default::default();
+    for round in 0..5 {
+        let mut ours = [0.0f64; 4];
+        let mut theirs = None;
+        for shoal_now in [round % 2 == 0, round % 2 == 1] {
+            if !shoal_now {
+                theirs = scipy(&path);
+                continue;
+            }
+            ours = [
+                rate(n, || {
+                    bessel::log_bessel_i_slice(black_box(&v), black_box(&x), &mut out).unwrap()
+                }),
+                rate(n, || {
+                    bessel::log_bessel_k_slice(black_box(&v), black_box(&x), &mut out).unwrap()
+                }),
+                rate(n, || {
+                    bessel::log_bessel_i_slice_f32_pure(
+                        black_box(&v32),
+                        black_box(&x32),
+                        &mut out32,
+                    )
+                    .unwrap()
+                }),
+                rate(n, || {
+                    bessel::log_bessel_k_slice_f32_pure(
+                        black_box(&v32),
+                        black_box(&x32),
+                        &mut out32,
+                    )
+                    .unwrap()
+                }),
+            ];
+        }
+        if let Some((a, b, _)) = theirs {
+            for (r, (o, p)) in ratios.iter_mut().zip(ours.iter().zip([a, b, a, b])) {
+                r.push(o / p);
+            }
+        }
+    }
+    println!("alternating rounds against SciPy (median per-round ratio, range):");
+    for (name, r) in [
+        "log I f64 slice",
+        "log K f64 slice",
+        "log I pure f32 slice",
+        "log K pure f32 slice",
+    ]
+    .iter()
+    .zip(ratios.iter_mut())
+    {
+        if r.is_empty() {
+            continue;
+        }
+        r.sort_by(f64::total_cmp);
+        println!(
+            "  {name:<22} {:6.2}x  ({:.2}-{:.2}x over {} rounds)",
+            r[r.len() / 2],
+            r[0],
+            r[r.len() - 1],
+            r.len()
+        );
+    }
 }
