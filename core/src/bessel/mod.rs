@@ -287,6 +287,20 @@ type SignedSums<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W], f64) -> [f64;
 /// Steed's fraction's `(S, h, settled)` for `W` lanes.
 type Fraction<const W: usize> = ([f64; W], [f64; W], [bool; W]);
 
+/// Queues output `i`'s inputs and runs the group once it is full.
+fn enqueue<const W: usize>(
+    q: &mut Queue<f64, W>,
+    i: usize,
+    v: f64,
+    x: f64,
+    run: impl FnOnce(&[f64; W], &[f64; W]) -> [f64; W],
+    put: impl FnMut(usize, f64),
+) {
+    if q.push(i, v, x) {
+        q.flush(run, put);
+    }
+}
+
 #[allow(dead_code, clippy::too_many_arguments)]
 fn fill_lanes<T: Copy, const W: usize>(
     v: &[T],
@@ -346,54 +360,38 @@ fn fill_lanes<T: Copy, const W: usize>(
     for (i, (&a, &b)) in v.iter().zip(x).enumerate() {
         let (a, b) = (to_f64(a), to_f64(b));
         let k = if which == Which::K { libm::fabs(a) } else { a };
-        if let (Which::K, Some((_, _, _, f))) = (which, &extra) {
-            if scalar::temme_region(k, b) {
-                if let Some(q) = temmes.get_mut(usize::from(b > 1e-4)) {
-                    if q.push(i, k, b) {
-                        q.flush(|v, x| temme(v, x, f), &mut put);
-                    }
-                    continue;
+        // The branch once per input; each lane kernel's queue by argument.
+        let br = scalar::branch(k, b);
+        if let Some((fr, hk, se, te)) = &extra {
+            let small = br == Branch::Small;
+            let queued = match which {
+                Which::K if small && b <= scalar::TEMME_MAX_X => temmes
+                    .get_mut(usize::from(b > 1e-4))
+                    .map(|q| enqueue(q, i, k, b, |v, x| temme(v, x, te), &mut put))
+                    .is_some(),
+                Which::K if small => fractions
+                    .get_mut(usize::from(b > 2.0) + usize::from(b > 6.0))
+                    .map(|q| enqueue(q, i, k, b, |v, x| fraction(v, x, fr), &mut put))
+                    .is_some(),
+                Which::I if small => serieses
+                    .get_mut(usize::from(b > 1.0) + usize::from(b > 10.0))
+                    .map(|q| enqueue(q, i, k, b, |v, x| series(v, x, se), &mut put))
+                    .is_some(),
+                _ if br == Branch::Hankel => {
+                    enqueue(&mut hankels, i, k, b, |v, x| hankel(v, x, hk), &mut put);
+                    true
                 }
-            }
-        }
-        if let (Which::I, Some((_, _, f, _))) = (which, &extra) {
-            if scalar::branch(k, b) == Branch::Small {
-                let q = usize::from(b > 1.0) + usize::from(b > 10.0);
-                if let Some(q) = serieses.get_mut(q) {
-                    if q.push(i, k, b) {
-                        q.flush(|v, x| series(v, x, f), &mut put);
-                    }
-                    continue;
-                }
-            }
-        }
-        if let Some((_, f, _, _)) = &extra {
-            if scalar::branch(k, b) == Branch::Hankel {
-                if hankels.push(i, k, b) {
-                    hankels.flush(|v, x| hankel(v, x, f), &mut put);
-                }
+                _ => false,
+            };
+            if queued {
                 continue;
             }
         }
-        if let (Which::K, Some((f, _, _, _))) = (which, &extra) {
-            if scalar::steed_region(k, b) {
-                if let Some(q) = fractions.get_mut(usize::from(b > 2.0) + usize::from(b > 6.0)) {
-                    if q.push(i, k, b) {
-                        q.flush(|v, x| fraction(v, x, f), &mut put);
-                    }
-                    continue;
-                }
-            }
-        }
-        let queue = (scalar::branch(k, b) == Branch::Debye && scalar::lanes_ok(k, b))
+        let queue = (br == Branch::Debye && scalar::lanes_ok(k, b))
             .then(|| lanes::debye_terms(k))
             .and_then(|n| Some((n, queues.get_mut(n)?)));
         match queue {
-            Some((n, q)) => {
-                if q.push(i, k, b) {
-                    q.flush(|v, x| run(v, x, n), &mut put);
-                }
-            }
+            Some((n, q)) => enqueue(q, i, k, b, |v, x| run(v, x, n), &mut put),
             None => put(i, one(which, a, b)),
         }
     }

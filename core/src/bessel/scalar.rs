@@ -272,7 +272,7 @@ fn trapezoid_step(v: f64, x: f64) -> f64 {
 }
 
 /// Largest argument for Temme's series of K (with upward recurrence).
-const TEMME_MAX_X: f64 = 1.0;
+pub(crate) const TEMME_MAX_X: f64 = 1.0;
 
 /// Taylor coefficients of `1/Γ(1 + z)` (tests/ref/rgamma_coeffs.py).
 pub(crate) const RGAMMA: [f64; 22] = [
@@ -356,16 +356,6 @@ fn ln_k_upward(lo: f64, hi: f64, mu: f64, v: f64, two_over_x: f64) -> f64 {
 fn steed_k(v: f64, x: f64) -> Option<f64> {
     let (s, h, settled) = lanes::steed_fraction::<f64>(v, x);
     steed_finish(v, x, s, h, settled)
-}
-
-/// Whether [`log_k`] takes `(v, x)` (with `v = |v|`) to Temme's series.
-pub(crate) fn temme_region(v: f64, x: f64) -> bool {
-    branch(v, x) == Branch::Small && x <= TEMME_MAX_X
-}
-
-/// Whether [`log_k`] takes `(v, x)` (with `v = |v|`) to Steed's fraction.
-pub(crate) fn steed_region(v: f64, x: f64) -> bool {
-    branch(v, x) == Branch::Small && x > TEMME_MAX_X
 }
 
 /// `ln K_v(x)` from a finished fraction: [`steed_finish`], or the
