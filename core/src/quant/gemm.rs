@@ -641,57 +641,112 @@ unsafe fn tile_fma(
         return d.store(&acc, np);
     }
     // SAFETY: AVX2 (caller).
-    unsafe { store_rows(d, &a[..np]) }
+    unsafe { store_tile(d, &a, np) }
 }
 
-/// Stores rows `d.i..d.i + rows.len()` of `8·NV` outputs each (weight rows
-/// `d.r0..`, all present) with the epilogue in registers: the same
-/// operations as [`Epilogue::apply`] (add, `max(lo, v)` then `min(hi, v)`,
-/// which is `clamp` including NaN and signed zeros, add).
+/// Stores rows `d.i..d.i + np` of `8·NV` outputs each (weight rows
+/// `d.r0..`, all present) from the first `np` of `rows`, with the epilogue
+/// in registers: the same operations as [`Epilogue::apply`] (add,
+/// `max(lo, v)` then `min(hi, v)`, which is `clamp` including NaN and signed
+/// zeros, add). `B`, `C`, `S`: whether the epilogue has a bias, a clamp, a
+/// residual (so the loop has no branch on them, and the sums, a fixed-size
+/// array, stay in registers).
 ///
 /// # Safety
-/// AVX2; the epilogue was checked against the output.
+/// AVX2; the epilogue was checked against the output, and has the steps
+/// `B`, `C`, `S` say.
 #[cfg(target_arch = "x86_64")]
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn store_rows<const NV: usize>(
+#[inline(always)]
+unsafe fn store_rows<
+    const NV: usize,
+    const N: usize,
+    const B: bool,
+    const C: bool,
+    const S: bool,
+>(
     d: &mut Dest<'_, '_>,
-    rows: &[[core::arch::x86_64::__m256; NV]],
+    rows: &[[core::arch::x86_64::__m256; NV]; N],
+    np: usize,
 ) -> Result<(), QuantError> {
     use core::arch::x86_64::*;
     let e = d.epi;
     let (lo, hi) = e.clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
-    let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+    // SAFETY: AVX2 (caller).
+    let (lo, hi) = unsafe { (_mm256_set1_ps(lo), _mm256_set1_ps(hi)) };
     let width = 8 * NV;
+    let np = np.min(N);
+    // One check for the tile: its last row ends inside the output (and
+    // the residual, which has the output's shape), the bias holds the
+    // panel's rows.
+    let end = (d.i + np.max(1) - 1) * d.rows + d.r0 + width;
     let b = e.bias.get(d.r0..d.r0 + width);
+    let short = |found: usize, expected: usize| QuantError::LengthMismatch { expected, found };
+    if end > d.y.len() {
+        return Err(short(d.y.len(), end));
+    }
+    if S && end > e.res.len() {
+        return Err(short(e.res.len(), end));
+    }
+    if B && b.is_none() {
+        return Err(short(e.bias.len(), d.r0 + width));
+    }
+    let (bp, rp, yp) = (
+        b.map_or(core::ptr::null(), <[f32]>::as_ptr),
+        e.res.as_ptr(),
+        d.y.as_mut_ptr(),
+    );
     for (p, ap) in rows.iter().enumerate() {
+        if p >= np {
+            break;
+        }
         let at = (d.i + p) * d.rows + d.r0;
-        let Some(dst) = d.y.get_mut(at..at + width) else {
-            return Err(QuantError::LengthMismatch {
-                expected: at + width,
-                found: d.y.len(),
-            });
-        };
-        let r = e.res.get(at..at + width);
         for (k, &a) in ap.iter().enumerate() {
             let mut v = a;
-            // SAFETY: `b`, `r` and `dst` hold `width` floats, and 8·k + 8 <=
-            // width.
+            // SAFETY: `at + 8k + 8 <= end`, inside the output and (with S)
+            // the residual; 8k + 8 <= width, inside the bias (with B).
             unsafe {
-                if let Some(b) = b {
-                    v = _mm256_add_ps(v, _mm256_loadu_ps(b.as_ptr().add(8 * k)));
+                if B {
+                    v = _mm256_add_ps(v, _mm256_loadu_ps(bp.add(8 * k)));
                 }
-                if e.clamp.is_some() {
+                if C {
                     v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
                 }
-                if let Some(r) = r {
-                    v = _mm256_add_ps(v, _mm256_loadu_ps(r.as_ptr().add(8 * k)));
+                if S {
+                    v = _mm256_add_ps(v, _mm256_loadu_ps(rp.add(at + 8 * k)));
                 }
-                _mm256_storeu_ps(dst.as_mut_ptr().add(8 * k), v);
+                _mm256_storeu_ps(yp.add(at + 8 * k), v);
             }
         }
     }
     Ok(())
+}
+
+/// [`store_rows`] for the epilogue's steps (a branch per tile, none per
+/// output).
+///
+/// # Safety
+/// As [`store_rows`] (the steps are read from the epilogue).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn store_tile<const NV: usize, const N: usize>(
+    d: &mut Dest<'_, '_>,
+    rows: &[[core::arch::x86_64::__m256; NV]; N],
+    np: usize,
+) -> Result<(), QuantError> {
+    let e = d.epi;
+    // SAFETY: the steps are those of the epilogue; the rest as required.
+    unsafe {
+        match (!e.bias.is_empty(), e.clamp.is_some(), !e.res.is_empty()) {
+            (true, true, false) => store_rows::<NV, N, true, true, false>(d, rows, np),
+            (true, false, false) => store_rows::<NV, N, true, false, false>(d, rows, np),
+            (true, false, true) => store_rows::<NV, N, true, false, true>(d, rows, np),
+            (true, true, true) => store_rows::<NV, N, true, true, true>(d, rows, np),
+            (false, false, false) => store_rows::<NV, N, false, false, false>(d, rows, np),
+            (false, true, false) => store_rows::<NV, N, false, true, false>(d, rows, np),
+            (false, false, true) => store_rows::<NV, N, false, false, true>(d, rows, np),
+            (false, true, true) => store_rows::<NV, N, false, true, true>(d, rows, np),
+        }
+    }
 }
 
 /// The sums of a half panel (weight rows 0..8 only) for [`HALF_TILE`] input
@@ -803,7 +858,7 @@ unsafe fn tiles_fma(
             // SAFETY: as required (caller); all eight rows exist.
             unsafe {
                 let a = half_sums(panel, xs, cols);
-                store_rows(d, &a)?;
+                store_tile(d, &a, HALF_TILE)?;
             }
             d.i += HALF_TILE;
         }
