@@ -3,11 +3,12 @@
 //!
 //! [`conv_plain`] and [`depthwise_plain`] are the specification: every
 //! output starts from its bias, then `acc = acc + x·f` for each filter tap
-//! inside the image, taps in the order (row, column, input channel), a
-//! product then a sum (no fused multiply-add); then the optional clamp. The
-//! AVX2 kernels do the same operations in the same order on eight channels
-//! per instruction, so they give the same bits; they differ in what is kept
-//! in registers:
+//! inside the image, taps in the order (row, column, input channel), as one
+//! fused multiply-add (one rounding) where the machine has the AVX2 path
+//! (x86 with AVX2, FMA and F16C, the rule of the packed products), else a
+//! product then a sum; then the optional clamp. The AVX2 kernels do the same
+//! operations in the same order on eight channels per instruction, so they
+//! give the same bits; they differ in what is kept in registers:
 //!
 //! * [`convolution`] goes output row by output row (the input rows it reads
 //!   stay in the L2 cache), and within a row through the channels in groups
@@ -105,6 +106,23 @@ fn convolve(
     }
 }
 
+/// Whether this machine's convolutions fuse each tap's multiply-add (x86
+/// with AVX2, FMA and F16C, as [`crate::quant::gemm::fused`]).
+fn fused() -> bool {
+    crate::quant::gemm::fused()
+}
+
+/// `acc + a·b`: one rounding (`fmaf`) when `fused`, else a product then a
+/// sum.
+#[inline(always)]
+fn madd(a: f32, b: f32, acc: f32, fused: bool) -> f32 {
+    if fused {
+        libm::fmaf(a, b, acc)
+    } else {
+        acc + a * b
+    }
+}
+
 /// `v.clamp(lo, hi)` over `y` when `clamp` is given.
 fn clamp_all(y: &mut [f32], clamp: Option<(f32, f32)>) {
     if let Some((lo, hi)) = clamp {
@@ -115,13 +133,14 @@ fn clamp_all(y: &mut [f32], clamp: Option<(f32, f32)>) {
 /// The full convolution's specification. `f` is `[cout][ky][kx][c]`.
 pub(super) fn conv_plain(o: &Operands<'_>, y: &mut [f32]) {
     let Operands { g, f, clamp, .. } = *o;
+    let fused = fused();
     let ft = transpose_filter(f, &g);
     let (k, c, cout) = (g.k, g.c, g.cout);
     convolve(o, y, |out, px, ky, kx| {
         for (ci, &xv) in px.iter().enumerate() {
             let row = &ft[((ky * k + kx) * c + ci) * cout..][..cout];
             for (v, &fw) in out.iter_mut().zip(row) {
-                *v += xv * fw;
+                *v = madd(xv, fw, *v, fused);
             }
         }
     });
@@ -144,11 +163,12 @@ fn transpose_filter(f: &[f32], g: &Geom) -> alloc::vec::Vec<f32> {
 /// The depthwise convolution's specification. `f` is `[ky][kx][c]`.
 pub(super) fn depthwise_plain(o: &Operands<'_>, y: &mut [f32]) {
     let Operands { g, f, clamp, .. } = *o;
+    let fused = fused();
     let (k, c) = (g.k, g.c);
     convolve(o, y, |out, px, ky, kx| {
         let fk = &f[(ky * k + kx) * c..][..c];
         for ((v, a), b) in out.iter_mut().zip(px).zip(fk) {
-            *v += a * b;
+            *v = madd(*a, *b, *v, fused);
         }
     });
     clamp_all(y, clamp);
@@ -168,11 +188,11 @@ fn fits(o: &Operands<'_>, f_len: usize, y: &[f32]) -> bool {
 }
 
 /// [`depthwise_plain`] (when `depthwise`) or [`conv_plain`], by the AVX2
-/// kernel where the CPU has it and the output channels are a multiple of
-/// eight (the same bits).
+/// kernel where the CPU has AVX2, FMA and F16C ([`fused`]) and the output
+/// channels are a multiple of eight (the same bits).
 pub(super) fn convolution(depthwise: bool, o: &Operands<'_>, y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if crate::arch::avx2_available() && o.g.cout.is_multiple_of(8) {
+    if fused() && o.g.cout.is_multiple_of(8) {
         let g = o.g;
         let taps = g.k * g.k * if depthwise { g.c } else { g.c * g.cout };
         if depthwise && g.cout == g.c && fits(o, taps, y) {
@@ -195,8 +215,8 @@ pub(super) fn convolution(depthwise: bool, o: &Operands<'_>, y: &mut [f32]) {
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::{
-    __m256, _mm256_add_ps, _mm256_broadcast_ss, _mm256_loadu_ps, _mm256_max_ps, _mm256_min_ps,
-    _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps,
+    __m256, _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_max_ps, _mm256_min_ps,
+    _mm256_set1_ps, _mm256_storeu_ps,
 };
 
 /// The optional clamp in registers: `min(hi, max(lo, v))`, which is
@@ -266,7 +286,7 @@ unsafe fn load8s<const NV: usize>(p: *const f32) -> [__m256; NV] {
 /// AVX2; `g.cout % 8 == 0`, the slices fit `g` ([`fits`]); for `DW`
 /// `g.cout == g.c`, else `f` is the transposed filter ([`transpose_filter`]).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn convolution_avx2<const DW: bool>(o: &Operands<'_>, y: &mut [f32]) {
     let Operands { g, .. } = *o;
     // Output row by output row (its input rows stay in the L2 cache), and
@@ -400,7 +420,7 @@ unsafe fn depthwise_block<const K: usize, const S: usize, const P: usize>(
                 let t = _mm256_loadu_ps(fp.add(kx * c));
                 for (p, a) in acc.iter_mut().enumerate() {
                     let xv = _mm256_loadu_ps(xp.add((p * S + kx) * c));
-                    *a = _mm256_add_ps(*a, _mm256_mul_ps(xv, t));
+                    *a = _mm256_fmadd_ps(xv, t, *a);
                 }
             }
         }
@@ -461,10 +481,10 @@ unsafe fn group<const NV: usize, const DW: bool>(
                         for _ in kx0..kx1 {
                             for v in 0..NV {
                                 let fv = _mm256_loadu_ps(fp.add(8 * v));
-                                let p0 = _mm256_mul_ps(_mm256_loadu_ps(xp.add(8 * v)), fv);
-                                let p1 = _mm256_mul_ps(_mm256_loadu_ps(xp.add(step + 8 * v)), fv);
-                                a0[v] = _mm256_add_ps(a0[v], p0);
-                                a1[v] = _mm256_add_ps(a1[v], p1);
+                                let x0 = _mm256_loadu_ps(xp.add(8 * v));
+                                let x1 = _mm256_loadu_ps(xp.add(step + 8 * v));
+                                a0[v] = _mm256_fmadd_ps(x0, fv, a0[v]);
+                                a1[v] = _mm256_fmadd_ps(x1, fv, a1[v]);
                             }
                             xp = xp.add(c);
                             fp = fp.add(c);
@@ -477,8 +497,8 @@ unsafe fn group<const NV: usize, const DW: bool>(
                             let x1 = _mm256_broadcast_ss(&*xp.add(step + t));
                             for v in 0..NV {
                                 let fv = _mm256_loadu_ps(fp.add(t * cout + 8 * v));
-                                a0[v] = _mm256_add_ps(a0[v], _mm256_mul_ps(x0, fv));
-                                a1[v] = _mm256_add_ps(a1[v], _mm256_mul_ps(x1, fv));
+                                a0[v] = _mm256_fmadd_ps(x0, fv, a0[v]);
+                                a1[v] = _mm256_fmadd_ps(x1, fv, a1[v]);
                             }
                         }
                     }
@@ -497,11 +517,8 @@ unsafe fn group<const NV: usize, const DW: bool>(
                     let mut fp = f.as_ptr().add((ky * g.k + kx0) * c + o0);
                     for _ in kx0..kx1 {
                         for (v, a) in acc.iter_mut().enumerate() {
-                            let p = _mm256_mul_ps(
-                                _mm256_loadu_ps(xp.add(8 * v)),
-                                _mm256_loadu_ps(fp.add(8 * v)),
-                            );
-                            *a = _mm256_add_ps(*a, p);
+                            let xv = _mm256_loadu_ps(xp.add(8 * v));
+                            *a = _mm256_fmadd_ps(xv, _mm256_loadu_ps(fp.add(8 * v)), *a);
                         }
                         xp = xp.add(c);
                         fp = fp.add(c);
@@ -512,8 +529,8 @@ unsafe fn group<const NV: usize, const DW: bool>(
                     for t in 0..(kx1 - kx0) * c {
                         let xv = _mm256_broadcast_ss(&*xp.add(t));
                         for (v, a) in acc.iter_mut().enumerate() {
-                            let p = _mm256_mul_ps(xv, _mm256_loadu_ps(fp.add(t * cout + 8 * v)));
-                            *a = _mm256_add_ps(*a, p);
+                            let fv = _mm256_loadu_ps(fp.add(t * cout + 8 * v));
+                            *a = _mm256_fmadd_ps(xv, fv, *a);
                         }
                     }
                 }
