@@ -461,8 +461,9 @@ impl QuantMatrix {
     pub fn gemv(&self, x: &[f32], y: &mut [f32]) -> Result<(), QuantError> {
         self.check_gemv(x, y)?;
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        if crate::arch::avx2_available() && self.format.bits != Bits::Q2 {
-            // SAFETY: AVX2 support was just checked; shapes were checked above.
+        if crate::arch::f16c_available() && self.format.bits != Bits::Q2 {
+            // SAFETY: AVX2, FMA and F16C support was just checked; shapes were
+            // checked above.
             unsafe { x86::gemv(self, x, y) };
             return Ok(());
         }

@@ -20,118 +20,160 @@ fn hsum(v: __m256) -> f32 {
     }
 }
 
-/// `dot += (codes - z) · x` for 8 codes held in the low 8 bytes of `c8`.
+/// `dot + (codes - z) · x` for 8 codes held in the low 8 bytes of `c8`
+/// (one fused multiply-add).
 #[inline(always)]
-fn fma8(dot: __m256, c8: __m128i, z: __m256, x: *const f32) -> __m256 {
-    // SAFETY: only inlined into `gemv` (AVX2); `x` points at 8 readable f32.
+fn fma8(dot: __m256, c8: __m128i, z: __m256, xv: __m256) -> __m256 {
+    // SAFETY: only inlined into `gemv` (AVX2, FMA).
     unsafe {
         let c = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c8)), z);
-        _mm256_add_ps(dot, _mm256_mul_ps(c, _mm256_loadu_ps(x)))
+        _mm256_fmadd_ps(c, xv, dot)
     }
 }
 
-/// `y = W x` for Q8 and Q4 formats.
+/// The codes `i..i + 32` of a Q8 or Q4 group as two 16-byte vectors of one
+/// code per byte, in column order.
 ///
 /// # Safety
-/// AVX2 must be available; `x.len() == q.cols`, `y.len() == q.rows`, and the
-/// format is Q8 or Q4 (checked by the caller).
-#[target_feature(enable = "avx2")]
+/// AVX2; `packed` holds the group's codes, `i + 32` of them.
+#[inline(always)]
+unsafe fn codes32(bits: Bits, packed: *const u8, i: usize) -> (__m128i, __m128i) {
+    // SAFETY: inside the group (caller).
+    unsafe {
+        match bits {
+            Bits::Q8 => {
+                let p = packed.add(i).cast::<__m128i>();
+                (_mm_loadu_si128(p), _mm_loadu_si128(p.add(1)))
+            }
+            _ => {
+                let v = _mm_loadu_si128(packed.add(i / 2).cast::<__m128i>());
+                let mask = _mm_set1_epi8(0x0f);
+                let lo = _mm_and_si128(v, mask);
+                let hi = _mm_and_si128(_mm_srli_epi16::<4>(v), mask);
+                (_mm_unpacklo_epi8(lo, hi), _mm_unpackhi_epi8(lo, hi))
+            }
+        }
+    }
+}
+
+/// `y = W x` for Q8 and Q4 formats: four rows at a time sharing each load
+/// of `x` (and, asymmetric, each group's `Σx`), `Σ_g d_g·Σ(c − z)x (+ m_g·Σx)`
+/// with fused multiply-adds, one vector of sums per row and group.
+///
+/// # Safety
+/// AVX2, FMA and F16C must be available; `x.len() == q.cols`,
+/// `y.len() == q.rows`, and the format is Q8 or Q4 (checked by the caller).
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn gemv(q: &QuantMatrix, x: &[f32], y: &mut [f32]) {
-    debug_assert!(crate::arch::avx2_available());
+    debug_assert!(crate::arch::f16c_available());
     debug_assert!(q.format.bits != Bits::Q2 && x.len() == q.cols && y.len() == q.rows);
+    let gpr = q.groups_per_row();
+    // The rows' scales and minimums, decoded four rows at a time.
+    let (mut ds, mut ms) = (alloc::vec![0.0f32; 4 * gpr], alloc::vec![0.0f32; 4 * gpr]);
+    let mut r0 = 0;
+    while r0 < q.rows {
+        let n = (q.rows - r0).min(4);
+        let span = r0 * gpr..(r0 + n) * gpr;
+        // SAFETY: F16C and AVX2 are enabled for this function; shapes as
+        // required (caller).
+        unsafe {
+            decode_scales(q.format.scale, &q.scales[span.clone()], &mut ds);
+            if q.format.scheme == Scheme::Asymmetric {
+                decode_scales(q.format.scale, &q.mins[span], &mut ms);
+            }
+            if n == 4 {
+                let v = gemv_rows::<4>(q, x, r0, &ds, &ms);
+                y[r0..r0 + 4].copy_from_slice(&v);
+            } else {
+                for r in 0..n {
+                    let dr = &ds[r * gpr..(r + 1) * gpr];
+                    let mr = &ms[r * gpr..(r + 1) * gpr];
+                    y[r0 + r] = gemv_rows::<1>(q, x, r0 + r, dr, mr)[0];
+                }
+            }
+        }
+        r0 += n;
+    }
+}
+
+/// Rows `r0..r0 + R` of [`gemv`]; `ds`/`ms` hold their decoded scales and
+/// minimums (`R` rows of `gpr`).
+///
+/// # Safety
+/// As [`gemv`]; rows `r0..r0 + R` exist.
+#[inline(always)]
+unsafe fn gemv_rows<const R: usize>(
+    q: &QuantMatrix,
+    x: &[f32],
+    r0: usize,
+    ds: &[f32],
+    ms: &[f32],
+) -> [f32; R] {
     let f = q.format;
     let gb = f.group_bytes();
     let gpr = q.groups_per_row();
     let zs = f32::from(f.zero_point());
-    let z = _mm256_set1_ps(zs);
     let asym = f.scheme == Scheme::Asymmetric;
-    // Each row's scales and minimums decoded together first (eight at a
-    // time with F16C where the CPU has it; the same values as `params`).
-    let f16c = crate::arch::f16c_available();
-    let (mut ds, mut ms) = (alloc::vec![0.0f32; gpr], alloc::vec![0.0f32; gpr]);
-    for (r, yr) in y.iter_mut().enumerate() {
-        let row = r * gpr..(r + 1) * gpr;
-        for (out, bits) in [
-            (&mut ds, q.scales.get(row.clone())),
-            (&mut ms, q.mins.get(row)),
-        ] {
-            match bits {
-                // SAFETY: F16C (and AVX2) were checked.
-                Some(b) if f16c => unsafe { decode_scales(f.scale, b, out) },
-                Some(b) => out
-                    .iter_mut()
-                    .zip(b)
-                    .for_each(|(o, &v)| *o = f.scale.decode(v)),
-                None => out.fill(0.0),
-            }
-        }
-        // Row accumulator: Σ_g d_g·dot_g (+ m_g·Σx_g) kept in a vector; one
-        // horizontal sum per row. Four dot accumulators per group break the
-        // add latency chain.
-        let mut accv = _mm256_setzero_ps();
-        let mut tail = 0.0f32;
+    // SAFETY: AVX2 and FMA (caller); every code read is inside its row's
+    // group (`i + 32 <= full <= G`), every x read inside the group's slice.
+    unsafe {
+        let z = _mm256_set1_ps(zs);
+        let mut acc = [_mm256_setzero_ps(); R];
+        let mut tail = [0.0f32; R];
         for (g, xg) in x.chunks(f.group).enumerate() {
-            let gi = r * gpr + g;
-            let packed = &q.codes[gi * gb..(gi + 1) * gb];
-            let (d, m) = (ds[g], ms[g]);
             let full = xg.len() / 32 * 32;
-            let mut dv = [_mm256_setzero_ps(); 4];
+            let mut dot = [_mm256_setzero_ps(); R];
             let mut sxv = _mm256_setzero_ps();
             let mut i = 0;
             while i < full {
-                let xp = xg[i..i + 32].as_ptr();
-                // SAFETY: `packed` holds a whole group (G >= i + 32 codes);
-                // `xp` points at 32 readable f32.
-                unsafe {
-                    let (a, b) = match f.bits {
-                        Bits::Q8 => {
-                            let p = packed[i..i + 32].as_ptr().cast::<__m128i>();
-                            (_mm_loadu_si128(p), _mm_loadu_si128(p.add(1)))
-                        }
-                        _ => {
-                            let v = _mm_loadu_si128(
-                                packed[i / 2..i / 2 + 16].as_ptr().cast::<__m128i>(),
-                            );
-                            let mask = _mm_set1_epi8(0x0f);
-                            let lo = _mm_and_si128(v, mask);
-                            let hi = _mm_and_si128(_mm_srli_epi16::<4>(v), mask);
-                            (_mm_unpacklo_epi8(lo, hi), _mm_unpackhi_epi8(lo, hi))
-                        }
-                    };
-                    dv[0] = fma8(dv[0], a, z, xp);
-                    dv[1] = fma8(dv[1], _mm_srli_si128::<8>(a), z, xp.add(8));
-                    dv[2] = fma8(dv[2], b, z, xp.add(16));
-                    dv[3] = fma8(dv[3], _mm_srli_si128::<8>(b), z, xp.add(24));
-                    if asym {
-                        sxv = _mm256_add_ps(
-                            sxv,
-                            _mm256_add_ps(_mm256_loadu_ps(xp), _mm256_loadu_ps(xp.add(8))),
-                        );
-                        sxv = _mm256_add_ps(
-                            sxv,
-                            _mm256_add_ps(_mm256_loadu_ps(xp.add(16)), _mm256_loadu_ps(xp.add(24))),
-                        );
-                    }
+                let xp = xg.as_ptr().add(i);
+                let xv = [
+                    _mm256_loadu_ps(xp),
+                    _mm256_loadu_ps(xp.add(8)),
+                    _mm256_loadu_ps(xp.add(16)),
+                    _mm256_loadu_ps(xp.add(24)),
+                ];
+                for (r, d) in dot.iter_mut().enumerate() {
+                    let gi = (r0 + r) * gpr + g;
+                    let (a, b) = codes32(f.bits, q.codes.as_ptr().add(gi * gb), i);
+                    let s = fma8(*d, a, z, xv[0]);
+                    let s = fma8(s, _mm_srli_si128::<8>(a), z, xv[1]);
+                    let s = fma8(s, b, z, xv[2]);
+                    *d = fma8(s, _mm_srli_si128::<8>(b), z, xv[3]);
+                }
+                if asym {
+                    let s01 = _mm256_add_ps(xv[0], xv[1]);
+                    let s23 = _mm256_add_ps(xv[2], xv[3]);
+                    sxv = _mm256_add_ps(sxv, _mm256_add_ps(s01, s23));
                 }
                 i += 32;
             }
-            let dot = _mm256_add_ps(_mm256_add_ps(dv[0], dv[1]), _mm256_add_ps(dv[2], dv[3]));
-            accv = _mm256_add_ps(accv, _mm256_mul_ps(_mm256_set1_ps(d), dot));
-            if asym {
-                accv = _mm256_add_ps(accv, _mm256_mul_ps(_mm256_set1_ps(m), sxv));
-            }
-            let (mut dot_t, mut sx_t) = (0.0f32, 0.0f32);
-            for (j, &xj) in xg.iter().enumerate().skip(full) {
-                let c = super::scalar::code(packed, f.bits, j);
-                dot_t += (f32::from(c) - zs) * xj;
+            let mut sx_t = 0.0f32;
+            for &xj in &xg[full..] {
                 sx_t += xj;
             }
-            tail += d * dot_t;
-            if asym {
-                tail += m * sx_t;
+            for r in 0..R {
+                let gi = (r0 + r) * gpr + g;
+                let (d, m) = (ds[r * gpr + g], ms[r * gpr + g]);
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), dot[r], acc[r]);
+                if asym {
+                    acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(m), sxv, acc[r]);
+                }
+                if full < xg.len() {
+                    let packed = &q.codes[gi * gb..(gi + 1) * gb];
+                    let mut dot_t = 0.0f32;
+                    for (j, &xj) in xg.iter().enumerate().skip(full) {
+                        let c = super::scalar::code(packed, f.bits, j);
+                        dot_t += (f32::from(c) - zs) * xj;
+                    }
+                    tail[r] += d * dot_t;
+                    if asym {
+                        tail[r] += m * sx_t;
+                    }
+                }
             }
         }
-        *yr = hsum(accv) + tail;
+        core::array::from_fn(|r| hsum(acc[r]) + tail[r])
     }
 }
 
