@@ -31,31 +31,6 @@ fn fma8(dot: __m256, c8: __m128i, z: __m256, xv: __m256) -> __m256 {
     }
 }
 
-/// The codes `i..i + 32` of a Q8 or Q4 group as two 16-byte vectors of one
-/// code per byte, in column order.
-///
-/// # Safety
-/// AVX2; `packed` holds the group's codes, `i + 32` of them.
-#[inline(always)]
-unsafe fn codes32(bits: Bits, packed: *const u8, i: usize) -> (__m128i, __m128i) {
-    // SAFETY: inside the group (caller).
-    unsafe {
-        match bits {
-            Bits::Q8 => {
-                let p = packed.add(i).cast::<__m128i>();
-                (_mm_loadu_si128(p), _mm_loadu_si128(p.add(1)))
-            }
-            _ => {
-                let v = _mm_loadu_si128(packed.add(i / 2).cast::<__m128i>());
-                let mask = _mm_set1_epi8(0x0f);
-                let lo = _mm_and_si128(v, mask);
-                let hi = _mm_and_si128(_mm_srli_epi16::<4>(v), mask);
-                (_mm_unpacklo_epi8(lo, hi), _mm_unpackhi_epi8(lo, hi))
-            }
-        }
-    }
-}
-
 /// `y = W x` for Q8 and Q4 formats: four rows at a time sharing each load
 /// of `x` (and, asymmetric, each group's `Σx`), `Σ_g d_g·Σ(c − z)x (+ m_g·Σx)`
 /// with fused multiply-adds, one vector of sums per row and group.
@@ -135,11 +110,35 @@ unsafe fn gemv_rows<const R: usize>(
                 ];
                 for (r, d) in dot.iter_mut().enumerate() {
                     let gi = (r0 + r) * gpr + g;
-                    let (a, b) = codes32(f.bits, q.codes.as_ptr().add(gi * gb), i);
-                    let s = fma8(*d, a, z, xv[0]);
-                    let s = fma8(s, _mm_srli_si128::<8>(a), z, xv[1]);
-                    let s = fma8(s, b, z, xv[2]);
-                    *d = fma8(s, _mm_srli_si128::<8>(b), z, xv[3]);
+                    let p = q.codes.as_ptr().add(gi * gb);
+                    if f.bits == Bits::Q4 {
+                        // Eight codes per 32-bit word, column k in bits
+                        // 4k..4k + 4: broadcast, shift per lane, mask (no
+                        // shuffles).
+                        let shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+                        let mask = _mm256_set1_epi32(0x0f);
+                        let w = p.add(i / 2).cast::<i32>();
+                        let mut s = *d;
+                        for (k, xk) in xv.iter().enumerate() {
+                            let c = _mm256_and_si256(
+                                _mm256_srlv_epi32(
+                                    _mm256_set1_epi32(w.add(k).read_unaligned()),
+                                    shifts,
+                                ),
+                                mask,
+                            );
+                            let cf = _mm256_sub_ps(_mm256_cvtepi32_ps(c), z);
+                            s = _mm256_fmadd_ps(cf, *xk, s);
+                        }
+                        *d = s;
+                    } else {
+                        let pa = p.add(i).cast::<__m128i>();
+                        let (a, b) = (_mm_loadu_si128(pa), _mm_loadu_si128(pa.add(1)));
+                        let s = fma8(*d, a, z, xv[0]);
+                        let s = fma8(s, _mm_srli_si128::<8>(a), z, xv[1]);
+                        let s = fma8(s, b, z, xv[2]);
+                        *d = fma8(s, _mm_srli_si128::<8>(b), z, xv[3]);
+                    }
                 }
                 if asym {
                     let s01 = _mm256_add_ps(xv[0], xv[1]);
