@@ -3,7 +3,8 @@
 same EfficientNet-Lite0 exported to ONNX by tools/effnet_lite0.py (written to
 target/effnet-lite0.onnx on first use), median ms per image, and its top-1.
 Usage: ort_peer.py INPUT.npy  -> one JSON line. Needs onnx, onnxruntime.
-With --serve, one JSON line per line read from stdin (the session made once),
+With --serve, the first line as without, then one JSON line per line read
+from stdin (the session made once),
 so that a caller can alternate its own timing with onnxruntime's."""
 import json
 import os
@@ -36,8 +37,7 @@ def measure():
           flush=True)
 
 
+measure()
 if "--serve" in sys.argv:
     for _ in sys.stdin:
         measure()
-else:
-    measure()

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use shoal_core::{npy, tflite::Model};
-use shoal_tests::{json_number, python_peer, shared_dir, workspace_root};
+use shoal_tests::{json_number, shared_dir, workspace_root};
 
 /// The built-in model's bytes (the same file `shoal` embeds).
 fn shoal_host_gpu_default_model() -> &'static [u8] {
@@ -58,30 +58,59 @@ fn main() {
             times.sort_by(f64::total_cmp);
             times[times.len() / 2]
         };
-        let shoal = median(&mut || {
-            std::hint::black_box(
-                model
-                    .run_in_prepared(&plan, &prepared, &input, &mut arena)
-                    .unwrap(),
-            );
-        });
+        let mut shoal = || {
+            median(&mut || {
+                std::hint::black_box(
+                    model
+                        .run_in_prepared(&plan, &prepared, &input, &mut arena)
+                        .unwrap(),
+                );
+            })
+        };
         let keep_all = median(&mut || {
             std::hint::black_box(model.run_prepared(&prepared, &input).unwrap());
         });
-        let peer = python_peer("tests/benches/litert_peer.py", &[&path, &input_path]);
+        // Five rounds against XNNPACK (one peer process, its interpreter
+        // made once), Shoal's median of 15 and LiteRT's right after each
+        // other, in turn Shoal first and LiteRT first; the median ratio.
+        let peer = Peer::start(
+            "tests/benches/litert_peer.py",
+            &[path.as_os_str(), input_path.as_os_str(), "--serve".as_ref()],
+        );
         match peer {
-            Some(p) => {
-                let (x, r) = (
-                    json_number(&p, "xnnpack").unwrap_or(f64::NAN),
-                    json_number(&p, "reference").unwrap_or(f64::NAN),
+            Some((mut peer, first)) => {
+                let r = json_number(&first, "reference").unwrap_or(f64::NAN);
+                let mut rounds = Vec::new();
+                for round in 0..5 {
+                    let (x, s) = if round % 2 == 0 {
+                        let s = shoal();
+                        (peer.measure("xnnpack"), s)
+                    } else {
+                        let x = peer.measure("xnnpack");
+                        (x, shoal())
+                    };
+                    let Some(x) = x else { break };
+                    rounds.push((s, json_number(&x, "xnnpack").unwrap_or(f64::NAN)));
+                }
+                let mut ratios: Vec<f64> = rounds.iter().map(|(s, x)| s / x).collect();
+                ratios.sort_by(f64::total_cmp);
+                let (s, x) = rounds.last().copied().unwrap_or((f64::NAN, f64::NAN));
+                let at = |i: usize| ratios.get(i).copied().unwrap_or(f64::NAN);
+                let (med, lo, hi) = (
+                    at(ratios.len() / 2),
+                    at(0),
+                    at(ratios.len().wrapping_sub(1)),
                 );
                 println!(
-                    "{m:<30} Shoal {shoal:8.2} ms | LiteRT XNNPACK {x:8.2} ms ({:.2}x) | LiteRT reference {r:8.2} ms ({:.2}x) | Shoal keeping every tensor {keep_all:.2} ms",
-                    shoal / x,
-                    shoal / r
+                    "{m:<30} Shoal {s:8.2} ms | LiteRT XNNPACK {x:8.2} ms | median ratio {med:.2}x over {} rounds ({lo:.2}-{hi:.2}x) | LiteRT reference {r:8.2} ms ({:.2}x) | Shoal keeping every tensor {keep_all:.2} ms",
+                    ratios.len(),
+                    s / r
                 );
             }
-            None => println!("{m:<30} Shoal {shoal:8.2} ms | LiteRT peer unavailable (pip install ai-edge-litert)"),
+            None => println!(
+                "{m:<30} Shoal {:8.2} ms | LiteRT peer unavailable (pip install ai-edge-litert)",
+                shoal()
+            ),
         }
     }
     // The built-in model (.shm EfficientNet-Lite0) against onnxruntime on
@@ -117,16 +146,16 @@ fn main() {
     // tens of percent within a minute, so each ratio compares measurements
     // taken a second apart, and the median ratio is reported.
     let name = "efficientnet-lite0 (.shm)";
-    match OrtPeer::start(&input_path) {
-        Some(mut peer) => {
+    match Peer::start("tests/benches/ort_peer.py", &[input_path.as_path(), "--serve".as_ref()]) {
+        Some((mut peer, _)) => {
             let mut ratios = Vec::new();
             let mut best = (f64::INFINITY, f64::INFINITY);
             for round in 1..=9 {
                 let (p, (s, top)) = if round % 2 == 1 {
                     let ours = shoal_median();
-                    (peer.measure(), ours)
+                    (peer.measure("onnxruntime"), ours)
                 } else {
-                    let theirs = peer.measure();
+                    let theirs = peer.measure("onnxruntime");
                     (theirs, shoal_median())
                 };
                 let Some(p) = p else { break };
@@ -154,42 +183,48 @@ fn main() {
     println!("(ratios are Shoal time / peer time: below 1 means Shoal is faster)");
 }
 
-/// `tests/benches/ort_peer.py --serve`: one onnxruntime measurement (JSON)
-/// per request, the session kept.
-struct OrtPeer {
+/// A Python peer kept running (`--serve`): its first JSON line when it
+/// starts, then one measurement per request, its session or interpreter
+/// made once.
+struct Peer {
     child: std::process::Child,
     out: std::io::BufReader<std::process::ChildStdout>,
 }
 
-impl OrtPeer {
-    fn start(input: &std::path::Path) -> Option<Self> {
+impl Peer {
+    /// Starts `script` (relative to the workspace root) with `args` and
+    /// reads its first line (which shows that the peer's packages are
+    /// present); `None` when it does not start or answer.
+    fn start<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> Option<(Self, String)> {
+        use std::io::BufRead;
         use std::process::{Command, Stdio};
         let mut child = Command::new("python3")
-            .arg(workspace_root().join("tests/benches/ort_peer.py"))
-            .arg(input)
-            .arg("--serve")
+            .arg(workspace_root().join(script))
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .ok()?;
-        let out = std::io::BufReader::new(child.stdout.take()?);
-        let mut peer = OrtPeer { child, out };
-        // The first answer also shows the peer works (onnxruntime present).
-        peer.measure().map(|_| peer)
+        let mut out = std::io::BufReader::new(child.stdout.take()?);
+        let mut first = String::new();
+        out.read_line(&mut first).ok()?;
+        let peer = Peer { child, out };
+        (!first.trim().is_empty()).then_some((peer, first))
     }
 
-    fn measure(&mut self) -> Option<String> {
+    /// One measurement: a line whose JSON has `key`.
+    fn measure(&mut self, key: &str) -> Option<String> {
         use std::io::{BufRead, Write};
         let stdin = self.child.stdin.as_mut()?;
         stdin.write_all(b"run\n").ok()?;
         stdin.flush().ok()?;
         let mut line = String::new();
         self.out.read_line(&mut line).ok()?;
-        line.contains("onnxruntime").then_some(line)
+        line.contains(key).then_some(line)
     }
 }
 
-impl Drop for OrtPeer {
+impl Drop for Peer {
     fn drop(&mut self) {
         drop(self.child.stdin.take());
         let _ = self.child.wait();
