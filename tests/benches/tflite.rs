@@ -82,13 +82,7 @@ fn main() {
                 let r = json_number(&first, "reference").unwrap_or(f64::NAN);
                 let mut rounds = Vec::new();
                 for round in 0..5 {
-                    let (x, s) = if round % 2 == 0 {
-                        let s = shoal();
-                        (peer.measure("xnnpack"), s)
-                    } else {
-                        let x = peer.measure("xnnpack");
-                        (x, shoal())
-                    };
+                    let (x, s) = peer.in_turn("xnnpack", round % 2 == 0, &mut shoal);
                     let Some(x) = x else { break };
                     rounds.push((s, json_number(&x, "xnnpack").unwrap_or(f64::NAN)));
                 }
@@ -151,13 +145,7 @@ fn main() {
             let mut ratios = Vec::new();
             let mut best = (f64::INFINITY, f64::INFINITY);
             for round in 1..=9 {
-                let (p, (s, top)) = if round % 2 == 1 {
-                    let ours = shoal_median();
-                    (peer.measure("onnxruntime"), ours)
-                } else {
-                    let theirs = peer.measure("onnxruntime");
-                    (theirs, shoal_median())
-                };
+                let (p, (s, top)) = peer.in_turn("onnxruntime", round % 2 == 1, &mut shoal_median);
                 let Some(p) = p else { break };
                 let o = json_number(&p, "onnxruntime").unwrap_or(f64::NAN);
                 let t1 = json_number(&p, "top1").unwrap_or(f64::NAN);
@@ -210,6 +198,23 @@ impl Peer {
         out.read_line(&mut first).ok()?;
         let peer = Peer { child, out };
         (!first.trim().is_empty()).then_some((peer, first))
+    }
+
+    /// `ours()` and one measurement of the peer, `ours` first when
+    /// `ours_first` (rounds alternate which side runs first).
+    fn in_turn<T>(
+        &mut self,
+        key: &str,
+        ours_first: bool,
+        ours: &mut dyn FnMut() -> T,
+    ) -> (Option<String>, T) {
+        if ours_first {
+            let t = ours();
+            (self.measure(key), t)
+        } else {
+            let p = self.measure(key);
+            (p, ours())
+        }
     }
 
     /// One measurement: a line whose JSON has `key`.
