@@ -1119,30 +1119,27 @@ fn block_1x1(xp: &[i32], pairs: usize, blk: &[i16], acc: &mut [[i32; OB]; PB], n
     }
 }
 
-/// [`block_1x1`] with AVX2: per input pair, two loads of the block row and
-/// one broadcast per pixel, `pmaddwd` into [`PB`] x 2 accumulators (`HALF`:
-/// the block's first eight channels only, the others' sums left as zero —
-/// for a last block of at most eight channels).
+/// The sums of [`block_1x1`] with AVX2, in registers: per input pair, two
+/// loads of the block row and one broadcast per pixel, `pmaddwd` into
+/// [`PB`] x 2 accumulators (`HALF`: the block's first eight channels only,
+/// the others' sums left as zero — for a last block of at most eight
+/// channels). Pixels past `n` hold pixel 0's sums.
 ///
 /// # Safety
-/// The CPU must support AVX2; `xp` holds `n <= PB` pixels of `pairs`
+/// The CPU must support AVX2; `xp` holds `1 <= n <= PB` pixels of `pairs`
 /// words and `blk` `pairs · 2 · OB` values.
 #[cfg(target_arch = "x86_64")]
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn block_1x1_avx2<const HALF: bool>(
+#[inline(always)]
+unsafe fn block_sums_avx2<const HALF: bool>(
     xp: &[i32],
     pairs: usize,
     blk: &[i16],
-    acc: &mut [[i32; OB]; PB],
     n: usize,
-) {
+) -> [[core::arch::x86_64::__m256i; 2]; PB] {
     use core::arch::x86_64::*;
-    debug_assert!(n <= PB && xp.len() >= n * pairs && blk.len() >= pairs * 2 * OB);
-    let mut a = [[_mm256_setzero_si256(); 2]; PB];
-    if n == 0 {
-        return;
-    }
+    debug_assert!((1..=PB).contains(&n) && xp.len() >= n * pairs && blk.len() >= pairs * 2 * OB);
+    // SAFETY: AVX2 (caller).
+    let mut a = [[unsafe { _mm256_setzero_si256() }; 2]; PB];
     // Pixels past `n` read pixel 0's words (their sums are not stored), so
     // the loop has no per-pixel condition and no index checks.
     let rows: [*const i32; PB] =
@@ -1165,18 +1162,44 @@ unsafe fn block_1x1_avx2<const HALF: bool>(
             }
         }
     }
-    for p in 0..n {
+    a
+}
+
+/// [`block_1x1`] with AVX2 ([`block_sums_avx2`], the sums written to
+/// `acc`).
+///
+/// # Safety
+/// The CPU must support AVX2; `xp` holds `n <= PB` pixels of `pairs`
+/// words and `blk` `pairs · 2 · OB` values.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn block_1x1_avx2<const HALF: bool>(
+    xp: &[i32],
+    pairs: usize,
+    blk: &[i16],
+    acc: &mut [[i32; OB]; PB],
+    n: usize,
+) {
+    use core::arch::x86_64::*;
+    if n == 0 {
+        return;
+    }
+    // SAFETY: as required (caller).
+    let a = unsafe { block_sums_avx2::<HALF>(xp, pairs, blk, n) };
+    for (p, ap) in a.iter().enumerate().take(n) {
         // SAFETY: `acc[p]` holds OB = 16 i32.
         unsafe {
-            _mm256_storeu_si256(acc[p].as_mut_ptr().cast(), a[p][0]);
-            _mm256_storeu_si256(acc[p].as_mut_ptr().add(8).cast(), a[p][1]);
+            _mm256_storeu_si256(acc[p].as_mut_ptr().cast(), ap[0]);
+            _mm256_storeu_si256(acc[p].as_mut_ptr().add(8).cast(), ap[1]);
         }
     }
 }
 
 /// [`block_1x1_avx2`] and [`Channels::store`] in one: the sums of `n`
 /// pixels' [`OB`] channels from `o0` (`HALF`: a last block of exactly
-/// eight) requantized and written to `out` (pixel `p` at `p·oc + o0`).
+/// eight) requantized from registers and written to `out` (pixel `p` at
+/// `p·oc + o0`).
 ///
 /// # Safety
 /// AVX2; as [`block_1x1_avx2`]; `o0 + OB <= oc` (`HALF`: `o0 + 8 == oc`),
@@ -1195,22 +1218,24 @@ unsafe fn block_store_avx2<const HALF: bool>(
     oc: usize,
 ) {
     use core::arch::x86_64::*;
-    let mut sums = [[0i32; OB]; PB];
+    if n == 0 {
+        return;
+    }
     // SAFETY: AVX2 is enabled here; sizes as the caller guarantees.
-    unsafe { block_1x1_avx2::<HALF>(xp, pairs, blk, &mut sums, n) };
+    let sums = unsafe { block_sums_avx2::<HALF>(xp, pairs, blk, n) };
     let width = if HALF { 8 } else { OB };
     for (p, acc) in sums.iter().enumerate().take(n) {
         let Some(dst) = out.get_mut(p * oc + o0..p * oc + o0 + width) else {
             return;
         };
         // SAFETY: AVX2; the tables hold channels o0..o0 + width (caller);
-        // `acc` holds 16 sums and `dst` `width` bytes.
+        // `dst` holds `width` bytes.
         unsafe {
-            let lo = ch.requant8_avx2(_mm256_loadu_si256(acc.as_ptr().cast()), o0);
+            let lo = ch.requant8_avx2(acc[0], o0);
             if HALF {
                 _mm_storel_epi64(dst.as_mut_ptr().cast(), lo);
             } else {
-                let hi = ch.requant8_avx2(_mm256_loadu_si256(acc.as_ptr().add(8).cast()), o0 + 8);
+                let hi = ch.requant8_avx2(acc[1], o0 + 8);
                 _mm_storeu_si128(dst.as_mut_ptr().cast(), _mm_unpacklo_epi64(lo, hi));
             }
         }
