@@ -750,17 +750,26 @@ fn padded_input(g: &Geometry, v: &Operands<'_>) -> Padded {
     let cols = (g.ow - 1) * g.w.stride_w + (g.fw - 1) * g.w.dilation_w + 1;
     let c = g.ic;
     let zero = (-v.in_off) as u8 ^ v.x_flip;
-    let mut buf = vec![zero; rows * cols * c + 16];
     // Padding is never negative (see `pad`): input column 0 sits at
-    // padded column `pw`, row 0 at row `ph`.
+    // padded column `pw`, row 0 at row `ph`. Each byte is written once
+    // (the padding, then the input row), row by row.
     let (ph, pw) = (g.ph.max(0) as usize, g.pw.max(0) as usize);
     let n = g.iw.min(cols.saturating_sub(pw)) * c;
-    for (iy, src) in v.x.chunks_exact(g.iw * c).take(g.ih).enumerate() {
-        let start = ((iy + ph) * cols + pw) * c;
-        if let (Some(dst), Some(src)) = (buf.get_mut(start..start + n), src.get(..n)) {
-            dst.copy_from_slice(src);
+    let row_bytes = cols * c;
+    let mut buf = Vec::with_capacity(rows * row_bytes + 16);
+    for py in 0..rows {
+        let end = buf.len() + row_bytes;
+        let src = py
+            .checked_sub(ph)
+            .filter(|&iy| iy < g.ih)
+            .and_then(|iy| v.x.get(iy * g.iw * c..iy * g.iw * c + n));
+        if let Some(src) = src {
+            buf.resize(buf.len() + pw.min(cols) * c, zero);
+            buf.extend_from_slice(src);
         }
+        buf.resize(end, zero);
     }
+    buf.resize(rows * row_bytes + 16, zero);
     // Each output pixel's window corner, row by row (no division per pixel).
     let mut corners = Vec::with_capacity(g.oh * g.ow);
     for oy in 0..g.oh {
