@@ -330,9 +330,23 @@ fn fill_lanes<T: Copy, const W: usize>(
     // I's power-series inputs, queued by argument (the number of terms
     // grows with it: 2 below 1e-4, hundreds near 200).
     let mut serieses: [Queue<f64, W>; 3] = core::array::from_fn(|_| Queue::new());
+    // ln Γ(v + 1) of the last order seen, since inputs often share one (a
+    // fixed order over many arguments, as in the vMF normaliser): the same
+    // value, computed once.
+    let last_lgamma = core::cell::Cell::new((f64::NAN, 0.0));
     let series = |v: &[f64; W], x: &[f64; W], f: &Sums<'_, W>| {
         let tails = f(v, x);
-        core::array::from_fn(|l| scalar::series_finish(v[l], x[l], tails[l]))
+        core::array::from_fn(|l| {
+            let (lv, lg) = last_lgamma.get();
+            let lg = if lv.to_bits() == v[l].to_bits() {
+                lg
+            } else {
+                let lg = scalar::lgamma1p(v[l]);
+                last_lgamma.set((v[l], lg));
+                lg
+            };
+            scalar::series_finish_with(v[l], x[l], tails[l], lg)
+        })
     };
     let sign = if which == Which::K { 1.0 } else { -1.0 };
     let mut hankels: Queue<f64, W> = Queue::new();

@@ -229,11 +229,19 @@ fn series_i(v: f64, x: f64) -> f64 {
 /// `ln I_v(x)` from the power series' tail:
 /// `I_v(x) = (x/2)^v / Γ(v+1) · (1 + tail)`.
 pub(crate) fn series_finish(v: f64, x: f64, tail: f64) -> f64 {
-    let prefix = if v == 0.0 {
-        0.0
-    } else {
-        v * ln_half(x) - libm::lgamma(v + 1.0)
-    };
+    series_finish_with(v, x, tail, lgamma1p(v))
+}
+
+/// `ln Γ(v + 1)` (libm's `lgamma`).
+#[inline]
+pub(crate) fn lgamma1p(v: f64) -> f64 {
+    libm::lgamma(v + 1.0)
+}
+
+/// [`series_finish`] given `lg = ln Γ(v + 1)` (unused for `v = 0`).
+#[inline]
+pub(crate) fn series_finish_with(v: f64, x: f64, tail: f64, lg: f64) -> f64 {
+    let prefix = if v == 0.0 { 0.0 } else { v * ln_half(x) - lg };
     prefix + libm::log1p(tail)
 }
 
