@@ -78,17 +78,38 @@ impl Epilogue<'_> {
                     found: self.res.len(),
                 })?,
         };
-        match (!self.bias.is_empty(), self.clamp.is_some(), !res.is_empty()) {
-            (false, false, false) => {}
-            (false, false, true) => self.pass::<false, false, true>(y, rows, at, res),
-            (false, true, false) => self.pass::<false, true, false>(y, rows, at, res),
-            (false, true, true) => self.pass::<false, true, true>(y, rows, at, res),
-            (true, false, false) => self.pass::<true, false, false>(y, rows, at, res),
-            (true, false, true) => self.pass::<true, false, true>(y, rows, at, res),
-            (true, true, false) => self.pass::<true, true, false>(y, rows, at, res),
-            (true, true, true) => self.pass::<true, true, true>(y, rows, at, res),
+        if !self.is_none() {
+            self.with_steps(Pass {
+                epi: self,
+                y,
+                rows,
+                at,
+                res,
+            });
         }
         Ok(())
+    }
+
+    /// Runs `f` instantiated for the steps this epilogue has (`B`: a bias,
+    /// `C`: a clamp, `S`: a residual), so that code generic over the steps
+    /// has no branch on them: the one place that turns the steps into
+    /// compile-time flags.
+    #[inline(always)]
+    pub(crate) fn with_steps<F: WithSteps>(&self, f: F) -> F::Out {
+        match (
+            !self.bias.is_empty(),
+            self.clamp.is_some(),
+            !self.res.is_empty(),
+        ) {
+            (false, false, false) => f.call::<false, false, false>(),
+            (false, false, true) => f.call::<false, false, true>(),
+            (false, true, false) => f.call::<false, true, false>(),
+            (false, true, true) => f.call::<false, true, true>(),
+            (true, false, false) => f.call::<true, false, false>(),
+            (true, false, true) => f.call::<true, false, true>(),
+            (true, true, false) => f.call::<true, true, false>(),
+            (true, true, true) => f.call::<true, true, true>(),
+        }
     }
 
     /// [`Epilogue::apply`] with its steps fixed at compile time (`B`: bias,
@@ -160,6 +181,34 @@ impl Epilogue<'_> {
             });
         }
         Ok(())
+    }
+}
+
+/// Code generic over an epilogue's steps, run by [`Epilogue::with_steps`]
+/// with the steps the epilogue has.
+pub(crate) trait WithSteps {
+    /// What the code returns.
+    type Out;
+    /// The code for bias `B`, clamp `C` and residual `S`.
+    fn call<const B: bool, const C: bool, const S: bool>(self) -> Self::Out;
+}
+
+/// [`Epilogue::apply`]'s pass over a block (`res`: the residual's values
+/// for the block, empty without one).
+struct Pass<'a, 'e> {
+    epi: &'a Epilogue<'e>,
+    y: &'a mut [f32],
+    rows: usize,
+    at: usize,
+    res: &'a [f32],
+}
+
+impl WithSteps for Pass<'_, '_> {
+    type Out = ();
+    #[inline(always)]
+    fn call<const B: bool, const C: bool, const S: bool>(self) {
+        self.epi
+            .pass::<B, C, S>(self.y, self.rows, self.at, self.res);
     }
 }
 
@@ -733,20 +782,24 @@ unsafe fn store_tile<const NV: usize, const N: usize>(
     rows: &[[core::arch::x86_64::__m256; NV]; N],
     np: usize,
 ) -> Result<(), QuantError> {
-    let e = d.epi;
-    // SAFETY: the steps are those of the epilogue; the rest as required.
-    unsafe {
-        match (!e.bias.is_empty(), e.clamp.is_some(), !e.res.is_empty()) {
-            (true, true, false) => store_rows::<NV, N, true, true, false>(d, rows, np),
-            (true, false, false) => store_rows::<NV, N, true, false, false>(d, rows, np),
-            (true, false, true) => store_rows::<NV, N, true, false, true>(d, rows, np),
-            (true, true, true) => store_rows::<NV, N, true, true, true>(d, rows, np),
-            (false, false, false) => store_rows::<NV, N, false, false, false>(d, rows, np),
-            (false, true, false) => store_rows::<NV, N, false, true, false>(d, rows, np),
-            (false, false, true) => store_rows::<NV, N, false, false, true>(d, rows, np),
-            (false, true, true) => store_rows::<NV, N, false, true, true>(d, rows, np),
+    /// A tile's store, generic over the steps.
+    struct Store<'a, 'b, 'c, 'e, const NV: usize, const N: usize> {
+        d: &'a mut Dest<'b, 'e>,
+        rows: &'c [[core::arch::x86_64::__m256; NV]; N],
+        np: usize,
+    }
+    impl<const NV: usize, const N: usize> WithSteps for Store<'_, '_, '_, '_, NV, N> {
+        type Out = Result<(), QuantError>;
+        #[inline(always)]
+        fn call<const B: bool, const C: bool, const S: bool>(self) -> Self::Out {
+            // SAFETY: only built by `store_tile`, under its caller's
+            // guarantees (AVX2, the epilogue checked); the steps are the
+            // epilogue's own (`with_steps`).
+            unsafe { store_rows::<NV, N, B, C, S>(self.d, self.rows, self.np) }
         }
     }
+    let epi = d.epi;
+    epi.with_steps(Store { d, rows, np })
 }
 
 /// The sums of a half panel (weight rows 0..8 only) for [`HALF_TILE`] input
