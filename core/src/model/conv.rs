@@ -31,6 +31,10 @@
 #![allow(clippy::indexing_slicing)]
 
 use super::{out_size, pad_before};
+// Whether this machine fuses each tap's multiply-add (x86 with AVX2, FMA
+// and F16C), and the step as the specification states it: the packed
+// products' rule.
+use crate::quant::gemm::{fused, madd};
 
 /// A convolution's shape: input `h × w × c` (channels innermost), square
 /// kernel `k`, stride `s`, `cout` outputs per pixel (`c` for depthwise).
@@ -103,23 +107,6 @@ fn convolve(
                 }
             }
         }
-    }
-}
-
-/// Whether this machine's convolutions fuse each tap's multiply-add (x86
-/// with AVX2, FMA and F16C, as [`crate::quant::gemm::fused`]).
-fn fused() -> bool {
-    crate::quant::gemm::fused()
-}
-
-/// `acc + a·b`: one rounding (`fmaf`) when `fused`, else a product then a
-/// sum.
-#[inline(always)]
-fn madd(a: f32, b: f32, acc: f32, fused: bool) -> f32 {
-    if fused {
-        libm::fmaf(a, b, acc)
-    } else {
-        acc + a * b
     }
 }
 

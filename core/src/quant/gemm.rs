@@ -421,6 +421,17 @@ pub fn fused() -> bool {
     }
 }
 
+/// `acc + a·b` as the specifications state it: one rounding (`fmaf`) when
+/// `fused` (what [`fused`] says of this machine), else a product then a sum.
+#[inline(always)]
+pub(crate) fn madd(a: f32, b: f32, acc: f32, fused: bool) -> f32 {
+    if fused {
+        libm::fmaf(a, b, acc)
+    } else {
+        acc + a * b
+    }
+}
+
 /// Decodes rows `r0..r0 + nr` of `q` into `panel` column-major
 /// (`panel[c·PANEL + k]`), zero past `nr`.
 fn decode_panel(
@@ -1038,11 +1049,7 @@ pub fn gemm_reference(
             let xr = &x[i * cols..(i + 1) * cols];
             let mut s = 0.0f32;
             for (a, b) in w.iter().zip(xr) {
-                s = if fma {
-                    libm::fmaf(*a, *b, s)
-                } else {
-                    s + a * b
-                };
+                s = madd(*a, *b, s, fma);
             }
             y[i * rows + r] = s;
         }
