@@ -286,6 +286,8 @@ type SignedSums<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W], f64) -> [f64;
 
 /// Steed's fraction's `(S, h, settled)` for `W` lanes.
 type Fraction<const W: usize> = ([f64; W], [f64; W], [bool; W]);
+/// Steed's fraction run in lanes.
+type Fractions<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W]) -> Fraction<W> + 'a;
 
 /// Queues output `i`'s inputs and runs the group once it is full.
 fn enqueue<const W: usize>(
@@ -345,7 +347,7 @@ fn fill_lanes<T: Copy, const W: usize>(
                 last_lgamma.set((v[l], lg));
                 lg
             };
-            scalar::series_finish_with(v[l], x[l], tails[l], lg)
+            scalar::series_finish(v[l], x[l], tails[l], lg)
         })
     };
     let sign = if which == Which::K { 1.0 } else { -1.0 };
@@ -362,7 +364,7 @@ fn fill_lanes<T: Copy, const W: usize>(
     // terms falls with it (about 150 near x = 1, 40 at 5, 10 beyond 12) and
     // a group runs as many as its neediest lane.
     let mut fractions: [Queue<f64, W>; 3] = core::array::from_fn(|_| Queue::new());
-    let fraction = |v: &[f64; W], x: &[f64; W], f: &dyn Fn(&[f64; W], &[f64; W]) -> Fraction<W>| {
+    let fraction = |v: &[f64; W], x: &[f64; W], f: &Fractions<'_, W>| {
         let (s, h, settled) = f(v, x);
         core::array::from_fn(|l| scalar::steed_or_integral(v[l], x[l], s[l], h[l], settled[l]))
     };

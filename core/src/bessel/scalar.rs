@@ -223,13 +223,7 @@ fn series_tail(v: f64, x: f64) -> f64 {
 }
 
 fn series_i(v: f64, x: f64) -> f64 {
-    series_finish(v, x, series_tail(v, x))
-}
-
-/// `ln I_v(x)` from the power series' tail:
-/// `I_v(x) = (x/2)^v / Γ(v+1) · (1 + tail)`.
-pub(crate) fn series_finish(v: f64, x: f64, tail: f64) -> f64 {
-    series_finish_with(v, x, tail, lgamma1p(v))
+    series_finish(v, x, series_tail(v, x), lgamma1p(v))
 }
 
 /// `ln Γ(v + 1)` (libm's `lgamma`).
@@ -238,9 +232,10 @@ pub(crate) fn lgamma1p(v: f64) -> f64 {
     libm::lgamma(v + 1.0)
 }
 
-/// [`series_finish`] given `lg = ln Γ(v + 1)` (unused for `v = 0`).
+/// `ln I_v(x)` from the power series' tail and `lg = ln Γ(v + 1)` (unused
+/// for `v = 0`): `I_v(x) = (x/2)^v / Γ(v+1) · (1 + tail)`.
 #[inline]
-pub(crate) fn series_finish_with(v: f64, x: f64, tail: f64, lg: f64) -> f64 {
+pub(crate) fn series_finish(v: f64, x: f64, tail: f64, lg: f64) -> f64 {
     let prefix = if v == 0.0 { 0.0 } else { v * ln_half(x) - lg };
     prefix + libm::log1p(tail)
 }
