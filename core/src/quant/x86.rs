@@ -221,60 +221,168 @@ unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
-/// `Σ_g d_g · Σ_b s_b · I_b` for `R` consecutive rows of Q8 codes: integer
-/// dot products per block and row, one float multiply-add per block and row
-/// (Q4 rows take [`rows_q4`]).
+/// How the integer kernels form a block's dot products: eight i32 lanes,
+/// lane `i` holding the products of bytes `4i..4i + 4`. Every
+/// implementation gives the same lanes (exact integers), so the float work
+/// after them — and the results — are the same bits whichever runs.
+trait BlockDot {
+    /// A Q8 block's constant from the vector's codes alone (shared by the
+    /// rows that use the block).
+    ///
+    /// # Safety
+    /// The implementation's instruction sets.
+    unsafe fn q8_bias(x: __m256i) -> __m256i;
+    /// Lanes of `Σ (c − 128)·q` for 32 stored Q8 codes `c` (unsigned bytes,
+    /// centred at 128) and the vector's codes `q`; `bias` from
+    /// [`BlockDot::q8_bias`] of the same `q`.
+    ///
+    /// # Safety
+    /// The implementation's instruction sets.
+    unsafe fn q8(bias: __m256i, c: __m256i, x: __m256i) -> __m256i;
+    /// Lanes of `Σ lo·xlo + hi·xhi` for nibbles `lo`, `hi` (0..=15 per
+    /// byte) and the vector's codes laid out to match.
+    ///
+    /// # Safety
+    /// The implementation's instruction sets.
+    unsafe fn q4(lo: __m256i, hi: __m256i, xlo: __m256i, xhi: __m256i) -> __m256i;
+}
+
+/// AVX2: byte products summed in pairs (`maddubs`, i16), then in pairs of
+/// pairs (`madd`, i32).
+struct Avx2Dot;
+
+// SAFETY (every method): inlined only into functions with AVX2 enabled.
+impl BlockDot for Avx2Dot {
+    #[inline(always)]
+    unsafe fn q8_bias(_x: __m256i) -> __m256i {
+        // SAFETY: AVX2 (caller).
+        unsafe { _mm256_setzero_si256() }
+    }
+    #[inline(always)]
+    unsafe fn q8(_bias: __m256i, c: __m256i, x: __m256i) -> __m256i {
+        // SAFETY: AVX2 (caller).
+        unsafe {
+            // c' = c - 128 as i8; |c'| · sign(q, c') keeps the pair sums of
+            // maddubs within i16 (128·127·2 < 2^15).
+            let c = _mm256_xor_si256(c, _mm256_set1_epi8(-128));
+            let prod = _mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(x, c));
+            _mm256_madd_epi16(prod, _mm256_set1_epi16(1))
+        }
+    }
+    #[inline(always)]
+    unsafe fn q4(lo: __m256i, hi: __m256i, xlo: __m256i, xhi: __m256i) -> __m256i {
+        // SAFETY: AVX2 (caller).
+        unsafe {
+            // Pair sums of each maddubs are at most 15·127·2, so the sum of
+            // two stays far inside i16.
+            let s16 =
+                _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
+            _mm256_madd_epi16(s16, _mm256_set1_epi16(1))
+        }
+    }
+}
+
+/// AVX-512 VNNI on 256-bit registers: `vpdpbusd` multiplies unsigned by
+/// signed bytes and adds each four products to an i32 lane in one
+/// instruction. The Q8 codes are used as stored (0..=255) and the lanes
+/// start from `−128·Σq` of their four bytes, so they equal [`Avx2Dot`]'s.
+struct VnniDot;
+
+// SAFETY (every method): inlined only into functions with AVX2,
+// AVX512-VL and AVX512-VNNI enabled.
+impl BlockDot for VnniDot {
+    #[inline(always)]
+    unsafe fn q8_bias(x: __m256i) -> __m256i {
+        // SAFETY: AVX2, AVX512-VL, AVX512-VNNI (caller).
+        unsafe {
+            let zero = _mm256_setzero_si256();
+            // 0x80 as the unsigned operand: 128 times each four bytes' sum.
+            _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(-128), x))
+        }
+    }
+    #[inline(always)]
+    unsafe fn q8(bias: __m256i, c: __m256i, x: __m256i) -> __m256i {
+        // SAFETY: as above. No lane can wrap: |lane| <= 4·255·127.
+        unsafe { _mm256_dpbusd_epi32(bias, c, x) }
+    }
+    #[inline(always)]
+    unsafe fn q4(lo: __m256i, hi: __m256i, xlo: __m256i, xhi: __m256i) -> __m256i {
+        // SAFETY: as above.
+        unsafe {
+            _mm256_dpbusd_epi32(
+                _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, xlo),
+                hi,
+                xhi,
+            )
+        }
+    }
+}
+
+/// `Σ_b (d_g s_b) · I_b` for `R` consecutive rows of Q8 codes: integer dot
+/// products per block and row, then one float multiply-add per block and
+/// row by the block's combined scale (Q4 rows take [`rows_q4`]).
 ///
 /// # Safety
 /// AVX2 and FMA; `codes` addresses `R` rows of `row_bytes` bytes, each with
 /// at least `nb` blocks of 32 bytes; `xq` holds `nb` blocks of 32 codes,
-/// `sx` `nb` scales, `d` `R` rows of `gpr` scales; `bpg · gpr >= nb`.
+/// `ds` `R` rows of `nb` combined scales (see [`combine_scales`]).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn rows_q8<const R: usize, const PF: usize>(
+unsafe fn rows_q8<const R: usize, const PF: usize, D: BlockDot>(
     codes: *const u8,
     row_bytes: usize,
     xq: *const i8,
-    sx: *const f32,
-    d: *const f32,
-    gpr: usize,
-    bpg: usize,
+    ds: *const f32,
     nb: usize,
 ) -> [f32; R] {
     let bb = 32;
     // SAFETY: the caller's contract above; AVX2 and FMA are enabled in
     // `gemv_int8`, into which this is inlined.
     unsafe {
-        let ones = _mm256_set1_epi16(1);
-        let flip = _mm256_set1_epi8(-128);
         let mut acc = [_mm256_setzero_ps(); R];
-        let mut b = 0;
-        for g in 0..gpr {
-            let mut accg = [_mm256_setzero_ps(); R];
-            let end = (b + bpg).min(nb);
-            while b < end {
-                let xv = _mm256_loadu_si256(xq.add(b * 32).cast());
-                let s = _mm256_broadcast_ss(&*sx.add(b));
-                for (r, a) in accg.iter_mut().enumerate() {
-                    let p = codes.add(r * row_bytes + b * bb);
-                    if PF > 0 && (b * bb) % 64 == 0 {
-                        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(PF * row_bytes).cast());
-                    }
-                    // c' = c - 128 as i8; |c'| · sign(q, c') keeps the pair
-                    // sums of maddubs within i16 (128·127·2 < 2^15).
-                    let c = _mm256_xor_si256(_mm256_loadu_si256(p.cast()), flip);
-                    let prod = _mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(xv, c));
-                    let lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(prod, ones));
-                    *a = _mm256_fmadd_ps(lanes, s, *a);
-                }
-                b += 1;
-            }
-            for r in 0..R {
-                acc[r] =
-                    _mm256_fmadd_ps(accg[r], _mm256_broadcast_ss(&*d.add(r * gpr + g)), acc[r]);
+        for b in 0..nb {
+            let xv = _mm256_loadu_si256(xq.add(b * 32).cast());
+            let bias = D::q8_bias(xv);
+            prefetch_ahead::<R, PF>(codes, row_bytes, b * bb, bb);
+            for (r, a) in acc.iter_mut().enumerate() {
+                let p = codes.add(r * row_bytes + b * bb);
+                let lanes = D::q8(bias, _mm256_loadu_si256(p.cast()), xv);
+                let s = _mm256_broadcast_ss(&*ds.add(r * nb + b));
+                *a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), s, *a);
             }
         }
         core::array::from_fn(|r| hsum(acc[r]))
+    }
+}
+
+/// `ds[b] = d[b >> shift] · s[b]` for `b < s.len()`: each block's weight
+/// scale (its group's) times the vector's block scale.
+///
+/// # Safety
+/// AVX2; `d` holds at least `(s.len() >> shift) + 8` values (the vector
+/// loads read whole eight-value spans), `ds` at least `s.len()`.
+#[inline(always)]
+unsafe fn combine_scales(d: &[f32], s: &[f32], shift: u32, ds: &mut [f32]) {
+    let n = s.len().min(ds.len());
+    debug_assert!(d.len() >= (n >> shift) + 8);
+    // SAFETY: AVX2 (caller); reads `d[(b >> shift)..][..8]`, in bounds by the
+    // contract, and `s[b..b + 8]`, writes `ds[b..b + 8]` with `b + 8 <= n`.
+    unsafe {
+        let idx = _mm256_srlv_epi32(
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            _mm256_set1_epi32(shift as i32),
+        );
+        let mut b = 0;
+        while b + 8 <= n {
+            let dv = _mm256_loadu_ps(d.as_ptr().add(b >> shift));
+            let dv = _mm256_permutevar8x32_ps(dv, idx);
+            let v = _mm256_mul_ps(dv, _mm256_loadu_ps(s.as_ptr().add(b)));
+            _mm256_storeu_ps(ds.as_mut_ptr().add(b), v);
+            b += 8;
+        }
+        while b < n {
+            *ds.get_unchecked_mut(b) = *d.get_unchecked(b >> shift) * *s.get_unchecked(b);
+            b += 1;
+        }
     }
 }
 
@@ -290,7 +398,7 @@ unsafe fn rows_q8<const R: usize, const PF: usize>(
 /// `sxp` 8 scales per pair (zero-padded past `nb`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn rows_q4<const R: usize, const PF: usize>(
+unsafe fn rows_q4<const R: usize, const PF: usize, D: BlockDot>(
     codes: *const u8,
     row_bytes: usize,
     xp: *const i8,
@@ -303,7 +411,6 @@ unsafe fn rows_q4<const R: usize, const PF: usize>(
     // SAFETY: the caller's contract above; AVX2 and FMA are enabled in
     // `gemv_int8`, into which this is inlined.
     unsafe {
-        let ones = _mm256_set1_epi16(1);
         let mask = _mm256_set1_epi8(0x0f);
         let shift = bpg.trailing_zeros();
         let mut acc = [_mm256_setzero_ps(); R];
@@ -315,11 +422,9 @@ unsafe fn rows_q4<const R: usize, const PF: usize>(
             let sv = _mm256_loadu_ps(sxp.add(b * 4));
             // `bpg` is 1, 2 or 4: shift, not divide.
             let (g0, g1) = (b >> shift, ((b + 1) >> shift).min(gpr - 1));
+            prefetch_ahead::<R, PF>(codes, row_bytes, b * 16, 32);
             for (r, a) in acc.iter_mut().enumerate() {
                 let p = codes.add(r * row_bytes + b * 16);
-                if PF > 0 && (b * 16) % 64 == 0 {
-                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(PF * row_bytes).cast());
-                }
                 let v = if pair {
                     _mm256_loadu_si256(p.cast())
                 } else {
@@ -327,11 +432,7 @@ unsafe fn rows_q4<const R: usize, const PF: usize>(
                 };
                 let lo = _mm256_and_si256(v, mask);
                 let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), mask);
-                // Pair sums of each maddubs are at most 15·127·2, so the sum
-                // of two stays far inside i16.
-                let s16 =
-                    _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
-                let lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones));
+                let lanes = _mm256_cvtepi32_ps(D::q4(lo, hi, xlo, xhi));
                 let dr = d.add(r * gpr);
                 let dv = _mm256_set_m128(
                     _mm_broadcast_ss(&*dr.add(g1)),
@@ -345,10 +446,40 @@ unsafe fn rows_q4<const R: usize, const PF: usize>(
     }
 }
 
-/// Software prefetch distance of the integer GEMV, in rows: the same bytes
-/// of the next group of four rows (measured best of 1 KB, 4 KB, 8 KB and
-/// this on 4096 x 4096 and 11008 x 4096).
-const PREFETCH_ROWS: usize = 4;
+/// Software prefetch distance of the integer GEMV, in groups of rows (see
+/// [`prefetch_ahead`]).
+const PREFETCH_ROWS: usize = 1;
+
+/// Prefetches, into L2, the part of the rows `PF` groups of `R` ahead that
+/// matches a step reading bytes `off..off + step` of each of the current
+/// `R` rows: those rows are `R · row_bytes` contiguous bytes, requested
+/// front to back as the current group advances, so memory sees one
+/// sequential stream. (Left to the hardware, the `R` rows read side by side
+/// look like `R` streams a row apart, which held one core to 16 GB/s from
+/// DRAM here against 31 GB/s for one sequential stream.)
+///
+/// # Safety
+/// SSE (any x86-64); prefetches do not fault, so addresses past the matrix
+/// are harmless (formed with wrapping arithmetic).
+#[inline(always)]
+unsafe fn prefetch_ahead<const R: usize, const PF: usize>(
+    rows: *const u8,
+    row_bytes: usize,
+    off: usize,
+    step: usize,
+) {
+    if PF == 0 {
+        return;
+    }
+    let next = rows.wrapping_add(PF * R * row_bytes);
+    let (lo, hi) = (R * off, R * (off + step));
+    let mut a = lo.next_multiple_of(64);
+    while a < hi {
+        // SAFETY: prefetching has no architectural effect (caller).
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(next.wrapping_add(a).cast()) };
+        a += 64;
+    }
+}
 
 /// `y = W x̂` for Q8 and Q4 (specification: [`super::int8::gemv`]).
 ///
@@ -366,10 +497,67 @@ pub(crate) unsafe fn gemv_int8(q: &QuantMatrix, xq: &super::Int8Vector, y: &mut 
 /// terms for those rows while they are fresh (the GEAR corrections: one
 /// pass over the matrix); groups of `chunk` rows (0: one call at the end).
 ///
+/// With AVX-512 VNNI ([`crate::arch::vnni_available`]) the blocks' integer
+/// dot products take `vpdpbusd`; the results are the same bits either way.
+///
+/// # Safety
+/// As [`gemv_int8`].
+pub(crate) unsafe fn gemv_int8_with(
+    q: &QuantMatrix,
+    xq: &super::Int8Vector,
+    y: &mut [f32],
+    chunk: usize,
+    after: impl FnMut(usize, &mut [f32]),
+) {
+    // SAFETY: the caller's guarantees, and VNNI where it was just detected.
+    unsafe {
+        if crate::arch::vnni_available() {
+            int8_vnni(q, xq, y, chunk, after)
+        } else {
+            int8_avx2(q, xq, y, chunk, after)
+        }
+    }
+}
+
+/// [`gemv_int8_with`] with [`Avx2Dot`].
+///
 /// # Safety
 /// As [`gemv_int8`].
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn gemv_int8_with(
+unsafe fn int8_avx2(
+    q: &QuantMatrix,
+    xq: &super::Int8Vector,
+    y: &mut [f32],
+    chunk: usize,
+    after: impl FnMut(usize, &mut [f32]),
+) {
+    // SAFETY: the caller's guarantees, passed on.
+    unsafe { int8_rows::<Avx2Dot>(q, xq, y, chunk, after) }
+}
+
+/// [`gemv_int8_with`] with [`VnniDot`].
+///
+/// # Safety
+/// As [`gemv_int8`], and the CPU has AVX512-F/BW/VL and AVX512-VNNI.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn int8_vnni(
+    q: &QuantMatrix,
+    xq: &super::Int8Vector,
+    y: &mut [f32],
+    chunk: usize,
+    after: impl FnMut(usize, &mut [f32]),
+) {
+    // SAFETY: the caller's guarantees, passed on.
+    unsafe { int8_rows::<VnniDot>(q, xq, y, chunk, after) }
+}
+
+/// The body of [`gemv_int8_with`], inlined into each instruction set's
+/// entry point with its block products `D`.
+///
+/// # Safety
+/// As [`gemv_int8`], and the instruction sets `D` needs.
+#[inline(always)]
+unsafe fn int8_rows<D: BlockDot>(
     q: &QuantMatrix,
     xq: &super::Int8Vector,
     y: &mut [f32],
@@ -407,8 +595,11 @@ pub(crate) unsafe fn gemv_int8_with(
     let asym = f.scheme == Scheme::Asymmetric;
     let k = super::int8::centre(f.bits) as f32;
     let z = f32::from(f.zero_point());
-    let mut d = alloc::vec![0.0f32; 4 * gpr];
+    // Eight values of padding: `combine_scales` reads whole spans of eight.
+    let mut d = alloc::vec![0.0f32; 4 * gpr + 8];
     let mut m = alloc::vec![0.0f32; if asym { 4 * gpr } else { 0 }];
+    // Q8: each block's combined scale `d_g · s_b`, per row of the four.
+    let mut ds = alloc::vec![0.0f32; if q4 { 0 } else { 4 * nb }];
     let mut r0 = 0;
     let mut done = 0;
     while r0 < q.rows {
@@ -420,27 +611,39 @@ pub(crate) unsafe fn gemv_int8_with(
             if asym {
                 decode_scales(f.scale, &q.mins[s0..s1], &mut m);
             }
+            if !q4 {
+                // `d[r·gpr..]` holds `gpr + 8 > (nb >> shift) + 8` values.
+                let shift = bpg.trailing_zeros();
+                for (r, dsr) in ds.chunks_exact_mut(nb).enumerate().take(n) {
+                    combine_scales(&d[r * gpr..], sx, shift, dsr);
+                }
+            }
         }
         let codes = q.codes[r0 * row_bytes..].as_ptr();
         // SAFETY: rows `r0..r0 + n` exist and hold `gpr · bpg >= nb` blocks;
         // `xq` holds `nb` blocks, `d` `n` rows of `gpr` scales.
         let main: [f32; 4] = unsafe {
-            let (x, s, dp) = (xq.as_ptr(), sx.as_ptr(), d.as_ptr());
+            let (x, dp, dsp) = (xq.as_ptr(), d.as_ptr(), ds.as_ptr());
             let sp = sxp.as_ptr();
             match (n, q4) {
-                (4, true) => rows_q4::<4, PREFETCH_ROWS>(codes, row_bytes, x, sp, dp, gpr, bpg, nb),
-                (4, false) => rows_q8::<4, PREFETCH_ROWS>(codes, row_bytes, x, s, dp, gpr, bpg, nb),
-                _ => core::array::from_fn(|r| {
-                    if r >= n {
-                        return 0.0;
+                (4, true) => {
+                    rows_q4::<4, PREFETCH_ROWS, D>(codes, row_bytes, x, sp, dp, gpr, bpg, nb)
+                }
+                (4, false) => rows_q8::<4, PREFETCH_ROWS, D>(codes, row_bytes, x, dsp, nb),
+                // A plain loop: a closure here would not inherit this
+                // function's instruction sets.
+                _ => {
+                    let mut v = [0.0f32; 4];
+                    for (r, o) in v.iter_mut().enumerate().take(n) {
+                        let (c, dr) = (codes.add(r * row_bytes), dp.add(r * gpr));
+                        *o = if q4 {
+                            rows_q4::<1, PREFETCH_ROWS, D>(c, row_bytes, x, sp, dr, gpr, bpg, nb)[0]
+                        } else {
+                            rows_q8::<1, PREFETCH_ROWS, D>(c, row_bytes, x, dsp.add(r * nb), nb)[0]
+                        };
                     }
-                    let (c, dr) = (codes.add(r * row_bytes), dp.add(r * gpr));
-                    if q4 {
-                        rows_q4::<1, PREFETCH_ROWS>(c, row_bytes, x, sp, dr, gpr, bpg, nb)[0]
-                    } else {
-                        rows_q8::<1, PREFETCH_ROWS>(c, row_bytes, x, s, dr, gpr, bpg, nb)[0]
-                    }
-                }),
+                    v
+                }
             }
         };
         for r in 0..n {
@@ -577,5 +780,54 @@ pub(crate) unsafe fn gear_rows(
         }
         s += (acc[0] + acc[2]) + (acc[1] + acc[3]);
         *yr += s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Bits, Format, Int8Vector, QuantMatrix, ScaleType, Scheme};
+    use crate::rng::Rng;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    /// The VNNI entry point returns the AVX2 one's bits (the integer lanes
+    /// are the same), for every Q8/Q4 format, group sizes and shapes that
+    /// are not multiples of four rows or of the group; skipped where the
+    /// CPU lacks either.
+    #[test]
+    fn vnni_equals_avx2_bit_for_bit() {
+        if !crate::arch::f16c_available() || !crate::arch::vnni_available() {
+            return;
+        }
+        let mut rng = Rng::new(31);
+        let mut checked = 0;
+        for bits in [Bits::Q8, Bits::Q4] {
+            for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+                for group in [32, 64, 128] {
+                    let f = Format::new(bits, scheme, group, ScaleType::F16).unwrap();
+                    for &(rows, cols) in &[(1, 32), (7, 100), (9, 256), (13, 300), (66, 520)] {
+                        let w: Vec<f32> = (0..rows * cols).map(|_| rng.normal() as f32).collect();
+                        let x: Vec<f32> = (0..cols).map(|_| rng.normal() as f32).collect();
+                        let q = QuantMatrix::quantize(&w, rows, cols, f).unwrap();
+                        let xq = Int8Vector::quantize(&x).unwrap();
+                        let (mut a, mut b) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+                        // SAFETY: both feature sets were detected; shapes match.
+                        unsafe {
+                            super::int8_avx2(&q, &xq, &mut a, 0, |_, _| {});
+                            super::int8_vnni(&q, &xq, &mut b, 0, |_, _| {});
+                        }
+                        for r in 0..rows {
+                            assert_eq!(
+                                a[r].to_bits(),
+                                b[r].to_bits(),
+                                "{f:?} {rows}x{cols} row {r}"
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000);
     }
 }
