@@ -107,6 +107,9 @@ fn main() {
         );
     }
     let peer = scipy(&path);
+    if peer.is_none() {
+        println!("SciPy peer unavailable (pip install numpy scipy): no ratios");
+    }
     let show = |name: &str, r: f64, p: Option<f64>| match p {
         Some(p) => println!(
             "{name:<34} {:8.2} M evals/s   {:6.2}x SciPy",

@@ -59,7 +59,7 @@ fn main() {
                         let ms: f64 = it.next().and_then(|a| a.parse().ok()).unwrap_or(f64::NAN);
                         println!("       SciPy vonmises_fisher.fit, same samples: {ms:.4} ms (kappa {}), Shoal is {:.1}x faster", it.next().unwrap_or("?"), ms / (t * 1e3));
                     }
-                    _ => println!("       SciPy peer unavailable"),
+                    _ => println!("       SciPy peer unavailable (pip install numpy scipy)"),
                 }
             }
         }

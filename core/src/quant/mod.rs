@@ -50,7 +50,10 @@
 //! [`QuantMatrix::gemv_int8`] rounds the vector to int8 per 32 columns and
 //! multiplies in integers (module [`int8`], whose scalar `gemv` is the
 //! specification of the AVX2 kernel for Q8 and Q4; same bound on the float
-//! summation order, plus the vector's rounding against the f32 product).
+//! summation order, plus the vector's rounding against the f32 product). Where
+//! the CPU has AVX-512 VNNI, the AVX2 kernel's integer block products take
+//! `vpdpbusd` instead; they give the same i32 lanes, so the same bits (unit
+//! test `vnni_equals_avx2_bit_for_bit`).
 
 pub use file::ShqError;
 pub use int8::Int8Vector;
@@ -480,7 +483,8 @@ impl QuantMatrix {
     /// as ggml's `q8_0`) and integer dot products (module [`int8`]): several
     /// times faster than [`QuantMatrix::gemv`], at the cost of rounding `x`
     /// (`|x_j - x̂_j| <= max|x_block| / 254`). AVX2 on x86 (run-time
-    /// detection) for Q8 and Q4; the scalar specification otherwise. A
+    /// detection; `vpdpbusd` where the CPU has AVX-512 VNNI, same bits) for
+    /// Q8 and Q4; the scalar specification otherwise. A
     /// vector with NaN or infinity takes the f32 path instead, so non-finite
     /// values propagate as in [`QuantMatrix::gemv`].
     ///
