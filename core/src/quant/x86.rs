@@ -519,37 +519,40 @@ pub(crate) unsafe fn gemv_int8_with(
     }
 }
 
-/// [`gemv_int8_with`] with [`Avx2Dot`].
-///
-/// # Safety
-/// As [`gemv_int8`].
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn int8_avx2(
-    q: &QuantMatrix,
-    xq: &super::Int8Vector,
-    y: &mut [f32],
-    chunk: usize,
-    after: impl FnMut(usize, &mut [f32]),
-) {
-    // SAFETY: the caller's guarantees, passed on.
-    unsafe { int8_rows::<Avx2Dot>(q, xq, y, chunk, after) }
+/// An entry point of [`int8_rows`] compiled for one instruction set, with
+/// that set's block products.
+macro_rules! int8_entry {
+    ($(#[$doc:meta])* $name:ident, $dot:ty, $features:literal) => {
+        $(#[$doc])*
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            q: &QuantMatrix,
+            xq: &super::Int8Vector,
+            y: &mut [f32],
+            chunk: usize,
+            after: impl FnMut(usize, &mut [f32]),
+        ) {
+            // SAFETY: the caller's guarantees, passed on.
+            unsafe { int8_rows::<$dot>(q, xq, y, chunk, after) }
+        }
+    };
 }
 
-/// [`gemv_int8_with`] with [`VnniDot`].
-///
-/// # Safety
-/// As [`gemv_int8`], and the CPU has AVX512-F/BW/VL and AVX512-VNNI.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn int8_vnni(
-    q: &QuantMatrix,
-    xq: &super::Int8Vector,
-    y: &mut [f32],
-    chunk: usize,
-    after: impl FnMut(usize, &mut [f32]),
-) {
-    // SAFETY: the caller's guarantees, passed on.
-    unsafe { int8_rows::<VnniDot>(q, xq, y, chunk, after) }
-}
+int8_entry!(
+    /// [`gemv_int8_with`] with [`Avx2Dot`].
+    ///
+    /// # Safety
+    /// As [`gemv_int8`].
+    int8_avx2, Avx2Dot, "avx2,fma,f16c"
+);
+
+int8_entry!(
+    /// [`gemv_int8_with`] with [`VnniDot`].
+    ///
+    /// # Safety
+    /// As [`gemv_int8`], and the CPU has AVX512-F/BW/VL and AVX512-VNNI.
+    int8_vnni, VnniDot, "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+);
 
 /// The body of [`gemv_int8_with`], inlined into each instruction set's
 /// entry point with its block products `D`.
@@ -612,9 +615,10 @@ unsafe fn int8_rows<D: BlockDot>(
                 decode_scales(f.scale, &q.mins[s0..s1], &mut m);
             }
             if !q4 {
-                // `d[r·gpr..]` holds `gpr + 8 > (nb >> shift) + 8` values.
+                // `d[r·gpr..]` holds at least `gpr + 8 >= (nb >> shift) + 8`
+                // values (`nb / bpg <= gpr`).
                 let shift = bpg.trailing_zeros();
-                for (r, dsr) in ds.chunks_exact_mut(nb).enumerate().take(n) {
+                for (r, dsr) in ds.chunks_exact_mut(nb.max(1)).enumerate().take(n) {
                     combine_scales(&d[r * gpr..], sx, shift, dsr);
                 }
             }
