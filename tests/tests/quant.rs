@@ -502,7 +502,7 @@ fn gear_beats_the_plain_backbone_and_its_gemv_is_the_dense_product() {
     g.gemv_scalar(&x, &mut y2).unwrap();
     let mut y3 = vec![0.0f32; rows];
     g.gemv_int8(&x, &mut y3).unwrap();
-    // The one-pass GEAR product (corrections per group of rows, AVX2)
+    // The GEAR integer product (backbone, then the corrections; AVX2)
     // against the backbone's integer product plus the corrections taken
     // from the f32 path: the same terms, float reassociation only.
     let (mut yb, mut yq) = (vec![0.0f32; rows], vec![0.0f32; rows]);

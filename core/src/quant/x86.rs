@@ -481,40 +481,20 @@ unsafe fn prefetch_ahead<const R: usize, const PF: usize>(
     }
 }
 
-/// `y = W x̂` for Q8 and Q4 (specification: [`super::int8::gemv`]).
+/// `y = W x̂` for Q8 and Q4 (specification: [`super::int8::gemv`]). With
+/// AVX-512 VNNI ([`crate::arch::vnni_available`]) the blocks' integer dot
+/// products take `vpdpbusd`; the results are the same bits either way.
 ///
 /// # Safety
 /// AVX2, FMA and F16C must be available; `xq.cols() == q.cols`,
 /// `y.len() == q.rows`, and the format is Q8 or Q4 (checked by the caller).
-#[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn gemv_int8(q: &QuantMatrix, xq: &super::Int8Vector, y: &mut [f32]) {
-    // SAFETY: the caller's guarantees, passed on.
-    unsafe { gemv_int8_with(q, xq, y, 0, |_, _| {}) }
-}
-
-/// [`gemv_int8`] calling `after(r0, y)` with every group of rows it has
-/// finished (`y` holding rows `r0..`), so that a caller can add its own
-/// terms for those rows while they are fresh (the GEAR corrections: one
-/// pass over the matrix); groups of `chunk` rows (0: one call at the end).
-///
-/// With AVX-512 VNNI ([`crate::arch::vnni_available`]) the blocks' integer
-/// dot products take `vpdpbusd`; the results are the same bits either way.
-///
-/// # Safety
-/// As [`gemv_int8`].
-pub(crate) unsafe fn gemv_int8_with(
-    q: &QuantMatrix,
-    xq: &super::Int8Vector,
-    y: &mut [f32],
-    chunk: usize,
-    after: impl FnMut(usize, &mut [f32]),
-) {
     // SAFETY: the caller's guarantees, and VNNI where it was just detected.
     unsafe {
         if crate::arch::vnni_available() {
-            int8_vnni(q, xq, y, chunk, after)
+            int8_vnni(q, xq, y)
         } else {
-            int8_avx2(q, xq, y, chunk, after)
+            int8_avx2(q, xq, y)
         }
     }
 }
@@ -525,21 +505,15 @@ macro_rules! int8_entry {
     ($(#[$doc:meta])* $name:ident, $dot:ty, $features:literal) => {
         $(#[$doc])*
         #[target_feature(enable = $features)]
-        unsafe fn $name(
-            q: &QuantMatrix,
-            xq: &super::Int8Vector,
-            y: &mut [f32],
-            chunk: usize,
-            after: impl FnMut(usize, &mut [f32]),
-        ) {
+        unsafe fn $name(q: &QuantMatrix, xq: &super::Int8Vector, y: &mut [f32]) {
             // SAFETY: the caller's guarantees, passed on.
-            unsafe { int8_rows::<$dot>(q, xq, y, chunk, after) }
+            unsafe { int8_rows::<$dot>(q, xq, y) }
         }
     };
 }
 
 int8_entry!(
-    /// [`gemv_int8_with`] with [`Avx2Dot`].
+    /// [`gemv_int8`] with [`Avx2Dot`].
     ///
     /// # Safety
     /// As [`gemv_int8`].
@@ -547,26 +521,20 @@ int8_entry!(
 );
 
 int8_entry!(
-    /// [`gemv_int8_with`] with [`VnniDot`].
+    /// [`gemv_int8`] with [`VnniDot`].
     ///
     /// # Safety
     /// As [`gemv_int8`], and the CPU has AVX512-F/BW/VL and AVX512-VNNI.
     int8_vnni, VnniDot, "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
 );
 
-/// The body of [`gemv_int8_with`], inlined into each instruction set's
+/// The body of [`gemv_int8`], inlined into each instruction set's
 /// entry point with its block products `D`.
 ///
 /// # Safety
 /// As [`gemv_int8`], and the instruction sets `D` needs.
 #[inline(always)]
-unsafe fn int8_rows<D: BlockDot>(
-    q: &QuantMatrix,
-    xq: &super::Int8Vector,
-    y: &mut [f32],
-    chunk: usize,
-    mut after: impl FnMut(usize, &mut [f32]),
-) {
+unsafe fn int8_rows<D: BlockDot>(q: &QuantMatrix, xq: &super::Int8Vector, y: &mut [f32]) {
     debug_assert!(crate::arch::f16c_available());
     debug_assert!(q.format.bits != Bits::Q2 && xq.cols() == q.cols && y.len() == q.rows);
     let f = q.format;
@@ -604,7 +572,6 @@ unsafe fn int8_rows<D: BlockDot>(
     // Q8: each block's combined scale `d_g · s_b`, per row of the four.
     let mut ds = alloc::vec![0.0f32; if q4 { 0 } else { 4 * nb }];
     let mut r0 = 0;
-    let mut done = 0;
     while r0 < q.rows {
         let n = (q.rows - r0).min(4);
         let (s0, s1) = (r0 * gpr, (r0 + n) * gpr);
@@ -664,13 +631,6 @@ unsafe fn int8_rows<D: BlockDot>(
             y[r0 + r] = main[r] + corr;
         }
         r0 += n;
-        if chunk > 0 && (r0 - done >= chunk || r0 == q.rows) {
-            after(done, &mut y[done..r0]);
-            done = r0;
-        }
-    }
-    if done < q.rows {
-        after(done, &mut y[done..]);
     }
 }
 
@@ -686,25 +646,10 @@ unsafe fn int8_rows<D: BlockDot>(
 /// matrix was built or read).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn gear_corrections(g: &super::gear::GearMatrix, x: &[f32], y: &mut [f32]) {
-    // SAFETY: the caller's guarantees, passed on.
-    unsafe {
-        let f = gear_factors(g, x);
-        gear_rows(g, x, &f, 0, y);
-    }
-}
-
-/// `(U decoded, Vt·x)` of a GEAR matrix: what every row's low-rank term
-/// needs.
-///
-/// # Safety
-/// As [`gear_corrections`].
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn gear_factors(
-    g: &super::gear::GearMatrix,
-    x: &[f32],
-) -> (alloc::vec::Vec<f32>, alloc::vec::Vec<f32>) {
+    use super::gear::Cols;
     let cols = x.len();
     let rank = g.rank;
+    // t = Vt·x, and U decoded once.
     let mut vt = alloc::vec![0.0f32; cols];
     let mut t = alloc::vec![0.0f32; rank];
     for (k, tk) in t.iter_mut().enumerate() {
@@ -721,28 +666,9 @@ pub(crate) unsafe fn gear_factors(
     let mut u = alloc::vec![0.0f32; g.u.len()];
     // SAFETY: as above.
     unsafe { decode_scales(super::ScaleType::F16, &g.u, &mut u) };
-    (u, t)
-}
-
-/// Adds the low-rank and outlier terms of rows `r0..r0 + y.len()`.
-///
-/// # Safety
-/// As [`gear_corrections`]; `factors` from [`gear_factors`] for `x`.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn gear_rows(
-    g: &super::gear::GearMatrix,
-    x: &[f32],
-    factors: &(alloc::vec::Vec<f32>, alloc::vec::Vec<f32>),
-    r0: usize,
-    y: &mut [f32],
-) {
-    use super::gear::Cols;
-    let rank = g.rank;
-    let (u, t) = factors;
-    for (i, yr) in y.iter_mut().enumerate() {
-        let r = r0 + i;
+    for (r, yr) in y.iter_mut().enumerate() {
         let mut s = 0.0f32;
-        for (uk, tk) in u[r * rank..(r + 1) * rank].iter().zip(t) {
+        for (uk, tk) in u[r * rank..(r + 1) * rank].iter().zip(&t) {
             s += uk * tk;
         }
         let (a, b) = (g.row_ptr[r] as usize, g.row_ptr[r + 1] as usize);
@@ -918,8 +844,8 @@ mod tests {
                         let (mut a, mut b) = (vec![0.0f32; rows], vec![0.0f32; rows]);
                         // SAFETY: both feature sets were detected; shapes match.
                         unsafe {
-                            super::int8_avx2(&q, &xq, &mut a, 0, |_, _| {});
-                            super::int8_vnni(&q, &xq, &mut b, 0, |_, _| {});
+                            super::int8_avx2(&q, &xq, &mut a);
+                            super::int8_vnni(&q, &xq, &mut b);
                         }
                         for r in 0..rows {
                             assert_eq!(
