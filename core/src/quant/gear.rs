@@ -358,9 +358,8 @@ impl GearMatrix {
             return; // a plain quantized matrix: nothing to add
         }
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        if crate::arch::f16c_available() && i32::try_from(x.len()).is_ok() {
-            // SAFETY: features checked (and column indices fit the i32
-            // offsets of the gathers); `x` and `y` were checked against the
+        if crate::arch::f16c_available() {
+            // SAFETY: features checked; `x` and `y` were checked against the
             // shape by the backbone product; indices were validated when the
             // matrix was built or read.
             unsafe { super::x86::gear_corrections(self, x, y) };
