@@ -554,6 +554,55 @@ fn gear_beats_the_plain_backbone_and_its_gemv_is_the_dense_product() {
     assert!(GearMatrix::compress(&w, rows, cols, f, 2, 1.5).is_err());
 }
 
+/// GEAR products against the dense product of the decoded matrix where the
+/// corrections' vector loops all run: many outliers per row (the sixteen-
+/// and eight-wide steps and tails), a rank that is not a multiple of four,
+/// rows not a multiple of four, and a matrix wider than 65,536 columns
+/// (32-bit column indices).
+#[test]
+fn gear_products_with_many_outliers_and_wide_rows_are_the_dense_product() {
+    use shoal_core::quant::gear::GearMatrix;
+    let mut rng = Rng::new(43);
+    let f = Format::new(Bits::Q4, Scheme::Symmetric, 32, ScaleType::F16).unwrap();
+    for &(rows, cols, rank, frac) in &[(37, 160, 5, 0.3), (3, 70_001, 1, 0.02)] {
+        let w = gaussian(&mut rng, rows * cols, 0.5);
+        let g = GearMatrix::compress(&w, rows, cols, f, rank, frac).unwrap();
+        assert!(g.outliers() >= rows * 40, "{} outliers", g.outliers());
+        let x = gaussian(&mut rng, cols, 1.0);
+        let (mut y1, mut y3) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+        g.gemv(&x, &mut y1).unwrap();
+        g.gemv_int8(&x, &mut y3).unwrap();
+        let xq = shoal_core::quant::Int8Vector::quantize(&x).unwrap();
+        let mut row = vec![0.0f32; cols];
+        for r in 0..rows {
+            g.dequantize_row(r, &mut row).unwrap();
+            let dense = dot64(&row, &x);
+            let scale: f64 = row
+                .iter()
+                .zip(&x)
+                .map(|(a, b)| (f64::from(*a) * f64::from(*b)).abs())
+                .sum::<f64>()
+                + 1.0;
+            let rounding: f64 = row
+                .iter()
+                .enumerate()
+                .map(|(j, a)| f64::from(a.abs()) * f64::from(xq.scales()[j / 32]))
+                .sum();
+            let what = format!("{rows}x{cols} row {r}");
+            assert!(
+                (f64::from(y1[r]) - dense).abs() < 1e-5 * scale,
+                "{what}: {} vs {dense}",
+                y1[r]
+            );
+            assert!(
+                (f64::from(y3[r]) - dense).abs() < 1e-5 * scale + rounding,
+                "{what}: int8 {} vs {dense}",
+                y3[r]
+            );
+        }
+    }
+}
+
 #[test]
 fn gear_shq_round_trip_and_malformed_gear_sections() {
     use shoal_core::quant::{gear::GearMatrix, ShqError};
