@@ -98,6 +98,24 @@ fn dot64(a: &[f32], b: &[f32]) -> f64 {
         .sum()
 }
 
+/// `1 + Σ |a_i b_i|` in f64: the scale of a product's rounding error.
+fn abs_dot64(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) * f64::from(*y)).abs())
+        .sum::<f64>()
+        + 1.0
+}
+
+/// `Σ |w_j| s_b(j)`: twice the bound on what rounding the vector to int8
+/// (blocks of 32, scales `s_b`) changes in `Σ w_j x_j`.
+fn int8_rounding(w: &[f32], xq: &shoal_core::quant::Int8Vector) -> f64 {
+    w.iter()
+        .enumerate()
+        .map(|(j, a)| f64::from(a.abs()) * f64::from(xq.scales()[j / 32]))
+        .sum()
+}
+
 /// The SIMD kernel within `2^-20 · scale` of its scalar specification, and
 /// the specification within the same of the dense product.
 fn check_kernel(what: &str, simd: f32, spec: f32, dense: f64, scale: f64) {
@@ -235,11 +253,7 @@ fn int8_gemv_matches_its_specification_and_the_rounding_bound() {
                 let what = format!("{f:?} {rows}x{cols} row {r} (int8)");
                 check_kernel(&what, yv[r], ys[r], dot64(&row, &xhat), scale);
                 // |Σ w (x - x̂)| <= Σ |w| s_b / 2, plus both kernels' rounding.
-                let bound: f64 = row
-                    .iter()
-                    .enumerate()
-                    .map(|(j, a)| f64::from(a.abs()) * f64::from(xq.scales()[j / 32]) / 2.0)
-                    .sum::<f64>()
+                let bound = int8_rounding(&row, &xq) / 2.0
                     + 2f64.powi(-20) * (scale + gemv_abs(&q, r, &x))
                     + 1e-30;
                 let df = (f64::from(ys[r]) - f64::from(yf[r])).abs();
@@ -520,17 +534,8 @@ fn gear_beats_the_plain_backbone_and_its_gemv_is_the_dense_product() {
     let mut row = vec![0.0f32; cols];
     for r in 0..rows {
         g.dequantize_row(r, &mut row).unwrap();
-        let dense: f64 = row
-            .iter()
-            .zip(&x)
-            .map(|(a, b)| f64::from(*a) * f64::from(*b))
-            .sum();
-        let scale: f64 = row
-            .iter()
-            .zip(&x)
-            .map(|(a, b)| (f64::from(*a) * f64::from(*b)).abs())
-            .sum::<f64>()
-            + 1.0;
+        let dense = dot64(&row, &x);
+        let scale = abs_dot64(&row, &x);
         assert!(
             (f64::from(y1[r]) - dense).abs() < 1e-4 * scale,
             "row {r}: {} vs {dense}",
@@ -539,11 +544,7 @@ fn gear_beats_the_plain_backbone_and_its_gemv_is_the_dense_product() {
         assert!((f64::from(y2[r]) - dense).abs() < 1e-4 * scale);
         // The int8 path: the backbone sees x rounded per block of 32.
         let xq = shoal_core::quant::Int8Vector::quantize(&x).unwrap();
-        let rounding: f64 = row
-            .iter()
-            .enumerate()
-            .map(|(j, a)| f64::from(a.abs()) * f64::from(xq.scales()[j / 32]))
-            .sum();
+        let rounding = int8_rounding(&row, &xq);
         assert!(
             (f64::from(y3[r]) - dense).abs() < 1e-4 * scale + rounding,
             "row {r}: int8 {} vs {dense}",
@@ -576,18 +577,8 @@ fn gear_products_with_many_outliers_and_wide_rows_are_the_dense_product() {
         let mut row = vec![0.0f32; cols];
         for r in 0..rows {
             g.dequantize_row(r, &mut row).unwrap();
-            let dense = dot64(&row, &x);
-            let scale: f64 = row
-                .iter()
-                .zip(&x)
-                .map(|(a, b)| (f64::from(*a) * f64::from(*b)).abs())
-                .sum::<f64>()
-                + 1.0;
-            let rounding: f64 = row
-                .iter()
-                .enumerate()
-                .map(|(j, a)| f64::from(a.abs()) * f64::from(xq.scales()[j / 32]))
-                .sum();
+            let (dense, scale) = (dot64(&row, &x), abs_dot64(&row, &x));
+            let rounding = int8_rounding(&row, &xq);
             let what = format!("{rows}x{cols} row {r}");
             assert!(
                 (f64::from(y1[r]) - dense).abs() < 1e-5 * scale,
