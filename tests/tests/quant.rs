@@ -527,7 +527,7 @@ fn gear_beats_the_plain_backbone_and_its_gemv_is_the_dense_product() {
         let mag = f64::from(y1[r].abs()) + f64::from(yq[r].abs()) + f64::from(yb[r].abs()) + 1.0;
         assert!(
             (f64::from(y3[r]) - want).abs() < 1e-5 * mag,
-            "row {r}: one pass {} vs {want}",
+            "row {r}: integer product {} vs {want}",
             y3[r]
         );
     }
