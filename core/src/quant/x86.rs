@@ -325,13 +325,14 @@ impl BlockDot for VnniDot {
 /// # Safety
 /// AVX2 and FMA; `codes` addresses `R` rows of `row_bytes` bytes, each with
 /// at least `nb` blocks of 32 bytes; `xq` holds `nb` blocks of 32 codes,
-/// `ds` `R` rows of `nb` combined scales (see [`combine_scales`]).
+/// `ds` `R` rows of combined scales `stride` apart (see [`combine_scales`]).
 #[inline(always)]
 unsafe fn rows_q8<const R: usize, const PF: usize, D: BlockDot>(
     codes: *const u8,
     row_bytes: usize,
     xq: *const i8,
     ds: *const f32,
+    stride: usize,
     nb: usize,
 ) -> [f32; R] {
     let bb = 32;
@@ -346,7 +347,7 @@ unsafe fn rows_q8<const R: usize, const PF: usize, D: BlockDot>(
             for (r, a) in acc.iter_mut().enumerate() {
                 let p = codes.add(r * row_bytes + b * bb);
                 let lanes = D::q8(bias, _mm256_loadu_si256(p.cast()), xv);
-                let s = _mm256_broadcast_ss(&*ds.add(r * nb + b));
+                let s = _mm256_broadcast_ss(&*ds.add(r * stride + b));
                 *a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), s, *a);
             }
         }
@@ -390,38 +391,31 @@ unsafe fn combine_scales(d: &[f32], s: &[f32], shift: u32, ds: &mut [f32]) {
 /// codes; the low nibbles (even columns) and high nibbles (odd columns) of
 /// both multiply the vector's codes laid out per pair of blocks as
 /// `[even b | even b+1 | odd b | odd b+1]` (16 bytes each), so the eight
-/// i32 lanes are four of block `b` and four of block `b+1`, scaled by
-/// `sxp` (`[s_b ×4 | s_b+1 ×4]` per pair) times the rows' group scales.
+/// i32 lanes are four of block `b` and four of block `b+1`, scaled by the
+/// two blocks' combined scales (`[ds_b ×4 | ds_b+1 ×4]`, as [`rows_q8`]).
 ///
 /// # Safety
 /// As [`rows_q8`], with `xp` holding `ceil(nb / 2)` pairs of 64 codes and
-/// `sxp` 8 scales per pair (zero-padded past `nb`).
+/// each row's scales zero-padded to an even count (`stride >= nb + nb % 2`).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn rows_q4<const R: usize, const PF: usize, D: BlockDot>(
     codes: *const u8,
     row_bytes: usize,
     xp: *const i8,
-    sxp: *const f32,
-    d: *const f32,
-    gpr: usize,
-    bpg: usize,
+    ds: *const f32,
+    stride: usize,
     nb: usize,
 ) -> [f32; R] {
     // SAFETY: the caller's contract above; AVX2 and FMA are enabled in
     // `gemv_int8`, into which this is inlined.
     unsafe {
         let mask = _mm256_set1_epi8(0x0f);
-        let shift = bpg.trailing_zeros();
         let mut acc = [_mm256_setzero_ps(); R];
         let mut b = 0;
         while b < nb {
             let pair = b + 2 <= nb;
             let xlo = _mm256_loadu_si256(xp.add(b * 32).cast());
             let xhi = _mm256_loadu_si256(xp.add(b * 32 + 32).cast());
-            let sv = _mm256_loadu_ps(sxp.add(b * 4));
-            // `bpg` is 1, 2 or 4: shift, not divide.
-            let (g0, g1) = (b >> shift, ((b + 1) >> shift).min(gpr - 1));
             prefetch_ahead::<R, PF>(codes, row_bytes, b * 16, 32);
             for (r, a) in acc.iter_mut().enumerate() {
                 let p = codes.add(r * row_bytes + b * 16);
@@ -433,12 +427,9 @@ unsafe fn rows_q4<const R: usize, const PF: usize, D: BlockDot>(
                 let lo = _mm256_and_si256(v, mask);
                 let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), mask);
                 let lanes = _mm256_cvtepi32_ps(D::q4(lo, hi, xlo, xhi));
-                let dr = d.add(r * gpr);
-                let dv = _mm256_set_m128(
-                    _mm_broadcast_ss(&*dr.add(g1)),
-                    _mm_broadcast_ss(&*dr.add(g0)),
-                );
-                *a = _mm256_fmadd_ps(lanes, _mm256_mul_ps(dv, sv), *a);
+                let s2 = ds.add(r * stride + b);
+                let sv = _mm256_set_m128(_mm_broadcast_ss(&*s2.add(1)), _mm_broadcast_ss(&*s2));
+                *a = _mm256_fmadd_ps(lanes, sv, *a);
             }
             b += 2;
         }
@@ -545,23 +536,20 @@ unsafe fn int8_rows<D: BlockDot>(q: &QuantMatrix, xq: &super::Int8Vector, y: &mu
     let sx = xq.scales();
     let nb = sx.len();
     let q4 = f.bits == Bits::Q4;
-    // Q4 takes blocks in pairs (see `rows_q4`): lay the vector's codes and
-    // scales out the same way once.
-    let (xq, sxp): (alloc::borrow::Cow<'_, [i8]>, alloc::vec::Vec<f32>) = if q4 {
-        let pairs = nb.div_ceil(2);
-        let mut p = alloc::vec![0i8; pairs * 64];
-        let mut sp = alloc::vec![0.0f32; pairs * 8];
+    // Q4 takes blocks in pairs (see `rows_q4`): lay the vector's codes out
+    // the same way once.
+    let xq: alloc::borrow::Cow<'_, [i8]> = if q4 {
+        let mut p = alloc::vec![0i8; nb.div_ceil(2) * 64];
         for (b, c) in xq.codes().chunks_exact(32).enumerate() {
             let (o, half) = (&mut p[(b / 2) * 64..], (b % 2) * 16);
             for j in 0..16 {
                 o[half + j] = c[2 * j];
                 o[32 + half + j] = c[2 * j + 1];
             }
-            sp[(b / 2) * 8 + (b % 2) * 4..][..4].fill(sx[b]);
         }
-        (p.into(), sp)
+        p.into()
     } else {
-        (xq.codes().into(), alloc::vec::Vec::new())
+        xq.codes().into()
     };
     let asym = f.scheme == Scheme::Asymmetric;
     let k = super::int8::centre(f.bits) as f32;
@@ -569,8 +557,10 @@ unsafe fn int8_rows<D: BlockDot>(q: &QuantMatrix, xq: &super::Int8Vector, y: &mu
     // Eight values of padding: `combine_scales` reads whole spans of eight.
     let mut d = alloc::vec![0.0f32; 4 * gpr + 8];
     let mut m = alloc::vec![0.0f32; if asym { 4 * gpr } else { 0 }];
-    // Q8: each block's combined scale `d_g · s_b`, per row of the four.
-    let mut ds = alloc::vec![0.0f32; if q4 { 0 } else { 4 * nb }];
+    // Each block's combined scale `d_g · s_b`, per row of the four; rows an
+    // even count apart, the padding zero (Q4 reads blocks in pairs).
+    let stride = nb + nb % 2;
+    let mut ds = alloc::vec![0.0f32; 4 * stride];
     let mut r0 = 0;
     while r0 < q.rows {
         let n = (q.rows - r0).min(4);
@@ -581,36 +571,31 @@ unsafe fn int8_rows<D: BlockDot>(q: &QuantMatrix, xq: &super::Int8Vector, y: &mu
             if asym {
                 decode_scales(f.scale, &q.mins[s0..s1], &mut m);
             }
-            if !q4 {
-                // `d[r·gpr..]` holds at least `gpr + 8 >= (nb >> shift) + 8`
-                // values (`nb / bpg <= gpr`).
-                let shift = bpg.trailing_zeros();
-                for (r, dsr) in ds.chunks_exact_mut(nb.max(1)).enumerate().take(n) {
-                    combine_scales(&d[r * gpr..], sx, shift, dsr);
-                }
+            // `d[r·gpr..]` holds at least `gpr + 8 >= (nb >> shift) + 8`
+            // values (`nb / bpg <= gpr`).
+            let shift = bpg.trailing_zeros();
+            for (r, dsr) in ds.chunks_exact_mut(stride.max(1)).enumerate().take(n) {
+                combine_scales(&d[r * gpr..], sx, shift, &mut dsr[..nb]);
             }
         }
         let codes = q.codes[r0 * row_bytes..].as_ptr();
         // SAFETY: rows `r0..r0 + n` exist and hold `gpr · bpg >= nb` blocks;
         // `xq` holds `nb` blocks, `d` `n` rows of `gpr` scales.
         let main: [f32; 4] = unsafe {
-            let (x, dp, dsp) = (xq.as_ptr(), d.as_ptr(), ds.as_ptr());
-            let sp = sxp.as_ptr();
+            let (x, dsp, st) = (xq.as_ptr(), ds.as_ptr(), stride);
             match (n, q4) {
-                (4, true) => {
-                    rows_q4::<4, PREFETCH_ROWS, D>(codes, row_bytes, x, sp, dp, gpr, bpg, nb)
-                }
-                (4, false) => rows_q8::<4, PREFETCH_ROWS, D>(codes, row_bytes, x, dsp, nb),
+                (4, true) => rows_q4::<4, PREFETCH_ROWS, D>(codes, row_bytes, x, dsp, st, nb),
+                (4, false) => rows_q8::<4, PREFETCH_ROWS, D>(codes, row_bytes, x, dsp, st, nb),
                 // A plain loop: a closure here would not inherit this
                 // function's instruction sets.
                 _ => {
                     let mut v = [0.0f32; 4];
                     for (r, o) in v.iter_mut().enumerate().take(n) {
-                        let (c, dr) = (codes.add(r * row_bytes), dp.add(r * gpr));
+                        let (c, dr) = (codes.add(r * row_bytes), dsp.add(r * st));
                         *o = if q4 {
-                            rows_q4::<1, PREFETCH_ROWS, D>(c, row_bytes, x, sp, dr, gpr, bpg, nb)[0]
+                            rows_q4::<1, PREFETCH_ROWS, D>(c, row_bytes, x, dr, st, nb)[0]
                         } else {
-                            rows_q8::<1, PREFETCH_ROWS, D>(c, row_bytes, x, dsp.add(r * nb), nb)[0]
+                            rows_q8::<1, PREFETCH_ROWS, D>(c, row_bytes, x, dr, st, nb)[0]
                         };
                     }
                     v
