@@ -684,18 +684,13 @@ unsafe fn dot_f16(h: &[u16], x: &[f32]) -> f32 {
             a0 = _mm256_add_ps(a0, eight(i));
             i += 8;
         }
-        let mut s4 = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps::<1>(a0));
-        s4 = _mm_add_ps(
-            s4,
-            _mm_add_ps(_mm256_castps256_ps128(a1), _mm256_extractf128_ps::<1>(a1)),
-        );
         if i + 4 <= n {
             let hv = _mm_cvtph_ps(_mm_loadl_epi64(hp.add(i).cast()));
-            s4 = _mm_add_ps(s4, _mm_mul_ps(hv, _mm_loadu_ps(xp.add(i))));
+            let p4 = _mm_mul_ps(hv, _mm_loadu_ps(xp.add(i)));
+            a1 = _mm256_add_ps(a1, _mm256_zextps128_ps256(p4));
             i += 4;
         }
-        let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        let mut s = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+        let mut s = hsum(_mm256_add_ps(a0, a1));
         while i < n {
             s += half::f16::from_bits(*hp.add(i)).to_f32() * *xp.add(i);
             i += 1;
