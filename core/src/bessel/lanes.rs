@@ -389,11 +389,11 @@ pub(crate) fn debye_terms(v: f64) -> usize {
 }
 
 /// `Σ_k u_k(t)/v^k` (I) or `Σ_k (-1)^k u_k(t)/v^k` (K) over `k = 1..=n`
-/// in every lane (the callers group lanes by their number of terms).
+/// in every lane (the callers group lanes by their number of terms), with
+/// `step = t/v` (`= 1/hypot(v, x)`).
 #[inline(always)]
-pub(crate) fn debye_sum<L: Lanes, const IS_K: bool>(t: L, v: L, n: usize) -> L {
+pub(crate) fn debye_sum<L: Lanes, const IS_K: bool>(t: L, step: L, n: usize) -> L {
     let t2 = t.mul(t);
-    let step = t.div(v);
     // P_{k+1}(t²) by Horner (degree k+1, so k+2 coefficients), all k at
     // once: degree by degree, so that the independent chains overlap in the
     // CPU instead of running one after the other. Each chain performs the
@@ -426,7 +426,14 @@ pub(crate) fn debye_sum<L: Lanes, const IS_K: bool>(t: L, v: L, n: usize) -> L {
 
 /// Debye expansion for lanes with `v >= 20`, `1e-290 <= x <= 1e300`,
 /// `v <= 1e300`; every lane sums `n` terms.
-/// Returns `log I` or (`IS_K`) `log K`.
+/// Returns `log I` or (`IS_K`) `log K`:
+///
+/// `ln I = v·η − ½ ln 2π − ½ ln s + ln(1 + Σ)`,
+/// `ln K = −v·η + ½ ln(π/2) − ½ ln s + ln(1 + Σ')`, with `s = hypot(v, x)`
+/// (the usual `−½ ln v − ¼ ln(1 + x²/v²)` is `−½ ln s`). For `v >= 20` the
+/// sums are below 0.005 in magnitude (test
+/// `debye_sums_stay_in_the_direct_log1p_range`), so `ln(1 + Σ)` takes the
+/// reduction-free form.
 #[inline(always)]
 pub(crate) fn debye<L: Lanes, const IS_K: bool>(v: L, x: L, n: usize) -> L {
     let one = L::splat(1.0);
@@ -434,27 +441,22 @@ pub(crate) fn debye<L: Lanes, const IS_K: bool>(v: L, x: L, n: usize) -> L {
     let mn = v.min(x);
     let q = mn.div(mx);
     let s = mx.mul(one.add(q.mul(q)).sqrt()); // hypot(v, x)
-    let ln_v = ln(v);
+    let inv_s = one.div(s);
     // v·η = s + v·ln(x / (v + s)).
     let v_eta = s.add(v.mul(ln(x.div(v.add(s)))));
-    // log1p(z²), z = x / v: directly for z < 1, else 2 ln(s / v).
-    let z = x.div(v);
-    let small = z.lt(one);
-    let l = L::select(small, log1p(z.mul(z)), L::splat(2.0).mul(ln(s.div(v))));
-    let t = v.div(s);
-    let sum = debye_sum::<L, IS_K>(t, v, n);
-    let half = L::splat(0.5);
-    let quarter_l = L::splat(0.25).mul(l);
+    let sum = debye_sum::<L, IS_K>(v.mul(inv_s), inv_s, n);
+    let half_ln_s = L::splat(0.5).mul(ln(s));
+    let tail = ln1p_reduced(sum, L::splat(0.0));
     if IS_K {
-        half.mul(L::splat(super::scalar::LN_PI_OVER_2).sub(ln_v))
+        L::splat(0.5 * super::scalar::LN_PI_OVER_2)
+            .sub(half_ln_s)
             .sub(v_eta)
-            .sub(quarter_l)
-            .add(log1p(sum))
+            .add(tail)
     } else {
         v_eta
-            .sub(half.mul(L::splat(super::scalar::LN_2PI).add(ln_v)))
-            .sub(quarter_l)
-            .add(log1p(sum))
+            .sub(L::splat(0.5 * super::scalar::LN_2PI))
+            .sub(half_ln_s)
+            .add(tail)
     }
 }
 
@@ -764,5 +766,22 @@ mod tests {
         for v in orders {
             assert_eq!(debye_terms(v), first(v), "v = {v:e}");
         }
+    }
+
+    /// [`debye`] takes `ln(1 + Σ)` without range reduction, which needs
+    /// `1 + Σ` in `[1/√2, √2)`: the sum's bound `Σ_k SUP[k]·v^-(k+1)`
+    /// (`t = v/s <= 1`) at the smallest Debye order is below 0.005.
+    #[test]
+    fn debye_sums_stay_in_the_direct_log1p_range() {
+        let inv = 1.0 / super::super::scalar::DEBYE_MIN_ORDER;
+        let mut p = 1.0;
+        let bound: f64 = DEBYE_SUP
+            .iter()
+            .map(|s| {
+                p *= inv;
+                s * p
+            })
+            .sum();
+        assert!(bound < 0.005, "bound {bound}");
     }
 }

@@ -156,8 +156,8 @@ fn debye(v: f64, x: f64) -> Debye {
         2.0 * libm::log(s / v)
     };
     let n = lanes::debye_terms(v);
-    let sum_i = lanes::debye_sum::<f64, false>(v / s, v, n);
-    let sum_k = lanes::debye_sum::<f64, true>(v / s, v, n);
+    let sum_i = lanes::debye_sum::<f64, false>(v / s, 1.0 / s, n);
+    let sum_k = lanes::debye_sum::<f64, true>(v / s, 1.0 / s, n);
     Debye {
         s,
         v_eta,
