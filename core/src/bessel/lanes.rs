@@ -284,6 +284,19 @@ pub(crate) fn ln<L: Lanes>(x: L) -> L {
     ln1p_reduced(m.sub(L::splat(1.0)), e)
 }
 
+/// Natural log of positive finite lanes, subnormal ones included (scaled
+/// by 2^54 first).
+#[inline(always)]
+pub(crate) fn ln_positive<L: Lanes>(x: L) -> L {
+    const TWO54: f64 = 18_014_398_509_481_984.0;
+    let tiny = x.lt(L::splat(f64::MIN_POSITIVE));
+    let zero = L::splat(0.0);
+    let y = ln(L::select(tiny, x.mul(L::splat(TWO54)), x));
+    // 54·LN2_HI is exact (LN2_HI has 11 trailing zero bits).
+    y.sub(L::select(tiny, L::splat(54.0 * LN2_HI), zero))
+        .sub(L::select(tiny, L::splat(54.0 * LN2_LO), zero))
+}
+
 /// `ln(1 + y)` for `y > -1` (finite), accurate for small `y`.
 #[inline(always)]
 pub(crate) fn log1p<L: Lanes>(y: L) -> L {
@@ -562,6 +575,23 @@ pub(crate) fn hankel_sum<L: Lanes>(v: L, x: L, sign: f64) -> L {
     sum
 }
 
+/// The Hankel expansion's `ln I` (`sign` −1) or `ln K` (+1) for lanes with
+/// `x >= 25`: `x − ½ ln(2πx) + ln(1 + Σ)` or `½ ln(π/(2x)) − x + ln(1 + Σ)`.
+#[inline(always)]
+pub(crate) fn hankel_log<L: Lanes>(v: L, x: L, sign: f64) -> L {
+    let tail = log1p(hankel_sum(v, x, sign));
+    let ln_x = ln(x);
+    let half = L::splat(0.5);
+    if sign < 0.0 {
+        x.sub(half.mul(L::splat(super::scalar::LN_2PI).add(ln_x)))
+            .add(tail)
+    } else {
+        half.mul(L::splat(super::scalar::LN_PI_OVER_2).sub(ln_x))
+            .sub(x)
+            .add(tail)
+    }
+}
+
 /// The tail `Σ_{k>=1} t_k` of `scalar::series_i`'s power series for lanes of
 /// `(v, x)` (`t_k = t_{k-1}·(x²/4)/(k(v + k))`, `t_0 = 1`), each lane
 /// stopping once its term falls below `TAIL·(1 + tail)`; lanes run in step
@@ -585,6 +615,18 @@ pub(crate) fn series_tail<L: Lanes>(v: L, x: L) -> L {
         k += 1.0;
     }
     tail
+}
+
+/// The power series' `ln I_v(x) = v·ln(x/2) − ln Γ(v + 1) + ln(1 + tail)`
+/// for lanes with `0 < x`, `v < 20`, given `lg = ln Γ(v + 1)` (the prefix
+/// is exactly 0 at `v = 0`).
+#[inline(always)]
+pub(crate) fn series_log<L: Lanes>(v: L, x: L, lg: L) -> L {
+    let tail = series_tail(v, x);
+    let zero = L::splat(0.0);
+    let ln_half = ln_positive(x).sub(L::splat(core::f64::consts::LN_2));
+    let prefix = L::select(v.le(zero), zero, v.mul(ln_half).sub(lg));
+    prefix.add(log1p(tail))
 }
 
 /// `sinh(s)/s = Σ s^(2k)/(2k+1)!` in powers of `s²` for `|s| < 1`

@@ -230,7 +230,7 @@ fn fill<T: Copy>(
         // SAFETY: as above.
         let hankel = |v: &[f64; 8], x: &[f64; 8], sign: f64| unsafe { x86::hankel8(v, x, sign) };
         // SAFETY: as above.
-        let series = |v: &[f64; 8], x: &[f64; 8]| unsafe { x86::series8(v, x) };
+        let series = |v: &[f64; 8], x: &[f64; 8], lg: &[f64; 8]| unsafe { x86::series8(v, x, lg) };
         // SAFETY: as above.
         let temme = |v: &[f64; 8], x: &[f64; 8]| unsafe { x86::temme8(v, x) };
         return fill_lanes::<T, 8>(
@@ -266,19 +266,20 @@ fn fill<T: Copy>(
 #[allow(dead_code)]
 type Steed<const W: usize> = fn(&[f64; W], &[f64; W]) -> Fraction<W>;
 
-/// The lane kernels beyond Debye's: Steed's fraction, the Hankel sums
-/// (`(v, x, sign)`), the power series' tails and Temme's `ln K` with its
-/// validity (the type of absent ones where the target has none).
+/// The lane kernels beyond Debye's: Steed's fraction, the Hankel logs
+/// (`(v, x, sign)`), the power series' logs (`(v, x, ln Γ(v + 1))`) and
+/// Temme's `ln K` with its validity (the type of absent ones where the
+/// target has none).
 #[allow(dead_code)]
 type Extra<const W: usize> = (
     Steed<W>,
     fn(&[f64; W], &[f64; W], f64) -> [f64; W],
-    fn(&[f64; W], &[f64; W]) -> [f64; W],
+    fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W],
     fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]),
 );
 
-/// A lane kernel's per-lane results from `(v, x)`.
-type Sums<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W]) -> [f64; W] + 'a;
+/// A lane kernel's per-lane results from `(v, x)` and a third input.
+type Sums3<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W] + 'a;
 /// Temme's `ln K` per lane and whether it is valid.
 type Temme<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]) + 'a;
 /// The same with a sign (the Hankel sums: −1 for I, +1 for K).
@@ -315,7 +316,7 @@ fn fill_lanes<T: Copy, const W: usize>(
     extra: Option<(
         impl Fn(&[f64; W], &[f64; W]) -> Fraction<W>,
         impl Fn(&[f64; W], &[f64; W], f64) -> [f64; W],
-        impl Fn(&[f64; W], &[f64; W]) -> [f64; W],
+        impl Fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W],
         impl Fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]),
     )>,
 ) {
@@ -336,26 +337,22 @@ fn fill_lanes<T: Copy, const W: usize>(
     // fixed order over many arguments, as in the vMF normaliser): the same
     // value, computed once.
     let last_lgamma = core::cell::Cell::new((f64::NAN, 0.0));
-    let series = |v: &[f64; W], x: &[f64; W], f: &Sums<'_, W>| {
-        let tails = f(v, x);
-        core::array::from_fn(|l| {
+    let series = |v: &[f64; W], x: &[f64; W], f: &Sums3<'_, W>| {
+        let lg = core::array::from_fn(|l| {
             let (lv, lg) = last_lgamma.get();
-            let lg = if lv.to_bits() == v[l].to_bits() {
+            if lv.to_bits() == v[l].to_bits() {
                 lg
             } else {
                 let lg = scalar::lgamma1p(v[l]);
                 last_lgamma.set((v[l], lg));
                 lg
-            };
-            scalar::series_finish(v[l], x[l], tails[l], lg)
-        })
+            }
+        });
+        f(v, x, &lg)
     };
     let sign = if which == Which::K { 1.0 } else { -1.0 };
     let mut hankels: Queue<f64, W> = Queue::new();
-    let hankel = |v: &[f64; W], x: &[f64; W], f: &SignedSums<'_, W>| {
-        let sums = f(v, x, sign);
-        core::array::from_fn(|l| scalar::hankel_finish(x[l], sign, sums[l]))
-    };
+    let hankel = |v: &[f64; W], x: &[f64; W], f: &SignedSums<'_, W>| f(v, x, sign);
     // One queue per number of Debye terms: a group then sums exactly the
     // terms its lanes need (no lane waits on a neighbour's longer sum).
     let mut queues: [Queue<f64, W>; lanes::DEBYE_QUEUES] = core::array::from_fn(|_| Queue::new());

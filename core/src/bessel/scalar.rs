@@ -198,17 +198,7 @@ fn hankel_tail(v: f64, x: f64, sign: f64) -> f64 {
 
 /// Hankel expansion: `sign = -1` gives log I, `+1` gives log K.
 fn hankel(v: f64, x: f64, sign: f64) -> f64 {
-    hankel_finish(x, sign, hankel_tail(v, x, sign))
-}
-
-/// `ln I` (`sign` −1) or `ln K` (+1) from the Hankel series' sum.
-pub(crate) fn hankel_finish(x: f64, sign: f64, sum: f64) -> f64 {
-    let tail = libm::log1p(sum);
-    if sign < 0.0 {
-        x - 0.5 * (LN_2PI + libm::log(x)) + tail
-    } else {
-        0.5 * (LN_PI_OVER_2 - libm::log(x)) - x + tail
-    }
+    lanes::hankel_log::<f64>(v, x, sign)
 }
 
 /// `ln(x / 2)` that stays finite for subnormal `x`.
@@ -222,22 +212,15 @@ fn series_tail(v: f64, x: f64) -> f64 {
     lanes::series_tail::<f64>(v, x)
 }
 
+/// `I_v(x) = (x/2)^v / Γ(v+1) · (1 + tail)`, on a log scale.
 fn series_i(v: f64, x: f64) -> f64 {
-    series_finish(v, x, series_tail(v, x), lgamma1p(v))
+    lanes::series_log::<f64>(v, x, lgamma1p(v))
 }
 
 /// `ln Γ(v + 1)` (libm's `lgamma`).
 #[inline]
 pub(crate) fn lgamma1p(v: f64) -> f64 {
     libm::lgamma(v + 1.0)
-}
-
-/// `ln I_v(x)` from the power series' tail and `lg = ln Γ(v + 1)` (unused
-/// for `v = 0`): `I_v(x) = (x/2)^v / Γ(v+1) · (1 + tail)`.
-#[inline]
-pub(crate) fn series_finish(v: f64, x: f64, tail: f64, lg: f64) -> f64 {
-    let prefix = if v == 0.0 { 0.0 } else { v * ln_half(x) - lg };
-    prefix + libm::log1p(tail)
 }
 
 /// `x·cosh(t)` without overflow for large `t` (tiny `x`).

@@ -215,7 +215,7 @@ pub(crate) unsafe fn steed8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [f64; 8], 
     }
 }
 
-/// The Hankel series' sums for eight lanes (see [`lanes::hankel_sum`]).
+/// The Hankel expansion's logs for eight lanes (see [`lanes::hankel_log`]).
 ///
 /// # Safety
 /// The CPU must support AVX2 (checked by the caller).
@@ -223,7 +223,7 @@ pub(crate) unsafe fn steed8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [f64; 8], 
 pub(crate) unsafe fn hankel8(v: &[f64; 8], x: &[f64; 8], sign: f64) -> [f64; 8] {
     debug_assert!(avx2_available());
     // SAFETY: AVX2 (caller).
-    unsafe { store8(lanes::hankel_sum::<F64x8>(load8(v), load8(x), sign)) }
+    unsafe { store8(lanes::hankel_log::<F64x8>(load8(v), load8(x), sign)) }
 }
 
 /// Temme's `ln K` for eight lanes (see [`lanes::temme_k`]) and whether
@@ -241,15 +241,16 @@ pub(crate) unsafe fn temme8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [bool; 8])
     }
 }
 
-/// The power series' tails for eight lanes (see [`lanes::series_tail`]).
+/// The power series' logs for eight lanes given `ln Γ(v + 1)` (see
+/// [`lanes::series_log`]).
 ///
 /// # Safety
 /// The CPU must support AVX2 (checked by the caller).
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn series8(v: &[f64; 8], x: &[f64; 8]) -> [f64; 8] {
+pub(crate) unsafe fn series8(v: &[f64; 8], x: &[f64; 8], lg: &[f64; 8]) -> [f64; 8] {
     debug_assert!(avx2_available());
     // SAFETY: AVX2 (caller).
-    unsafe { store8(lanes::series_tail::<F64x8>(load8(v), load8(x))) }
+    unsafe { store8(lanes::series_log::<F64x8>(load8(v), load8(x), load8(lg))) }
 }
 
 /// Four trapezoid nodes of the K integral (see [`lanes::k_integrand`]).
