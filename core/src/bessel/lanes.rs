@@ -549,6 +549,7 @@ fn abs<L: Lanes>(y: L) -> L {
 #[inline(always)]
 pub(crate) fn hankel_sum<L: Lanes>(v: L, x: L, sign: f64) -> L {
     let mu = L::splat(4.0).mul(v).mul(v);
+    let inv_x = L::splat(1.0).div(x);
     let mut c = L::splat(1.0);
     let mut sum = L::splat(0.0);
     let mut prev = L::splat(f64::INFINITY);
@@ -556,9 +557,12 @@ pub(crate) fn hankel_sum<L: Lanes>(v: L, x: L, sign: f64) -> L {
     let mut k = 1.0;
     while k < 200.0 {
         let odd = 2.0 * k - 1.0;
-        let ratio = L::splat(sign)
-            .mul(mu.sub(L::splat(odd * odd)))
-            .div(L::splat(8.0 * k).mul(x));
+        // c_k/c_{k-1} = sign·(μ − (2k−1)²)/(8k x), with one division per
+        // lane for the whole sum (1/x) and `sign/(8k)` a scalar.
+        let ratio = mu
+            .sub(L::splat(odd * odd))
+            .mul(L::splat(sign / (8.0 * k)))
+            .mul(inv_x);
         c = c.mul(ratio);
         let a = abs(c);
         // The asymptotic series started to diverge: stop at its smallest term.

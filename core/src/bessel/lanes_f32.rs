@@ -268,14 +268,8 @@ fn lgamma1p<L: LanesF32>(v: L) -> L {
 pub(crate) fn debye<L: LanesF32, const IS_K: bool>(v: L, x: L) -> L {
     let s = hypot(v, x);
     let v_eta = s.add(v.mul(ln(x.div(v.add(s)))));
-    let z = x.div(v);
-    let l = choose(
-        z.lt(c(1.0)),
-        #[inline(always)]
-        || log1p(z.mul(z)),
-        #[inline(always)]
-        || c::<L>(2.0).mul(ln(s.div(v))),
-    );
+    // −½ ln v − ¼ ln(1 + x²/v²) = −½ ln s.
+    let half_ln_s = c::<L>(0.5).mul(ln(s));
     let t = v.div(s);
     let t2 = t.mul(t);
     let inv = c::<L>(1.0).div(v);
@@ -308,16 +302,14 @@ pub(crate) fn debye<L: LanesF32, const IS_K: bool>(v: L, x: L) -> L {
         sum = L::select(on, sum.add(term), sum);
     }
     if IS_K {
-        c::<L>(0.5)
-            .mul(c::<L>(LN_PI_2).sub(ln(v)))
+        c::<L>(0.5 * LN_PI_2)
+            .sub(half_ln_s)
             .sub(v_eta)
-            .sub(c::<L>(0.25).mul(l))
             .add(log1p(sum))
     } else {
-        c::<L>(-0.5)
-            .mul(c::<L>(LN_2PI).add(ln(v)))
+        c::<L>(-0.5 * LN_2PI)
+            .sub(half_ln_s)
             .add(v_eta)
-            .sub(c::<L>(0.25).mul(l))
             .add(log1p(sum))
     }
 }

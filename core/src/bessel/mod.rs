@@ -351,7 +351,9 @@ fn fill_lanes<T: Copy, const W: usize>(
         f(v, x, &lg)
     };
     let sign = if which == Which::K { 1.0 } else { -1.0 };
-    let mut hankels: Queue<f64, W> = Queue::new();
+    // The Hankel inputs, queued by argument (about 30 terms near x = 25,
+    // a handful beyond 1000).
+    let mut hankels: [Queue<f64, W>; 3] = core::array::from_fn(|_| Queue::new());
     let hankel = |v: &[f64; W], x: &[f64; W], f: &SignedSums<'_, W>| f(v, x, sign);
     // One queue per number of Debye terms: a group then sums exactly the
     // terms its lanes need (no lane waits on a neighbour's longer sum).
@@ -390,10 +392,10 @@ fn fill_lanes<T: Copy, const W: usize>(
                     .get_mut(usize::from(b > 1.0) + usize::from(b > 10.0))
                     .map(|q| enqueue(q, i, k, b, |v, x| series(v, x, se), &mut put))
                     .is_some(),
-                _ if br == Branch::Hankel => {
-                    enqueue(&mut hankels, i, k, b, |v, x| hankel(v, x, hk), &mut put);
-                    true
-                }
+                _ if br == Branch::Hankel => hankels
+                    .get_mut(usize::from(b > 100.0) + usize::from(b > 1000.0))
+                    .map(|q| enqueue(q, i, k, b, |v, x| hankel(v, x, hk), &mut put))
+                    .is_some(),
                 _ => false,
             };
             if queued {
@@ -418,7 +420,9 @@ fn fill_lanes<T: Copy, const W: usize>(
         for q in &mut fractions {
             q.flush(|v, x| fraction(v, x, f), &mut put);
         }
-        hankels.flush(|v, x| hankel(v, x, g), &mut put);
+        for q in &mut hankels {
+            q.flush(|v, x| hankel(v, x, g), &mut put);
+        }
         for q in &mut serieses {
             q.flush(|v, x| series(v, x, h), &mut put);
         }

@@ -422,12 +422,8 @@ fn temme_k(v: f32, x: f32) -> f32 {
 fn debye(v: f32, x: f32, is_k: bool) -> f32 {
     let s = hypot(v, x);
     let v_eta = s + v * ln(x / (v + s));
-    let z = x / v;
-    let l = if z < 1.0 {
-        log1p(z * z)
-    } else {
-        2.0 * ln(s / v)
-    };
+    // −½ ln v − ¼ ln(1 + x²/v²) = −½ ln s.
+    let half_ln_s = 0.5 * ln(s);
     let t = v / s;
     let t2 = t * t;
     // Terms while the first omitted one is not yet below TAIL.
@@ -456,9 +452,9 @@ fn debye(v: f32, x: f32, is_k: bool) -> f32 {
         sum += if is_k { sign * term } else { term };
     }
     if is_k {
-        0.5 * (LN_PI_2 - ln(v)) - v_eta - 0.25 * l + log1p(sum)
+        0.5 * LN_PI_2 - half_ln_s - v_eta + log1p(sum)
     } else {
-        -0.5 * (LN_2PI + ln(v)) + v_eta - 0.25 * l + log1p(sum)
+        -0.5 * LN_2PI - half_ln_s + v_eta + log1p(sum)
     }
 }
 

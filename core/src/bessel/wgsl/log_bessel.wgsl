@@ -146,13 +146,8 @@ fn hypot_(a: f32, b: f32) -> f32 {
 fn debye(v: f32, x: f32, is_k: bool) -> f32 {
     let s = hypot_(v, x);
     let v_eta = s + v * ln_pos(x / (v + s));
-    let z = x / v;
-    var l: f32;
-    if (z < 1.0) {
-        l = log1p_(z * z);
-    } else {
-        l = 2.0 * ln_pos(s / v);
-    }
+    // -1/2 ln v - 1/4 ln(1 + x^2/v^2) = -1/2 ln s.
+    let half_ln_s = 0.5 * ln_pos(s);
     let t = v / s;
     let t2 = t * t;
     let inv = 1.0 / v;
@@ -186,9 +181,9 @@ fn debye(v: f32, x: f32, is_k: bool) -> f32 {
         }
     }
     if (is_k) {
-        return 0.5 * (LN_PI_2 - ln_pos(v)) - v_eta - 0.25 * l + log1p_(sum);
+        return 0.5 * LN_PI_2 - half_ln_s - v_eta + log1p_(sum);
     }
-    return -0.5 * (LN_2PI + ln_pos(v)) + v_eta - 0.25 * l + log1p_(sum);
+    return -0.5 * LN_2PI - half_ln_s + v_eta + log1p_(sum);
 }
 
 fn hankel(v: f32, x: f32, sign: f32) -> f32 {
