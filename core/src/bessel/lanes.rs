@@ -536,6 +536,40 @@ pub(crate) fn steed_fraction<L: Lanes>(v: L, x: L) -> (L, L, L::Mask) {
     (s, h, L::and_not(L::mask(true), active))
 }
 
+/// `ln K_v(x)` for lanes with `v < 20`, `x > 1` (`scalar::steed_k`): Steed's
+/// fraction, then `ln K_μ = ½ ln(π/(2x)) − x − ln(1 + S)`,
+/// `K_{μ+1}/K_μ = (μ + ½ + x + (μ² − ¼) h)/x` and the upward recurrence to
+/// `v`; and whether each lane's value is valid (its fraction settled with
+/// `−1 < S < ∞` and a finite `h`; else the caller takes the trapezoid rule).
+#[inline(always)]
+pub(crate) fn steed_k<L: Lanes>(v: L, x: L) -> (L, L::Mask) {
+    let (s, h, settled) = steed_fraction(v, x);
+    let (zero, one, inf) = (L::splat(0.0), L::splat(1.0), L::splat(f64::INFINITY));
+    let ok = L::and(
+        L::and(settled, L::and(L::splat(-1.0).lt(s), s.lt(inf))),
+        L::and(zero.sub(inf).lt(h), h.lt(inf)),
+    );
+    // Invalid lanes compute with S = 0 and h = 0 (their values are unused).
+    let s = L::select(ok, s, zero);
+    let h = L::select(ok, h, zero);
+    // μ as in the fraction (nearest integer, ties to even).
+    let n = v.round();
+    let mu = v.sub(n);
+    let m2 = mu.mul(mu);
+    let ln_k_mu = L::splat(0.5)
+        .mul(L::splat(super::scalar::LN_PI_OVER_2).sub(ln(x)))
+        .sub(x)
+        .sub(log1p(s));
+    let r = mu
+        .add(L::splat(0.5))
+        .add(x)
+        .add(m2.sub(L::splat(0.25)).mul(h))
+        .div(x);
+    let up = zero.lt(n);
+    let y = ln_k_mu.add(ln_k_upward(one, L::select(up, r, one), mu, v, L::splat(2.0).div(x)));
+    (L::select(up, y, ln_k_mu), ok)
+}
+
 /// `|y|` as `max(y, −y)` (the same for every instance; NaN stays NaN).
 #[inline(always)]
 fn abs<L: Lanes>(y: L) -> L {

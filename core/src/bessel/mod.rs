@@ -261,34 +261,29 @@ fn fill<T: Copy>(
     }
 }
 
-/// Steed's fraction for `W` lanes: `(S, h, settled)` per lane (the type of
-/// an absent one where the target has no f64 fraction in lanes).
+/// A lane kernel's `ln K` and its validity per lane (Temme's series,
+/// Steed's fraction) for `W` lanes.
 #[allow(dead_code)]
-type Steed<const W: usize> = fn(&[f64; W], &[f64; W]) -> Fraction<W>;
+type ValidK<const W: usize> = fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]);
 
-/// The lane kernels beyond Debye's: Steed's fraction, the Hankel logs
-/// (`(v, x, sign)`), the power series' logs (`(v, x, ln Γ(v + 1))`) and
-/// Temme's `ln K` with its validity (the type of absent ones where the
-/// target has none).
+/// The lane kernels beyond Debye's: Steed's `ln K` with its validity, the
+/// Hankel logs (`(v, x, sign)`), the power series' logs
+/// (`(v, x, ln Γ(v + 1))`) and Temme's `ln K` with its validity (the type
+/// of absent ones where the target has none).
 #[allow(dead_code)]
 type Extra<const W: usize> = (
-    Steed<W>,
+    ValidK<W>,
     fn(&[f64; W], &[f64; W], f64) -> [f64; W],
     fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W],
-    fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]),
+    ValidK<W>,
 );
 
 /// A lane kernel's per-lane results from `(v, x)` and a third input.
 type Sums3<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W] + 'a;
-/// Temme's `ln K` per lane and whether it is valid.
-type Temme<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]) + 'a;
+/// A lane kernel's `ln K` per lane and whether it is valid.
+type ValidKs<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]) + 'a;
 /// The same with a sign (the Hankel sums: −1 for I, +1 for K).
 type SignedSums<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W], f64) -> [f64; W] + 'a;
-
-/// Steed's fraction's `(S, h, settled)` for `W` lanes.
-type Fraction<const W: usize> = ([f64; W], [f64; W], [bool; W]);
-/// Steed's fraction run in lanes.
-type Fractions<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W]) -> Fraction<W> + 'a;
 
 /// Queues output `i`'s inputs and runs the group once it is full.
 fn enqueue<const W: usize>(
@@ -314,16 +309,17 @@ fn fill_lanes<T: Copy, const W: usize>(
     from_f64: fn(f64) -> T,
     run: impl Fn(&[f64; W], &[f64; W], usize) -> [f64; W],
     extra: Option<(
-        impl Fn(&[f64; W], &[f64; W]) -> Fraction<W>,
+        impl Fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]),
         impl Fn(&[f64; W], &[f64; W], f64) -> [f64; W],
         impl Fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W],
         impl Fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]),
     )>,
 ) {
     // K's Temme inputs, queued by argument (2 terms below 1e-4, 15 near 1);
-    // a lane whose value is not valid takes the scalar kernel's way.
+    // a lane whose value is not valid (here or in Steed's fraction below)
+    // takes the scalar kernel's way.
     let mut temmes: [Queue<f64, W>; 2] = core::array::from_fn(|_| Queue::new());
-    let temme = |v: &[f64; W], x: &[f64; W], f: &Temme<'_, W>| {
+    let valid_or_scalar = |v: &[f64; W], x: &[f64; W], f: &ValidKs<'_, W>| {
         let (y, ok) = f(v, x);
         core::array::from_fn(|l| match ok[l] {
             true => y[l],
@@ -358,15 +354,10 @@ fn fill_lanes<T: Copy, const W: usize>(
     // One queue per number of Debye terms: a group then sums exactly the
     // terms its lanes need (no lane waits on a neighbour's longer sum).
     let mut queues: [Queue<f64, W>; lanes::DEBYE_QUEUES] = core::array::from_fn(|_| Queue::new());
-    // K's continued-fraction inputs (when `steed` is given): the fraction
-    // in lanes, the rest per lane; queued by argument, since the number of
-    // terms falls with it (about 150 near x = 1, 40 at 5, 10 beyond 12) and
-    // a group runs as many as its neediest lane.
+    // K's continued-fraction inputs, queued by argument, since the number
+    // of terms falls with it (about 150 near x = 1, 40 at 5, 10 beyond 12)
+    // and a group runs as many as its neediest lane.
     let mut fractions: [Queue<f64, W>; 3] = core::array::from_fn(|_| Queue::new());
-    let fraction = |v: &[f64; W], x: &[f64; W], f: &Fractions<'_, W>| {
-        let (s, h, settled) = f(v, x);
-        core::array::from_fn(|l| scalar::steed_or_integral(v[l], x[l], s[l], h[l], settled[l]))
-    };
     let mut put = |i: usize, y: f64| {
         if let Some(o) = out.get_mut(i) {
             *o = from_f64(y);
@@ -382,11 +373,11 @@ fn fill_lanes<T: Copy, const W: usize>(
             let queued = match which {
                 Which::K if small && b <= scalar::TEMME_MAX_X => temmes
                     .get_mut(usize::from(b > 1e-4))
-                    .map(|q| enqueue(q, i, k, b, |v, x| temme(v, x, te), &mut put))
+                    .map(|q| enqueue(q, i, k, b, |v, x| valid_or_scalar(v, x, te), &mut put))
                     .is_some(),
                 Which::K if small => fractions
                     .get_mut(usize::from(b > 2.0) + usize::from(b > 6.0))
-                    .map(|q| enqueue(q, i, k, b, |v, x| fraction(v, x, fr), &mut put))
+                    .map(|q| enqueue(q, i, k, b, |v, x| valid_or_scalar(v, x, fr), &mut put))
                     .is_some(),
                 Which::I if small => serieses
                     .get_mut(usize::from(b > 1.0) + usize::from(b > 10.0))
@@ -415,10 +406,10 @@ fn fill_lanes<T: Copy, const W: usize>(
     }
     if let Some((f, g, h, t)) = &extra {
         for q in &mut temmes {
-            q.flush(|v, x| temme(v, x, t), &mut put);
+            q.flush(|v, x| valid_or_scalar(v, x, t), &mut put);
         }
         for q in &mut fractions {
-            q.flush(|v, x| fraction(v, x, f), &mut put);
+            q.flush(|v, x| valid_or_scalar(v, x, f), &mut put);
         }
         for q in &mut hankels {
             q.flush(|v, x| hankel(v, x, g), &mut put);

@@ -300,28 +300,6 @@ fn temme_k(v: f64, x: f64) -> f64 {
     }
 }
 
-/// `ln(c·K_v)` from `lo = c·K_μ` and `hi = c·K_{μ+1}` (any positive scale
-/// `c`, `hi >= 1`) by the upward recurrence `K_{ν+1} = (2ν/x) K_ν + K_{ν−1}`
-/// (all terms positive, so stable) from order `μ + 1` to `v`. The values
-/// are kept in `[1, 2)` by splitting off the binary exponent after every
-/// step (exact scalings, no division per step); `K` grows with the order,
-/// so each new value is at least 1, and the caller keeps `2v/x` far below
-/// the f64 range.
-fn ln_k_upward(lo: f64, hi: f64, mu: f64, v: f64, two_over_x: f64) -> f64 {
-    let (mut lo, mut hi, mut exp2) = (lo, hi, 0i32);
-    let mut order = mu + 1.0;
-    while order < v - 0.25 {
-        let next = (order * two_over_x) * hi + lo;
-        let bits = next.to_bits();
-        let e = ((bits >> 52) & 0x7ff) as i32 - 1023;
-        exp2 += e;
-        lo = hi * f64::from_bits(((1023 - e) as u64) << 52);
-        hi = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
-        order += 1.0;
-    }
-    libm::log(hi) + f64::from(exp2) * LN_2
-}
-
 /// `ln K_v(x)` for `v < 20`, `1 < x < max(25, v²/2)`: Temme's (1975)
 /// normalised continued fraction for `K_μ` and `K_{μ+1}` (`μ = v − round(v)`),
 /// evaluated forward by Steed's method, then [`ln_k_upward`].
@@ -340,35 +318,10 @@ fn ln_k_upward(lo: f64, hi: f64, mu: f64, v: f64, two_over_x: f64) -> f64 {
 ///
 /// `None` when the fraction has not settled within its iteration budget.
 fn steed_k(v: f64, x: f64) -> Option<f64> {
-    let (s, h, settled) = lanes::steed_fraction::<f64>(v, x);
-    steed_finish(v, x, s, h, settled)
-}
-
-/// `ln K_v(x)` from a finished fraction: [`steed_finish`], or the
-/// trapezoid rule when it did not settle (as [`log_k`]).
-pub(crate) fn steed_or_integral(v: f64, x: f64, s: f64, h: f64, settled: bool) -> f64 {
-    steed_finish(v, x, s, h, settled).unwrap_or_else(|| integral_k(v, x))
-}
-
-/// The rest of [`steed_k`] once its fraction has run (in any lane
-/// instance): `ln K_μ` from `S`, and `K_{μ+1}/K_μ` from `h` for the
-/// recurrence up to `v`; `None` unless the fraction settled.
-pub(crate) fn steed_finish(v: f64, x: f64, s: f64, h: f64, settled: bool) -> Option<f64> {
-    if !(settled && s > -1.0 && s < f64::INFINITY && h.is_finite()) {
-        return None;
+    match lanes::steed_k::<f64>(v, x) {
+        (y, true) => Some(y),
+        _ => None,
     }
-    // μ as in the fraction (nearest integer, ties to even).
-    let n_round = lanes::Lanes::round(v);
-    let mu = v - n_round;
-    let m2 = mu * mu;
-    // ln K_μ = ½ ln(π/(2x)) − x − ln(1 + S).
-    let ln_k_mu = 0.5 * (LN_PI_OVER_2 - libm::log(x)) - x - libm::log1p(s);
-    if n_round == 0.0 {
-        return Some(ln_k_mu);
-    }
-    // K_{μ+1}/K_μ from the fraction, then up to v (v < 20, x > 1).
-    let r = (mu + 0.5 + x + (m2 - 0.25) * h) / x;
-    Some(ln_k_mu + ln_k_upward(1.0, r, mu, v, 2.0 / x))
 }
 
 /// `(d, 1 - cos d, -ln cos d)` for the strip half-widths tried by

@@ -200,18 +200,18 @@ pub(crate) unsafe fn debye8<const IS_K: bool>(v: &[f64; 8], x: &[f64; 8], n: usi
     unsafe { store8(lanes::debye::<F64x8, IS_K>(load8(v), load8(x), n)) }
 }
 
-/// Steed's continued fraction for eight lanes (see
-/// [`lanes::steed_fraction`]): `(S, h, settled)` per lane.
+/// Steed's `ln K` for eight lanes (see [`lanes::steed_k`]) and whether
+/// each lane's value is valid.
 ///
 /// # Safety
 /// The CPU must support AVX2 (checked by the caller).
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn steed8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [f64; 8], [bool; 8]) {
+pub(crate) unsafe fn steed8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [bool; 8]) {
     debug_assert!(avx2_available());
     // SAFETY: AVX2 (caller).
     unsafe {
-        let (s, h, settled) = lanes::steed_fraction::<F64x8>(load8(v), load8(x));
-        (store8(s), store8(h), bools8(settled))
+        let (y, ok) = lanes::steed_k::<F64x8>(load8(v), load8(x));
+        (store8(y), bools8(ok))
     }
 }
 
