@@ -566,7 +566,13 @@ pub(crate) fn steed_k<L: Lanes>(v: L, x: L) -> (L, L::Mask) {
         .add(m2.sub(L::splat(0.25)).mul(h))
         .div(x);
     let up = zero.lt(n);
-    let y = ln_k_mu.add(ln_k_upward(one, L::select(up, r, one), mu, v, L::splat(2.0).div(x)));
+    let y = ln_k_mu.add(ln_k_upward(
+        one,
+        L::select(up, r, one),
+        mu,
+        v,
+        L::splat(2.0).div(x),
+    ));
     (L::select(up, y, ln_k_mu), ok)
 }
 
@@ -757,16 +763,13 @@ pub(crate) fn temme_k<L: Lanes>(v: L, x: L) -> (L, L::Mask) {
     let mut k = 1.0;
     while k < 60.0 {
         let kl = L::splat(k);
-        // Reciprocals off the chain of `f`.
-        let (r_f, r_p, r_q) = (
-            one.div(L::splat(k * k).sub(m2)),
-            one.div(kl.sub(mu)),
-            one.div(kl.add(mu)),
-        );
+        // One division per term, off the chain of `f`: 1/(k² − μ²), whose
+        // products with k ± μ are 1/(k ∓ μ); 1/k is a scalar.
+        let r_f = one.div(L::splat(k * k).sub(m2));
         f = kl.mul(f).add(p).add(q).mul(r_f);
-        p = p.mul(r_p);
-        q = q.mul(r_q);
-        c = c.mul(q2.div(kl));
+        p = p.mul(kl.add(mu).mul(r_f));
+        q = q.mul(kl.sub(mu).mul(r_f));
+        c = c.mul(q2.mul(L::splat(1.0 / k)));
         let df = c.mul(f);
         sum_f = L::select(active, sum_f.add(df), sum_f);
         sum_h = L::select(active, sum_h.add(c.mul(p.sub(kl.mul(f)))), sum_h);
