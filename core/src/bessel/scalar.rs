@@ -47,7 +47,8 @@ pub enum Branch {
 
 /// The branch used for finite `v >= 0`, `x > 0`, else [`Branch::Special`].
 pub fn branch(v: f64, x: f64) -> Branch {
-    if !(v >= 0.0 && x > 0.0 && v < f64::INFINITY && x < f64::INFINITY) {
+    // (NaN fails the first two tests, so `max` sees numbers only.)
+    if !(v >= 0.0 && x > 0.0 && v.max(x) < f64::INFINITY) {
         Branch::Special
     } else if v >= DEBYE_MIN_ORDER {
         Branch::Debye
