@@ -86,8 +86,25 @@ fn wgsl_special_values_and_chunking() {
         3.0,
         f32::INFINITY,
         1e-40,
+        // Debye at normal arguments whose x/(v + s) is not normal.
+        100.0,
+        1e10,
+        8.5,
     ];
-    let x = [0.0, 0.0, f32::INFINITY, 1.0, 1.0, -1.0, 1e-40, 1.0, 1.0];
+    let x = [
+        0.0,
+        0.0,
+        f32::INFINITY,
+        1.0,
+        1.0,
+        -1.0,
+        1e-40,
+        1.0,
+        1.0,
+        1e-37,
+        2e-38,
+        1.2e-38,
+    ];
     let gi = g.log_bessel(BesselKind::I, &v, &x).unwrap();
     let gk = g.log_bessel(BesselKind::K, &v, &x).unwrap();
     for i in 0..v.len() {

@@ -227,6 +227,98 @@ fn wronskian_and_recurrence_identities() {
     assert!(worst < 8.0, "Wronskian {worst}");
 }
 
+/// Large orders at arguments so small that `x/(v + s)` leaves the normal
+/// range (the Debye kernel's `v·η` term): there `x²/v` is below 1e-200, so
+/// `ln I_v(x) = v ln(x/2) − ln Γ(v + 1)` and `ln K_v(x) = ln Γ(v) − ln 2 +
+/// v ln(2/x)` hold to the last bit of f64; `ln Γ` from Stirling's series
+/// (three terms, error below 1e-18 for `z >= 1000`). Slices give the same
+/// bits as single calls.
+#[test]
+fn debye_at_tiny_arguments_follows_the_leading_term_in_f64_and_f32() {
+    let ln_gamma = |z: f64| {
+        let r = 1.0 / z;
+        (z - 0.5) * z.ln() - z
+            + 0.5 * (2.0 * std::f64::consts::PI).ln()
+            + r * (1.0 / 12.0 - r * r * (1.0 / 360.0 - r * r / 1260.0))
+    };
+    let ln2 = std::f64::consts::LN_2;
+    let (mut vs, mut xs) = (Vec::new(), Vec::new());
+    let mut worst: f64 = 0.0;
+    for v in [1e3f64, 1e6, 1e12, 1e20, 1e100, 1e300] {
+        for x in [1e-200f64, 1e-250, 1e-290, 2e-290, 1e-300, 1e-310, 5e-324] {
+            // ln Γ(v + 1) = ln Γ(v) + ln v.
+            let lg = ln_gamma(v);
+            let want_i = v * (x.ln() - ln2) - (lg + v.ln());
+            let want_k = lg - ln2 + v * (ln2 - x.ln());
+            for (got, want) in [(log_bessel_i(v, x), want_i), (log_bessel_k(v, x), want_k)] {
+                let e = (got - want).abs() / (f64::EPSILON * (1.0 + v + x + want.abs()));
+                assert!(
+                    e < 4.0,
+                    "v = {v:e}, x = {x:e}: {got:e} against {want:e} ({e:.1} units)"
+                );
+                worst = worst.max(e);
+            }
+            vs.push(v);
+            xs.push(x);
+        }
+    }
+    println!("tiny-x Debye max {worst:.3} units");
+    // The pure-f32 kernel at normal f32 arguments whose x/(v + s) is not
+    // normal, against the f64 values just checked (within 2 f32 units),
+    // and its slices bit for bit.
+    let (mut v32, mut x32) = (Vec::new(), Vec::new());
+    for v in [8.5f32, 100.0, 1e4, 1e10, 1e30] {
+        for x in [1e-37f32, 2e-38, 1.2e-38, 1e-30] {
+            for (got, want) in [
+                (
+                    bessel::scalar_f32::log_i(v, x),
+                    log_bessel_i(v.into(), x.into()),
+                ),
+                (
+                    bessel::scalar_f32::log_k(v, x),
+                    log_bessel_k(v.into(), x.into()),
+                ),
+            ] {
+                let (v, x) = (f64::from(v), f64::from(x));
+                let e = (f64::from(got) - want).abs()
+                    / (f64::from(f32::EPSILON) * (1.0 + v + x + want.abs()));
+                assert!(
+                    e < 2.0,
+                    "f32 v = {v:e}, x = {x:e}: {got:e} against {want:e}"
+                );
+            }
+            v32.push(v);
+            x32.push(x);
+        }
+    }
+    let mut out = vec![0.0f32; v32.len()];
+    bessel::log_bessel_i_slice_f32_pure(&v32, &x32, &mut out).unwrap();
+    for ((&v, &x), &y) in v32.iter().zip(&x32).zip(&out) {
+        assert_eq!(
+            y.to_bits(),
+            bessel::scalar_f32::log_i(v, x).to_bits(),
+            "v = {v:e}, x = {x:e}"
+        );
+    }
+    bessel::log_bessel_k_slice_f32_pure(&v32, &x32, &mut out).unwrap();
+    for ((&v, &x), &y) in v32.iter().zip(&x32).zip(&out) {
+        assert_eq!(
+            y.to_bits(),
+            bessel::scalar_f32::log_k(v, x).to_bits(),
+            "v = {v:e}, x = {x:e}"
+        );
+    }
+    let mut out = vec![0.0; vs.len()];
+    bessel::log_bessel_i_slice(&vs, &xs, &mut out).unwrap();
+    for ((&v, &x), &y) in vs.iter().zip(&xs).zip(&out) {
+        assert_eq!(
+            y.to_bits(),
+            log_bessel_i(v, x).to_bits(),
+            "v = {v:e}, x = {x:e}"
+        );
+    }
+}
+
 #[test]
 fn slices_check_lengths_and_fill() {
     let v = [0.0, 1.0, 2.0];

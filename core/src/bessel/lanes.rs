@@ -438,7 +438,8 @@ pub(crate) fn debye_sum<L: Lanes, const IS_K: bool>(t: L, step: L, n: usize) -> 
 }
 
 /// Debye expansion for lanes with `v >= 20`, `1e-290 <= x <= 1e300`,
-/// `v <= 1e300`; every lane sums `n` terms.
+/// `v <= 1e300`, `x >= 1e-300·v` (`scalar::lanes_ok`); every lane sums `n`
+/// terms.
 /// Returns `log I` or (`IS_K`) `log K`:
 ///
 /// `ln I = v·η − ½ ln 2π − ½ ln s + ln(1 + Σ)`,

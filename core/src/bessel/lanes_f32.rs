@@ -267,7 +267,15 @@ fn lgamma1p<L: LanesF32>(v: L) -> L {
 #[inline(always)]
 pub(crate) fn debye<L: LanesF32, const IS_K: bool>(v: L, x: L) -> L {
     let s = hypot(v, x);
-    let v_eta = s.add(v.mul(ln(x.div(v.add(s)))));
+    let q = x.div(v.add(s));
+    let ln_q = choose(
+        q.lt(c(f32::MIN_POSITIVE)),
+        #[inline(always)]
+        || ln(x).sub(ln(v.add(s))),
+        #[inline(always)]
+        || ln(q),
+    );
+    let v_eta = s.add(v.mul(ln_q));
     // −½ ln v − ¼ ln(1 + x²/v²) = −½ ln s.
     let half_ln_s = c::<L>(0.5).mul(ln(s));
     let t = v.div(s);

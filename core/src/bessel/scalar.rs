@@ -144,7 +144,8 @@ struct Debye {
 
 fn debye(v: f64, x: f64) -> Debye {
     let s = libm::hypot(v, x);
-    let ln_q = if x > 1e-290 {
+    // x/(v + s) only where it stays normal (`v + s <= 3v`).
+    let ln_q = if x > 1e-290 && x >= v * 1e-300 {
         libm::log(x / (v + s))
     } else {
         libm::log(x) - libm::log(v + s)
@@ -171,7 +172,8 @@ fn debye(v: f64, x: f64) -> Debye {
 /// Inputs the lane-generic Debye kernel takes (others use [`debye`]).
 #[inline]
 pub(crate) fn lanes_ok(v: f64, x: f64) -> bool {
-    v <= 1e300 && (1e-290..=1e300).contains(&x)
+    // `x >= 1e-300·v` keeps `x/(v + s)` (at least `x/(3v)`) normal.
+    v <= 1e300 && (1e-290..=1e300).contains(&x) && x >= v * 1e-300
 }
 
 fn debye_i(v: f64, x: f64) -> f64 {

@@ -421,7 +421,14 @@ fn temme_k(v: f32, x: f32) -> f32 {
 
 fn debye(v: f32, x: f32, is_k: bool) -> f32 {
     let s = hypot(v, x);
-    let v_eta = s + v * ln(x / (v + s));
+    // ln(x/(v + s)), from two logarithms where the quotient is not normal.
+    let q = x / (v + s);
+    let ln_q = if q < f32::MIN_POSITIVE {
+        ln(x) - ln(v + s)
+    } else {
+        ln(q)
+    };
+    let v_eta = s + v * ln_q;
     // −½ ln v − ¼ ln(1 + x²/v²) = −½ ln s.
     let half_ln_s = 0.5 * ln(s);
     let t = v / s;

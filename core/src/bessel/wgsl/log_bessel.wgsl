@@ -145,7 +145,16 @@ fn hypot_(a: f32, b: f32) -> f32 {
 
 fn debye(v: f32, x: f32, is_k: bool) -> f32 {
     let s = hypot_(v, x);
-    let v_eta = s + v * ln_pos(x / (v + s));
+    // ln(x/(v + s)), from two logarithms where the quotient is not normal
+    // (a GPU may flush it to zero).
+    let q = x / (v + s);
+    var ln_q: f32;
+    if (q < 1.17549435e-38) {
+        ln_q = ln_pos(x) - ln_pos(v + s);
+    } else {
+        ln_q = ln_pos(q);
+    }
+    let v_eta = s + v * ln_q;
     // -1/2 ln v - 1/4 ln(1 + x^2/v^2) = -1/2 ln s.
     let half_ln_s = 0.5 * ln_pos(s);
     let t = v / s;
