@@ -135,8 +135,8 @@ struct Debye {
     s: f64,
     /// `v·η = s + v·ln(x / (v + s))`.
     v_eta: f64,
-    /// `log1p(z²)` with `z = x / v`.
-    l: f64,
+    /// `½ ln s`, which is `½ ln v + ¼ ln(1 + x²/v²)`.
+    half_ln_s: f64,
     /// `Σ_k u_k(t) / v^k` and `Σ_k (-1)^k u_k(t) / v^k`.
     sum_i: f64,
     sum_k: f64,
@@ -151,19 +151,13 @@ fn debye(v: f64, x: f64) -> Debye {
         libm::log(x) - libm::log(v + s)
     };
     let v_eta = s + v * ln_q;
-    let z = x / v;
-    let l = if z < 1.0 {
-        libm::log1p(z * z)
-    } else {
-        2.0 * libm::log(s / v)
-    };
     let n = lanes::debye_terms(v);
     let sum_i = lanes::debye_sum::<f64, false>(v / s, 1.0 / s, n);
     let sum_k = lanes::debye_sum::<f64, true>(v / s, 1.0 / s, n);
     Debye {
         s,
         v_eta,
-        l,
+        half_ln_s: 0.5 * libm::log(s),
         sum_i,
         sum_k,
     }
@@ -182,7 +176,7 @@ fn debye_i(v: f64, x: f64) -> f64 {
         return lanes::debye::<f64, false>(v, x, n);
     }
     let d = debye(v, x);
-    -0.5 * (LN_2PI + libm::log(v)) + d.v_eta - 0.25 * d.l + libm::log1p(d.sum_i)
+    -0.5 * LN_2PI - d.half_ln_s + d.v_eta + libm::log1p(d.sum_i)
 }
 
 fn debye_k(v: f64, x: f64) -> f64 {
@@ -191,7 +185,7 @@ fn debye_k(v: f64, x: f64) -> f64 {
         return lanes::debye::<f64, true>(v, x, n);
     }
     let d = debye(v, x);
-    0.5 * (LN_PI_OVER_2 - libm::log(v)) - d.v_eta - 0.25 * d.l + libm::log1p(d.sum_k)
+    0.5 * LN_PI_OVER_2 - d.half_ln_s - d.v_eta + libm::log1p(d.sum_k)
 }
 
 /// `Σ_{k>=1} c_k` of the Hankel expansion with `c_k = c_{k-1}·sign·(μ - (2k-1)²)/(8 k x)`.
@@ -475,8 +469,7 @@ pub fn log_i_over_pow(v: f64, x: f64) -> f64 {
         Branch::Debye => {
             let d = debye(v, x);
             // v·η - v·ln x = s - v·ln(v + s).
-            -0.5 * (LN_2PI + libm::log(v)) + d.s - v * libm::log(v + d.s) - 0.25 * d.l
-                + libm::log1p(d.sum_i)
+            -0.5 * LN_2PI - d.half_ln_s + d.s - v * libm::log(v + d.s) + libm::log1p(d.sum_i)
         }
         Branch::Small => {
             let prefix = if v == 0.0 {
