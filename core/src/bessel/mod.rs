@@ -282,8 +282,6 @@ type Extra<const W: usize> = (
 type Sums3<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W] + 'a;
 /// A lane kernel's `ln K` per lane and whether it is valid.
 type ValidKs<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]) + 'a;
-/// The same with a sign (the Hankel sums: −1 for I, +1 for K).
-type SignedSums<'a, const W: usize> = dyn Fn(&[f64; W], &[f64; W], f64) -> [f64; W] + 'a;
 
 /// Queues output `i`'s inputs and runs the group once it is full.
 fn enqueue<const W: usize>(
@@ -350,7 +348,6 @@ fn fill_lanes<T: Copy, const W: usize>(
     // The Hankel inputs, queued by argument (about 30 terms near x = 25,
     // a handful beyond 1000).
     let mut hankels: [Queue<f64, W>; 3] = core::array::from_fn(|_| Queue::new());
-    let hankel = |v: &[f64; W], x: &[f64; W], f: &SignedSums<'_, W>| f(v, x, sign);
     // One queue per number of Debye terms: a group then sums exactly the
     // terms its lanes need (no lane waits on a neighbour's longer sum).
     let mut queues: [Queue<f64, W>; lanes::DEBYE_QUEUES] = core::array::from_fn(|_| Queue::new());
@@ -385,7 +382,7 @@ fn fill_lanes<T: Copy, const W: usize>(
                     .is_some(),
                 _ if br == Branch::Hankel => hankels
                     .get_mut(usize::from(b > 100.0) + usize::from(b > 1000.0))
-                    .map(|q| enqueue(q, i, k, b, |v, x| hankel(v, x, hk), &mut put))
+                    .map(|q| enqueue(q, i, k, b, |v, x| hk(v, x, sign), &mut put))
                     .is_some(),
                 _ => false,
             };
@@ -412,7 +409,7 @@ fn fill_lanes<T: Copy, const W: usize>(
             q.flush(|v, x| valid_or_scalar(v, x, f), &mut put);
         }
         for q in &mut hankels {
-            q.flush(|v, x| hankel(v, x, g), &mut put);
+            q.flush(|v, x| g(v, x, sign), &mut put);
         }
         for q in &mut serieses {
             q.flush(|v, x| series(v, x, h), &mut put);
