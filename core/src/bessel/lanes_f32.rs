@@ -267,11 +267,12 @@ fn lgamma1p<L: LanesF32>(v: L) -> L {
 #[inline(always)]
 pub(crate) fn debye<L: LanesF32, const IS_K: bool>(v: L, x: L) -> L {
     let s = hypot(v, x);
-    let q = x.div(v.add(s));
+    let vs = v.add(s);
+    let q = x.div(vs);
     let ln_q = choose(
         q.lt(c(f32::MIN_POSITIVE)),
         #[inline(always)]
-        || ln(x).sub(ln(v.add(s))),
+        || ln(x).sub(ln(vs)),
         #[inline(always)]
         || ln(q),
     );

@@ -422,9 +422,10 @@ fn temme_k(v: f32, x: f32) -> f32 {
 fn debye(v: f32, x: f32, is_k: bool) -> f32 {
     let s = hypot(v, x);
     // ln(x/(v + s)), from two logarithms where the quotient is not normal.
-    let q = x / (v + s);
+    let vs = v + s;
+    let q = x / vs;
     let ln_q = if q < f32::MIN_POSITIVE {
-        ln(x) - ln(v + s)
+        ln(x) - ln(vs)
     } else {
         ln(q)
     };

@@ -147,10 +147,11 @@ fn debye(v: f32, x: f32, is_k: bool) -> f32 {
     let s = hypot_(v, x);
     // ln(x/(v + s)), from two logarithms where the quotient is not normal
     // (a GPU may flush it to zero).
-    let q = x / (v + s);
+    let vs = v + s;
+    let q = x / vs;
     var ln_q: f32;
     if (q < 1.17549435e-38) {
-        ln_q = ln_pos(x) - ln_pos(v + s);
+        ln_q = ln_pos(x) - ln_pos(vs);
     } else {
         ln_q = ln_pos(q);
     }
