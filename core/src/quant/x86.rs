@@ -656,135 +656,185 @@ pub(crate) unsafe fn gear_corrections(g: &super::gear::GearMatrix, x: &[f32], y:
     }
 }
 
-/// `Σ h_i · x_i` for f16 bits `h` (converted eight, then four at a time by
-/// F16C; two accumulators in turn) over `min(h.len(), x.len())` terms.
+/// `Σ h_i · x_i` for f16 bits `h` over `min(h.len(), x.len())` terms (see
+/// [`f16_sum`]).
 ///
 /// # Safety
 /// AVX2, FMA and F16C.
 #[inline(always)]
 unsafe fn dot_f16(h: &[u16], x: &[f32]) -> f32 {
-    let n = h.len().min(x.len());
-    let (hp, xp) = (h.as_ptr(), x.as_ptr());
-    // SAFETY: AVX2, FMA and F16C (caller); every read is below `n`.
-    unsafe {
-        let eight = |i: usize| {
-            _mm256_mul_ps(
-                _mm256_cvtph_ps(_mm_loadu_si128(hp.add(i).cast())),
-                _mm256_loadu_ps(xp.add(i)),
-            )
-        };
-        let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let mut i = 0;
-        while i + 16 <= n {
-            a0 = _mm256_add_ps(a0, eight(i));
-            a1 = _mm256_add_ps(a1, eight(i + 8));
-            i += 16;
-        }
-        if i + 8 <= n {
-            a0 = _mm256_add_ps(a0, eight(i));
-            i += 8;
-        }
-        if i + 4 <= n {
-            let hv = _mm_cvtph_ps(_mm_loadl_epi64(hp.add(i).cast()));
-            let p4 = _mm_mul_ps(hv, _mm_loadu_ps(xp.add(i)));
-            a1 = _mm256_add_ps(a1, _mm256_zextps128_ps256(p4));
-            i += 4;
-        }
-        let mut s = hsum(_mm256_add_ps(a0, a1));
-        while i < n {
-            s += half::f16::from_bits(*hp.add(i)).to_f32() * *xp.add(i);
-            i += 1;
-        }
-        s
-    }
+    // SAFETY: AVX2, FMA and F16C (caller); `Dense` reads `x` below `n`.
+    unsafe { f16_sum(h, h.len().min(x.len()), Dense(x.as_ptr())) }
 }
 
-/// `Σ_k v_k · x[c_k]` over one row's outliers with 16-bit column indices:
-/// values converted eight at a time (F16C); indices read two per 32-bit
-/// load, the inputs by scalar loads into one vector; two vector
-/// accumulators in turn (independent chains). 0.22 ns per outlier on a
-/// Zen 4 core (four indices per 64-bit load 0.225, one per load 0.26, AVX2
-/// gathers 0.37, AVX-512 gathers 0.39: 330,000 outliers, `x` in L1).
+/// `Σ_k v_k · x[c_k]` over one row's outliers with 16-bit column indices
+/// (see [`f16_sum`]; the indices read two per 32-bit load). 0.22 ns per
+/// outlier on a Zen 4 core (four indices per 64-bit load 0.225, one per
+/// load 0.26, AVX2 gathers 0.37, AVX-512 gathers 0.39: 330,000 outliers,
+/// `x` in L1).
 ///
 /// # Safety
-/// AVX2, FMA and F16C; `cols.len() >= vals.len()`, every index below
-/// `x.len()`.
+/// AVX2, FMA and F16C; every index below `x.len()`.
 #[inline(always)]
 unsafe fn narrow_outliers(vals: &[u16], cols: &[u16], x: &[f32]) -> f32 {
-    let n = vals.len().min(cols.len());
-    let (c, v, xp) = (cols.as_ptr(), vals.as_ptr(), x.as_ptr());
-    // SAFETY: the contract above; every read is below `k + 8 <= n`.
-    unsafe {
-        let lo = |w: u32| *xp.add((w & 0xffff) as usize);
-        let hi = |w: u32| *xp.add((w >> 16) as usize);
-        let pair = |k: usize| c.add(k).cast::<u32>().read_unaligned();
-        let eight = |k: usize| {
-            let (w0, w1, w2, w3) = (pair(k), pair(k + 2), pair(k + 4), pair(k + 6));
-            let xv = _mm256_setr_ps(
-                lo(w0),
-                hi(w0),
-                lo(w1),
-                hi(w1),
-                lo(w2),
-                hi(w2),
-                lo(w3),
-                hi(w3),
-            );
-            (_mm256_cvtph_ps(_mm_loadu_si128(v.add(k).cast())), xv)
-        };
-        let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let mut k = 0;
-        while k + 16 <= n {
-            let (vv, xv) = eight(k);
-            a0 = _mm256_fmadd_ps(vv, xv, a0);
-            let (vv, xv) = eight(k + 8);
-            a1 = _mm256_fmadd_ps(vv, xv, a1);
-            k += 16;
-        }
-        if k + 8 <= n {
-            let (vv, xv) = eight(k);
-            a0 = _mm256_fmadd_ps(vv, xv, a0);
-            k += 8;
-        }
-        let mut s = hsum(_mm256_add_ps(a0, a1));
-        while k < n {
-            s += half::f16::from_bits(*v.add(k)).to_f32() * *xp.add(usize::from(*c.add(k)));
-            k += 1;
-        }
-        s
-    }
+    let p = Narrow(cols.as_ptr(), x.as_ptr());
+    // SAFETY: AVX2, FMA and F16C (caller); indices read below `n`, each
+    // below `x.len()` (caller).
+    unsafe { f16_sum(vals, vals.len().min(cols.len()), p) }
 }
 
 /// [`narrow_outliers`] for 32-bit column indices (matrices of more than
-/// 65,536 columns): one index per load, four partial sums.
+/// 65,536 columns).
 ///
 /// # Safety
 /// As [`narrow_outliers`].
 #[inline(always)]
 unsafe fn wide_outliers(vals: &[u16], cols: &[u32], x: &[f32]) -> f32 {
-    let n = vals.len().min(cols.len());
-    let mut acc = [0.0f32; 4];
-    let mut v8 = [0.0f32; 8];
-    let mut k = 0;
-    // SAFETY: the contract above; reads below `k + 8 <= n`, then below `n`.
-    unsafe {
-        while k + 8 <= n {
-            _mm256_storeu_ps(
-                v8.as_mut_ptr(),
-                _mm256_cvtph_ps(_mm_loadu_si128(vals.as_ptr().add(k).cast())),
-            );
-            for (l, vl) in v8.iter().enumerate() {
-                acc[l % 4] += vl * *x.get_unchecked(*cols.get_unchecked(k + l) as usize);
-            }
-            k += 8;
-        }
-        while k < n {
-            acc[0] += half::f16::from_bits(*vals.get_unchecked(k)).to_f32()
-                * *x.get_unchecked(*cols.get_unchecked(k) as usize);
-            k += 1;
+    let p = Wide(cols.as_ptr(), x.as_ptr());
+    // SAFETY: as in `narrow_outliers`.
+    unsafe { f16_sum(vals, vals.len().min(cols.len()), p) }
+}
+
+/// The inputs an f16-weighted sum multiplies, by position `k`: contiguous,
+/// or picked from `x` through 16- or 32-bit column indices. Eight and four
+/// at a time default to single reads into a vector.
+trait Picks: Copy {
+    /// Input `k`.
+    unsafe fn one(self, k: usize) -> f32;
+    /// Inputs `k..k + 8`.
+    #[inline(always)]
+    unsafe fn eight(self, k: usize) -> __m256 {
+        // SAFETY: as `one` for each position.
+        unsafe {
+            let p = |j: usize| self.one(k + j);
+            _mm256_setr_ps(p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7))
         }
     }
-    (acc[0] + acc[2]) + (acc[1] + acc[3])
+    /// Inputs `k..k + 4`.
+    #[inline(always)]
+    unsafe fn four(self, k: usize) -> __m128 {
+        // SAFETY: as `one` for each position.
+        unsafe {
+            _mm_setr_ps(
+                self.one(k),
+                self.one(k + 1),
+                self.one(k + 2),
+                self.one(k + 3),
+            )
+        }
+    }
+}
+
+/// Contiguous inputs.
+#[derive(Clone, Copy)]
+struct Dense(*const f32);
+
+/// Inputs `x[c_k]` for 16-bit indices `c`, two read per 32-bit load.
+#[derive(Clone, Copy)]
+struct Narrow(*const u16, *const f32);
+
+/// Inputs `x[c_k]` for 32-bit indices `c`.
+#[derive(Clone, Copy)]
+struct Wide(*const u32, *const f32);
+
+// SAFETY (for every method): the caller of `f16_sum` guarantees AVX2 and
+// that positions below its `n` can be read (for indices: each below
+// `x.len()`); the methods are only called for such positions.
+impl Picks for Dense {
+    #[inline(always)]
+    unsafe fn one(self, k: usize) -> f32 {
+        unsafe { *self.0.add(k) }
+    }
+    #[inline(always)]
+    unsafe fn eight(self, k: usize) -> __m256 {
+        unsafe { _mm256_loadu_ps(self.0.add(k)) }
+    }
+    #[inline(always)]
+    unsafe fn four(self, k: usize) -> __m128 {
+        unsafe { _mm_loadu_ps(self.0.add(k)) }
+    }
+}
+
+impl Narrow {
+    /// `(x[c_k], x[c_{k+1}])` from one 32-bit load of the indices.
+    #[inline(always)]
+    unsafe fn pair(self, k: usize) -> (f32, f32) {
+        unsafe {
+            let w = self.0.add(k).cast::<u32>().read_unaligned();
+            (
+                *self.1.add((w & 0xffff) as usize),
+                *self.1.add((w >> 16) as usize),
+            )
+        }
+    }
+}
+
+impl Picks for Narrow {
+    #[inline(always)]
+    unsafe fn one(self, k: usize) -> f32 {
+        unsafe { *self.1.add(usize::from(*self.0.add(k))) }
+    }
+    #[inline(always)]
+    unsafe fn eight(self, k: usize) -> __m256 {
+        unsafe {
+            let ((a, b), (c, d)) = (self.pair(k), self.pair(k + 2));
+            let ((e, f), (g, h)) = (self.pair(k + 4), self.pair(k + 6));
+            _mm256_setr_ps(a, b, c, d, e, f, g, h)
+        }
+    }
+    #[inline(always)]
+    unsafe fn four(self, k: usize) -> __m128 {
+        unsafe {
+            let ((a, b), (c, d)) = (self.pair(k), self.pair(k + 2));
+            _mm_setr_ps(a, b, c, d)
+        }
+    }
+}
+
+impl Picks for Wide {
+    #[inline(always)]
+    unsafe fn one(self, k: usize) -> f32 {
+        unsafe { *self.1.add(*self.0.add(k) as usize) }
+    }
+}
+
+/// `Σ_{k<n} h_k · p_k` for f16 bits `h` and inputs `p`: the values converted
+/// eight (then four) at a time by F16C, two vector accumulators in turn
+/// (independent chains), the last few terms one by one.
+///
+/// # Safety
+/// AVX2, FMA and F16C; `n <= h.len()` and `p` readable at positions below
+/// `n`.
+#[inline(always)]
+unsafe fn f16_sum<P: Picks>(h: &[u16], n: usize, p: P) -> f32 {
+    let hp = h.as_ptr();
+    // SAFETY: the contract above; every read is below `n`.
+    unsafe {
+        let eight = |k: usize| _mm256_cvtph_ps(_mm_loadu_si128(hp.add(k).cast()));
+        let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut k = 0;
+        while k + 16 <= n {
+            a0 = _mm256_fmadd_ps(eight(k), p.eight(k), a0);
+            a1 = _mm256_fmadd_ps(eight(k + 8), p.eight(k + 8), a1);
+            k += 16;
+        }
+        if k + 8 <= n {
+            a0 = _mm256_fmadd_ps(eight(k), p.eight(k), a0);
+            k += 8;
+        }
+        if k + 4 <= n {
+            let hv = _mm_cvtph_ps(_mm_loadl_epi64(hp.add(k).cast()));
+            let p4 = _mm_mul_ps(hv, p.four(k));
+            a1 = _mm256_add_ps(a1, _mm256_zextps128_ps256(p4));
+            k += 4;
+        }
+        let mut s = hsum(_mm256_add_ps(a0, a1));
+        while k < n {
+            s += half::f16::from_bits(*hp.add(k)).to_f32() * p.one(k);
+            k += 1;
+        }
+        s
+    }
 }
 
 #[cfg(test)]
