@@ -315,13 +315,13 @@ fn fill_lanes<T: Copy, const W: usize>(
 ) {
     // K's Temme inputs, queued by argument (2 terms below 1e-4, 15 near 1);
     // a lane whose value is not valid (here or in Steed's fraction below)
-    // takes the scalar kernel's way.
+    // takes the trapezoid rule, as the scalar kernel does.
     let mut temmes: [Queue<f64, W>; 2] = core::array::from_fn(|_| Queue::new());
     let valid_or_scalar = |v: &[f64; W], x: &[f64; W], f: &ValidKs<'_, W>| {
         let (y, ok) = f(v, x);
         core::array::from_fn(|l| match ok[l] {
             true => y[l],
-            false => scalar::log_k(v[l], x[l]),
+            false => scalar::integral_k(v[l], x[l]),
         })
     };
     // I's power-series inputs, queued by argument (the number of terms

@@ -369,7 +369,9 @@ pub fn k_nodes4_dispatched(t: &[f64; 4], x: f64, v: f64, g_ref: f64) -> [f64; 4]
     k_nodes4(t, x, v, g_ref)
 }
 
-fn integral_k(v: f64, x: f64) -> f64 {
+/// `ln K_v(x)` by the trapezoid rule: where Temme's series and Steed's
+/// fraction give no valid value (the slices call it for such lanes too).
+pub(crate) fn integral_k(v: f64, x: f64) -> f64 {
     // K_v(x) = ∫_0^∞ exp(g(t)) dt, g(t) = -x cosh t + ln cosh(v t); even in t, so
     // the trapezoid rule h·(f(0)/2 + Σ_{j>=1} f(jh)) converges geometrically.
     // Nodes are evaluated four at a time (SIMD where available) and summed in
