@@ -130,6 +130,9 @@ fn f16_words(h: &[u16]) -> Vec<u32> {
     v
 }
 
+/// Rows per GEMV workgroup: `ROWS` in gemv.wgsl.
+const GEMV_ROWS_PER_GROUP: usize = 4;
+
 /// The GEMV kernel's padded shapes of `w`: bytes of code words per row
 /// (padded to a multiple of 16) and floats per padded x vector.
 fn gemv_widths(w: &shoal_core::quant::QuantMatrix) -> (usize, usize) {
@@ -248,8 +251,8 @@ pub struct Gpu {
     pub(crate) max_storage: u64,
     bessel_i: wgpu::ComputePipeline,
     bessel_k: wgpu::ComputePipeline,
-    /// The GEMV for 8-, 4- and 2-bit codes, in that order.
-    quant_gemv: [wgpu::ComputePipeline; 3],
+    /// The GEMV for symmetric 8-, 4- and 2-bit codes, then asymmetric.
+    quant_gemv: [wgpu::ComputePipeline; 6],
     bag_int8: wgpu::ComputePipeline,
     /// int8 rows a multiple of 4 wide: a word per thread, four bags per
     /// workgroup.
@@ -322,16 +325,25 @@ impl Gpu {
             label: Some("quant_gemv"),
             source: wgpu::ShaderSource::Wgsl(QUANT_GEMV_WGSL.into()),
         });
-        // One GEMV pipeline per code width (8, 4, 2 bits): the width is the
-        // kernel's pipeline constant BITS.
-        let quant_gemv = [8.0, 4.0, 2.0].map(|bits| {
+        // One GEMV pipeline per code width (8, 4, 2 bits) and scheme
+        // (symmetric, asymmetric): the kernel's pipeline constants BITS and
+        // SYMMETRIC.
+        let quant_gemv = [
+            (8.0, 1.0),
+            (4.0, 1.0),
+            (2.0, 1.0),
+            (8.0, 0.0),
+            (4.0, 0.0),
+            (2.0, 0.0),
+        ]
+        .map(|(bits, symmetric)| {
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some("quant_gemv"),
                 layout: None,
                 module: &qmodule,
                 entry_point: Some("quant_gemv"),
                 compilation_options: wgpu::PipelineCompilationOptions {
-                    constants: &[("BITS", bits)],
+                    constants: &[("BITS", bits), ("SYMMETRIC", symmetric)],
                     ..Default::default()
                 },
                 cache: None,
@@ -937,11 +949,13 @@ impl Gpu {
             bytes,
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
         );
-        let pipeline = match f.bits {
-            shoal_core::quant::Bits::Q8 => &self.quant_gemv[0],
-            shoal_core::quant::Bits::Q4 => &self.quant_gemv[1],
-            _ => &self.quant_gemv[2],
+        let width = match f.bits {
+            shoal_core::quant::Bits::Q8 => 0,
+            shoal_core::quant::Bits::Q4 => 1,
+            _ => 2,
         };
+        let scheme = usize::from(f.scheme == shoal_core::quant::Scheme::Asymmetric);
+        let pipeline = &self.quant_gemv[3 * scheme + width];
         let layout = pipeline.get_bind_group_layout(0);
         let bind = bind_buffers(
             &self.device,
@@ -953,9 +967,8 @@ impl Gpu {
             pipeline,
             binds: vec![bind],
             out: yb,
-            // Two rows per workgroup.
-            groups: to_u32(rows.div_ceil(2).min(65535)),
-            groups_y: to_u32(rows.div_ceil(2).div_ceil(65535)),
+            groups: to_u32(rows.div_ceil(GEMV_ROWS_PER_GROUP).min(65535)),
+            groups_y: to_u32(rows.div_ceil(GEMV_ROWS_PER_GROUP).div_ceil(65535)),
             groups_z: to_u32(batch),
         }
     }

@@ -1,6 +1,6 @@
 // y = W x on a group-quantized matrix (core/src/quant, `.shq` layout), one
-// workgroup of 64 threads per two rows; a batch of vectors along the third
-// dispatch dimension. WebGPU has no 8-bit types, so the packed codes and the
+// workgroup of THREADS threads per ROWS rows; a batch of vectors along the
+// third dispatch dimension. WebGPU has no 8-bit types, so the packed codes and the
 // 16-bit scales are read as u32 words (little-endian): code i of group g of
 // row r sits at bit (((r * gpr + g) * group + i) * bits) of the row's code
 // words; scale k is half (k % 2) of word k / 2.
@@ -14,16 +14,23 @@
 // a finite scale and need no test; their group index is clamped to the
 // row's last group, so a padding word never reads another row's scale.
 //
-// A thread holds two vec4s of each of its two rows in flight (64 bytes)
-// before it uses them, and each x vec4 it loads serves both rows. The code
-// width is a pipeline constant (one pipeline per width), so the loops over
-// a word's codes unroll; the shapes derived from the format come in the
-// parameters, so no division by a variable is left.
+// A thread holds two vec4s of each of its four rows in flight (128 bytes)
+// before it uses them, and each x value it loads serves all four rows: the
+// same word of the four rows forms one vec4<u32>, so each code position is
+// one vec4 decode and one vec4 multiply-add with the broadcast x (no
+// private arrays: indexed ones ended up in slow memory, 2-5x slower on an
+// H200). A group is at least two words, so words 0-1 and 2-3 of a vec4
+// each lie in one group: the scale multiplies per pair of words. Symmetric
+// codes are read as signed BITS-bit fields after flipping their top bit,
+// which gives c - z exactly without a subtraction. The code width and the scheme are
+// pipeline constants (one pipeline per pair), so the loops over a word's
+// codes unroll and the scheme's branches fold; the shapes derived from the
+// format come in the parameters, so no division by a variable is left.
 //
 // Spec: core/src/quant/scalar.rs (`gemv`). The sum is reassociated (per
-// word Σ (c - z)·x, then × scale, plus min × Σ x for the asymmetric
-// formats); tests bound the difference by 2^-18 · Σ |d·(c - z)·x| + |m·x|
-// per row.
+// pair of words Σ (c - z)·x, then × scale, plus min × Σ x for the
+// asymmetric formats); tests bound the difference by
+// 2^-18 · Σ |d·(c - z)·x| + |m·x| per row.
 
 struct Params {
     rows: u32,
@@ -50,126 +57,157 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
 override BITS: u32 = 8u;
-// 8 / BITS: the vec4s of x per code word.
-const EIGHT: u32 = 8u;
+// Symmetric (scale only, zero point 2^(BITS - 1)) or asymmetric (scale and
+// min, zero point 0).
+override SYMMETRIC: bool = true;
 
-var<workgroup> partial: array<vec2<f32>, 64>;
+// Rows per workgroup: the four lanes of the vec4s that carry a word, a
+// scale or a sum of each row (the host's dispatch divides by the same
+// number); threads per workgroup.
+const ROWS: u32 = 4u;
+const THREADS: u32 = 64u;
 
-// The 16-bit value `half` (0 or 1) of `word` as f32 (f16 or bf16).
-fn half_of(word: u32, half: u32) -> f32 {
-    let b = (word >> (half * 16u)) & 0xffffu;
-    return select(unpack2x16float(b).x, bitcast<f32>(b << 16u), p.bf16 == 1u);
+var<workgroup> partial: array<vec4<f32>, THREADS>;
+
+// Code `lane` of each of the four words in `words` (one word per row),
+// minus the zero point.
+fn codes_at(words: vec4<u32>, lane: u32) -> vec4<f32> {
+    if (SYMMETRIC) {
+        // Flipping each field's top bit turns c into the two's complement
+        // of c - 2^(BITS - 1); shifting the field to the top and back
+        // (arithmetically) sign-extends it.
+        let flip = (0xffffffffu / ((1u << BITS) - 1u)) << (BITS - 1u);
+        let top = (words ^ vec4<u32>(flip)) << vec4<u32>(32u - BITS - lane * BITS);
+        return vec4<f32>(bitcast<vec4<i32>>(top) >> vec4<u32>(32u - BITS));
+    }
+    return vec4<f32>((words >> vec4<u32>(lane * BITS)) & vec4<u32>((1u << BITS) - 1u));
 }
 
-// Codes q·4 .. q·4 + 3 of `word`, minus the zero point.
-fn quad(word: u32, q: u32) -> vec4<f32> {
-    let lanes = vec4<u32>(0u, 1u, 2u, 3u) * BITS + vec4<u32>(q * 4u * BITS);
-    let c = (vec4<u32>(word) >> lanes) & vec4<u32>((1u << BITS) - 1u);
-    return vec4<f32>(c) - vec4<f32>(f32(p.zero_point));
+// The 16-bit values (half k % 2 of each word) of four rows as f32 (f16 or
+// bf16).
+fn halves_of(words: vec4<u32>, k: vec4<u32>) -> vec4<f32> {
+    let b = (words >> ((k % vec4<u32>(2u)) * vec4<u32>(16u))) & vec4<u32>(0xffffu);
+    if (p.bf16 == 1u) {
+        return bitcast<vec4<f32>>(b << vec4<u32>(16u));
+    }
+    return vec4<f32>(unpack2x16float(b.x).x, unpack2x16float(b.y).x, unpack2x16float(b.z).x, unpack2x16float(b.w).x);
 }
 
-// d · s, plus m · sx for the asymmetric formats, from the group's scale
-// and min words (gi: the group's index, for the half within the words).
-fn scaled(s: f32, sx: f32, gi: u32, sw: u32, mw: u32) -> f32 {
-    let v = half_of(sw, gi % 2u) * s;
-    return select(v, v + half_of(mw, gi % 2u) * sx, p.asymmetric == 1u);
+// The scales (and mins) of the four rows for words 4·k4, 4·k4 + 1 (lo) and
+// 4·k4 + 2, 4·k4 + 3 (hi), given the rows' first group indices. Indices past
+// a row (padding words) are clamped to its last group, so a padding word
+// never reads another row's scale.
+struct Scales {
+    lo: vec4<f32>,
+    hi: vec4<f32>,
+    min_lo: vec4<f32>,
+    min_hi: vec4<f32>,
 }
 
-// The scale and min words of the two groups code vec4 k4 of a row spans
-// (words 4·k4, 4·k4 + 1 are in the first, 4·k4 + 2, 4·k4 + 3 in the second:
-// a group is at least two words), given the row's first group index g.
-// Indices past the row (padding words) are clamped to its last group.
-struct Groups {
-    gi: vec2<u32>,
-    sw: vec2<u32>,
-    mw: vec2<u32>,
-}
-
-fn groups_of(k4: u32, g: u32) -> Groups {
+fn scales_of(k4: u32, first: vec4<u32>) -> Scales {
     let last = p.groups_per_row - 1u;
-    let gi = vec2<u32>(g) + min(vec2<u32>(4u * k4, 4u * k4 + 2u) >> vec2<u32>(p.group_shift), vec2<u32>(last));
-    let sw = vec2<u32>(scales[gi.x / 2u], scales[gi.y / 2u]);
-    let mi = select(vec2<u32>(0u), gi / 2u, p.asymmetric == 1u);
-    return Groups(gi, sw, vec2<u32>(mins[mi.x], mins[mi.y]));
+    let lo = first + vec4<u32>(min((4u * k4) >> p.group_shift, last));
+    let hi = first + vec4<u32>(min((4u * k4 + 2u) >> p.group_shift, last));
+    let wl = vec4<u32>(scales[lo.x / 2u], scales[lo.y / 2u], scales[lo.z / 2u], scales[lo.w / 2u]);
+    let wh = vec4<u32>(scales[hi.x / 2u], scales[hi.y / 2u], scales[hi.z / 2u], scales[hi.w / 2u]);
+    var out = Scales(halves_of(wl, lo), halves_of(wh, hi), vec4<f32>(0.0), vec4<f32>(0.0));
+    if (!SYMMETRIC) {
+        let ml = vec4<u32>(mins[lo.x / 2u], mins[lo.y / 2u], mins[lo.z / 2u], mins[lo.w / 2u]);
+        let mh = vec4<u32>(mins[hi.x / 2u], mins[hi.y / 2u], mins[hi.z / 2u], mins[hi.w / 2u]);
+        out.min_lo = halves_of(ml, lo);
+        out.min_hi = halves_of(mh, hi);
+    }
+    return out;
 }
 
-// The two rows' contributions of code vec4 k4 (c0, c1: its words in each
-// row; e0, e1: their groups), x of vector `xb` on.
-fn pair_terms(c0: vec4<u32>, c1: vec4<u32>, k4: u32, e0: Groups, e1: Groups, xb: u32) -> vec2<f32> {
-    let quads = EIGHT / BITS;
-    var t = vec2<f32>(0.0);
-    for (var j = 0u; j < 4u; j = j + 1u) {
-        let k = 4u * k4 + j;
-        var s0 = 0.0;
-        var s1 = 0.0;
-        var sx = 0.0;
-        for (var q = 0u; q < quads; q = q + 1u) {
-            let xv = x[xb + k * quads + q];
-            s0 = s0 + dot(quad(c0[j], q), xv);
-            s1 = s1 + dot(quad(c1[j], q), xv);
+// Σ (c - z)·x over word j of code vec4 k4 in each of the four rows (c0..c3:
+// that vec4 in each row), and Σ x over the word, x of vector `xb` on.
+struct Sums {
+    s: vec4<f32>,
+    sx: f32,
+}
+
+fn word_sums(c0: vec4<u32>, c1: vec4<u32>, c2: vec4<u32>, c3: vec4<u32>, j: u32, k4: u32, xb: u32) -> Sums {
+    let words = vec4<u32>(c0[j], c1[j], c2[j], c3[j]);
+    let quads = 8u / BITS;
+    var s = vec4<f32>(0.0);
+    var sx = 0.0;
+    for (var q = 0u; q < quads; q = q + 1u) {
+        let xv = x[xb + (4u * k4 + j) * quads + q];
+        s = s + codes_at(words, 4u * q) * xv.x;
+        s = s + codes_at(words, 4u * q + 1u) * xv.y;
+        s = s + codes_at(words, 4u * q + 2u) * xv.z;
+        s = s + codes_at(words, 4u * q + 3u) * xv.w;
+        if (!SYMMETRIC) {
             sx = sx + ((xv.x + xv.y) + (xv.z + xv.w));
         }
-        let h = j / 2u;
-        t = t + vec2<f32>(
-            scaled(s0, sx, e0.gi[h], e0.sw[h], e0.mw[h]),
-            scaled(s1, sx, e1.gi[h], e1.sw[h], e1.mw[h]),
-        );
+    }
+    return Sums(s, sx);
+}
+
+// The four rows' contributions of code vec4 k4 (c0..c3: its words in each
+// row; e: their scales).
+fn terms(c0: vec4<u32>, c1: vec4<u32>, c2: vec4<u32>, c3: vec4<u32>, k4: u32, e: Scales, xb: u32) -> vec4<f32> {
+    let a = word_sums(c0, c1, c2, c3, 0u, k4, xb);
+    let b = word_sums(c0, c1, c2, c3, 1u, k4, xb);
+    let c = word_sums(c0, c1, c2, c3, 2u, k4, xb);
+    let d = word_sums(c0, c1, c2, c3, 3u, k4, xb);
+    var t = e.lo * (a.s + b.s) + e.hi * (c.s + d.s);
+    if (!SYMMETRIC) {
+        t = t + e.min_lo * (a.sx + b.sx) + e.min_hi * (c.sx + d.sx);
     }
     return t;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(THREADS)
 fn quant_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r0 = (wg.x + wg.y * 65535u) * 2u;
+    let r0 = (wg.x + wg.y * 65535u) * ROWS;
     if (r0 >= p.rows) {
         return;
     }
-    // The second row; with an odd number of rows the last workgroup reads
-    // its one row twice and stores it once.
-    let r1 = min(r0 + 1u, p.rows - 1u);
     let n = p.row_vec4s;
-    let b0 = r0 * n;
-    let b1 = r1 * n;
-    let g0 = r0 * p.groups_per_row;
-    let g1 = r1 * p.groups_per_row;
     let xb = wg.z * p.x_stride;
-    var acc = vec2<f32>(0.0);
-    // Blocks of 128 vec4s per row: each thread's two vec4s of each row and
-    // their scale words are loaded (indices clamped into the row) before
-    // any is used.
-    let blocks = (n + 127u) / 128u;
+    // Rows past the matrix (in the last workgroup) read its last row again
+    // and are not stored.
+    let rows = min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.rows - 1u));
+    let base = rows * n;
+    let first = rows * p.groups_per_row;
+    var acc = vec4<f32>(0.0);
+    // Blocks of 2 · THREADS vec4s per row: each thread's two vec4s of each
+    // row and their scale words are loaded (indices clamped into the row)
+    // before any is used.
+    let blocks = (n + 2u * THREADS - 1u) / (2u * THREADS);
     for (var blk = 0u; blk < blocks; blk = blk + 1u) {
-        let ka = blk * 128u + lid.x;
-        let kb = ka + 64u;
+        let ka = blk * 2u * THREADS + lid.x;
+        let kb = ka + THREADS;
         let ia = min(ka, n - 1u);
         let ib = min(kb, n - 1u);
-        let a0 = codes[b0 + ia];
-        let a1 = codes[b1 + ia];
-        let c0 = codes[b0 + ib];
-        let c1 = codes[b1 + ib];
-        let ea0 = groups_of(ia, g0);
-        let ea1 = groups_of(ia, g1);
-        let eb0 = groups_of(ib, g0);
-        let eb1 = groups_of(ib, g1);
+        let a0 = codes[base.x + ia];
+        let a1 = codes[base.y + ia];
+        let a2 = codes[base.z + ia];
+        let a3 = codes[base.w + ia];
+        let b0 = codes[base.x + ib];
+        let b1 = codes[base.y + ib];
+        let b2 = codes[base.z + ib];
+        let b3 = codes[base.w + ib];
+        let ea = scales_of(ia, first);
+        let eb = scales_of(ib, first);
         if (ka < n) {
-            acc = acc + pair_terms(a0, a1, ia, ea0, ea1, xb);
+            acc = acc + terms(a0, a1, a2, a3, ia, ea, xb);
         }
         if (kb < n) {
-            acc = acc + pair_terms(c0, c1, ib, eb0, eb1, xb);
+            acc = acc + terms(b0, b1, b2, b3, ib, eb, xb);
         }
     }
     partial[lid.x] = acc;
     workgroupBarrier();
-    for (var s = 32u; s > 0u; s = s >> 1u) {
+    for (var s = THREADS / 2u; s > 0u; s = s >> 1u) {
         if (lid.x < s) {
             partial[lid.x] = partial[lid.x] + partial[lid.x + s];
         }
         workgroupBarrier();
     }
-    if (lid.x == 0u) {
-        y[wg.z * p.rows + r0] = partial[0].x;
-        if (r0 + 1u < p.rows) {
-            y[wg.z * p.rows + r0 + 1u] = partial[0].y;
-        }
+    if (lid.x < ROWS && r0 + lid.x < p.rows) {
+        y[wg.z * p.rows + r0 + lid.x] = partial[0][lid.x];
     }
 }
