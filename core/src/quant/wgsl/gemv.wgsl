@@ -20,12 +20,12 @@
 // one vec4 decode and one vec4 multiply-add with the broadcast x (no
 // private arrays: indexed ones ended up in slow memory, 2-5x slower on an
 // H200). A group is at least two words, so words 0-1 and 2-3 of a vec4
-// each lie in one group: the scale multiplies per pair of words. Symmetric
-// codes are read as signed BITS-bit fields after flipping their top bit,
-// which gives c - z exactly without a subtraction. The code width and the scheme are
-// pipeline constants (one pipeline per pair), so the loops over a word's
-// codes unroll and the scheme's branches fold; the shapes derived from the
-// format come in the parameters, so no division by a variable is left.
+// each lie in one group: the scale multiplies per pair of words. A code
+// becomes a float by bit operations and one subtraction (`codes_at`), not
+// by a conversion. The code width and the scheme are pipeline constants
+// (one pipeline per pair), so the loops over a word's codes unroll and the
+// scheme's branches fold; the shapes derived from the format come in the
+// parameters, so no division by a variable is left.
 //
 // Spec: core/src/quant/scalar.rs (`gemv`). The sum is reassociated (per
 // pair of words Σ (c - z)·x, then × scale, plus min × Σ x for the
@@ -70,17 +70,13 @@ const THREADS: u32 = 64u;
 var<workgroup> partial: array<vec4<f32>, THREADS>;
 
 // Code `lane` of each of the four words in `words` (one word per row),
-// minus the zero point.
+// minus the zero point: the field or'ed into the mantissa of 2^23 is the
+// float 2^23 + c, and subtracting 2^23 + z leaves c - z exactly, with no
+// integer-to-float conversion (a quarter-rate instruction on NVIDIA GPUs).
 fn codes_at(words: vec4<u32>, lane: u32) -> vec4<f32> {
-    if (SYMMETRIC) {
-        // Flipping each field's top bit turns c into the two's complement
-        // of c - 2^(BITS - 1); shifting the field to the top and back
-        // (arithmetically) sign-extends it.
-        let flip = (0xffffffffu / ((1u << BITS) - 1u)) << (BITS - 1u);
-        let top = (words ^ vec4<u32>(flip)) << vec4<u32>(32u - BITS - lane * BITS);
-        return vec4<f32>(bitcast<vec4<i32>>(top) >> vec4<u32>(32u - BITS));
-    }
-    return vec4<f32>((words >> vec4<u32>(lane * BITS)) & vec4<u32>((1u << BITS) - 1u));
+    let field = (words >> vec4<u32>(lane * BITS)) & vec4<u32>((1u << BITS) - 1u);
+    let bias = select(8388608.0, 8388608.0 + f32(1u << (BITS - 1u)), SYMMETRIC);
+    return bitcast<vec4<f32>>(field | vec4<u32>(0x4b000000u)) - vec4<f32>(bias);
 }
 
 // The 16-bit values (half k % 2 of each word) of four rows as f32 (f16 or
