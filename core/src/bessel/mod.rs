@@ -55,6 +55,7 @@ pub(crate) mod lanes;
 mod lanes_f32;
 pub mod scalar;
 pub mod scalar_f32;
+mod trapezoid_table;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm32;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
@@ -226,7 +227,8 @@ fn fill<T: Copy>(
             }
         };
         // SAFETY: as above.
-        let steed = |v: &[f64; 8], x: &[f64; 8]| unsafe { x86::steed8(v, x) };
+        let above_one =
+            |v: &[f64; 8], x: &[f64; 8], bin: usize| unsafe { x86::above_one8(v, x, bin) };
         // SAFETY: as above.
         let hankel = |v: &[f64; 8], x: &[f64; 8], sign: f64| unsafe { x86::hankel8(v, x, sign) };
         // SAFETY: as above.
@@ -241,7 +243,7 @@ fn fill<T: Copy>(
             to_f64,
             from_f64,
             run,
-            Some((steed, hankel, series, temme)),
+            Some((above_one, hankel, series, temme)),
         );
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -266,13 +268,14 @@ fn fill<T: Copy>(
 #[allow(dead_code)]
 type ValidK<const W: usize> = fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]);
 
-/// The lane kernels beyond Debye's: Steed's `ln K` with its validity, the
+/// The lane kernels beyond Debye's: `ln K` for `x > 1` (trapezoid rule or
+/// Steed's fraction, by argument bin) with its validity, the
 /// Hankel logs (`(v, x, sign)`), the power series' logs
 /// (`(v, x, ln Γ(v + 1))`) and Temme's `ln K` with its validity (the type
 /// of absent ones where the target has none).
 #[allow(dead_code)]
 type Extra<const W: usize> = (
-    ValidK<W>,
+    fn(&[f64; W], &[f64; W], usize) -> ([f64; W], [bool; W]),
     fn(&[f64; W], &[f64; W], f64) -> [f64; W],
     fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W],
     ValidK<W>,
@@ -307,7 +310,7 @@ fn fill_lanes<T: Copy, const W: usize>(
     from_f64: fn(f64) -> T,
     run: impl Fn(&[f64; W], &[f64; W], usize) -> [f64; W],
     extra: Option<(
-        impl Fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]),
+        impl Fn(&[f64; W], &[f64; W], usize) -> ([f64; W], [bool; W]),
         impl Fn(&[f64; W], &[f64; W], f64) -> [f64; W],
         impl Fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W],
         impl Fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]),
@@ -351,10 +354,10 @@ fn fill_lanes<T: Copy, const W: usize>(
     // One queue per number of Debye terms: a group then sums exactly the
     // terms its lanes need (no lane waits on a neighbour's longer sum).
     let mut queues: [Queue<f64, W>; lanes::DEBYE_QUEUES] = core::array::from_fn(|_| Queue::new());
-    // K's continued-fraction inputs, queued by argument, since the number
-    // of terms falls with it (about 150 near x = 1, 40 at 5, 10 beyond 12)
-    // and a group runs as many as its neediest lane.
-    let mut fractions: [Queue<f64, W>; 3] = core::array::from_fn(|_| Queue::new());
+    // K's inputs with x > 1, queued by argument bin: the trapezoid rule's
+    // step and nodes are the bin's (x <= 12), Steed's fraction beyond.
+    let mut above_ones: [Queue<f64, W>; lanes::TRAPEZOID_BINS + 1] =
+        core::array::from_fn(|_| Queue::new());
     let mut put = |i: usize, y: f64| {
         if let Some(o) = out.get_mut(i) {
             *o = from_f64(y);
@@ -372,10 +375,16 @@ fn fill_lanes<T: Copy, const W: usize>(
                     .get_mut(usize::from(b > 1e-4))
                     .map(|q| enqueue(q, i, k, b, |v, x| valid_or_scalar(v, x, te), &mut put))
                     .is_some(),
-                Which::K if small => fractions
-                    .get_mut(usize::from(b > 2.0) + usize::from(b > 6.0))
-                    .map(|q| enqueue(q, i, k, b, |v, x| valid_or_scalar(v, x, fr), &mut put))
-                    .is_some(),
+                Which::K if small => {
+                    let bin = lanes::k_bin(b);
+                    above_ones
+                        .get_mut(bin)
+                        .map(|q| {
+                            let run = |v: &[f64; W], x: &[f64; W]| fr(v, x, bin);
+                            enqueue(q, i, k, b, |v, x| valid_or_scalar(v, x, &run), &mut put)
+                        })
+                        .is_some()
+                }
                 Which::I if small => serieses
                     .get_mut(usize::from(b > 1.0) + usize::from(b > 10.0))
                     .map(|q| enqueue(q, i, k, b, |v, x| series(v, x, se), &mut put))
@@ -405,8 +414,9 @@ fn fill_lanes<T: Copy, const W: usize>(
         for q in &mut temmes {
             q.flush(|v, x| valid_or_scalar(v, x, t), &mut put);
         }
-        for q in &mut fractions {
-            q.flush(|v, x| valid_or_scalar(v, x, f), &mut put);
+        for (bin, q) in above_ones.iter_mut().enumerate() {
+            let run = |v: &[f64; W], x: &[f64; W]| f(v, x, bin);
+            q.flush(|v, x| valid_or_scalar(v, x, &run), &mut put);
         }
         for q in &mut hankels {
             q.flush(|v, x| g(v, x, sign), &mut put);

@@ -8,7 +8,9 @@
 //! |--------------------------------|--------------------------------|--------------------------------|
 //! | `v >= 20`                      | Debye expansion, <= 14 terms   | Debye expansion, <= 14 terms   |
 //! | `v < 20`, `x >= max(25, v²/2)` | Hankel expansion (adaptive)    | Hankel expansion (adaptive)    |
-//! | otherwise                      | power series, `log1p` of tail  | trapezoid rule on the integral |
+//! | otherwise, `x <= 1`            | power series, `log1p` of tail  | Temme's series                 |
+//! | otherwise, `1 < x <= 12`       | power series, `log1p` of tail  | trapezoid rule, tabulated nodes|
+//! | otherwise                      | power series, `log1p` of tail  | Steed's continued fraction     |
 //!
 //! The number of Debye terms comes from a bound: `sup |u_k| / v^k` (tabulated
 //! by `tests/ref/debye_coeffs.py`) must be below 2^-60 for the first omitted
@@ -87,7 +89,7 @@ pub fn log_k(v: f64, x: f64) -> f64 {
         Branch::Debye => debye_k(v, x),
         Branch::Hankel => hankel(v, x, 1.0),
         Branch::Small if x <= TEMME_MAX_X => temme_k(v, x),
-        Branch::Small => steed_k(v, x).unwrap_or_else(|| integral_k(v, x)),
+        Branch::Small => above_one_k(v, x).unwrap_or_else(|| integral_k(v, x)),
         Branch::Special => special_k(v, x),
     }
 }
@@ -297,9 +299,12 @@ fn temme_k(v: f64, x: f64) -> f64 {
     }
 }
 
-/// `ln K_v(x)` for `v < 20`, `1 < x < max(25, v²/2)`: Temme's (1975)
-/// normalised continued fraction for `K_μ` and `K_{μ+1}` (`μ = v − round(v)`),
-/// evaluated forward by Steed's method, then [`ln_k_upward`].
+/// `ln K_v(x)` for `v < 20`, `1 < x < max(25, v²/2)` from `K_μ` and
+/// `K_{μ+1}` (`μ = v − round(v)`) and the upward recurrence
+/// (`lanes::ln_k_upward`): for `x <= 12` by the trapezoid rule with a
+/// tabulated step and nodes per argument bin (`lanes::trapezoid_k`), beyond
+/// by Temme's (1975) normalised continued fraction, evaluated forward by
+/// Steed's method (`lanes::steed_k`).
 ///
 /// With `z_n = U(μ + ½ + n, 2μ + 1, 2x)` (Tricomi), `K_μ = √π (2x)^μ e^{−x} z_0`,
 /// the `z_n` satisfy `z_{n−1} = b_n z_n + a_{n+1} z_{n+1}` with
@@ -313,9 +318,10 @@ fn temme_k(v: f64, x: f64) -> f64 {
 /// one pass accumulates both. Finally
 /// `K_{μ+1}/K_μ = (μ + ½ + x + (μ² − ¼) h)/x`.
 ///
-/// `None` when the fraction has not settled within its iteration budget.
-fn steed_k(v: f64, x: f64) -> Option<f64> {
-    match lanes::steed_k::<f64>(v, x) {
+/// `None` when the fraction has not settled within its iteration budget
+/// (or a trapezoid sum is not finite).
+fn above_one_k(v: f64, x: f64) -> Option<f64> {
+    match lanes::k_above_one::<f64>(v, x, lanes::k_bin(x)) {
         (y, true) => Some(y),
         _ => None,
     }

@@ -200,17 +200,17 @@ pub(crate) unsafe fn debye8<const IS_K: bool>(v: &[f64; 8], x: &[f64; 8], n: usi
     unsafe { store8(lanes::debye::<F64x8, IS_K>(load8(v), load8(x), n)) }
 }
 
-/// Steed's `ln K` for eight lanes (see [`lanes::steed_k`]) and whether
-/// each lane's value is valid.
+/// `ln K` for eight lanes with `x > 1` in argument bin `bin` (see
+/// [`lanes::k_above_one`]) and whether each lane's value is valid.
 ///
 /// # Safety
 /// The CPU must support AVX2 (checked by the caller).
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn steed8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [bool; 8]) {
+pub(crate) unsafe fn above_one8(v: &[f64; 8], x: &[f64; 8], bin: usize) -> ([f64; 8], [bool; 8]) {
     debug_assert!(avx2_available());
     // SAFETY: AVX2 (caller).
     unsafe {
-        let (y, ok) = lanes::steed_k::<F64x8>(load8(v), load8(x));
+        let (y, ok) = lanes::k_above_one::<F64x8>(load8(v), load8(x), bin);
         (store8(y), bools8(ok))
     }
 }
