@@ -895,6 +895,28 @@ fn ln_k_upward<L: Lanes>(lo: L, hi: L, mu: L, v: L, two_over_x: L) -> L {
     let (mut lo, mut hi, mut exp2) = (lo, hi, L::splat(0.0));
     let mut order = mu.add(L::splat(1.0));
     let top = v.sub(L::splat(0.25));
+    // Where every lane has 2/x < 2^44, no value can leave the normal range
+    // (each step multiplies by less than 2^49, at most 20 times, from values
+    // no smaller than 2^-46), and steps on values scaled by a common power
+    // of two round exactly as the unscaled ones: the plain recurrence, with
+    // the exponent split off once at the end, gives the scaled loop's bits
+    // without its per-step split.
+    if !L::any(L::splat(17592186044416.0).le(two_over_x)) {
+        let stepped = order.lt(top);
+        for _ in 0..20 {
+            let step = order.lt(top);
+            if !L::any(step) {
+                break;
+            }
+            let next = order.mul(two_over_x).mul(hi).add(lo);
+            lo = L::select(step, hi, lo);
+            hi = L::select(step, next, hi);
+            order = order.add(L::splat(1.0));
+        }
+        let (e, m) = L::select(stepped, hi, L::splat(1.0)).frexp1();
+        let hi = L::select(stepped, m, hi);
+        return ln(hi).add(e.mul(L::splat(core::f64::consts::LN_2)));
+    }
     for _ in 0..20 {
         let step = order.lt(top);
         if !L::any(step) {
