@@ -1027,4 +1027,33 @@ mod tests {
         assert!(worst > 0.0);
         std::println!("trapezoid vs Steed: worst {worst:.2}");
     }
+
+    /// The upward recurrence's two forms give the same bits: a lane alone
+    /// (2/x < 2^44: the unscaled steps) against the same lane paired with
+    /// one whose 2/x forces the per-step split, over orders, starting
+    /// ratios and arguments up to the threshold.
+    #[test]
+    fn upward_recurrence_forms_agree_bit_for_bit() {
+        let mut rng = crate::rng::Rng::new(11);
+        let big = 2.0f64.powi(44);
+        for i in 0..20_000 {
+            let v = rng.next_f64() * 20.0;
+            let mu = v - libm::round(v);
+            let two_over_x = if i % 4 == 0 {
+                big * (1.0 - rng.next_f64() * 1e-3)
+            } else {
+                libm::exp(rng.next_f64() * 30.0 - 5.0)
+            };
+            let r = (mu + 0.5 + 2.0 / two_over_x) * two_over_x * (0.5 + rng.next_f64());
+            let one = ln_k_upward::<f64>(1.0, r, mu, v, two_over_x);
+            let p = ln_k_upward::<Pair<f64>>(
+                Pair(1.0, 1.0),
+                Pair(r, r),
+                Pair(mu, mu),
+                Pair(v, v),
+                Pair(two_over_x, 2.0 * big),
+            );
+            assert_eq!(one.to_bits(), p.0.to_bits(), "v {v} 2/x {two_over_x} r {r}");
+        }
+    }
 }
