@@ -20,7 +20,7 @@ import mpmath as mp
 mp.mp.dps = 40
 
 # (x_lo, x_hi) per bin.
-BINS = [(1, 2), (2, 4), (4, 6), (6, 12)]
+BINS = [(1, 2), (2, 6), (6, 12)]
 
 
 def step(x_hi):
