@@ -4,21 +4,22 @@
 //! Branches (chosen from `v` and `x` only, so each has a bounded amount of
 //! work):
 //!
-//! | region                         | log I_v(x)                     | log K_v(x)                     |
-//! |--------------------------------|--------------------------------|--------------------------------|
-//! | `v >= 20`                      | Debye expansion, <= 14 terms   | Debye expansion, <= 14 terms   |
-//! | `v < 20`, `x >= max(25, v²/2)` | Hankel expansion (adaptive)    | Hankel expansion (adaptive)    |
-//! | otherwise, `x <= 1`            | power series, `log1p` of tail  | Temme's series                 |
-//! | otherwise, `1 < x <= 12`       | power series, `log1p` of tail  | trapezoid rule, tabulated nodes|
-//! | otherwise                      | power series, `log1p` of tail  | Steed's continued fraction     |
+//! | region                         | log I_v(x)                     | log K_v(x)                      |
+//! |--------------------------------|--------------------------------|---------------------------------|
+//! | `v >= 20`                      | Debye expansion, <= 14 terms   | Debye expansion, <= 14 terms    |
+//! | `v < 20`, `x >= max(25, v²/2)` | Hankel expansion (adaptive)    | Hankel expansion (adaptive)     |
+//! | otherwise, `x <= 1`            | power series, `log1p` of tail  | Temme's series                  |
+//! | otherwise, `1 < x <= 12`       | power series, `log1p` of tail  | trapezoid rule, tabulated nodes |
+//! | otherwise                      | power series, `log1p` of tail  | Steed's continued fraction      |
 //!
 //! The number of Debye terms comes from a bound: `sup |u_k| / v^k` (tabulated
 //! by `tests/ref/debye_coeffs.py`) must be below 2^-60 for the first omitted
-//! term. The trapezoid rule for `K_v(x) = ∫_0^∞ exp(-x cosh t) cosh(v t) dt`
-//! converges geometrically because the integrand is even and analytic in the
-//! strip `|Im t| < π/2`; its step is chosen from the width of that strip and
-//! the growth of the integrand inside it, so that the discretisation error is
-//! below e^-45 relative.
+//! term. Where Temme's series or Steed's fraction cannot serve a lane, the
+//! trapezoid rule for `K_v(x) = ∫_0^∞ exp(-x cosh t) cosh(v t) dt` at order
+//! `v` itself (`integral_k`) takes it: it converges geometrically because
+//! the integrand is even and analytic in the strip `|Im t| < π/2`; its step
+//! is chosen from the width of that strip and the growth of the integrand
+//! inside it, so that the discretisation error is below e^-45 relative.
 
 use super::lanes;
 use core::f64::consts::{LN_2, PI};
