@@ -649,11 +649,16 @@ pub(crate) fn trapezoid_k<L: Lanes>(v: L, x: L, bin: usize) -> (L, L::Mask) {
         s0.lt(L::splat(f64::INFINITY)),
         s1.lt(L::splat(f64::INFINITY)),
     );
-    // K_μ = e^{−x} (h/2) 2S_μ; K_{μ+1}/K_μ = S_{μ+1}/S_μ.
-    let ln_k_mu = ln(L::splat(0.5 * h).mul(s0)).sub(x);
-    let up = L::splat(0.0).lt(n_up);
-    let y = ln_k_mu.add(ln_k_upward(one, s1.div(s0), mu, v, L::splat(2.0).div(x)));
-    (L::select(up, y, ln_k_mu), ok)
+    // K_μ = e^{−x} (h/2) 2S_μ; K_{μ+1}/K_μ = S_{μ+1}/S_μ; K_v/K_μ = m 2^e;
+    // one logarithm.
+    let (m, e) = k_upward(one, s1.div(s0), mu, v, L::splat(2.0).div(x));
+    let up = zero.lt(n_up);
+    let m = L::select(up, m, one);
+    let e = L::select(up, e, zero);
+    let y = ln(L::splat(0.5 * h).mul(s0).mul(m))
+        .add(e.mul(L::splat(core::f64::consts::LN_2)))
+        .sub(x);
+    (y, ok)
 }
 
 /// `½ ln(π/(2x)) − x` from `ln x`: the logarithm of `K`'s large-argument
@@ -876,22 +881,32 @@ pub(crate) fn temme_k<L: Lanes>(v: L, x: L) -> (L, L::Mask) {
     );
     let ok = L::and_not(L::and_not(L::mask(true), tiny), L::and_not(up, fits));
     let rs = L::select(L::and(up, fits), r, one);
-    let y = ln_2_over_x.add(ln(sum_h)).add(ln_k_upward(
-        one.div(rs),
-        one,
-        mu,
-        v,
-        L::select(up, two_over_x, one),
-    ));
-    (L::select(up, y, ln(sum_f)), ok)
+    // K_v = (2/x) Σ_h · m 2^e, or K_μ = Σ_f: one logarithm.
+    let (m, e) = k_upward(one.div(rs), one, mu, v, L::select(up, two_over_x, one));
+    let z = L::select(up, sum_h.mul(m), sum_f);
+    let off = L::select(
+        up,
+        ln_2_over_x.add(e.mul(L::splat(core::f64::consts::LN_2))),
+        zero,
+    );
+    (ln(z).add(off), ok)
 }
 
-/// `ln(c·K_v)` from `lo = c·K_μ`, `hi = c·K_{μ+1}` (`hi >= 1`) by the upward
-/// recurrence `K_{ν+1} = (2ν/x) K_ν + K_{ν−1}` from order `μ + 1` to `v`,
-/// the values kept in `[1, 2)` with the binary exponent split off after
-/// every step (at most 19 steps, `v < 20`).
+/// `ln(c·K_v)` from `lo = c·K_μ`, `hi = c·K_{μ+1}` (see [`k_upward`]).
 #[inline(always)]
 fn ln_k_upward<L: Lanes>(lo: L, hi: L, mu: L, v: L, two_over_x: L) -> L {
+    let (m, e) = k_upward(lo, hi, mu, v, two_over_x);
+    ln(m).add(e.mul(L::splat(core::f64::consts::LN_2)))
+}
+
+/// `c·K_v = m·2^e` as `(m, e)` from `lo = c·K_μ`, `hi = c·K_{μ+1}`
+/// (`hi >= 1`) by the upward recurrence `K_{ν+1} = (2ν/x) K_ν + K_{ν−1}`
+/// from order `μ + 1` to `v`, the values kept in `[1, 2)` with the binary
+/// exponent split off after every step (at most 19 steps, `v < 20`); a lane
+/// that takes no step (`v = μ + 1`) gives `(hi, 0)`. The callers fold `m`
+/// into the argument of their one logarithm.
+#[inline(always)]
+fn k_upward<L: Lanes>(lo: L, hi: L, mu: L, v: L, two_over_x: L) -> (L, L) {
     let (mut lo, mut hi, mut exp2) = (lo, hi, L::splat(0.0));
     let mut order = mu.add(L::splat(1.0));
     let top = v.sub(L::splat(0.25));
@@ -914,8 +929,7 @@ fn ln_k_upward<L: Lanes>(lo: L, hi: L, mu: L, v: L, two_over_x: L) -> L {
             order = order.add(L::splat(1.0));
         }
         let (e, m) = L::select(stepped, hi, L::splat(1.0)).frexp1();
-        let hi = L::select(stepped, m, hi);
-        return ln(hi).add(e.mul(L::splat(core::f64::consts::LN_2)));
+        return (L::select(stepped, m, hi), e);
     }
     for _ in 0..20 {
         let step = order.lt(top);
@@ -929,7 +943,7 @@ fn ln_k_upward<L: Lanes>(lo: L, hi: L, mu: L, v: L, two_over_x: L) -> L {
         hi = L::select(step, m, hi);
         order = order.add(L::splat(1.0));
     }
-    ln(hi).add(exp2.mul(L::splat(core::f64::consts::LN_2)))
+    (hi, exp2)
 }
 
 #[cfg(test)]
