@@ -364,9 +364,15 @@ pub(crate) fn k_integrand<L: Lanes>(t: L, x: f64, v: f64, g_ref: f64) -> L {
 /// Distinct values [`debye_terms`] can return (`0..=N`).
 pub(crate) const DEBYE_QUEUES: usize = DEBYE_N + 1;
 
+/// Size of the first omitted Debye term per unit of `1 + v`: 2^-57, so
+/// that it stays below `1/32` of the error unit `eps·(1 + |ln| + v + x)`
+/// (the sum enters `ln I` and `ln K` as `ln(1 + Σ)`, so an omitted term is
+/// an absolute error of its own size).
+const DEBYE_TAIL: f64 = 6.938893903907228e-18;
+
 /// Whether `n` Debye terms suffice at order `v`: the first omitted term's
 /// bound `SUP[n]·v^-(n+1)` (the power by repeated products with `1/v`) is
-/// below `TAIL`.
+/// below `DEBYE_TAIL·(1 + v)`.
 const fn enough_terms(v: f64, n: usize) -> bool {
     let inv = 1.0 / v;
     let mut p = 1.0;
@@ -375,7 +381,7 @@ const fn enough_terms(v: f64, n: usize) -> bool {
         p *= inv;
         j += 1;
     }
-    DEBYE_SUP[n] * p < super::scalar::TAIL
+    DEBYE_SUP[n] * p < DEBYE_TAIL * (1.0 + v)
 }
 
 /// `DEBYE_ORDER[n]`: the smallest order at which `n` terms suffice (by
