@@ -364,15 +364,16 @@ pub(crate) fn k_integrand<L: Lanes>(t: L, x: f64, v: f64, g_ref: f64) -> L {
 /// Distinct values [`debye_terms`] can return (`0..=N`).
 pub(crate) const DEBYE_QUEUES: usize = DEBYE_N + 1;
 
-/// Size of the first omitted Debye term per unit of `1 + v`: 2^-57, so
-/// that it stays below `1/32` of the error unit `eps·(1 + |ln| + v + x)`
-/// (the sum enters `ln I` and `ln K` as `ln(1 + Σ)`, so an omitted term is
-/// an absolute error of its own size).
-const DEBYE_TAIL: f64 = 6.938893903907228e-18;
+/// Size of the first omitted term of the Debye and Hankel sums per unit of
+/// `1 + v` (Debye) or `1 + v + x` (Hankel): 2^-57, so that it stays below
+/// `1/32` of the error unit `eps·(1 + |ln| + v + x)` (the sums enter `ln I`
+/// and `ln K` as `ln(1 + Σ)`, so an omitted term is an absolute error of
+/// its own size).
+const UNIT_TAIL: f64 = 6.938893903907228e-18;
 
 /// Whether `n` Debye terms suffice at order `v`: the first omitted term's
 /// bound `SUP[n]·v^-(n+1)` (the power by repeated products with `1/v`) is
-/// below `DEBYE_TAIL·(1 + v)`.
+/// below `UNIT_TAIL·(1 + v)`.
 const fn enough_terms(v: f64, n: usize) -> bool {
     let inv = 1.0 / v;
     let mut p = 1.0;
@@ -381,7 +382,7 @@ const fn enough_terms(v: f64, n: usize) -> bool {
         p *= inv;
         j += 1;
     }
-    DEBYE_SUP[n] * p < DEBYE_TAIL * (1.0 + v)
+    DEBYE_SUP[n] * p < UNIT_TAIL * (1.0 + v)
 }
 
 /// `DEBYE_ORDER[n]`: the smallest order at which `n` terms suffice (by
@@ -684,10 +685,10 @@ fn abs<L: Lanes>(y: L) -> L {
 
 /// The sum of `scalar::hankel`'s asymptotic series for lanes of `(v, x)`
 /// (`sign` −1 for I, +1 for K): each lane stops at its smallest term or
-/// once its terms fall below `TAIL`; lanes run in step and a stopped lane
-/// keeps its sum.
+/// once its terms fall below `tol` relative to `1 + Σ`; lanes run in step
+/// and a stopped lane keeps its sum.
 #[inline(always)]
-pub(crate) fn hankel_sum<L: Lanes>(v: L, x: L, sign: f64) -> L {
+pub(crate) fn hankel_sum<L: Lanes>(v: L, x: L, sign: f64, tol: L) -> L {
     let mu = L::splat(4.0).mul(v).mul(v);
     let inv_x = L::splat(1.0).div(x);
     let mut c = L::splat(1.0);
@@ -708,7 +709,7 @@ pub(crate) fn hankel_sum<L: Lanes>(v: L, x: L, sign: f64) -> L {
         // The asymptotic series started to diverge: stop at its smallest term.
         active = L::and_not(active, prev.lt(a));
         sum = L::select(active, sum.add(c), sum);
-        let small = a.le(L::splat(super::scalar::TAIL).mul(abs(L::splat(1.0).add(sum))));
+        let small = a.le(tol.mul(abs(L::splat(1.0).add(sum))));
         active = L::and_not(active, small);
         if !L::any(active) {
             break;
@@ -721,9 +722,13 @@ pub(crate) fn hankel_sum<L: Lanes>(v: L, x: L, sign: f64) -> L {
 
 /// The Hankel expansion's `ln I` (`sign` −1) or `ln K` (+1) for lanes with
 /// `x >= 25`: `x − ½ ln(2πx) + ln(1 + Σ)` or `½ ln(π/(2x)) − x + ln(1 + Σ)`.
+/// The sum stops below `2^-57·(1 + v + x)` relative to `1 + Σ`: an omitted
+/// term is an absolute error of its own size in `ln(1 + Σ)`, so at most
+/// `1/32` of the error unit `eps·(1 + |ln| + v + x)`.
 #[inline(always)]
 pub(crate) fn hankel_log<L: Lanes>(v: L, x: L, sign: f64) -> L {
-    let tail = log1p(hankel_sum(v, x, sign));
+    let tol = L::splat(UNIT_TAIL).mul(L::splat(1.0).add(v).add(x));
+    let tail = log1p(hankel_sum(v, x, sign, tol));
     let ln_x = ln(x);
     if sign < 0.0 {
         x.sub(L::splat(0.5).mul(L::splat(super::scalar::LN_2PI).add(ln_x)))

@@ -191,9 +191,11 @@ fn debye_k(v: f64, x: f64) -> f64 {
     0.5 * LN_PI_OVER_2 - d.half_ln_s - d.v_eta + libm::log1p(d.sum_k)
 }
 
-/// `Σ_{k>=1} c_k` of the Hankel expansion with `c_k = c_{k-1}·sign·(μ - (2k-1)²)/(8 k x)`.
+/// `Σ_{k>=1} c_k` of the Hankel expansion with `c_k = c_{k-1}·sign·(μ - (2k-1)²)/(8 k x)`,
+/// to [`TAIL`] relative (for the ratio `I_{v+1}/I_v`, whose error is
+/// relative).
 fn hankel_tail(v: f64, x: f64, sign: f64) -> f64 {
-    lanes::hankel_sum::<f64>(v, x, sign)
+    lanes::hankel_sum::<f64>(v, x, sign, TAIL)
 }
 
 /// Hankel expansion: `sign = -1` gives log I, `+1` gives log K.
