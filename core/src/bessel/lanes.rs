@@ -364,8 +364,8 @@ pub(crate) fn k_integrand<L: Lanes>(t: L, x: f64, v: f64, g_ref: f64) -> L {
 /// Distinct values [`debye_terms`] can return (`0..=N`).
 pub(crate) const DEBYE_QUEUES: usize = DEBYE_N + 1;
 
-/// Size of the first omitted term of the Debye and Hankel sums per unit of
-/// `1 + v` (Debye) or `1 + v + x` (Hankel): 2^-57, so that it stays below
+/// Size of the first omitted term of the Debye, Hankel and power-series
+/// sums per unit of `1 + v` (Debye) or `1 + v + x` (the others): 2^-57, so that it stays below
 /// `1/32` of the error unit `eps·(1 + |ln| + v + x)` (the sums enter `ln I`
 /// and `ln K` as `ln(1 + Σ)`, so an omitted term is an absolute error of
 /// its own size).
@@ -740,10 +740,10 @@ pub(crate) fn hankel_log<L: Lanes>(v: L, x: L, sign: f64) -> L {
 
 /// The tail `Σ_{k>=1} t_k` of `scalar::series_i`'s power series for lanes of
 /// `(v, x)` (`t_k = t_{k-1}·(x²/4)/(k(v + k))`, `t_0 = 1`), each lane
-/// stopping once its term falls below `TAIL·(1 + tail)`; lanes run in step
+/// stopping once its term falls below `tol·(1 + tail)`; lanes run in step
 /// and a stopped lane keeps its sum.
 #[inline(always)]
-pub(crate) fn series_tail<L: Lanes>(v: L, x: L) -> L {
+pub(crate) fn series_tail<L: Lanes>(v: L, x: L, tol: L) -> L {
     let q = L::splat(0.25).mul(x).mul(x);
     let mut term = L::splat(1.0);
     let mut tail = L::splat(0.0);
@@ -753,7 +753,7 @@ pub(crate) fn series_tail<L: Lanes>(v: L, x: L) -> L {
         let kl = L::splat(k);
         term = term.mul(q.div(kl.mul(v.add(kl))));
         tail = L::select(active, tail.add(term), tail);
-        let small = term.le(L::splat(super::scalar::TAIL).mul(L::splat(1.0).add(tail)));
+        let small = term.le(tol.mul(L::splat(1.0).add(tail)));
         active = L::and_not(active, small);
         if !L::any(active) {
             break;
@@ -765,10 +765,12 @@ pub(crate) fn series_tail<L: Lanes>(v: L, x: L) -> L {
 
 /// The power series' `ln I_v(x) = v·ln(x/2) − ln Γ(v + 1) + ln(1 + tail)`
 /// for lanes with `0 < x`, `v < 20`, given `lg = ln Γ(v + 1)` (the prefix
-/// is exactly 0 at `v = 0`).
+/// is exactly 0 at `v = 0`). The tail stops below `2^-57·(1 + v + x)`
+/// relative to `1 + tail`, `1/32` of the error unit (as the Hankel sum).
 #[inline(always)]
 pub(crate) fn series_log<L: Lanes>(v: L, x: L, lg: L) -> L {
-    let tail = series_tail(v, x);
+    let tol = L::splat(UNIT_TAIL).mul(L::splat(1.0).add(v).add(x));
+    let tail = series_tail(v, x, tol);
     let zero = L::splat(0.0);
     let ln_half = ln_positive(x).sub(L::splat(core::f64::consts::LN_2));
     let prefix = L::select(v.le(zero), zero, v.mul(ln_half).sub(lg));

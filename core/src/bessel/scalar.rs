@@ -211,7 +211,7 @@ fn ln_half(x: f64) -> f64 {
 
 /// `Σ_{k>=1} (x²/4)^k / (k! (v+1)_k)`: all terms positive.
 fn series_tail(v: f64, x: f64) -> f64 {
-    lanes::series_tail::<f64>(v, x)
+    lanes::series_tail::<f64>(v, x, TAIL)
 }
 
 /// `I_v(x) = (x/2)^v / Γ(v+1) · (1 + tail)`, on a log scale.
