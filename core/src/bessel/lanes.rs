@@ -861,6 +861,9 @@ pub(crate) fn temme_k<L: Lanes>(v: L, x: L) -> (L, L::Mask) {
     let mut p = L::splat(0.5).mul(e_sigma).div(rg_plus);
     let mut q = L::splat(0.5).div(e_sigma.mul(rg_minus));
     let q2 = L::splat(0.25).mul(xs).mul(xs);
+    // Terms stop below 2^-57·(1 + v + x) relative to Σ_f, 1/32 of the
+    // error unit (as the Debye, Hankel and power-series sums).
+    let tol = L::splat(UNIT_TAIL).mul(one.add(v).add(x));
     let mut c = one;
     let (mut sum_f, mut sum_h) = (f, p);
     let mut active = L::mask(true);
@@ -877,7 +880,7 @@ pub(crate) fn temme_k<L: Lanes>(v: L, x: L) -> (L, L::Mask) {
         let df = c.mul(f);
         sum_f = L::select(active, sum_f.add(df), sum_f);
         sum_h = L::select(active, sum_h.add(c.mul(p.sub(kl.mul(f)))), sum_h);
-        active = L::and_not(active, abs(df).le(L::splat(super::scalar::TAIL).mul(sum_f)));
+        active = L::and_not(active, abs(df).le(tol.mul(sum_f)));
         if !L::any(active) {
             break;
         }
