@@ -364,11 +364,12 @@ pub(crate) fn k_integrand<L: Lanes>(t: L, x: f64, v: f64, g_ref: f64) -> L {
 /// Distinct values [`debye_terms`] can return (`0..=N`).
 pub(crate) const DEBYE_QUEUES: usize = DEBYE_N + 1;
 
-/// Size of the first omitted term of the Debye, Hankel and power-series
-/// sums per unit of `1 + v` (Debye) or `1 + v + x` (the others): 2^-57, so that it stays below
-/// `1/32` of the error unit `eps·(1 + |ln| + v + x)` (the sums enter `ln I`
-/// and `ln K` as `ln(1 + Σ)`, so an omitted term is an absolute error of
-/// its own size).
+/// Size of the first omitted term of the f64 Debye, Hankel, power-series
+/// and Temme sums per unit of `1 + v` (Debye) or `1 + v + x` (the others):
+/// 2^-57, so that it stays below `1/32` of the error unit
+/// `eps·(1 + |ln| + v + x)` (the sums enter `ln I` and `ln K` as
+/// `ln(1 + Σ)` or as a factor, so an omitted term is an absolute error of
+/// its own relative size).
 const UNIT_TAIL: f64 = 6.938893903907228e-18;
 
 /// Whether `n` Debye terms suffice at order `v`: the first omitted term's
@@ -1010,9 +1011,9 @@ mod tests {
     /// methods, agree on `ln K_v(x)` across the trapezoid's bins (each bin
     /// edge, its ends' neighbours and a dense sweep; `v = μ` and `v = μ + 7`
     /// with the upward recurrence), within 1.5 of the project's error unit
-    /// `eps·(1 + |ln K| + v + x)`; and the node table is what its generator states:
-    /// `t_k = k h`, `cosh t_k − 1 = 2 sinh²(t_k/2)` and `e^{±t_k}` within an
-    /// few ulp of libm's.
+    /// `eps·(1 + |ln K| + v + x)`; and the node table is what its generator
+    /// states: `t_k = k h`, `cosh t_k − 1 = 2 sinh²(t_k/2)` and `e^{±t_k}`
+    /// within a few ulp of libm's.
     #[test]
     fn trapezoid_and_steed_agree_and_the_node_table_holds() {
         use super::super::trapezoid_table as tt;
