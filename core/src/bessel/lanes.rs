@@ -346,6 +346,30 @@ pub(crate) fn exp<L: Lanes>(x: L) -> L {
     e.mul(k.pow2())
 }
 
+/// `e^y − 1` for `|y| <= 0.125`, to about an ulp of itself: `y + y²·P(y)`
+/// with the Taylor polynomial to `y^11/11!` (the first omitted term is below
+/// 2^-60 of `y`).
+#[inline(always)]
+fn expm1_small<L: Lanes>(y: L) -> L {
+    const C: [f64; 10] = [
+        1.0 / 2.0,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5040.0,
+        1.0 / 40320.0,
+        1.0 / 362880.0,
+        1.0 / 3628800.0,
+        1.0 / 39916800.0,
+    ];
+    let mut acc = L::splat(C[9]);
+    for c in C.iter().rev().skip(1) {
+        acc = acc.mul(y).add(L::splat(*c));
+    }
+    y.add(y.mul(y).mul(acc))
+}
+
 /// Integrand of `K_v(x) = ∫_0^∞ exp(-x cosh t) cosh(vt) dt` at nodes `t`,
 /// divided by its value at the reference node: `exp(g(t) - g_ref)`,
 /// `g(t) = ln cosh(vt) - x cosh t`. For `x >= 1e-6`, so that `cosh t` stays
@@ -617,9 +641,10 @@ pub(crate) fn k_above_one<L: Lanes>(v: L, x: L, bin: usize) -> (L, L::Mask) {
 /// step and nodes (`trapezoid_table.rs`, whose generator bounds the rule's
 /// error below 2^-56), then the upward recurrence to `v`.
 ///
-/// Each node is `e^{−x c_k ± μ t_k}` (two exponentials, no recurrence in
-/// `t`), so both sums are sums of positive terms, added smallest first:
-/// `2 S_ν = 1 + Σ_k (e^{−x c_k + μ t_k} e^{s t_k} + e^{−x c_k − μ t_k} e^{−s t_k})`
+/// Each node is `e^{−x c_k}·e^{±μ t_k}` (one exponential per node, the
+/// second factor by a recurrence in `k`), so both sums are sums of positive
+/// terms, added smallest first:
+/// `2 S_ν = 1 + Σ_k e^{−x c_k} (e^{μ t_k} e^{s t_k} + e^{−μ t_k} e^{−s t_k})`
 /// with `s = 0` for `K_μ` and `s = 1` for `K_{μ+1}`. Replaces Steed's fraction
 /// there, whose 50–150 terms each waited on a division: about 20 nodes.
 #[inline(always)]
@@ -635,23 +660,37 @@ pub(crate) fn trapezoid_k<L: Lanes>(v: L, x: L, bin: usize) -> (L, L::Mask) {
         return (L::splat(f64::NAN), L::mask(false));
     };
     let zero = L::splat(0.0);
+    let one = L::splat(1.0);
     let nx = zero.sub(x);
     let n_up = v.round();
     let mu = v.sub(n_up);
-    let (mut s0, mut s1) = (zero, zero);
-    // Nodes from the last (smallest terms) to the first.
-    for k in (0..n.min(tt::WIDTH)).rev() {
+    // e^{±μ t_k} by the recurrence P_k = P_{k−1} + P_{k−1}·(e^{±μh} − 1)
+    // from P_0 = 1: the small factor e^{±μh} − 1 is accurate to an ulp of
+    // itself (|μh| <= 0.11), so a step adds about half an ulp, and each
+    // node needs one exponential, `e^{−x c_k}`, instead of two.
+    let step = mu.mul(L::splat(h));
+    let (em1, fm1) = (expm1_small(step), expm1_small(zero.sub(step)));
+    let (mut p, mut q) = (one, one);
+    // The terms, kept to be added smallest first.
+    let mut terms = [(zero, zero); tt::WIDTH];
+    for (k, slot) in terms.iter_mut().enumerate().take(n) {
         let (Some(&ck), Some(&epk), Some(&emk)) = (c.get(k), ep.get(k), em.get(k)) else {
             continue;
         };
-        let a = nx.mul(L::splat(ck));
-        let b = mu.mul(L::splat(h * (k + 1) as f64));
-        let up = exp(a.add(b));
-        let down = exp(a.sub(b));
-        s0 = s0.add(up.add(down));
-        s1 = s1.add(up.mul(L::splat(epk)).add(down.mul(L::splat(emk))));
+        p = p.add(p.mul(em1));
+        q = q.add(q.mul(fm1));
+        let w = exp(nx.mul(L::splat(ck)));
+        let (up, down) = (w.mul(p), w.mul(q));
+        *slot = (
+            up.add(down),
+            up.mul(L::splat(epk)).add(down.mul(L::splat(emk))),
+        );
     }
-    let one = L::splat(1.0);
+    let (mut s0, mut s1) = (zero, zero);
+    for &(a, b) in terms.iter().take(n).rev() {
+        s0 = s0.add(a);
+        s1 = s1.add(b);
+    }
     let (s0, s1) = (one.add(s0), one.add(s1));
     let ok = L::and(
         s0.lt(L::splat(f64::INFINITY)),
