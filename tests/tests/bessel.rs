@@ -89,6 +89,11 @@ fn tables() -> Vec<(String, Vec<BesselRef>)> {
         "own small-x f32-exact".to_string(),
         read_bessel_csv(&small).expect("tests/ref/bessel_ref_small_f32.csv is committed"),
     ));
+    let mid = workspace_root().join("tests/ref/bessel_ref_mid.csv");
+    t.push((
+        "own mid-x".to_string(),
+        read_bessel_csv(&mid).expect("tests/ref/bessel_ref_mid.csv is committed"),
+    ));
     if let Some(shared) = shared_dir() {
         let p = shared.join("reference/bessel/ref_grid.csv");
         if p.is_file() {
