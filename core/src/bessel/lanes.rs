@@ -308,25 +308,28 @@ pub(crate) fn log1p<L: Lanes>(y: L) -> L {
     L::select(lo, L::select(hi, direct, general), general)
 }
 
+/// `1/k!` for `k = 2..=13`: the Taylor coefficients of `(e^r − 1 − r)/r²`.
+const EXP_TAYLOR: [f64; 12] = [
+    1.0 / 2.0,
+    1.0 / 6.0,
+    1.0 / 24.0,
+    1.0 / 120.0,
+    1.0 / 720.0,
+    1.0 / 5040.0,
+    1.0 / 40320.0,
+    1.0 / 362880.0,
+    1.0 / 3628800.0,
+    1.0 / 39916800.0,
+    1.0 / 479001600.0,
+    1.0 / 6227020800.0,
+];
+
 /// `e^x` for `x` in `[-708, 709]` (clamped there): `x = k ln 2 + r`,
 /// `|r| <= ln2/2`, `e^r = 1 + (r + r²·P(r))` with the Taylor polynomial to
 /// `r^13/13!` (by Estrin's scheme), scaled by `2^k` from the bits.
 #[inline(always)]
 pub(crate) fn exp<L: Lanes>(x: L) -> L {
-    const C: [f64; 12] = [
-        1.0 / 2.0,
-        1.0 / 6.0,
-        1.0 / 24.0,
-        1.0 / 120.0,
-        1.0 / 720.0,
-        1.0 / 5040.0,
-        1.0 / 40320.0,
-        1.0 / 362880.0,
-        1.0 / 3628800.0,
-        1.0 / 39916800.0,
-        1.0 / 479001600.0,
-        1.0 / 6227020800.0,
-    ];
+    const C: [f64; 12] = EXP_TAYLOR;
     let x = x.max(L::splat(-708.0)).min(L::splat(709.0));
     let k = x.mul(L::splat(core::f64::consts::LOG2_E)).round();
     let r = x.sub(k.mul(L::splat(LN2_HI))).sub(k.mul(L::splat(LN2_LO)));
@@ -351,20 +354,9 @@ pub(crate) fn exp<L: Lanes>(x: L) -> L {
 /// 2^-60 of `y`).
 #[inline(always)]
 fn expm1_small<L: Lanes>(y: L) -> L {
-    const C: [f64; 10] = [
-        1.0 / 2.0,
-        1.0 / 6.0,
-        1.0 / 24.0,
-        1.0 / 120.0,
-        1.0 / 720.0,
-        1.0 / 5040.0,
-        1.0 / 40320.0,
-        1.0 / 362880.0,
-        1.0 / 3628800.0,
-        1.0 / 39916800.0,
-    ];
-    let mut acc = L::splat(C[9]);
-    for c in C.iter().rev().skip(1) {
+    // Horner over 1/2! .. 1/11!.
+    let mut acc = L::splat(0.0);
+    for c in EXP_TAYLOR.iter().take(10).rev() {
         acc = acc.mul(y).add(L::splat(*c));
     }
     y.add(y.mul(y).mul(acc))
