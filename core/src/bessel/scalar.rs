@@ -304,7 +304,7 @@ fn temme_k(v: f64, x: f64) -> f64 {
 
 /// `ln K_v(x)` for `v < 20`, `1 < x < max(25, v²/2)` from `K_μ` and
 /// `K_{μ+1}` (`μ = v − round(v)`) and the upward recurrence
-/// (`lanes::ln_k_upward`): for `x <= 12` by the trapezoid rule with a
+/// (`lanes::k_upward`): for `x <= 12` by the trapezoid rule with a
 /// tabulated step and nodes per argument bin (`lanes::trapezoid_k`), beyond
 /// by Temme's (1975) normalised continued fraction, evaluated forward by
 /// Steed's method (`lanes::steed_k`).
