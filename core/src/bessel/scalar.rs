@@ -140,12 +140,12 @@ struct Debye {
     v_eta: f64,
     /// `½ ln s`, which is `½ ln v + ¼ ln(1 + x²/v²)`.
     half_ln_s: f64,
-    /// `Σ_k u_k(t) / v^k` and `Σ_k (-1)^k u_k(t) / v^k`.
-    sum_i: f64,
-    sum_k: f64,
+    /// `Σ_k u_k(t) / v^k` (I) or `Σ_k (-1)^k u_k(t) / v^k` (`IS_K`): each
+    /// caller needs one of the two.
+    sum: f64,
 }
 
-fn debye(v: f64, x: f64) -> Debye {
+fn debye<const IS_K: bool>(v: f64, x: f64) -> Debye {
     let s = libm::hypot(v, x);
     // x/(v + s) only where it stays normal (`v + s <= 3v`).
     let ln_q = if x > 1e-290 && x >= v * 1e-300 {
@@ -155,14 +155,11 @@ fn debye(v: f64, x: f64) -> Debye {
     };
     let v_eta = s + v * ln_q;
     let n = lanes::debye_terms(v);
-    let sum_i = lanes::debye_sum::<f64, false>(v / s, 1.0 / s, n);
-    let sum_k = lanes::debye_sum::<f64, true>(v / s, 1.0 / s, n);
     Debye {
         s,
         v_eta,
         half_ln_s: 0.5 * libm::log(s),
-        sum_i,
-        sum_k,
+        sum: lanes::debye_sum::<f64, IS_K>(v / s, 1.0 / s, n),
     }
 }
 
@@ -178,8 +175,8 @@ fn debye_i(v: f64, x: f64) -> f64 {
         let n = lanes::debye_terms(v);
         return lanes::debye::<f64, false>(v, x, n);
     }
-    let d = debye(v, x);
-    -0.5 * LN_2PI - d.half_ln_s + d.v_eta + libm::log1p(d.sum_i)
+    let d = debye::<false>(v, x);
+    -0.5 * LN_2PI - d.half_ln_s + d.v_eta + libm::log1p(d.sum)
 }
 
 fn debye_k(v: f64, x: f64) -> f64 {
@@ -187,8 +184,8 @@ fn debye_k(v: f64, x: f64) -> f64 {
         let n = lanes::debye_terms(v);
         return lanes::debye::<f64, true>(v, x, n);
     }
-    let d = debye(v, x);
-    0.5 * LN_PI_OVER_2 - d.half_ln_s - d.v_eta + libm::log1p(d.sum_k)
+    let d = debye::<true>(v, x);
+    0.5 * LN_PI_OVER_2 - d.half_ln_s - d.v_eta + libm::log1p(d.sum)
 }
 
 /// `Σ_{k>=1} c_k` of the Hankel expansion with `c_k = c_{k-1}·sign·(μ - (2k-1)²)/(8 k x)`,
@@ -478,9 +475,9 @@ pub fn log_i_over_pow(v: f64, x: f64) -> f64 {
     }
     match branch(v, x) {
         Branch::Debye => {
-            let d = debye(v, x);
+            let d = debye::<false>(v, x);
             // v·η - v·ln x = s - v·ln(v + s).
-            -0.5 * LN_2PI - d.half_ln_s + d.s - v * libm::log(v + d.s) + libm::log1p(d.sum_i)
+            -0.5 * LN_2PI - d.half_ln_s + d.s - v * libm::log(v + d.s) + libm::log1p(d.sum)
         }
         Branch::Small => {
             let prefix = if v == 0.0 {
@@ -552,11 +549,11 @@ fn ratio_cf(v: f64, x: f64) -> f64 {
 /// Ratio from the Debye expansions of orders `v` and `v+1`, with every
 /// difference of large quantities rewritten so that it is formed exactly.
 fn ratio_debye(v: f64, x: f64) -> f64 {
-    let d0 = debye(v, x);
-    let d1 = debye(v + 1.0, x);
+    let d0 = debye::<false>(v, x);
+    let d1 = debye::<false>(v + 1.0, x);
     let ds = (2.0 * v + 1.0) / (d1.s + d0.s); // s1 - s0
     let ln_q1 = libm::log(x / (v + 1.0 + d1.s));
     let d_eta = ds + ln_q1 - v * libm::log1p((1.0 + ds) / (v + d0.s));
-    let d_sum = libm::log1p((d1.sum_i - d0.sum_i) / (1.0 + d0.sum_i));
+    let d_sum = libm::log1p((d1.sum - d0.sum) / (1.0 + d0.sum));
     libm::exp(d_eta - 0.5 * libm::log1p(ds / d0.s) + d_sum)
 }
