@@ -5,8 +5,9 @@ core/src/bessel/trapezoid_table.rs) and just beyond it (Steed's fraction):
 orders uniform in [0, 20), in [0, 1.5] (no upward recurrence, where the
 error unit is smallest) and near half-integers; arguments uniform in (1, 2],
 in (1, 12] and log-uniform in (1, 20], plus the argument bins' edges and
-their neighbouring doubles. mpmath at 40 digits, K checked at 60 digits;
-fixed seed, so the table is reproducible.
+their neighbouring doubles. mpmath at 45 digits; log K by kquad.py's
+`log_k`, as for bessel_ref.csv (besselk at two precisions below order 5,
+quadrature above); fixed seed, so the table is reproducible.
 
 Usage: python3 gen_bessel_ref_mid.py > bessel_ref_mid.csv
 """
@@ -16,18 +17,13 @@ import random
 import mpmath as mp
 
 
-def log_k(v, x):
-    with mp.workdps(40):
-        a = mp.log(mp.besselk(v, x))
-    with mp.workdps(60):
-        b = mp.log(mp.besselk(v, x))
-    assert abs(a - b) <= mp.mpf(10) ** -30 * (1 + abs(b)), (v, x)
-    return b
+from kquad import log_k  # noqa: E402
+
+mp.mp.dps = 45  # log K as in gen_bessel_ref.py (kquad.py: quadrature for v >= 5)
 
 
 def log_i(v, x):
-    with mp.workdps(40):
-        return mp.log(mp.besseli(v, x))
+    return mp.log(mp.besseli(mp.mpf(v), mp.mpf(x)))
 
 
 rng = random.Random(20261128)
@@ -62,4 +58,5 @@ for i in range(2000):
 
 print("v,x,log_iv,log_kv")
 for v, x in rows:
-    print(f"{v!r},{x!r},{mp.nstr(log_i(v, x), 25)},{mp.nstr(log_k(v, x), 25)}")
+    lk = log_k(mp.mpf(v), mp.mpf(x), v, x)
+    print(f"{v!r},{x!r},{mp.nstr(log_i(v, x), 25)},{mp.nstr(lk, 25)}")
