@@ -42,6 +42,11 @@ detect!(
 );
 
 detect!(
+    /// Whether AVX-512F can be used on this machine.
+    avx512_available: "avx512f"
+);
+
+detect!(
     /// Whether AVX2 with F16C and FMA can be used on this machine (every AVX2
     /// processor shipped so far has all three).
     f16c_available: "avx2", "f16c", "fma"

@@ -60,6 +60,8 @@ mod trapezoid_table;
 mod wasm32;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod x86;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod x86_512;
 
 pub use scalar::Branch;
 
@@ -226,15 +228,29 @@ fn fill<T: Copy>(
                 }
             }
         };
-        // SAFETY: as above.
-        let above_one =
-            |v: &[f64; 8], x: &[f64; 8], bin: usize| unsafe { x86::above_one8(v, x, bin) };
+        // K's kernels for small arguments with AVX-512 where the CPU has it
+        // (see `x86_512`).
+        let wide = crate::arch::avx512_available();
+        // SAFETY: as above (and AVX-512F where `wide`).
+        let above_one = |v: &[f64; 8], x: &[f64; 8], bin: usize| unsafe {
+            if wide {
+                x86_512::above_one8(v, x, bin)
+            } else {
+                x86::above_one8(v, x, bin)
+            }
+        };
         // SAFETY: as above.
         let hankel = |v: &[f64; 8], x: &[f64; 8], sign: f64| unsafe { x86::hankel8(v, x, sign) };
         // SAFETY: as above.
         let series = |v: &[f64; 8], x: &[f64; 8], lg: &[f64; 8]| unsafe { x86::series8(v, x, lg) };
         // SAFETY: as above.
-        let temme = |v: &[f64; 8], x: &[f64; 8]| unsafe { x86::temme8(v, x) };
+        let temme = |v: &[f64; 8], x: &[f64; 8]| unsafe {
+            if wide {
+                x86_512::temme8(v, x)
+            } else {
+                x86::temme8(v, x)
+            }
+        };
         return fill_lanes::<T, 8>(
             v,
             x,
@@ -535,11 +551,16 @@ pub fn log_bessel_k_slice_f32_pure(
 }
 
 /// Whether the slice functions use SIMD on this machine and build:
-/// `"avx2"`, `"simd128"` or `"scalar"`.
+/// `"avx2"`, `"avx2+avx512"` (AVX-512 for `K`'s small-argument kernels of
+/// the f64 slices), `"simd128"` or `"scalar"`.
 pub fn simd_backend() -> &'static str {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if x86::avx2_available() {
-        return "avx2";
+        return if crate::arch::avx512_available() {
+            "avx2+avx512"
+        } else {
+            "avx2"
+        };
     }
     if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
         "simd128"
