@@ -136,7 +136,7 @@ fn check_lengths(orders: usize, args: usize, out: usize) -> Result<(), BesselErr
 }
 
 /// Which function a batch computes.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Which {
     I,
     K,
@@ -205,9 +205,10 @@ fn one(which: Which, v: f64, x: f64) -> f64 {
     }
 }
 
-/// Fills `out` with `ln I` or `ln K`: Debye lanes go through the widest SIMD
-/// kernel available (bit-identical to the scalar result), the rest through
-/// the scalar kernel.
+/// Fills `out` with `ln I` or `ln K` through the widest lane kernels the
+/// machine has (bit-identical to the scalar kernel): with AVX-512, 32 lanes
+/// (16 for `K`'s small-argument kernels); with AVX2, 8; wasm simd128 builds
+/// run the Debye lanes two at a time and the rest through the scalar kernel.
 fn fill<T: Copy>(
     v: &[T],
     x: &[T],
@@ -217,50 +218,12 @@ fn fill<T: Copy>(
     from_f64: fn(f64) -> T,
 ) {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if crate::arch::avx512_available() {
+        return x86_512::fill(v, x, out, which, to_f64, from_f64);
+    }
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if x86::avx2_available() {
-        let run = |v: &[f64; 8], x: &[f64; 8], n: usize| {
-            // SAFETY: AVX2 support was just checked.
-            unsafe {
-                if which == Which::I {
-                    x86::debye8::<false>(v, x, n)
-                } else {
-                    x86::debye8::<true>(v, x, n)
-                }
-            }
-        };
-        // K's kernels for small arguments with AVX-512 where the CPU has it
-        // (see `x86_512`).
-        let wide = crate::arch::avx512_available();
-        // SAFETY: as above (and AVX-512F where `wide`).
-        let above_one = |v: &[f64; 8], x: &[f64; 8], bin: usize| unsafe {
-            if wide {
-                x86_512::above_one8(v, x, bin)
-            } else {
-                x86::above_one8(v, x, bin)
-            }
-        };
-        // SAFETY: as above.
-        let hankel = |v: &[f64; 8], x: &[f64; 8], sign: f64| unsafe { x86::hankel8(v, x, sign) };
-        // SAFETY: as above.
-        let series = |v: &[f64; 8], x: &[f64; 8], lg: &[f64; 8]| unsafe { x86::series8(v, x, lg) };
-        // SAFETY: as above.
-        let temme = |v: &[f64; 8], x: &[f64; 8]| unsafe {
-            if wide {
-                x86_512::temme8(v, x)
-            } else {
-                x86::temme8(v, x)
-            }
-        };
-        return fill_lanes::<T, 8>(
-            v,
-            x,
-            out,
-            which,
-            to_f64,
-            from_f64,
-            run,
-            Some((above_one, hankel, series, temme)),
-        );
+        return x86::fill(v, x, out, which, to_f64, from_f64);
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
@@ -271,7 +234,7 @@ fn fill<T: Copy>(
                 wasm32::debye2::<true>(v, x, n)
             }
         };
-        return fill_lanes::<T, 2>(v, x, out, which, to_f64, from_f64, run, None::<Extra<2>>);
+        return fill_lanes::<T, 2, 2>(v, x, out, which, to_f64, from_f64, run, None::<Extra<2, 2>>);
     }
     #[allow(unreachable_code)]
     for ((o, &a), &b) in out.iter_mut().zip(v).zip(x) {
@@ -288,13 +251,14 @@ type ValidK<const W: usize> = fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]);
 /// Steed's fraction, by argument bin) with its validity, the
 /// Hankel logs (`(v, x, sign)`), the power series' logs
 /// (`(v, x, ln Γ(v + 1))`) and Temme's `ln K` with its validity (the type
-/// of absent ones where the target has none).
+/// of absent ones where the target has none). `K`'s small-argument kernels
+/// take `W2` lanes, the others `W`.
 #[allow(dead_code)]
-type Extra<const W: usize> = (
-    fn(&[f64; W], &[f64; W], usize) -> ([f64; W], [bool; W]),
+type Extra<const W: usize, const W2: usize> = (
+    fn(&[f64; W2], &[f64; W2], usize) -> ([f64; W2], [bool; W2]),
     fn(&[f64; W], &[f64; W], f64) -> [f64; W],
     fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W],
-    ValidK<W>,
+    ValidK<W2>,
 );
 
 /// A lane kernel's per-lane results from `(v, x)` and a third input.
@@ -316,8 +280,12 @@ fn enqueue<const W: usize>(
     }
 }
 
+/// Fills `out` with `ln I` or `ln K` (see [`fill`]): inputs are queued per
+/// lane kernel (and argument range or number of terms) and each kernel
+/// runs on `W` lanes at a time, `K`'s small-argument kernels (Temme's
+/// series, the trapezoid rule, Steed's fraction) on `W2`.
 #[allow(dead_code, clippy::too_many_arguments)]
-fn fill_lanes<T: Copy, const W: usize>(
+fn fill_lanes<T: Copy, const W: usize, const W2: usize>(
     v: &[T],
     x: &[T],
     out: &mut [T],
@@ -326,17 +294,17 @@ fn fill_lanes<T: Copy, const W: usize>(
     from_f64: fn(f64) -> T,
     run: impl Fn(&[f64; W], &[f64; W], usize) -> [f64; W],
     extra: Option<(
-        impl Fn(&[f64; W], &[f64; W], usize) -> ([f64; W], [bool; W]),
+        impl Fn(&[f64; W2], &[f64; W2], usize) -> ([f64; W2], [bool; W2]),
         impl Fn(&[f64; W], &[f64; W], f64) -> [f64; W],
         impl Fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W],
-        impl Fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]),
+        impl Fn(&[f64; W2], &[f64; W2]) -> ([f64; W2], [bool; W2]),
     )>,
 ) {
     // K's Temme inputs, queued by argument (2 terms below 1e-4, 15 near 1);
     // a lane whose value is not valid (here or in Steed's fraction below)
     // takes the trapezoid rule, as the scalar kernel does.
-    let mut temmes: [Queue<f64, W>; 2] = core::array::from_fn(|_| Queue::new());
-    let valid_or_scalar = |v: &[f64; W], x: &[f64; W], f: &ValidKs<'_, W>| {
+    let mut temmes: [Queue<f64, W2>; 2] = core::array::from_fn(|_| Queue::new());
+    let valid_or_scalar = |v: &[f64; W2], x: &[f64; W2], f: &ValidKs<'_, W2>| {
         let (y, ok) = f(v, x);
         core::array::from_fn(|l| match ok[l] {
             true => y[l],
@@ -372,7 +340,7 @@ fn fill_lanes<T: Copy, const W: usize>(
     let mut queues: [Queue<f64, W>; lanes::DEBYE_QUEUES] = core::array::from_fn(|_| Queue::new());
     // K's inputs with x > 1, queued by argument bin: the trapezoid rule's
     // step and nodes are the bin's (x <= 12), Steed's fraction beyond.
-    let mut above_ones: [Queue<f64, W>; lanes::TRAPEZOID_BINS + 1] =
+    let mut above_ones: [Queue<f64, W2>; lanes::TRAPEZOID_BINS + 1] =
         core::array::from_fn(|_| Queue::new());
     let mut put = |i: usize, y: f64| {
         if let Some(o) = out.get_mut(i) {
@@ -396,7 +364,7 @@ fn fill_lanes<T: Copy, const W: usize>(
                     above_ones
                         .get_mut(bin)
                         .map(|q| {
-                            let run = |v: &[f64; W], x: &[f64; W]| fr(v, x, bin);
+                            let run = |v: &[f64; W2], x: &[f64; W2]| fr(v, x, bin);
                             enqueue(q, i, k, b, |v, x| valid_or_scalar(v, x, &run), &mut put)
                         })
                         .is_some()
@@ -431,7 +399,7 @@ fn fill_lanes<T: Copy, const W: usize>(
             q.flush(|v, x| valid_or_scalar(v, x, t), &mut put);
         }
         for (bin, q) in above_ones.iter_mut().enumerate() {
-            let run = |v: &[f64; W], x: &[f64; W]| f(v, x, bin);
+            let run = |v: &[f64; W2], x: &[f64; W2]| f(v, x, bin);
             q.flush(|v, x| valid_or_scalar(v, x, &run), &mut put);
         }
         for q in &mut hankels {
@@ -480,9 +448,17 @@ slice_fn!(
     log_bessel_k_slice_f32, f32, Which::K, f64::from, |y| y as f32
 );
 
-/// Pure-f32 slice kernels (`is_k` selects K): 16 lanes with AVX2 where
-/// detected, 8 with wasm simd128 builds, else the scalar twin.
+/// Pure-f32 slice kernels (`is_k` selects K): 32 lanes with AVX-512 or 16
+/// with AVX2 where detected, 8 with wasm simd128 builds, else the scalar
+/// twin.
 fn fill_pure_f32(v: &[f32], x: &[f32], out: &mut [f32], is_k: bool) {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if crate::arch::avx512_available() {
+        return lanes_f32::fill::<32>(v, x, out, is_k, |kernel, a, b| {
+            // SAFETY: AVX-512F support was just checked.
+            unsafe { x86_512::pure_f32_32(kernel, a, b) }
+        });
+    }
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if x86::avx2_available() {
         return lanes_f32::fill::<16>(v, x, out, is_k, |kernel, a, b| {

@@ -271,6 +271,48 @@ pub(crate) unsafe fn k_nodes4(t: &[f64; 4], x: f64, v: f64, g_ref: f64) -> [f64;
 
 pub(crate) use crate::arch::avx2_available;
 
+/// [`super::fill`] with the AVX2 kernels: eight lanes (two `ymm` registers
+/// per value) for every kernel.
+///
+/// The caller has checked [`avx2_available`].
+pub(crate) fn fill<T: Copy>(
+    v: &[T],
+    x: &[T],
+    out: &mut [T],
+    which: super::Which,
+    to_f64: fn(T) -> f64,
+    from_f64: fn(f64) -> T,
+) {
+    let run = |v: &[f64; 8], x: &[f64; 8], n: usize| {
+        // SAFETY: AVX2 support was checked by the caller.
+        unsafe {
+            if which == super::Which::I {
+                debye8::<false>(v, x, n)
+            } else {
+                debye8::<true>(v, x, n)
+            }
+        }
+    };
+    // SAFETY: as above.
+    let above_one = |v: &[f64; 8], x: &[f64; 8], bin: usize| unsafe { above_one8(v, x, bin) };
+    // SAFETY: as above.
+    let hankel = |v: &[f64; 8], x: &[f64; 8], sign: f64| unsafe { hankel8(v, x, sign) };
+    // SAFETY: as above.
+    let series = |v: &[f64; 8], x: &[f64; 8], lg: &[f64; 8]| unsafe { series8(v, x, lg) };
+    // SAFETY: as above.
+    let temme = |v: &[f64; 8], x: &[f64; 8]| unsafe { temme8(v, x) };
+    super::fill_lanes::<T, 8, 8>(
+        v,
+        x,
+        out,
+        which,
+        to_f64,
+        from_f64,
+        run,
+        Some((above_one, hankel, series, temme)),
+    );
+}
+
 /// Eight f32 lanes for the pure-f32 kernels ([`super::lanes_f32`]).
 #[derive(Clone, Copy)]
 pub(crate) struct F32x8(__m256);

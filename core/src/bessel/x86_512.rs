@@ -1,26 +1,36 @@
-//! AVX-512 instantiation of the lane-generic f64 kernels of `K` for small
-//! arguments (Temme's series, the trapezoid rule, Steed's fraction): 8 × f64
-//! in one `zmm` register, masks in `k` registers. Chosen at run time with
-//! `std` (cached) where the CPU has AVX-512F; every method performs the IEEE
-//! operation of its scalar twin, so results are bit-identical to the scalar
-//! and AVX2 instantiations (test `avx512_lanes_equal_the_scalar_kernels`).
+//! AVX-512 instantiations of the lane-generic kernels: 8 × f64 or 16 × f32
+//! in one `zmm` register, masks in `k` registers, and groups of two or four
+//! registers per value ([`Pair`]). Chosen at run time with `std` (cached)
+//! where the CPU has AVX-512F. Every method performs the IEEE operation of
+//! its scalar twin, so results are bit-identical to the scalar and AVX2
+//! instantiations (tests below and in `tests/tests/bessel.rs`).
 //!
-//! Only these kernels: on a Zen 4 core (which splits each 512-bit operation
-//! in two) they ran 5–8% faster than the AVX2 pair of `ymm` registers,
-//! whose values spill from the sixteen `ymm` registers (AVX-512 has 32),
-//! while the Debye, Hankel and power-series kernels ran 2–10% slower.
+//! Why wider groups: the kernels are chains of dependent steps (Horner's
+//! rule, term recurrences, the exponent and logarithm), so more independent
+//! lanes per step keep more of the core busy. With sixteen `ymm` registers
+//! AVX2 stops at two registers per value (wider groups spilled: 0.68x); with
+//! 32 `zmm` registers, on a Zen 4 core (which splits each 512-bit operation
+//! in two), measured against the AVX2 kernels on the reference grid:
+//!
+//! | kernel | lanes | registers per value | speed-up |
+//! |---|---|---|---|
+//! | f64 Debye, Hankel, power series | 32 | 4 | 1.2–1.4x |
+//! | f64 Temme, trapezoid, Steed (`K`, small `x`) | 16 | 2 | 1.16x (32 lanes: 0.45x, spilled) |
+//! | f32, every kernel | 32 | 2 | 1.2–1.4x |
 
 #[cfg(target_arch = "x86")]
 use core::arch::x86::*;
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
 
-use super::lanes::{self, Lanes};
+use super::lanes::{self, Lanes, Pair};
+use super::lanes_f32::{self, Kernel, LanesF32};
+use super::Which;
 
 #[derive(Clone, Copy)]
 pub(crate) struct F64x8(__m512d);
 
-// SAFETY (for every method): these are only reached from the functions
+// SAFETY (for every method): these are only reached from the kernels
 // below, which are `#[target_feature(enable = "avx512f")]` and only called
 // after AVX-512F was detected; `#[inline(always)]` places the intrinsics
 // inside them.
@@ -139,112 +149,470 @@ impl Lanes for F64x8 {
     }
 }
 
-#[inline(always)]
-unsafe fn load8(a: &[f64; 8]) -> F64x8 {
-    // SAFETY: eight f64, unaligned load; AVX-512F (caller).
-    F64x8(unsafe { _mm512_loadu_pd(a.as_ptr()) })
+/// A group of f64 lanes loaded from and stored to consecutive memory.
+trait Block: Lanes {
+    /// Lanes in the group.
+    const N: usize;
+    /// # Safety
+    /// `p` readable for `N` f64; AVX-512F.
+    unsafe fn load(p: *const f64) -> Self;
+    /// # Safety
+    /// `p` writable for `N` f64; AVX-512F.
+    unsafe fn store(self, p: *mut f64);
+    /// The mask as bits, lane `i` at bit `i`.
+    fn bits(m: Self::Mask) -> u64;
 }
 
-#[inline(always)]
-unsafe fn store8(y: F64x8) -> [f64; 8] {
-    let mut out = [0.0; 8];
-    // SAFETY: eight f64, unaligned store; AVX-512F (caller).
-    unsafe { _mm512_storeu_pd(out.as_mut_ptr(), y.0) };
-    out
-}
-
-#[inline(always)]
-fn bools8(m: __mmask8) -> [bool; 8] {
-    core::array::from_fn(|i| m >> i & 1 == 1)
-}
-
-/// See [`super::x86::above_one8`].
-///
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn above_one8(v: &[f64; 8], x: &[f64; 8], bin: usize) -> ([f64; 8], [bool; 8]) {
-    // SAFETY: AVX-512F (caller).
-    unsafe {
-        let (y, ok) = lanes::k_above_one::<F64x8>(load8(v), load8(x), bin);
-        (store8(y), bools8(ok))
+impl Block for F64x8 {
+    const N: usize = 8;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> Self {
+        // SAFETY: the caller's contract.
+        F64x8(unsafe { _mm512_loadu_pd(p) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f64) {
+        // SAFETY: the caller's contract.
+        unsafe { _mm512_storeu_pd(p, self.0) }
+    }
+    #[inline(always)]
+    fn bits(m: __mmask8) -> u64 {
+        u64::from(m)
     }
 }
 
-/// See [`super::x86::temme8`].
+impl<L: Block> Block for Pair<L> {
+    const N: usize = 2 * L::N;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> Self {
+        // SAFETY: the caller's contract covers both halves.
+        unsafe { Pair(L::load(p), L::load(p.add(L::N))) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f64) {
+        // SAFETY: the caller's contract covers both halves.
+        unsafe {
+            self.0.store(p);
+            self.1.store(p.add(L::N));
+        }
+    }
+    #[inline(always)]
+    fn bits(m: Self::Mask) -> u64 {
+        L::bits(m.0) | L::bits(m.1) << L::N
+    }
+}
+
+/// 32 f64 lanes, four registers per value.
+type Wide = Pair<Pair<F64x8>>;
+/// 16 f64 lanes, two registers per value.
+type Narrow = Pair<F64x8>;
+
+/// `B` loaded from an array of its size.
+///
+/// # Safety
+/// AVX-512F.
+#[inline(always)]
+unsafe fn load<B: Block, const N: usize>(a: &[f64; N]) -> B {
+    const { assert!(B::N == N) };
+    // SAFETY: `N` f64 (checked above); AVX-512F (caller).
+    unsafe { B::load(a.as_ptr()) }
+}
+
+/// `y` stored to an array of its size.
+///
+/// # Safety
+/// AVX-512F.
+#[inline(always)]
+unsafe fn store<B: Block, const N: usize>(y: B) -> [f64; N] {
+    const { assert!(B::N == N) };
+    let mut out = [0.0; N];
+    // SAFETY: `N` f64 (checked above); AVX-512F (caller).
+    unsafe { y.store(out.as_mut_ptr()) };
+    out
+}
+
+/// A mask as one boolean per lane.
+#[inline(always)]
+fn bools<B: Block, const N: usize>(m: B::Mask) -> [bool; N] {
+    let bits = B::bits(m);
+    core::array::from_fn(|i| bits >> i & 1 == 1)
+}
+
+/// Debye `ln I` or (`IS_K`) `ln K` for lanes of `n` terms each.
 ///
 /// # Safety
 /// The CPU must support AVX-512F (checked by the caller).
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn temme8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [bool; 8]) {
+unsafe fn debye<B: Block, const N: usize, const IS_K: bool>(
+    v: &[f64; N],
+    x: &[f64; N],
+    n: usize,
+) -> [f64; N] {
+    // SAFETY: AVX-512F (caller).
+    unsafe { store::<B, N>(lanes::debye::<B, IS_K>(load(v), load(x), n)) }
+}
+
+/// `ln K` for lanes with `x > 1` in argument bin `bin` (see
+/// [`lanes::k_above_one`]) and whether each lane's value is valid.
+///
+/// # Safety
+/// The CPU must support AVX-512F (checked by the caller).
+#[target_feature(enable = "avx512f")]
+unsafe fn above_one<B: Block, const N: usize>(
+    v: &[f64; N],
+    x: &[f64; N],
+    bin: usize,
+) -> ([f64; N], [bool; N]) {
     // SAFETY: AVX-512F (caller).
     unsafe {
-        let (y, ok) = lanes::temme_k::<F64x8>(load8(v), load8(x));
-        (store8(y), bools8(ok))
+        let (y, ok) = lanes::k_above_one::<B>(load(v), load(x), bin);
+        (store::<B, N>(y), bools::<B, N>(ok))
+    }
+}
+
+/// The Hankel expansion's logs (see [`lanes::hankel_log`]).
+///
+/// # Safety
+/// The CPU must support AVX-512F (checked by the caller).
+#[target_feature(enable = "avx512f")]
+unsafe fn hankel<B: Block, const N: usize>(v: &[f64; N], x: &[f64; N], sign: f64) -> [f64; N] {
+    // SAFETY: AVX-512F (caller).
+    unsafe { store::<B, N>(lanes::hankel_log::<B>(load(v), load(x), sign)) }
+}
+
+/// Temme's `ln K` (see [`lanes::temme_k`]) and whether each lane's value
+/// is valid.
+///
+/// # Safety
+/// The CPU must support AVX-512F (checked by the caller).
+#[target_feature(enable = "avx512f")]
+unsafe fn temme<B: Block, const N: usize>(v: &[f64; N], x: &[f64; N]) -> ([f64; N], [bool; N]) {
+    // SAFETY: AVX-512F (caller).
+    unsafe {
+        let (y, ok) = lanes::temme_k::<B>(load(v), load(x));
+        (store::<B, N>(y), bools::<B, N>(ok))
+    }
+}
+
+/// The power series' logs given `ln Γ(v + 1)` (see [`lanes::series_log`]).
+///
+/// # Safety
+/// The CPU must support AVX-512F (checked by the caller).
+#[target_feature(enable = "avx512f")]
+unsafe fn series<B: Block, const N: usize>(v: &[f64; N], x: &[f64; N], lg: &[f64; N]) -> [f64; N] {
+    // SAFETY: AVX-512F (caller).
+    unsafe { store::<B, N>(lanes::series_log::<B>(load(v), load(x), load(lg))) }
+}
+
+/// [`super::fill`] with the AVX-512 kernels: 32 lanes, 16 for `K`'s
+/// small-argument kernels (see the module docs).
+///
+/// The caller has checked [`crate::arch::avx512_available`].
+pub(crate) fn fill<T: Copy>(
+    v: &[T],
+    x: &[T],
+    out: &mut [T],
+    which: Which,
+    to_f64: fn(T) -> f64,
+    from_f64: fn(f64) -> T,
+) {
+    let run = |v: &[f64; 32], x: &[f64; 32], n: usize| {
+        // SAFETY: AVX-512F support was checked by the caller.
+        unsafe {
+            if which == Which::I {
+                debye::<Wide, 32, false>(v, x, n)
+            } else {
+                debye::<Wide, 32, true>(v, x, n)
+            }
+        }
+    };
+    // SAFETY: as above.
+    let above =
+        |v: &[f64; 16], x: &[f64; 16], bin: usize| unsafe { above_one::<Narrow, 16>(v, x, bin) };
+    // SAFETY: as above.
+    let hk = |v: &[f64; 32], x: &[f64; 32], sign: f64| unsafe { hankel::<Wide, 32>(v, x, sign) };
+    // SAFETY: as above.
+    let se = |v: &[f64; 32], x: &[f64; 32], lg: &[f64; 32]| unsafe { series::<Wide, 32>(v, x, lg) };
+    // SAFETY: as above.
+    let te = |v: &[f64; 16], x: &[f64; 16]| unsafe { temme::<Narrow, 16>(v, x) };
+    super::fill_lanes::<T, 32, 16>(
+        v,
+        x,
+        out,
+        which,
+        to_f64,
+        from_f64,
+        run,
+        Some((above, hk, se, te)),
+    );
+}
+
+/// Sixteen f32 lanes in one `zmm` register, for the pure-f32 kernels
+/// ([`super::lanes_f32`]).
+#[derive(Clone, Copy)]
+pub(crate) struct F32x16(__m512);
+
+// SAFETY (for every method): only reached from `pure_f32_32`, which is
+// `#[target_feature(enable = "avx512f")]` and only called after AVX-512F was
+// detected; `#[inline(always)]` places the intrinsics inside it.
+impl LanesF32 for F32x16 {
+    type Mask = __mmask16;
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        // SAFETY: see the impl comment.
+        F32x16(unsafe { _mm512_set1_ps(x) })
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x16(unsafe { _mm512_add_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x16(unsafe { _mm512_sub_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x16(unsafe { _mm512_mul_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x16(unsafe { _mm512_div_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x16(unsafe { _mm512_sqrt_ps(self.0) })
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x16(unsafe {
+            _mm512_castsi512_ps(_mm512_and_si512(
+                _mm512_castps_si512(self.0),
+                _mm512_set1_epi32(0x7fff_ffff),
+            ))
+        })
+    }
+    #[inline(always)]
+    fn floor(self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x16(unsafe {
+            _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(self.0)
+        })
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> __mmask16 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0, o.0) }
+    }
+    #[inline(always)]
+    fn le(self, o: Self) -> __mmask16 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_LE_OQ>(self.0, o.0) }
+    }
+    #[inline(always)]
+    fn eq(self, o: Self) -> __mmask16 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(self.0, o.0) }
+    }
+    #[inline(always)]
+    fn select(m: __mmask16, a: Self, b: Self) -> Self {
+        // SAFETY: see the impl comment.
+        F32x16(unsafe { _mm512_mask_blend_ps(m, b.0, a.0) })
+    }
+    #[inline(always)]
+    fn and(a: __mmask16, b: __mmask16) -> __mmask16 {
+        a & b
+    }
+    #[inline(always)]
+    fn and_not(a: __mmask16, b: __mmask16) -> __mmask16 {
+        a & !b
+    }
+    #[inline(always)]
+    fn or(a: __mmask16, b: __mmask16) -> __mmask16 {
+        a | b
+    }
+    #[inline(always)]
+    fn mask(b: bool) -> __mmask16 {
+        if b {
+            0xffff
+        } else {
+            0
+        }
+    }
+    #[inline(always)]
+    fn any(m: __mmask16) -> bool {
+        m != 0
+    }
+    #[inline(always)]
+    fn split(self) -> (Self, Self) {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let bits = _mm512_castps_si512(self.0);
+            let field = _mm512_and_si512(_mm512_srli_epi32::<23>(bits), _mm512_set1_epi32(0xff));
+            let e = _mm512_cvtepi32_ps(_mm512_sub_epi32(field, _mm512_set1_epi32(127)));
+            let m = _mm512_or_si512(
+                _mm512_and_si512(bits, _mm512_set1_epi32(0x007f_ffff)),
+                _mm512_set1_epi32(0x3f80_0000),
+            );
+            (F32x16(e), F32x16(_mm512_castsi512_ps(m)))
+        }
+    }
+    #[inline(always)]
+    fn pow2i(self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let k = _mm512_add_epi32(_mm512_cvttps_epi32(self.0), _mm512_set1_epi32(127));
+            F32x16(_mm512_castsi512_ps(_mm512_slli_epi32::<23>(k)))
+        }
+    }
+}
+
+/// One branch of the pure-f32 kernels on 32 lanes of finite positive normal
+/// inputs (see [`super::lanes_f32`]), two `zmm` registers per value.
+///
+/// # Safety
+/// The CPU must support AVX-512F (checked by the caller).
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn pure_f32_32(kernel: Kernel, v: &[f32; 32], x: &[f32; 32]) -> [f32; 32] {
+    // SAFETY: the arrays hold 32 f32 each; unaligned loads and stores.
+    unsafe {
+        let ld = |a: &[f32; 32], o: usize| F32x16(_mm512_loadu_ps(a.as_ptr().add(o)));
+        let y = lanes_f32::run(kernel, Pair(ld(v, 0), ld(v, 16)), Pair(ld(x, 0), ld(x, 16)));
+        let mut out = [0.0; 32];
+        _mm512_storeu_ps(out.as_mut_ptr(), (y.0).0);
+        _mm512_storeu_ps(out.as_mut_ptr().add(16), (y.1).0);
+        out
     }
 }
 
 #[cfg(all(test, feature = "std"))]
 mod tests {
-    use super::super::{lanes, scalar, x86};
+    use super::super::{lanes_f32, scalar, scalar_f32, x86, Which};
+    use alloc::vec::Vec;
 
-    /// The AVX-512 kernels give the AVX2 kernels' bits (results and
-    /// validity) and, where valid, the scalar kernel's, over orders below
-    /// 20 and arguments from `1e-310` to the Hankel region, eight lanes of
-    /// unrelated inputs at a time (so lanes stop at different terms).
+    /// Inputs for every branch and queue: orders across the Debye,
+    /// Hankel and small-argument regions (negative ones for `K`), arguments
+    /// from subnormal to huge, special values, in an order that mixes the
+    /// queues.
+    fn inputs() -> (Vec<f64>, Vec<f64>) {
+        let mut rng = crate::rng::Rng::new(31);
+        let (mut v, mut x) = (Vec::new(), Vec::new());
+        for i in 0..30_000 {
+            let a = match i % 8 {
+                0 => 20.0 + 40.0 * rng.next_f64(),
+                1 => libm::pow(10.0, 1.3 + 4.0 * rng.next_f64()),
+                2 | 3 => 20.0 * rng.next_f64(),
+                4 => libm::floor(20.0 * rng.next_f64()) + if i % 16 < 8 { 0.5 } else { 0.0 },
+                5 => [0.0, -3.5, f64::NAN, f64::INFINITY, 1e301, -12.0][i % 6],
+                _ => 8.0 * rng.next_f64(),
+            };
+            let b = match i % 6 {
+                0 => libm::pow(10.0, -300.0 + 600.0 * rng.next_f64()),
+                1 => a.abs() * (0.5 + rng.next_f64()),
+                2 => 1.0 + 11.0 * rng.next_f64(),
+                3 => [0.0, -1.0, f64::INFINITY, 1e-295, 5e-324, 1e-5][i % 6],
+                _ => libm::pow(10.0, -8.0 + 11.0 * rng.next_f64()),
+            };
+            v.push(a);
+            x.push(b);
+        }
+        (v, x)
+    }
+
+    fn same32(a: f32, b: f32) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    fn same64(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    /// The AVX-512 and AVX2 slice kernels both give the scalar kernels'
+    /// bits, f64 and pure f32, for slices of every length class (empty
+    /// groups, one partial group, several full ones).
     #[test]
-    fn avx512_lanes_equal_the_scalar_kernels() {
-        if !(crate::arch::avx512_available() && x86::avx2_available()) {
-            std::println!("no AVX-512 here: nothing to compare");
+    fn avx512_and_avx2_slices_equal_the_scalar_kernels() {
+        let wide = crate::arch::avx512_available();
+        if !x86::avx2_available() {
+            std::println!("no AVX2 here: nothing to compare");
             return;
         }
-        let mut rng = crate::rng::Rng::new(23);
-        let mut compared = 0;
-        for group in 0..6000 {
-            let temme = group % 2 == 0;
-            let bin = group / 2 % (lanes::TRAPEZOID_BINS + 1);
-            let mut v = [0.0; 8];
-            let mut x = [0.0; 8];
-            for l in 0..8 {
-                v[l] = match l % 4 {
-                    0 => libm::floor(rng.next_f64() * 20.0),
-                    1 => libm::floor(rng.next_f64() * 20.0) + 0.5,
-                    _ => rng.next_f64() * 20.0,
-                };
-                // Temme: x in (1e-310, 1]; else x > 1 in this bin (retried
-                // until it is) and below the Hankel region.
-                x[l] = loop {
-                    let b = if temme {
-                        libm::exp(-rng.next_f64() * 713.0)
-                    } else {
-                        libm::exp(rng.next_f64() * 5.3) + 1e-9
-                    };
-                    let hankel = b >= (0.5 * v[l] * v[l]).max(25.0);
-                    if temme || (lanes::k_bin(b) == bin && !hankel) {
-                        break b;
-                    }
-                    v[l] = rng.next_f64() * 20.0;
-                };
-            }
-            // SAFETY: both instruction sets were detected above.
-            let (wide, narrow) = unsafe {
-                if temme {
-                    (super::temme8(&v, &x), x86::temme8(&v, &x))
-                } else {
-                    (super::above_one8(&v, &x, bin), x86::above_one8(&v, &x, bin))
+        std::println!("AVX-512 here: {wide}");
+        let (v, x) = inputs();
+        let (v32, x32): (Vec<f32>, Vec<f32>) = v
+            .iter()
+            .zip(&x)
+            .map(|(&a, &b)| (a as f32, b as f32))
+            .unzip();
+        let id = |a: f64| a;
+        for len in [v.len(), 1, 5, 17, 33, 100] {
+            for which in [Which::I, Which::K] {
+                let expect: Vec<f64> = (0..len)
+                    .map(|i| match which {
+                        Which::I => scalar::log_i(v[i], x[i]),
+                        Which::K => scalar::log_k(v[i], x[i]),
+                    })
+                    .collect();
+                let mut got = alloc::vec![0.0; len];
+                x86::fill(&v[..len], &x[..len], &mut got, which, id, id);
+                for i in 0..len {
+                    assert!(
+                        same64(got[i], expect[i]),
+                        "AVX2 {which:?} v {} x {}",
+                        v[i],
+                        x[i]
+                    );
                 }
-            };
-            for l in 0..8 {
-                let (a, b) = (wide.0[l], narrow.0[l]);
-                assert_eq!(wide.1[l], narrow.1[l], "validity v {} x {}", v[l], x[l]);
-                if wide.1[l] {
-                    assert_eq!(a.to_bits(), b.to_bits(), "v {} x {}", v[l], x[l]);
-                    let s = scalar::log_k(v[l], x[l]);
-                    assert_eq!(a.to_bits(), s.to_bits(), "scalar v {} x {}", v[l], x[l]);
-                    compared += 1;
+                if wide {
+                    let mut got = alloc::vec![0.0; len];
+                    super::fill(&v[..len], &x[..len], &mut got, which, id, id);
+                    for i in 0..len {
+                        assert!(
+                            same64(got[i], expect[i]),
+                            "AVX-512 {which:?} v {} x {}",
+                            v[i],
+                            x[i]
+                        );
+                    }
+                }
+                let is_k = which == Which::K;
+                let twin = |i: usize| match is_k {
+                    true => scalar_f32::log_k(v32[i], x32[i]),
+                    false => scalar_f32::log_i(v32[i], x32[i]),
+                };
+                let mut got = alloc::vec![0.0f32; len];
+                lanes_f32::fill::<16>(&v32[..len], &x32[..len], &mut got, is_k, |k, a, b| {
+                    // SAFETY: AVX2 was detected above.
+                    unsafe { x86::pure_f32_16(k, a, b) }
+                });
+                for i in 0..len {
+                    assert!(
+                        same32(got[i], twin(i)),
+                        "AVX2 f32 {which:?} v {} x {}",
+                        v32[i],
+                        x32[i]
+                    );
+                }
+                if wide {
+                    lanes_f32::fill::<32>(&v32[..len], &x32[..len], &mut got, is_k, |k, a, b| {
+                        // SAFETY: AVX-512F was detected above.
+                        unsafe { super::pure_f32_32(k, a, b) }
+                    });
+                    for i in 0..len {
+                        assert!(
+                            same32(got[i], twin(i)),
+                            "AVX-512 f32 {which:?} v {} x {}",
+                            v32[i],
+                            x32[i]
+                        );
+                    }
                 }
             }
         }
-        assert!(compared > 40_000, "{compared}");
     }
 }
