@@ -65,6 +65,8 @@ mod x86_512;
 
 pub use scalar::Branch;
 
+use core::mem::MaybeUninit;
+
 /// Error of the slice functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -144,19 +146,24 @@ enum Which {
 
 /// Inputs waiting for a SIMD group of `W` lanes: each lane's `(v, x)` and
 /// the index of its output.
+///
+/// The slots start uninitialised: a slice call sets up some twenty queues of
+/// up to 32 lanes, and zeroing their 23 KB took a tenth of the time of a
+/// 2,500-input call (profile). Slots below `len` are written; a flush
+/// writes the rest before the group is read.
 pub(crate) struct Queue<T, const W: usize> {
-    idx: [usize; W],
-    v: [T; W],
-    x: [T; W],
+    idx: [MaybeUninit<usize>; W],
+    v: [MaybeUninit<T>; W],
+    x: [MaybeUninit<T>; W],
     len: usize,
 }
 
-impl<T: Copy + Default, const W: usize> Queue<T, W> {
+impl<T: Copy, const W: usize> Queue<T, W> {
     pub(crate) fn new() -> Self {
         Queue {
-            idx: [0; W],
-            v: [T::default(); W],
-            x: [T::default(); W],
+            idx: [MaybeUninit::uninit(); W],
+            v: [MaybeUninit::uninit(); W],
+            x: [MaybeUninit::uninit(); W],
             len: 0,
         }
     }
@@ -168,7 +175,9 @@ impl<T: Copy + Default, const W: usize> Queue<T, W> {
             self.v.get_mut(self.len),
             self.x.get_mut(self.len),
         ) {
-            (*d, *a, *b) = (i, v, x);
+            d.write(i);
+            a.write(v);
+            b.write(x);
             self.len += 1;
         }
         self.len == W
@@ -182,16 +191,30 @@ impl<T: Copy + Default, const W: usize> Queue<T, W> {
         run: impl FnOnce(&[T; W], &[T; W]) -> [R; W],
         mut put: impl FnMut(usize, R),
     ) {
+        let (Some(v0), Some(x0)) = (self.v.first(), self.x.first()) else {
+            return;
+        };
         if self.len == 0 {
             return;
         }
+        // SAFETY: slot 0 was written (len > 0).
+        let (v0, x0) = unsafe { (v0.assume_init(), x0.assume_init()) };
         for j in self.len..W {
-            self.v[j] = self.v[0];
-            self.x[j] = self.x[0];
+            self.v[j].write(v0);
+            self.x[j].write(x0);
         }
-        let r = run(&self.v, &self.x);
-        for (&i, &y) in self.idx.iter().zip(&r).take(self.len) {
-            put(i, y);
+        // SAFETY: every slot is now written, and `[MaybeUninit<T>; W]` has
+        // the layout of `[T; W]`.
+        let (v, x) = unsafe {
+            (
+                &*self.v.as_ptr().cast::<[T; W]>(),
+                &*self.x.as_ptr().cast::<[T; W]>(),
+            )
+        };
+        let r = run(v, x);
+        for (i, &y) in self.idx.iter().zip(&r).take(self.len) {
+            // SAFETY: slots below `len` were written.
+            put(unsafe { i.assume_init() }, y);
         }
         self.len = 0;
     }
@@ -207,7 +230,7 @@ fn one(which: Which, v: f64, x: f64) -> f64 {
 
 /// Fills `out` with `ln I` or `ln K` through the widest lane kernels the
 /// machine has (bit-identical to the scalar kernel): with AVX-512, 32 lanes
-/// (16 for `K`'s small-argument kernels); with AVX2, 8; wasm simd128 builds
+/// (16 for the small-argument kernels); with AVX2, 8; wasm simd128 builds
 /// run the Debye lanes two at a time and the rest through the scalar kernel.
 fn fill<T: Copy>(
     v: &[T],
@@ -251,13 +274,13 @@ type ValidK<const W: usize> = fn(&[f64; W], &[f64; W]) -> ([f64; W], [bool; W]);
 /// Steed's fraction, by argument bin) with its validity, the
 /// Hankel logs (`(v, x, sign)`), the power series' logs
 /// (`(v, x, ln Γ(v + 1))`) and Temme's `ln K` with its validity (the type
-/// of absent ones where the target has none). `K`'s small-argument kernels
-/// take `W2` lanes, the others `W`.
+/// of absent ones where the target has none). The small-argument kernels
+/// take `W2` lanes, Hankel's `W`.
 #[allow(dead_code)]
 type Extra<const W: usize, const W2: usize> = (
     fn(&[f64; W2], &[f64; W2], usize) -> ([f64; W2], [bool; W2]),
     fn(&[f64; W], &[f64; W], f64) -> [f64; W],
-    fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W],
+    fn(&[f64; W2], &[f64; W2], &[f64; W2]) -> [f64; W2],
     ValidK<W2>,
 );
 
@@ -282,8 +305,8 @@ fn enqueue<const W: usize>(
 
 /// Fills `out` with `ln I` or `ln K` (see [`fill`]): inputs are queued per
 /// lane kernel (and argument range or number of terms) and each kernel
-/// runs on `W` lanes at a time, `K`'s small-argument kernels (Temme's
-/// series, the trapezoid rule, Steed's fraction) on `W2`.
+/// runs on `W` lanes at a time, the small-argument kernels (`I`'s power
+/// series; `K`'s Temme series, trapezoid rule and Steed's fraction) on `W2`.
 #[allow(dead_code, clippy::too_many_arguments)]
 fn fill_lanes<T: Copy, const W: usize, const W2: usize>(
     v: &[T],
@@ -296,7 +319,7 @@ fn fill_lanes<T: Copy, const W: usize, const W2: usize>(
     extra: Option<(
         impl Fn(&[f64; W2], &[f64; W2], usize) -> ([f64; W2], [bool; W2]),
         impl Fn(&[f64; W], &[f64; W], f64) -> [f64; W],
-        impl Fn(&[f64; W], &[f64; W], &[f64; W]) -> [f64; W],
+        impl Fn(&[f64; W2], &[f64; W2], &[f64; W2]) -> [f64; W2],
         impl Fn(&[f64; W2], &[f64; W2]) -> ([f64; W2], [bool; W2]),
     )>,
 ) {
@@ -313,12 +336,12 @@ fn fill_lanes<T: Copy, const W: usize, const W2: usize>(
     };
     // I's power-series inputs, queued by argument (the number of terms
     // grows with it: 2 below 1e-4, hundreds near 200).
-    let mut serieses: [Queue<f64, W>; 3] = core::array::from_fn(|_| Queue::new());
+    let mut serieses: [Queue<f64, W2>; 3] = core::array::from_fn(|_| Queue::new());
     // ln Γ(v + 1) of the last order seen, since inputs often share one (a
     // fixed order over many arguments, as in the vMF normaliser): the same
     // value, computed once.
     let last_lgamma = core::cell::Cell::new((f64::NAN, 0.0));
-    let series = |v: &[f64; W], x: &[f64; W], f: &Sums3<'_, W>| {
+    let series = |v: &[f64; W2], x: &[f64; W2], f: &Sums3<'_, W2>| {
         let lg = core::array::from_fn(|l| {
             let (lv, lg) = last_lgamma.get();
             if lv.to_bits() == v[l].to_bits() {
