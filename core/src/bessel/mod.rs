@@ -438,9 +438,9 @@ macro_rules! slice_fn {
     ($(#[$doc:meta])* $name:ident, $t:ty, $which:expr, $to:expr, $from:expr) => {
         $(#[$doc])*
         ///
-        /// Uses SIMD (AVX2 detected at run time with `std`, or wasm
-        /// `simd128` at compile time) for the Debye region; results are
-        /// bit-identical to the single-value functions.
+        /// Uses SIMD lanes (AVX-512 or AVX2 detected at run time with
+        /// `std`; wasm `simd128` at compile time, for the Debye region);
+        /// results are bit-identical to the single-value functions.
         ///
         /// # Errors
         ///
@@ -504,8 +504,8 @@ fn fill_pure_f32(v: &[f32], x: &[f32], out: &mut [f32], is_k: bool) {
 /// Fills `out[i] = ln I_{v[i]}(x[i])` in f32 arithmetic only: the
 /// algorithm of the WGSL kernel, bit-identical to [`scalar_f32::log_i`]
 /// (within 2 f32 eps in the unit `|got − ref| / (eps·(1 + |ref| + v + x))`
-/// on the reference grid), sixteen lanes at a time with AVX2 where the CPU
-/// has it, eight in wasm simd128 builds. Faster than
+/// on the reference grid), 32 lanes at a time with AVX-512 or sixteen with
+/// AVX2 where the CPU has them, eight in wasm simd128 builds. Faster than
 /// [`log_bessel_i_slice_f32`], which rounds the f64 result and is correctly
 /// rounded more often.
 ///
@@ -550,16 +550,15 @@ pub fn log_bessel_k_slice_f32_pure(
 }
 
 /// Whether the slice functions use SIMD on this machine and build:
-/// `"avx2"`, `"avx2+avx512"` (AVX-512 for `K`'s small-argument kernels of
-/// the f64 slices), `"simd128"` or `"scalar"`.
+/// `"avx512"`, `"avx2"`, `"simd128"` or `"scalar"`.
 pub fn simd_backend() -> &'static str {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if crate::arch::avx512_available() {
+        return "avx512";
+    }
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if x86::avx2_available() {
-        return if crate::arch::avx512_available() {
-            "avx2+avx512"
-        } else {
-            "avx2"
-        };
+        return "avx2";
     }
     if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
         "simd128"
