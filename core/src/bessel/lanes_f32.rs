@@ -54,7 +54,6 @@ pub(crate) trait LanesF32: Copy {
     fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask;
     /// `a && !b`.
     fn and_not(a: Self::Mask, b: Self::Mask) -> Self::Mask;
-    fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask;
     /// Every lane `b`.
     fn mask(b: bool) -> Self::Mask;
     fn any(m: Self::Mask) -> bool;
@@ -81,10 +80,6 @@ impl LanesF32 for f32 {
         self == o
     }
     #[inline(always)]
-    fn or(a: bool, b: bool) -> bool {
-        a || b
-    }
-    #[inline(always)]
     fn split(self) -> (Self, Self) {
         let bits = self.to_bits();
         let e = ((bits >> 23) & 0xff) as i32 - 127;
@@ -108,10 +103,6 @@ impl<L: LanesF32> LanesF32 for Pair<L> {
         Pair(L::select(m.0, a.0, b.0), L::select(m.1, a.1, b.1))
     }
     pair_mask_methods!();
-    #[inline(always)]
-    fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask {
-        (L::or(a.0, b.0), L::or(a.1, b.1))
-    }
     #[inline(always)]
     fn split(self) -> (Self, Self) {
         let (e0, m0) = self.0.split();
@@ -263,6 +254,62 @@ fn lgamma1p<L: LanesF32>(v: L) -> L {
     acc.mul(f).sub(log1p(f)).add(ln(prod))
 }
 
+/// The twin's test for `k + 1` Debye terms at order `v`: `sup_k·v^-(k+1)`
+/// (the power by `k + 1` products with the rounded `1/v`) below `TAIL`.
+const fn debye_enough(v: f32, k: usize) -> bool {
+    let inv = 1.0 / v;
+    let mut bound = 1.0f32;
+    let mut j = 0;
+    while j <= k {
+        bound *= inv;
+        j += 1;
+    }
+    (DEBYE_SUP[k] as f32) * bound < TAIL
+}
+
+/// `DEBYE_ORDER_F32[k]`: the smallest f32 order at which
+/// [`debye_enough`]`(v, k)` holds (it holds for every larger order: `1/v`
+/// and each rounded product only shrink as `v` grows), found by bisection
+/// over the bit patterns of positive f32, which are ordered as the values;
+/// infinite where it never holds below `f32::MAX`.
+const DEBYE_ORDER_F32: [f32; DEBYE_TERMS_F32] = {
+    let mut t = [0.0f32; DEBYE_TERMS_F32];
+    let mut k = 0;
+    while k < DEBYE_TERMS_F32 {
+        t[k] = if debye_enough(1.0, k) {
+            1.0
+        } else if !debye_enough(f32::MAX, k) {
+            f32::INFINITY
+        } else {
+            // Invariant: enough at `hi`, not at `lo`.
+            let (mut lo, mut hi) = (1.0f32.to_bits(), f32::MAX.to_bits());
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if debye_enough(f32::from_bits(mid), k) {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            f32::from_bits(hi)
+        };
+        k += 1;
+    }
+    t
+};
+
+/// The twin's number of Debye terms at order `v` (its first `k` with
+/// [`debye_enough`]`(v, k)`) from the orders where each test starts to hold:
+/// compares instead of a chain of products per lane.
+#[inline(always)]
+fn debye_count<L: LanesF32>(v: L) -> L {
+    let mut n = c::<L>(DEBYE_TERMS_F32 as f32);
+    for (k, &from) in DEBYE_ORDER_F32.iter().enumerate().rev() {
+        n = L::select(c::<L>(from).le(v), c(k as f32), n);
+    }
+    n
+}
+
 /// Debye expansion, `v >= 8`.
 #[inline(always)]
 pub(crate) fn debye<L: LanesF32, const IS_K: bool>(v: L, x: L) -> L {
@@ -281,16 +328,7 @@ pub(crate) fn debye<L: LanesF32, const IS_K: bool>(v: L, x: L) -> L {
     let half_ln_s = c::<L>(0.5).mul(ln(s));
     let t = v.div(s);
     let t2 = t.mul(t);
-    let inv = c::<L>(1.0).div(v);
-    let mut bound = c::<L>(1.0);
-    let mut n = c::<L>(DEBYE_TERMS_F32 as f32);
-    let mut found = L::mask(false);
-    for (k, sup) in DEBYE_SUP.iter().take(DEBYE_TERMS_F32).enumerate() {
-        bound = bound.mul(inv);
-        let hit = L::and_not(c::<L>(*sup as f32).mul(bound).lt(c(TAIL)), found);
-        n = L::select(hit, c(k as f32), n);
-        found = L::or(found, hit);
-    }
+    let n = debye_count(v);
     let step = t.div(v);
     let mut pw = c::<L>(1.0);
     let mut sum = c::<L>(0.0);
@@ -829,6 +867,28 @@ mod tests {
             checked += 1;
         }
         assert_eq!(checked, 20_000);
+        // The Debye term counts from the threshold orders equal the twin's
+        // chain of products around every threshold and across the region.
+        let loop_count = |v: f32| {
+            (0..DEBYE_TERMS_F32)
+                .find(|&k| debye_enough(v, k))
+                .unwrap_or(DEBYE_TERMS_F32)
+        };
+        let table_count = |v: f32| debye_count::<f32>(v) as usize;
+        let mut probes = 0;
+        for &from in DEBYE_ORDER_F32.iter().filter(|f| f.is_finite()) {
+            let b = from.to_bits();
+            for v in (b.saturating_sub(20_000)..b + 20_000).map(f32::from_bits) {
+                assert_eq!(loop_count(v), table_count(v), "v = {v:e}");
+                probes += 1;
+            }
+        }
+        for _ in 0..200_000 {
+            let v = libm::exp(rng.next_f64() * 80.0) as f32 + 8.0;
+            assert_eq!(loop_count(v), table_count(v), "v = {v:e}");
+            probes += 1;
+        }
+        assert!(probes > 400_000);
         for x in [
             1e-30f32,
             0.5,

@@ -183,10 +183,6 @@ impl super::lanes_f32::LanesF32 for F32x4 {
     }
     v128_mask_methods!();
     #[inline(always)]
-    fn or(a: v128, b: v128) -> v128 {
-        v128_or(a, b)
-    }
-    #[inline(always)]
     fn split(self) -> (Self, Self) {
         let field = v128_and(u32x4_shr(self.0, 23), u32x4_splat(0xff));
         let e = f32x4_convert_i32x4(i32x4_sub(field, i32x4_splat(127)));

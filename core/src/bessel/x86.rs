@@ -391,11 +391,6 @@ impl super::lanes_f32::LanesF32 for F32x8 {
         _mm256_set1_epi32
     );
     #[inline(always)]
-    fn or(a: __m256, b: __m256) -> __m256 {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_or_ps(a, b) }
-    }
-    #[inline(always)]
     fn split(self) -> (Self, Self) {
         // SAFETY: see the impl comment.
         unsafe {

@@ -436,10 +436,6 @@ impl LanesF32 for F32x16 {
         a & !b
     }
     #[inline(always)]
-    fn or(a: __mmask16, b: __mmask16) -> __mmask16 {
-        a | b
-    }
-    #[inline(always)]
     fn mask(b: bool) -> __mmask16 {
         if b {
             0xffff
