@@ -187,3 +187,61 @@ fn dense_fasttext_model_tokenizes_and_predicts() {
         assert!(FastText::from_bytes(&bytes[..cut]).is_err());
     }
 }
+
+/// The log-Bessel kernels' scalar paths whose scratch arrays start
+/// uninitialised (Debye's Horner chains, the trapezoid rule's terms) and the
+/// other small-argument kernels, against rows of `tests/ref/bessel_ref.csv`
+/// (mpmath, `tests/ref/gen_bessel_ref.py`), within the crate's 2-unit bound
+/// `eps·(1 + |ref| + v + x)`; sized for Miri.
+#[test]
+fn log_bessel_scalar_kernels_match_mpmath_rows() {
+    use shoal_core::bessel::{log_bessel_i, log_bessel_k};
+    // (v, x, ln I, ln K)
+    let rows: [(f64, f64, f64, f64); 6] = [
+        (
+            20.0,
+            2.0,
+            -42.28804880716626819759103,
+            38.59418205873403795675505,
+        ),
+        (
+            20.0,
+            3.1622776601683795,
+            -33.05398141923570044116912,
+            29.35272676897302185829171,
+        ),
+        (
+            1.5,
+            2.0,
+            0.09483114566134280236527168,
+            -1.715317129527080840367505,
+        ),
+        (
+            1.5,
+            3.1622776601683795,
+            1.291005566226761529829275,
+            -3.23736268836381826338101,
+        ),
+        (
+            0.0,
+            17.78279410038923,
+            15.43197952443489470515292,
+            -19.00296072011515470259637,
+        ),
+        (
+            0.0,
+            1e-08,
+            2.500000000000000088987804e-17,
+            2.919747817422440051845183,
+        ),
+    ];
+    for (v, x, li, lk) in rows {
+        for (got, want) in [(log_bessel_i(v, x), li), (log_bessel_k(v, x), lk)] {
+            let unit = f64::EPSILON * (1.0 + want.abs() + v + x);
+            assert!(
+                (got - want).abs() <= 2.0 * unit,
+                "v {v} x {x}: {got} vs {want}"
+            );
+        }
+    }
+}
