@@ -39,60 +39,147 @@ macro_rules! mask_methods {
     };
 }
 
+/// The arithmetic and comparison methods of an x86 lane type (a tuple
+/// struct around one register) from its intrinsics, for `ymm` and `zmm`
+/// alike: `splat`, `add`, `sub`, `mul`, `div`, `sqrt` (IEEE, one intrinsic
+/// each), `lt` and `le` (ordered, quiet: false when either is NaN) giving
+/// the type's mask `$m`.
+macro_rules! avx_arith {
+    ($t:ty, $m:ty, $set1:ident, $add:ident, $sub:ident, $mul:ident, $div:ident, $sqrt:ident, $cmp:ident) => {
+        #[inline(always)]
+        fn splat(x: $t) -> Self {
+            // SAFETY: see the impl comment.
+            Self(unsafe { $set1(x) })
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            // SAFETY: see the impl comment.
+            Self(unsafe { $add(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            // SAFETY: see the impl comment.
+            Self(unsafe { $sub(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn mul(self, o: Self) -> Self {
+            // SAFETY: see the impl comment.
+            Self(unsafe { $mul(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn div(self, o: Self) -> Self {
+            // SAFETY: see the impl comment.
+            Self(unsafe { $div(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn sqrt(self) -> Self {
+            // SAFETY: see the impl comment.
+            Self(unsafe { $sqrt(self.0) })
+        }
+        #[inline(always)]
+        fn lt(self, o: Self) -> $m {
+            // SAFETY: see the impl comment.
+            unsafe { $cmp::<_CMP_LT_OQ>(self.0, o.0) }
+        }
+        #[inline(always)]
+        fn le(self, o: Self) -> $m {
+            // SAFETY: see the impl comment.
+            unsafe { $cmp::<_CMP_LE_OQ>(self.0, o.0) }
+        }
+    };
+}
+pub(crate) use avx_arith;
+
+/// The f64 lane methods built from bits (`pow2`, `frexp1`) and from the
+/// others (`max`, `min`, `round`), for an x86 lane type of f64 from its
+/// integer intrinsics (of either register width).
+macro_rules! avx_f64_bits {
+    ($castpd:ident, $castsi:ident, $addpd:ident, $subpd:ident, $set1pd:ident, $set1:ident, $add:ident, $sub:ident, $slli:ident, $srli:ident, $and:ident, $or:ident) => {
+        #[inline(always)]
+        fn max(self, o: Self) -> Self {
+            // Same as the scalar `if self < o { o } else { self }` for non-NaN lanes.
+            Self::select(self.lt(o), o, self)
+        }
+        #[inline(always)]
+        fn min(self, o: Self) -> Self {
+            Self::select(o.lt(self), o, self)
+        }
+        #[inline(always)]
+        fn round(self) -> Self {
+            let m = Self::splat(lanes::ROUND_MAGIC);
+            self.add(m).sub(m)
+        }
+        #[inline(always)]
+        fn pow2(self) -> Self {
+            // SAFETY: see the impl comment.
+            unsafe {
+                let b = $castpd($addpd(self.0, $set1pd(lanes::ROUND_MAGIC)));
+                let k = $sub(b, $castpd($set1pd(lanes::ROUND_MAGIC)));
+                Self($castsi($slli::<52>($add(k, $set1(1023)))))
+            }
+        }
+        #[inline(always)]
+        fn frexp1(self) -> (Self, Self) {
+            // SAFETY: see the impl comment.
+            unsafe {
+                let bits = $castpd(self.0);
+                let field = $and($srli::<52>(bits), $set1(0x7ff));
+                let magic = $set1(0x4330_0000_0000_0000);
+                let e = $subpd($castsi($or(field, magic)), $set1pd(4_503_599_627_370_496.0));
+                let mant = $or(
+                    $and(bits, $set1(0x000f_ffff_ffff_ffff)),
+                    $set1(0x3ff0_0000_0000_0000),
+                );
+                (Self($subpd(e, $set1pd(1023.0))), Self($castsi(mant)))
+            }
+        }
+    };
+}
+pub(crate) use avx_f64_bits;
+
+/// The f32 lane methods built from bits (`split`, `pow2i`) for an x86 lane
+/// type of f32 from its integer intrinsics.
+macro_rules! avx_f32_bits {
+    ($castps:ident, $castsi:ident, $cvtps:ident, $cvttps:ident, $set1:ident, $add:ident, $sub:ident, $slli:ident, $srli:ident, $and:ident, $or:ident) => {
+        #[inline(always)]
+        fn split(self) -> (Self, Self) {
+            // SAFETY: see the impl comment.
+            unsafe {
+                let bits = $castps(self.0);
+                let field = $and($srli::<23>(bits), $set1(0xff));
+                let e = $cvtps($sub(field, $set1(127)));
+                let m = $or($and(bits, $set1(0x007f_ffff)), $set1(0x3f80_0000));
+                (Self(e), Self($castsi(m)))
+            }
+        }
+        #[inline(always)]
+        fn pow2i(self) -> Self {
+            // SAFETY: see the impl comment.
+            unsafe {
+                let k = $add($cvttps(self.0), $set1(127));
+                Self($castsi($slli::<23>(k)))
+            }
+        }
+    };
+}
+pub(crate) use avx_f32_bits;
+
 // SAFETY (for every method): these are only reached from `debye4`, which is
 // `#[target_feature(enable = "avx2")]` and only called after AVX2 was
 // detected; `#[inline(always)]` places the intrinsics inside it.
 impl Lanes for F64x4 {
     type Mask = __m256d;
-    #[inline(always)]
-    fn splat(x: f64) -> Self {
-        // SAFETY: see the impl comment.
-        F64x4(unsafe { _mm256_set1_pd(x) })
-    }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F64x4(unsafe { _mm256_add_pd(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F64x4(unsafe { _mm256_sub_pd(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn mul(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F64x4(unsafe { _mm256_mul_pd(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn div(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F64x4(unsafe { _mm256_div_pd(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        // SAFETY: see the impl comment.
-        F64x4(unsafe { _mm256_sqrt_pd(self.0) })
-    }
-    #[inline(always)]
-    fn max(self, o: Self) -> Self {
-        // Same as the scalar `if self < o { o } else { self }` for non-NaN lanes.
-        Self::select(self.lt(o), o, self)
-    }
-    #[inline(always)]
-    fn min(self, o: Self) -> Self {
-        Self::select(o.lt(self), o, self)
-    }
-    #[inline(always)]
-    fn lt(self, o: Self) -> __m256d {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_cmp_pd::<_CMP_LT_OQ>(self.0, o.0) }
-    }
-    #[inline(always)]
-    fn le(self, o: Self) -> __m256d {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_cmp_pd::<_CMP_LE_OQ>(self.0, o.0) }
-    }
+    avx_arith!(
+        f64,
+        __m256d,
+        _mm256_set1_pd,
+        _mm256_add_pd,
+        _mm256_sub_pd,
+        _mm256_mul_pd,
+        _mm256_div_pd,
+        _mm256_sqrt_pd,
+        _mm256_cmp_pd
+    );
     mask_methods!(
         __m256d,
         _mm256_and_pd,
@@ -106,43 +193,20 @@ impl Lanes for F64x4 {
         // SAFETY: see the impl comment.
         F64x4(unsafe { _mm256_blendv_pd(b.0, a.0, m) })
     }
-    #[inline(always)]
-    fn round(self) -> Self {
-        let m = Self::splat(lanes::ROUND_MAGIC);
-        self.add(m).sub(m)
-    }
-    #[inline(always)]
-    fn pow2(self) -> Self {
-        // SAFETY: see the impl comment.
-        unsafe {
-            let b = _mm256_castpd_si256(_mm256_add_pd(self.0, _mm256_set1_pd(lanes::ROUND_MAGIC)));
-            let k = _mm256_sub_epi64(b, _mm256_castpd_si256(_mm256_set1_pd(lanes::ROUND_MAGIC)));
-            F64x4(_mm256_castsi256_pd(_mm256_slli_epi64::<52>(
-                _mm256_add_epi64(k, _mm256_set1_epi64x(1023)),
-            )))
-        }
-    }
-    #[inline(always)]
-    fn frexp1(self) -> (Self, Self) {
-        // SAFETY: see the impl comment.
-        unsafe {
-            let bits = _mm256_castpd_si256(self.0);
-            let field = _mm256_and_si256(_mm256_srli_epi64::<52>(bits), _mm256_set1_epi64x(0x7ff));
-            let magic = _mm256_set1_epi64x(0x4330_0000_0000_0000);
-            let e = _mm256_sub_pd(
-                _mm256_castsi256_pd(_mm256_or_si256(field, magic)),
-                _mm256_set1_pd(4_503_599_627_370_496.0),
-            );
-            let mant = _mm256_or_si256(
-                _mm256_and_si256(bits, _mm256_set1_epi64x(0x000f_ffff_ffff_ffff)),
-                _mm256_set1_epi64x(0x3ff0_0000_0000_0000),
-            );
-            (
-                F64x4(_mm256_sub_pd(e, _mm256_set1_pd(1023.0))),
-                F64x4(_mm256_castsi256_pd(mant)),
-            )
-        }
-    }
+    avx_f64_bits!(
+        _mm256_castpd_si256,
+        _mm256_castsi256_pd,
+        _mm256_add_pd,
+        _mm256_sub_pd,
+        _mm256_set1_pd,
+        _mm256_set1_epi64x,
+        _mm256_add_epi64,
+        _mm256_sub_epi64,
+        _mm256_slli_epi64,
+        _mm256_srli_epi64,
+        _mm256_and_si256,
+        _mm256_or_si256
+    );
 }
 
 /// Eight f64 lanes: two [`F64x4`] (see [`Pair`]).
@@ -322,36 +386,17 @@ pub(crate) struct F32x8(__m256);
 // detected; `#[inline(always)]` places the intrinsics inside it.
 impl super::lanes_f32::LanesF32 for F32x8 {
     type Mask = __m256;
-    #[inline(always)]
-    fn splat(x: f32) -> Self {
-        // SAFETY: see the impl comment.
-        F32x8(unsafe { _mm256_set1_ps(x) })
-    }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F32x8(unsafe { _mm256_add_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F32x8(unsafe { _mm256_sub_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn mul(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F32x8(unsafe { _mm256_mul_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn div(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F32x8(unsafe { _mm256_div_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        // SAFETY: see the impl comment.
-        F32x8(unsafe { _mm256_sqrt_ps(self.0) })
-    }
+    avx_arith!(
+        f32,
+        __m256,
+        _mm256_set1_ps,
+        _mm256_add_ps,
+        _mm256_sub_ps,
+        _mm256_mul_ps,
+        _mm256_div_ps,
+        _mm256_sqrt_ps,
+        _mm256_cmp_ps
+    );
     #[inline(always)]
     fn abs(self) -> Self {
         // SAFETY: see the impl comment.
@@ -361,16 +406,6 @@ impl super::lanes_f32::LanesF32 for F32x8 {
     fn floor(self) -> Self {
         // SAFETY: see the impl comment.
         F32x8(unsafe { _mm256_floor_ps(self.0) })
-    }
-    #[inline(always)]
-    fn lt(self, o: Self) -> __m256 {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_cmp_ps::<_CMP_LT_OQ>(self.0, o.0) }
-    }
-    #[inline(always)]
-    fn le(self, o: Self) -> __m256 {
-        // SAFETY: see the impl comment.
-        unsafe { _mm256_cmp_ps::<_CMP_LE_OQ>(self.0, o.0) }
     }
     #[inline(always)]
     fn eq(self, o: Self) -> __m256 {
@@ -390,28 +425,19 @@ impl super::lanes_f32::LanesF32 for F32x8 {
         _mm256_castsi256_ps,
         _mm256_set1_epi32
     );
-    #[inline(always)]
-    fn split(self) -> (Self, Self) {
-        // SAFETY: see the impl comment.
-        unsafe {
-            let bits = _mm256_castps_si256(self.0);
-            let field = _mm256_and_si256(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(0xff));
-            let e = _mm256_cvtepi32_ps(_mm256_sub_epi32(field, _mm256_set1_epi32(127)));
-            let m = _mm256_or_si256(
-                _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
-                _mm256_set1_epi32(0x3f80_0000),
-            );
-            (F32x8(e), F32x8(_mm256_castsi256_ps(m)))
-        }
-    }
-    #[inline(always)]
-    fn pow2i(self) -> Self {
-        // SAFETY: see the impl comment.
-        unsafe {
-            let k = _mm256_add_epi32(_mm256_cvttps_epi32(self.0), _mm256_set1_epi32(127));
-            F32x8(_mm256_castsi256_ps(_mm256_slli_epi32::<23>(k)))
-        }
-    }
+    avx_f32_bits!(
+        _mm256_castps_si256,
+        _mm256_castsi256_ps,
+        _mm256_cvtepi32_ps,
+        _mm256_cvttps_epi32,
+        _mm256_set1_epi32,
+        _mm256_add_epi32,
+        _mm256_sub_epi32,
+        _mm256_slli_epi32,
+        _mm256_srli_epi32,
+        _mm256_and_si256,
+        _mm256_or_si256
+    );
 }
 
 /// Sixteen f32 lanes: two [`F32x8`] side by side.

@@ -26,7 +26,36 @@ use core::arch::x86_64::*;
 
 use super::lanes::{self, Lanes, Pair};
 use super::lanes_f32::{self, Kernel, LanesF32};
+use super::x86::{avx_arith, avx_f32_bits, avx_f64_bits};
 use super::Which;
+
+/// The mask methods of an AVX-512 lane type whose masks are `k` registers
+/// (`$m`: one bit per lane): `and`, `and_not` (`a && !b`), `mask` (every
+/// lane) and `any`.
+macro_rules! k_mask_methods {
+    ($m:ty) => {
+        #[inline(always)]
+        fn and(a: $m, b: $m) -> $m {
+            a & b
+        }
+        #[inline(always)]
+        fn and_not(a: $m, b: $m) -> $m {
+            a & !b
+        }
+        #[inline(always)]
+        fn mask(b: bool) -> $m {
+            if b {
+                <$m>::MAX
+            } else {
+                0
+            }
+        }
+        #[inline(always)]
+        fn any(m: $m) -> bool {
+            m != 0
+        }
+    };
+}
 
 #[derive(Clone, Copy)]
 pub(crate) struct F64x8(__m512d);
@@ -37,117 +66,37 @@ pub(crate) struct F64x8(__m512d);
 // inside them.
 impl Lanes for F64x8 {
     type Mask = __mmask8;
-    #[inline(always)]
-    fn splat(x: f64) -> Self {
-        // SAFETY: see the impl comment.
-        F64x8(unsafe { _mm512_set1_pd(x) })
-    }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F64x8(unsafe { _mm512_add_pd(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F64x8(unsafe { _mm512_sub_pd(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn mul(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F64x8(unsafe { _mm512_mul_pd(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn div(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F64x8(unsafe { _mm512_div_pd(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        // SAFETY: see the impl comment.
-        F64x8(unsafe { _mm512_sqrt_pd(self.0) })
-    }
-    #[inline(always)]
-    fn max(self, o: Self) -> Self {
-        // Same as the scalar `if self < o { o } else { self }` for non-NaN lanes.
-        Self::select(self.lt(o), o, self)
-    }
-    #[inline(always)]
-    fn min(self, o: Self) -> Self {
-        Self::select(o.lt(self), o, self)
-    }
-    #[inline(always)]
-    fn lt(self, o: Self) -> __mmask8 {
-        // SAFETY: see the impl comment.
-        unsafe { _mm512_cmp_pd_mask::<_CMP_LT_OQ>(self.0, o.0) }
-    }
-    #[inline(always)]
-    fn le(self, o: Self) -> __mmask8 {
-        // SAFETY: see the impl comment.
-        unsafe { _mm512_cmp_pd_mask::<_CMP_LE_OQ>(self.0, o.0) }
-    }
-    #[inline(always)]
-    fn and(a: __mmask8, b: __mmask8) -> __mmask8 {
-        a & b
-    }
-    #[inline(always)]
-    fn and_not(a: __mmask8, b: __mmask8) -> __mmask8 {
-        a & !b
-    }
-    #[inline(always)]
-    fn mask(b: bool) -> __mmask8 {
-        if b {
-            0xff
-        } else {
-            0
-        }
-    }
-    #[inline(always)]
-    fn any(m: __mmask8) -> bool {
-        m != 0
-    }
+    avx_arith!(
+        f64,
+        __mmask8,
+        _mm512_set1_pd,
+        _mm512_add_pd,
+        _mm512_sub_pd,
+        _mm512_mul_pd,
+        _mm512_div_pd,
+        _mm512_sqrt_pd,
+        _mm512_cmp_pd_mask
+    );
+    k_mask_methods!(__mmask8);
     #[inline(always)]
     fn select(m: __mmask8, a: Self, b: Self) -> Self {
         // SAFETY: see the impl comment.
         F64x8(unsafe { _mm512_mask_blend_pd(m, b.0, a.0) })
     }
-    #[inline(always)]
-    fn round(self) -> Self {
-        let m = Self::splat(lanes::ROUND_MAGIC);
-        self.add(m).sub(m)
-    }
-    #[inline(always)]
-    fn pow2(self) -> Self {
-        // SAFETY: see the impl comment.
-        unsafe {
-            let b = _mm512_castpd_si512(_mm512_add_pd(self.0, _mm512_set1_pd(lanes::ROUND_MAGIC)));
-            let k = _mm512_sub_epi64(b, _mm512_castpd_si512(_mm512_set1_pd(lanes::ROUND_MAGIC)));
-            F64x8(_mm512_castsi512_pd(_mm512_slli_epi64::<52>(
-                _mm512_add_epi64(k, _mm512_set1_epi64(1023)),
-            )))
-        }
-    }
-    #[inline(always)]
-    fn frexp1(self) -> (Self, Self) {
-        // SAFETY: see the impl comment.
-        unsafe {
-            let bits = _mm512_castpd_si512(self.0);
-            let field = _mm512_and_si512(_mm512_srli_epi64::<52>(bits), _mm512_set1_epi64(0x7ff));
-            let magic = _mm512_set1_epi64(0x4330_0000_0000_0000);
-            let e = _mm512_sub_pd(
-                _mm512_castsi512_pd(_mm512_or_si512(field, magic)),
-                _mm512_set1_pd(4_503_599_627_370_496.0),
-            );
-            let mant = _mm512_or_si512(
-                _mm512_and_si512(bits, _mm512_set1_epi64(0x000f_ffff_ffff_ffff)),
-                _mm512_set1_epi64(0x3ff0_0000_0000_0000),
-            );
-            (
-                F64x8(_mm512_sub_pd(e, _mm512_set1_pd(1023.0))),
-                F64x8(_mm512_castsi512_pd(mant)),
-            )
-        }
-    }
+    avx_f64_bits!(
+        _mm512_castpd_si512,
+        _mm512_castsi512_pd,
+        _mm512_add_pd,
+        _mm512_sub_pd,
+        _mm512_set1_pd,
+        _mm512_set1_epi64,
+        _mm512_add_epi64,
+        _mm512_sub_epi64,
+        _mm512_slli_epi64,
+        _mm512_srli_epi64,
+        _mm512_and_si512,
+        _mm512_or_si512
+    );
 }
 
 /// A group of f64 lanes loaded from and stored to consecutive memory.
@@ -360,36 +309,17 @@ pub(crate) struct F32x16(__m512);
 // detected; `#[inline(always)]` places the intrinsics inside it.
 impl LanesF32 for F32x16 {
     type Mask = __mmask16;
-    #[inline(always)]
-    fn splat(x: f32) -> Self {
-        // SAFETY: see the impl comment.
-        F32x16(unsafe { _mm512_set1_ps(x) })
-    }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F32x16(unsafe { _mm512_add_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F32x16(unsafe { _mm512_sub_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn mul(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F32x16(unsafe { _mm512_mul_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn div(self, o: Self) -> Self {
-        // SAFETY: see the impl comment.
-        F32x16(unsafe { _mm512_div_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        // SAFETY: see the impl comment.
-        F32x16(unsafe { _mm512_sqrt_ps(self.0) })
-    }
+    avx_arith!(
+        f32,
+        __mmask16,
+        _mm512_set1_ps,
+        _mm512_add_ps,
+        _mm512_sub_ps,
+        _mm512_mul_ps,
+        _mm512_div_ps,
+        _mm512_sqrt_ps,
+        _mm512_cmp_ps_mask
+    );
     #[inline(always)]
     fn abs(self) -> Self {
         // SAFETY: see the impl comment.
@@ -408,16 +338,6 @@ impl LanesF32 for F32x16 {
         })
     }
     #[inline(always)]
-    fn lt(self, o: Self) -> __mmask16 {
-        // SAFETY: see the impl comment.
-        unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0, o.0) }
-    }
-    #[inline(always)]
-    fn le(self, o: Self) -> __mmask16 {
-        // SAFETY: see the impl comment.
-        unsafe { _mm512_cmp_ps_mask::<_CMP_LE_OQ>(self.0, o.0) }
-    }
-    #[inline(always)]
     fn eq(self, o: Self) -> __mmask16 {
         // SAFETY: see the impl comment.
         unsafe { _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(self.0, o.0) }
@@ -427,48 +347,20 @@ impl LanesF32 for F32x16 {
         // SAFETY: see the impl comment.
         F32x16(unsafe { _mm512_mask_blend_ps(m, b.0, a.0) })
     }
-    #[inline(always)]
-    fn and(a: __mmask16, b: __mmask16) -> __mmask16 {
-        a & b
-    }
-    #[inline(always)]
-    fn and_not(a: __mmask16, b: __mmask16) -> __mmask16 {
-        a & !b
-    }
-    #[inline(always)]
-    fn mask(b: bool) -> __mmask16 {
-        if b {
-            0xffff
-        } else {
-            0
-        }
-    }
-    #[inline(always)]
-    fn any(m: __mmask16) -> bool {
-        m != 0
-    }
-    #[inline(always)]
-    fn split(self) -> (Self, Self) {
-        // SAFETY: see the impl comment.
-        unsafe {
-            let bits = _mm512_castps_si512(self.0);
-            let field = _mm512_and_si512(_mm512_srli_epi32::<23>(bits), _mm512_set1_epi32(0xff));
-            let e = _mm512_cvtepi32_ps(_mm512_sub_epi32(field, _mm512_set1_epi32(127)));
-            let m = _mm512_or_si512(
-                _mm512_and_si512(bits, _mm512_set1_epi32(0x007f_ffff)),
-                _mm512_set1_epi32(0x3f80_0000),
-            );
-            (F32x16(e), F32x16(_mm512_castsi512_ps(m)))
-        }
-    }
-    #[inline(always)]
-    fn pow2i(self) -> Self {
-        // SAFETY: see the impl comment.
-        unsafe {
-            let k = _mm512_add_epi32(_mm512_cvttps_epi32(self.0), _mm512_set1_epi32(127));
-            F32x16(_mm512_castsi512_ps(_mm512_slli_epi32::<23>(k)))
-        }
-    }
+    k_mask_methods!(__mmask16);
+    avx_f32_bits!(
+        _mm512_castps_si512,
+        _mm512_castsi512_ps,
+        _mm512_cvtepi32_ps,
+        _mm512_cvttps_epi32,
+        _mm512_set1_epi32,
+        _mm512_add_epi32,
+        _mm512_sub_epi32,
+        _mm512_slli_epi32,
+        _mm512_srli_epi32,
+        _mm512_and_si512,
+        _mm512_or_si512
+    );
 }
 
 /// One branch of the pure-f32 kernels on 32 lanes of finite positive normal
