@@ -22,8 +22,16 @@ pub(crate) trait Lanes: Copy {
     fn mul(self, o: Self) -> Self;
     fn div(self, o: Self) -> Self;
     fn sqrt(self) -> Self;
-    fn max(self, o: Self) -> Self;
-    fn min(self, o: Self) -> Self;
+    /// `self < o ? o : self` per lane (the larger for non-NaN lanes).
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        Self::select(self.lt(o), o, self)
+    }
+    /// `o < self ? o : self` per lane (the smaller for non-NaN lanes).
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        Self::select(o.lt(self), o, self)
+    }
     fn lt(self, o: Self) -> Self::Mask;
     /// `self <= o` (false when either is NaN).
     fn le(self, o: Self) -> Self::Mask;
@@ -39,7 +47,11 @@ pub(crate) trait Lanes: Copy {
     fn select(m: Self::Mask, a: Self, b: Self) -> Self;
     /// Round to the nearest integer (ties to even), for `|x| < 2^51`:
     /// `(x + 1.5·2^52) - 1.5·2^52`.
-    fn round(self) -> Self;
+    #[inline(always)]
+    fn round(self) -> Self {
+        let m = Self::splat(ROUND_MAGIC);
+        self.add(m).sub(m)
+    }
     /// `2^k` for integral `k` in `[-1022, 1023]` (built from the bits).
     fn pow2(self) -> Self;
     /// For positive normal finite lanes: `(e, m)` with `x = 2^e · m`,
@@ -116,26 +128,6 @@ pub(crate) use scalar_methods;
 impl Lanes for f64 {
     type Mask = bool;
     scalar_methods!(f64, libm::sqrt);
-    #[inline(always)]
-    fn max(self, o: Self) -> Self {
-        if self < o {
-            o
-        } else {
-            self
-        }
-    }
-    #[inline(always)]
-    fn min(self, o: Self) -> Self {
-        if o < self {
-            o
-        } else {
-            self
-        }
-    }
-    #[inline(always)]
-    fn round(self) -> Self {
-        (self + ROUND_MAGIC) - ROUND_MAGIC
-    }
     #[inline(always)]
     fn pow2(self) -> Self {
         let k = (self + ROUND_MAGIC)

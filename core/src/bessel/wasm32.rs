@@ -59,14 +59,6 @@ impl Lanes for F64x2 {
         F64x2(f64x2_sqrt(self.0))
     }
     #[inline(always)]
-    fn max(self, o: Self) -> Self {
-        Self::select(self.lt(o), o, self)
-    }
-    #[inline(always)]
-    fn min(self, o: Self) -> Self {
-        Self::select(o.lt(self), o, self)
-    }
-    #[inline(always)]
     fn lt(self, o: Self) -> v128 {
         f64x2_lt(self.0, o.0)
     }
@@ -78,11 +70,6 @@ impl Lanes for F64x2 {
     #[inline(always)]
     fn select(m: v128, a: Self, b: Self) -> Self {
         F64x2(v128_bitselect(a.0, b.0, m))
-    }
-    #[inline(always)]
-    fn round(self) -> Self {
-        let m = Self::splat(lanes::ROUND_MAGIC);
-        self.add(m).sub(m)
     }
     #[inline(always)]
     fn pow2(self) -> Self {

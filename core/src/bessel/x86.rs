@@ -90,25 +90,10 @@ macro_rules! avx_arith {
 }
 pub(crate) use avx_arith;
 
-/// The f64 lane methods built from bits (`pow2`, `frexp1`) and from the
-/// others (`max`, `min`, `round`), for an x86 lane type of f64 from its
-/// integer intrinsics (of either register width).
+/// The f64 lane methods built from bits (`pow2`, `frexp1`) for an x86 lane
+/// type of f64 from its integer intrinsics (of either register width).
 macro_rules! avx_f64_bits {
     ($castpd:ident, $castsi:ident, $addpd:ident, $subpd:ident, $set1pd:ident, $set1:ident, $add:ident, $sub:ident, $slli:ident, $srli:ident, $and:ident, $or:ident) => {
-        #[inline(always)]
-        fn max(self, o: Self) -> Self {
-            // Same as the scalar `if self < o { o } else { self }` for non-NaN lanes.
-            Self::select(self.lt(o), o, self)
-        }
-        #[inline(always)]
-        fn min(self, o: Self) -> Self {
-            Self::select(o.lt(self), o, self)
-        }
-        #[inline(always)]
-        fn round(self) -> Self {
-            let m = Self::splat(lanes::ROUND_MAGIC);
-            self.add(m).sub(m)
-        }
         #[inline(always)]
         fn pow2(self) -> Self {
             // SAFETY: see the impl comment.
