@@ -18,6 +18,11 @@
 //! | f64 power series (`I`, small `x`) | 16 | 2 | 1.2x (32 lanes: 2–3% slower) |
 //! | f64 Temme, trapezoid, Steed (`K`, small `x`) | 16 | 2 | 1.16x (32 lanes: 0.45x, spilled) |
 //! | f32, every kernel | 32 | 2 | 1.2–1.4x |
+//!
+//! Each queue's last group is padded to the group's width, so short slices
+//! of mixed inputs stay on the AVX2 kernels (`AVX512_MIN_F64`,
+//! `AVX512_MIN_F32` in the parent module: below a few hundred f64 or about
+//! a hundred f32 inputs the padding cost more than the width gained).
 
 #[cfg(target_arch = "x86")]
 use core::arch::x86::*;
