@@ -10,6 +10,8 @@ macro_rules! detect {
         $(#[$doc])*
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         #[inline]
+        // (Builds without `alloc` lack the quantized kernels that ask some.)
+        #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
         pub(crate) fn $name() -> bool {
             #[cfg(all($(target_feature = $feat),+))]
             {
