@@ -1,6 +1,10 @@
-//! AVX2 instantiation of the lane-generic Debye kernel (4 × f64). Chosen at
-//! run time with `std` (cached), or at compile time when the target has
-//! `avx2`; the results are bit-identical to the scalar instantiation.
+//! AVX2 instantiations of the lane-generic kernels (4 × f64 or 8 × f32 per
+//! `ymm` register, two registers per value), and what the AVX-512 ones in
+//! [`super::x86_512`] share with them: the lane types' method macros and
+//! [`lane_fill!`], which writes a backend's kernel entry points and its
+//! slice `fill` from its group types. Chosen at run time with `std`
+//! (cached), or at compile time when the target has `avx2`; the results are
+//! bit-identical to the scalar instantiation.
 
 #[cfg(target_arch = "x86")]
 use core::arch::x86::*;
@@ -194,113 +198,232 @@ impl Lanes for F64x4 {
     );
 }
 
-/// Eight f64 lanes: two [`F64x4`] (see [`Pair`]).
-type F64x8 = Pair<F64x4>;
+/// A group of f64 lanes loaded from and stored to consecutive memory.
+pub(crate) trait Block: Lanes {
+    /// Lanes in the group.
+    const N: usize;
+    /// # Safety
+    /// `p` readable for `N` f64; the group's instruction set.
+    unsafe fn load(p: *const f64) -> Self;
+    /// # Safety
+    /// `p` writable for `N` f64; the group's instruction set.
+    unsafe fn store(self, p: *mut f64);
+    /// The mask as bits, lane `i` at bit `i`.
+    fn bits(m: Self::Mask) -> u64;
+}
 
-/// Eight lanes from an array.
-///
-/// # Safety
-/// AVX2.
-#[inline(always)]
-unsafe fn load8(a: &[f64; 8]) -> F64x8 {
-    // SAFETY: eight f64, unaligned loads; AVX2 (caller).
-    unsafe {
-        Pair(
-            F64x4(_mm256_loadu_pd(a.as_ptr())),
-            F64x4(_mm256_loadu_pd(a.as_ptr().add(4))),
-        )
+impl Block for F64x4 {
+    const N: usize = 4;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> Self {
+        // SAFETY: the caller's contract.
+        F64x4(unsafe { _mm256_loadu_pd(p) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f64) {
+        // SAFETY: the caller's contract.
+        unsafe { _mm256_storeu_pd(p, self.0) }
+    }
+    #[inline(always)]
+    fn bits(m: __m256d) -> u64 {
+        // SAFETY: reached only inside the kernels' AVX2 (or AVX-512)
+        // functions (see the impl comment of `Lanes for F64x4`).
+        u64::from(unsafe { _mm256_movemask_pd(m) } as u32)
     }
 }
 
-/// Eight lanes into an array.
+impl<L: Block> Block for Pair<L> {
+    const N: usize = 2 * L::N;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> Self {
+        // SAFETY: the caller's contract covers both halves.
+        unsafe { Pair(L::load(p), L::load(p.add(L::N))) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f64) {
+        // SAFETY: the caller's contract covers both halves.
+        unsafe {
+            self.0.store(p);
+            self.1.store(p.add(L::N));
+        }
+    }
+    #[inline(always)]
+    fn bits(m: Self::Mask) -> u64 {
+        L::bits(m.0) | L::bits(m.1) << L::N
+    }
+}
+
+/// `B` loaded from an array of its size.
 ///
 /// # Safety
-/// AVX2.
+/// The group's instruction set.
 #[inline(always)]
-unsafe fn store8(y: F64x8) -> [f64; 8] {
-    let mut out = [0.0; 8];
-    // SAFETY: eight f64, unaligned stores; AVX2 (caller).
-    unsafe {
-        _mm256_storeu_pd(out.as_mut_ptr(), (y.0).0);
-        _mm256_storeu_pd(out.as_mut_ptr().add(4), (y.1).0);
-    }
+pub(crate) unsafe fn load<B: Block, const N: usize>(a: &[f64; N]) -> B {
+    const { assert!(B::N == N) };
+    // SAFETY: `N` f64 (checked above); the instruction set (caller).
+    unsafe { B::load(a.as_ptr()) }
+}
+
+/// `y` stored to an array of its size.
+///
+/// # Safety
+/// The group's instruction set.
+#[inline(always)]
+pub(crate) unsafe fn store<B: Block, const N: usize>(y: B) -> [f64; N] {
+    const { assert!(B::N == N) };
+    let mut out = [0.0; N];
+    // SAFETY: `N` f64 (checked above); the instruction set (caller).
+    unsafe { y.store(out.as_mut_ptr()) };
     out
 }
 
-/// Eight lanes' mask as booleans.
-///
-/// # Safety
-/// AVX2.
+/// A mask as one boolean per lane.
 #[inline(always)]
-unsafe fn bools8(m: (__m256d, __m256d)) -> [bool; 8] {
-    // SAFETY: AVX2 (caller).
-    let bits = unsafe { _mm256_movemask_pd(m.0) | (_mm256_movemask_pd(m.1) << 4) };
+pub(crate) fn bools<B: Block, const N: usize>(m: B::Mask) -> [bool; N] {
+    let bits = B::bits(m);
     core::array::from_fn(|i| bits >> i & 1 == 1)
 }
 
-/// Debye `log I` or (`IS_K`) `log K` for eight lanes of `n` terms each.
-///
-/// # Safety
-/// The CPU must support AVX2 (checked by the caller).
-#[target_feature(enable = "avx2")]
-pub(crate) unsafe fn debye8<const IS_K: bool>(v: &[f64; 8], x: &[f64; 8], n: usize) -> [f64; 8] {
-    debug_assert!(avx2_available());
-    // SAFETY: AVX2 (caller).
-    unsafe { store8(lanes::debye::<F64x8, IS_K>(load8(v), load8(x), n)) }
-}
+/// A SIMD backend's f64 slice path, written once for AVX2 and AVX-512:
+/// the lane kernels' entry points compiled for `$feat` (each loads its
+/// arrays into a group, runs the lane-generic kernel and stores the
+/// results) and `fill`, which hands them to [`super::fill_lanes`] — Debye's
+/// and Hankel's expansions on `$wide` groups of `$w` lanes, the
+/// small-argument kernels (I's power series; K's Temme series, trapezoid
+/// rule, Steed's fraction) on `$narrow` groups of `$w2`.
+macro_rules! lane_fill {
+    ($feat:literal, $wide:ty, $w:literal, $narrow:ty, $w2:literal) => {
+        /// Debye `ln I` or (`IS_K`) `ln K` for lanes of `n` terms each.
+        ///
+        /// # Safety
+        /// The CPU must support the instruction set (checked by the caller).
+        #[target_feature(enable = $feat)]
+        unsafe fn debye_lanes<B: Block, const N: usize, const IS_K: bool>(
+            v: &[f64; N],
+            x: &[f64; N],
+            n: usize,
+        ) -> [f64; N] {
+            // SAFETY: the instruction set (caller).
+            unsafe { store::<B, N>(lanes::debye::<B, IS_K>(load(v), load(x), n)) }
+        }
 
-/// `ln K` for eight lanes with `x > 1` in argument bin `bin` (see
-/// [`lanes::k_above_one`]) and whether each lane's value is valid.
-///
-/// # Safety
-/// The CPU must support AVX2 (checked by the caller).
-#[target_feature(enable = "avx2")]
-pub(crate) unsafe fn above_one8(v: &[f64; 8], x: &[f64; 8], bin: usize) -> ([f64; 8], [bool; 8]) {
-    debug_assert!(avx2_available());
-    // SAFETY: AVX2 (caller).
-    unsafe {
-        let (y, ok) = lanes::k_above_one::<F64x8>(load8(v), load8(x), bin);
-        (store8(y), bools8(ok))
-    }
-}
+        /// `ln K` for lanes with `x > 1` in argument bin `bin` (see
+        /// [`lanes::k_above_one`]) and whether each lane's value is valid.
+        ///
+        /// # Safety
+        /// The CPU must support the instruction set (checked by the caller).
+        #[target_feature(enable = $feat)]
+        unsafe fn above_one_lanes<B: Block, const N: usize>(
+            v: &[f64; N],
+            x: &[f64; N],
+            bin: usize,
+        ) -> ([f64; N], [bool; N]) {
+            // SAFETY: the instruction set (caller).
+            unsafe {
+                let (y, ok) = lanes::k_above_one::<B>(load(v), load(x), bin);
+                (store::<B, N>(y), bools::<B, N>(ok))
+            }
+        }
 
-/// The Hankel expansion's logs for eight lanes (see [`lanes::hankel_log`]).
-///
-/// # Safety
-/// The CPU must support AVX2 (checked by the caller).
-#[target_feature(enable = "avx2")]
-pub(crate) unsafe fn hankel8(v: &[f64; 8], x: &[f64; 8], sign: f64) -> [f64; 8] {
-    debug_assert!(avx2_available());
-    // SAFETY: AVX2 (caller).
-    unsafe { store8(lanes::hankel_log::<F64x8>(load8(v), load8(x), sign)) }
-}
+        /// The Hankel expansion's logs (see [`lanes::hankel_log`]).
+        ///
+        /// # Safety
+        /// The CPU must support the instruction set (checked by the caller).
+        #[target_feature(enable = $feat)]
+        unsafe fn hankel_lanes<B: Block, const N: usize>(
+            v: &[f64; N],
+            x: &[f64; N],
+            sign: f64,
+        ) -> [f64; N] {
+            // SAFETY: the instruction set (caller).
+            unsafe { store::<B, N>(lanes::hankel_log::<B>(load(v), load(x), sign)) }
+        }
 
-/// Temme's `ln K` for eight lanes (see [`lanes::temme_k`]) and whether
-/// each lane's value is valid.
-///
-/// # Safety
-/// The CPU must support AVX2 (checked by the caller).
-#[target_feature(enable = "avx2")]
-pub(crate) unsafe fn temme8(v: &[f64; 8], x: &[f64; 8]) -> ([f64; 8], [bool; 8]) {
-    debug_assert!(avx2_available());
-    // SAFETY: AVX2 (caller).
-    unsafe {
-        let (y, ok) = lanes::temme_k::<F64x8>(load8(v), load8(x));
-        (store8(y), bools8(ok))
-    }
-}
+        /// Temme's `ln K` (see [`lanes::temme_k`]) and whether each lane's
+        /// value is valid.
+        ///
+        /// # Safety
+        /// The CPU must support the instruction set (checked by the caller).
+        #[target_feature(enable = $feat)]
+        unsafe fn temme_lanes<B: Block, const N: usize>(
+            v: &[f64; N],
+            x: &[f64; N],
+        ) -> ([f64; N], [bool; N]) {
+            // SAFETY: the instruction set (caller).
+            unsafe {
+                let (y, ok) = lanes::temme_k::<B>(load(v), load(x));
+                (store::<B, N>(y), bools::<B, N>(ok))
+            }
+        }
 
-/// The power series' logs for eight lanes given `ln Γ(v + 1)` (see
-/// [`lanes::series_log`]).
-///
-/// # Safety
-/// The CPU must support AVX2 (checked by the caller).
-#[target_feature(enable = "avx2")]
-pub(crate) unsafe fn series8(v: &[f64; 8], x: &[f64; 8], lg: &[f64; 8]) -> [f64; 8] {
-    debug_assert!(avx2_available());
-    // SAFETY: AVX2 (caller).
-    unsafe { store8(lanes::series_log::<F64x8>(load8(v), load8(x), load8(lg))) }
+        /// The power series' logs given `ln Γ(v + 1)` (see
+        /// [`lanes::series_log`]).
+        ///
+        /// # Safety
+        /// The CPU must support the instruction set (checked by the caller).
+        #[target_feature(enable = $feat)]
+        unsafe fn series_lanes<B: Block, const N: usize>(
+            v: &[f64; N],
+            x: &[f64; N],
+            lg: &[f64; N],
+        ) -> [f64; N] {
+            // SAFETY: the instruction set (caller).
+            unsafe { store::<B, N>(lanes::series_log::<B>(load(v), load(x), load(lg))) }
+        }
+
+        /// [`super::fill`] with this module's kernels (see [`lane_fill!`]).
+        ///
+        /// The caller has checked the instruction set.
+        pub(crate) fn fill<T: Copy>(
+            v: &[T],
+            x: &[T],
+            out: &mut [T],
+            which: super::Which,
+            to_f64: fn(T) -> f64,
+            from_f64: fn(f64) -> T,
+        ) {
+            let run = |v: &[f64; $w], x: &[f64; $w], n: usize| {
+                // SAFETY: the caller checked the instruction set.
+                unsafe {
+                    if which == super::Which::I {
+                        debye_lanes::<$wide, $w, false>(v, x, n)
+                    } else {
+                        debye_lanes::<$wide, $w, true>(v, x, n)
+                    }
+                }
+            };
+            // SAFETY: as above.
+            let above = |v: &[f64; $w2], x: &[f64; $w2], bin: usize| unsafe {
+                above_one_lanes::<$narrow, $w2>(v, x, bin)
+            };
+            // SAFETY: as above.
+            let hankel = |v: &[f64; $w], x: &[f64; $w], sign: f64| unsafe {
+                hankel_lanes::<$wide, $w>(v, x, sign)
+            };
+            // SAFETY: as above.
+            let series = |v: &[f64; $w2], x: &[f64; $w2], lg: &[f64; $w2]| unsafe {
+                series_lanes::<$narrow, $w2>(v, x, lg)
+            };
+            // SAFETY: as above.
+            let temme =
+                |v: &[f64; $w2], x: &[f64; $w2]| unsafe { temme_lanes::<$narrow, $w2>(v, x) };
+            super::fill_lanes::<T, $w, $w2>(
+                v,
+                x,
+                out,
+                which,
+                to_f64,
+                from_f64,
+                run,
+                Some((above, hankel, series, temme)),
+            );
+        }
+    };
 }
+pub(crate) use lane_fill;
+
+// Eight lanes (two `ymm` per value) for every kernel.
+lane_fill!("avx2", Pair<F64x4>, 8, Pair<F64x4>, 8);
 
 /// Four trapezoid nodes of the K integral (see [`lanes::k_integrand`]).
 ///
@@ -319,48 +442,6 @@ pub(crate) unsafe fn k_nodes4(t: &[f64; 4], x: f64, v: f64, g_ref: f64) -> [f64;
 }
 
 pub(crate) use crate::arch::avx2_available;
-
-/// [`super::fill`] with the AVX2 kernels: eight lanes (two `ymm` registers
-/// per value) for every kernel.
-///
-/// The caller has checked [`avx2_available`].
-pub(crate) fn fill<T: Copy>(
-    v: &[T],
-    x: &[T],
-    out: &mut [T],
-    which: super::Which,
-    to_f64: fn(T) -> f64,
-    from_f64: fn(f64) -> T,
-) {
-    let run = |v: &[f64; 8], x: &[f64; 8], n: usize| {
-        // SAFETY: AVX2 support was checked by the caller.
-        unsafe {
-            if which == super::Which::I {
-                debye8::<false>(v, x, n)
-            } else {
-                debye8::<true>(v, x, n)
-            }
-        }
-    };
-    // SAFETY: as above.
-    let above_one = |v: &[f64; 8], x: &[f64; 8], bin: usize| unsafe { above_one8(v, x, bin) };
-    // SAFETY: as above.
-    let hankel = |v: &[f64; 8], x: &[f64; 8], sign: f64| unsafe { hankel8(v, x, sign) };
-    // SAFETY: as above.
-    let series = |v: &[f64; 8], x: &[f64; 8], lg: &[f64; 8]| unsafe { series8(v, x, lg) };
-    // SAFETY: as above.
-    let temme = |v: &[f64; 8], x: &[f64; 8]| unsafe { temme8(v, x) };
-    super::fill_lanes::<T, 8, 8>(
-        v,
-        x,
-        out,
-        which,
-        to_f64,
-        from_f64,
-        run,
-        Some((above_one, hankel, series, temme)),
-    );
-}
 
 /// Eight f32 lanes for the pure-f32 kernels ([`super::lanes_f32`]).
 #[derive(Clone, Copy)]

@@ -31,8 +31,7 @@ use core::arch::x86_64::*;
 
 use super::lanes::{self, Lanes, Pair};
 use super::lanes_f32::{self, Kernel, LanesF32};
-use super::x86::{avx_arith, avx_f32_bits, avx_f64_bits};
-use super::Which;
+use super::x86::{avx_arith, avx_f32_bits, avx_f64_bits, bools, lane_fill, load, store, Block};
 
 /// The mask methods of an AVX-512 lane type whose masks are `k` registers
 /// (`$m`: one bit per lane): `and`, `and_not` (`a && !b`), `mask` (every
@@ -104,20 +103,6 @@ impl Lanes for F64x8 {
     );
 }
 
-/// A group of f64 lanes loaded from and stored to consecutive memory.
-trait Block: Lanes {
-    /// Lanes in the group.
-    const N: usize;
-    /// # Safety
-    /// `p` readable for `N` f64; AVX-512F.
-    unsafe fn load(p: *const f64) -> Self;
-    /// # Safety
-    /// `p` writable for `N` f64; AVX-512F.
-    unsafe fn store(self, p: *mut f64);
-    /// The mask as bits, lane `i` at bit `i`.
-    fn bits(m: Self::Mask) -> u64;
-}
-
 impl Block for F64x8 {
     const N: usize = 8;
     #[inline(always)]
@@ -136,173 +121,9 @@ impl Block for F64x8 {
     }
 }
 
-impl<L: Block> Block for Pair<L> {
-    const N: usize = 2 * L::N;
-    #[inline(always)]
-    unsafe fn load(p: *const f64) -> Self {
-        // SAFETY: the caller's contract covers both halves.
-        unsafe { Pair(L::load(p), L::load(p.add(L::N))) }
-    }
-    #[inline(always)]
-    unsafe fn store(self, p: *mut f64) {
-        // SAFETY: the caller's contract covers both halves.
-        unsafe {
-            self.0.store(p);
-            self.1.store(p.add(L::N));
-        }
-    }
-    #[inline(always)]
-    fn bits(m: Self::Mask) -> u64 {
-        L::bits(m.0) | L::bits(m.1) << L::N
-    }
-}
-
-/// 32 f64 lanes, four registers per value.
-type Wide = Pair<Pair<F64x8>>;
-/// 16 f64 lanes, two registers per value.
-type Narrow = Pair<F64x8>;
-
-/// `B` loaded from an array of its size.
-///
-/// # Safety
-/// AVX-512F.
-#[inline(always)]
-unsafe fn load<B: Block, const N: usize>(a: &[f64; N]) -> B {
-    const { assert!(B::N == N) };
-    // SAFETY: `N` f64 (checked above); AVX-512F (caller).
-    unsafe { B::load(a.as_ptr()) }
-}
-
-/// `y` stored to an array of its size.
-///
-/// # Safety
-/// AVX-512F.
-#[inline(always)]
-unsafe fn store<B: Block, const N: usize>(y: B) -> [f64; N] {
-    const { assert!(B::N == N) };
-    let mut out = [0.0; N];
-    // SAFETY: `N` f64 (checked above); AVX-512F (caller).
-    unsafe { y.store(out.as_mut_ptr()) };
-    out
-}
-
-/// A mask as one boolean per lane.
-#[inline(always)]
-fn bools<B: Block, const N: usize>(m: B::Mask) -> [bool; N] {
-    let bits = B::bits(m);
-    core::array::from_fn(|i| bits >> i & 1 == 1)
-}
-
-/// Debye `ln I` or (`IS_K`) `ln K` for lanes of `n` terms each.
-///
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[target_feature(enable = "avx512f")]
-unsafe fn debye<B: Block, const N: usize, const IS_K: bool>(
-    v: &[f64; N],
-    x: &[f64; N],
-    n: usize,
-) -> [f64; N] {
-    // SAFETY: AVX-512F (caller).
-    unsafe { store::<B, N>(lanes::debye::<B, IS_K>(load(v), load(x), n)) }
-}
-
-/// `ln K` for lanes with `x > 1` in argument bin `bin` (see
-/// [`lanes::k_above_one`]) and whether each lane's value is valid.
-///
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[target_feature(enable = "avx512f")]
-unsafe fn above_one<B: Block, const N: usize>(
-    v: &[f64; N],
-    x: &[f64; N],
-    bin: usize,
-) -> ([f64; N], [bool; N]) {
-    // SAFETY: AVX-512F (caller).
-    unsafe {
-        let (y, ok) = lanes::k_above_one::<B>(load(v), load(x), bin);
-        (store::<B, N>(y), bools::<B, N>(ok))
-    }
-}
-
-/// The Hankel expansion's logs (see [`lanes::hankel_log`]).
-///
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[target_feature(enable = "avx512f")]
-unsafe fn hankel<B: Block, const N: usize>(v: &[f64; N], x: &[f64; N], sign: f64) -> [f64; N] {
-    // SAFETY: AVX-512F (caller).
-    unsafe { store::<B, N>(lanes::hankel_log::<B>(load(v), load(x), sign)) }
-}
-
-/// Temme's `ln K` (see [`lanes::temme_k`]) and whether each lane's value
-/// is valid.
-///
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[target_feature(enable = "avx512f")]
-unsafe fn temme<B: Block, const N: usize>(v: &[f64; N], x: &[f64; N]) -> ([f64; N], [bool; N]) {
-    // SAFETY: AVX-512F (caller).
-    unsafe {
-        let (y, ok) = lanes::temme_k::<B>(load(v), load(x));
-        (store::<B, N>(y), bools::<B, N>(ok))
-    }
-}
-
-/// The power series' logs given `ln Γ(v + 1)` (see [`lanes::series_log`]).
-///
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[target_feature(enable = "avx512f")]
-unsafe fn series<B: Block, const N: usize>(v: &[f64; N], x: &[f64; N], lg: &[f64; N]) -> [f64; N] {
-    // SAFETY: AVX-512F (caller).
-    unsafe { store::<B, N>(lanes::series_log::<B>(load(v), load(x), load(lg))) }
-}
-
-/// [`super::fill`] with the AVX-512 kernels: 32 lanes for Debye's and
-/// Hankel's expansions, 16 for the small-argument kernels (see the module
-/// docs).
-///
-/// The caller has checked [`crate::arch::avx512_available`].
-pub(crate) fn fill<T: Copy>(
-    v: &[T],
-    x: &[T],
-    out: &mut [T],
-    which: Which,
-    to_f64: fn(T) -> f64,
-    from_f64: fn(f64) -> T,
-) {
-    let run = |v: &[f64; 32], x: &[f64; 32], n: usize| {
-        // SAFETY: AVX-512F support was checked by the caller.
-        unsafe {
-            if which == Which::I {
-                debye::<Wide, 32, false>(v, x, n)
-            } else {
-                debye::<Wide, 32, true>(v, x, n)
-            }
-        }
-    };
-    // SAFETY: as above.
-    let above =
-        |v: &[f64; 16], x: &[f64; 16], bin: usize| unsafe { above_one::<Narrow, 16>(v, x, bin) };
-    // SAFETY: as above.
-    let hk = |v: &[f64; 32], x: &[f64; 32], sign: f64| unsafe { hankel::<Wide, 32>(v, x, sign) };
-    // SAFETY: as above.
-    let se =
-        |v: &[f64; 16], x: &[f64; 16], lg: &[f64; 16]| unsafe { series::<Narrow, 16>(v, x, lg) };
-    // SAFETY: as above.
-    let te = |v: &[f64; 16], x: &[f64; 16]| unsafe { temme::<Narrow, 16>(v, x) };
-    super::fill_lanes::<T, 32, 16>(
-        v,
-        x,
-        out,
-        which,
-        to_f64,
-        from_f64,
-        run,
-        Some((above, hk, se, te)),
-    );
-}
+// 32 lanes (four `zmm` per value) for Debye's and Hankel's expansions, 16
+// (two) for the small-argument kernels (see the module docs).
+lane_fill!("avx512f", Pair<Pair<F64x8>>, 32, Pair<F64x8>, 16);
 
 /// Sixteen f32 lanes in one `zmm` register, for the pure-f32 kernels
 /// ([`super::lanes_f32`]).
