@@ -395,24 +395,34 @@ const fn enough_terms(v: f64, n: usize) -> bool {
     DEBYE_SUP[n] * p < UNIT_TAIL * (1.0 + v)
 }
 
-/// `DEBYE_ORDER[n]`: the smallest order at which `n` terms suffice (by
-/// [`enough_terms`], found by bisection over the bit patterns of positive
-/// f64, which are ordered as the values).
-static DEBYE_ORDER: [f64; DEBYE_N] = {
-    let mut t = [0.0; DEBYE_N];
-    let mut n = 0;
-    while n < DEBYE_N {
-        // Invariant: enough at `hi`, not at `lo`.
-        let (mut lo, mut hi) = (1.0f64.to_bits(), 1e30f64.to_bits());
+/// The first value of float type `$t` in `(lo, hi]` at which `test` holds,
+/// for a test that fails at `lo`, holds at `hi` and stays true once true:
+/// bisection over the bit patterns of positive floats, which are ordered as
+/// the values. Usable in constants.
+macro_rules! first_holding {
+    ($t:ty, $lo:expr, $hi:expr, |$v:ident| $test:expr) => {{
+        let (mut lo, mut hi) = (<$t>::to_bits($lo), <$t>::to_bits($hi));
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            if enough_terms(f64::from_bits(mid), n) {
+            let $v = <$t>::from_bits(mid);
+            if $test {
                 hi = mid;
             } else {
                 lo = mid;
             }
         }
-        t[n] = f64::from_bits(hi);
+        <$t>::from_bits(hi)
+    }};
+}
+pub(crate) use first_holding;
+
+/// `DEBYE_ORDER[n]`: the smallest order at which `n` terms suffice (by
+/// [`enough_terms`]; [`first_holding!`] between 1 and 1e30).
+static DEBYE_ORDER: [f64; DEBYE_N] = {
+    let mut t = [0.0; DEBYE_N];
+    let mut n = 0;
+    while n < DEBYE_N {
+        t[n] = first_holding!(f64, 1.0, 1e30, |v| enough_terms(v, n));
         n += 1;
     }
     t

@@ -16,7 +16,7 @@
 //! inputs in one branch to the lanes.
 
 use super::debye_table::{SUP as DEBYE_SUP, U as DEBYE_U};
-use super::lanes::{pair_mask_methods, pair_methods, scalar_methods, Pair};
+use super::lanes::{first_holding, pair_mask_methods, pair_methods, scalar_methods, Pair};
 use super::scalar::STRIP;
 use super::scalar_f32::{
     DEBYE_TERMS_F32, LGAMMA2, RGAMMA_F32, SINC, SINHC, STEED_MAX_ITER, STEED_MIN_X, TEMME_MAX_X,
@@ -269,9 +269,8 @@ const fn debye_enough(v: f32, k: usize) -> bool {
 
 /// `DEBYE_ORDER_F32[k]`: the smallest f32 order at which
 /// [`debye_enough`]`(v, k)` holds (it holds for every larger order: `1/v`
-/// and each rounded product only shrink as `v` grows), found by bisection
-/// over the bit patterns of positive f32, which are ordered as the values;
-/// infinite where it never holds below `f32::MAX`.
+/// and each rounded product only shrink as `v` grows), found by
+/// [`first_holding!`]; infinite where it never holds below `f32::MAX`.
 const DEBYE_ORDER_F32: [f32; DEBYE_TERMS_F32] = {
     let mut t = [0.0f32; DEBYE_TERMS_F32];
     let mut k = 0;
@@ -281,17 +280,7 @@ const DEBYE_ORDER_F32: [f32; DEBYE_TERMS_F32] = {
         } else if !debye_enough(f32::MAX, k) {
             f32::INFINITY
         } else {
-            // Invariant: enough at `hi`, not at `lo`.
-            let (mut lo, mut hi) = (1.0f32.to_bits(), f32::MAX.to_bits());
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if debye_enough(f32::from_bits(mid), k) {
-                    hi = mid;
-                } else {
-                    lo = mid;
-                }
-            }
-            f32::from_bits(hi)
+            first_holding!(f32, 1.0, f32::MAX, |v| debye_enough(v, k))
         };
         k += 1;
     }
