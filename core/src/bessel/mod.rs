@@ -233,10 +233,12 @@ fn one(which: Which, v: f64, x: f64) -> f64 {
 /// shorter slices of mixed inputs do not repay: measured on shuffled grid
 /// inputs against the AVX2 kernels, 0.58x at 32 inputs, 0.90x at 256, 1.08x
 /// at 512, 1.33x at 4096.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 const AVX512_MIN_F64: usize = 384;
 
 /// Shortest pure-f32 slice that takes the AVX-512 kernels (seven queues of
 /// 32 lanes; as above: 0.87x at 64 inputs, 1.14x at 128, 1.58x at 4096).
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 const AVX512_MIN_F32: usize = 96;
 
 /// Fills `out` with `ln I` or `ln K` through the widest lane kernels the
